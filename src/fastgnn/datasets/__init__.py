@@ -1,0 +1,234 @@
+"""Benchmark graph-classification datasets and a synthetic generator.
+
+``load(name)`` returns a :class:`~fastgnn.graph.GraphDataset` for one of the
+seven benchmarks of the GIN and GNTK papers (MUTAG, PTC, NCI1, PROTEINS,
+COLLAB, IMDBBINARY, IMDBMULTI) or ``"synthetic"``.  Node features follow the
+papers: one-hot node tags for the bioinformatics sets, one-hot degree for the
+social ones.  Folds are the dataset's ``10fold_idx`` when present.
+
+Where the files are looked for, in order (each place searched for the GIN text
+format ``D/NAME/NAME.txt`` first, then the TU format ``D/TUNAME/TUNAME_A.txt``):
+
+1. ``root`` (the ``root=`` argument, or ``--data-dir`` on the command line);
+2. ``$FASTGNN_DATA``;
+3. the user cache: ``cache_dir=``, else ``$FASTGNN_CACHE``, else
+   ``$XDG_CACHE_HOME/fastgnn``, else ``~/.cache/fastgnn``.
+
+If none has it and ``download=True``, the TU Dortmund zip is fetched from
+``{url}/{TUNAME}.zip`` (``url=`` argument, else ``$FASTGNN_URL``, else
+:data:`DEFAULT_URL`) into the cache.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from fastgnn.datasets import download as _dl
+from fastgnn.datasets.download import (
+    DatasetFormatError,
+    DatasetNotFoundError,
+    DownloadError,
+    default_cache_dir,
+    download,
+    extract_zip,
+)
+from fastgnn.datasets.gin import (
+    RawGraph,
+    build_dataset,
+    load_gin_dataset,
+    read_folds,
+    read_gin,
+    symmetrise,
+)
+from fastgnn.datasets.synthetic import synthetic, synthetic_collab
+from fastgnn.datasets.tu import load_tu_dataset, read_tu
+from fastgnn.graph import GraphDataset
+
+__all__ = [
+    "load",
+    "find",
+    "search_dirs",
+    "canonical_name",
+    "DATASETS",
+    "KNOWN_NAMES",
+    "DEFAULT_URL",
+    "synthetic",
+    "synthetic_collab",
+    "read_gin",
+    "read_tu",
+    "read_folds",
+    "load_gin_dataset",
+    "load_tu_dataset",
+    "build_dataset",
+    "symmetrise",
+    "RawGraph",
+    "download",
+    "extract_zip",
+    "default_cache_dir",
+    "DatasetFormatError",
+    "DatasetNotFoundError",
+    "DownloadError",
+]
+
+DEFAULT_URL = "https://www.chrsmrrs.com/graphkerneldatasets"
+
+#: name (as in the GIN/GNTK code) -> (TU Dortmund name, node features of the papers)
+DATASETS: dict[str, tuple[str, str]] = {
+    "MUTAG": ("MUTAG", "tags"),
+    "PTC": ("PTC_MR", "tags"),
+    "NCI1": ("NCI1", "tags"),
+    "PROTEINS": ("PROTEINS", "tags"),
+    "COLLAB": ("COLLAB", "degree"),
+    "IMDBBINARY": ("IMDB-BINARY", "degree"),
+    "IMDBMULTI": ("IMDB-MULTI", "degree"),
+}
+KNOWN_NAMES = [*DATASETS, "synthetic"]
+_ALIASES = {
+    "PTC_MR": "PTC",
+    "IMDB-BINARY": "IMDBBINARY",
+    "IMDB_BINARY": "IMDBBINARY",
+    "IMDB-MULTI": "IMDBMULTI",
+    "IMDB_MULTI": "IMDBMULTI",
+}
+
+
+def canonical_name(name: str) -> str:
+    """``"imdb-binary"`` -> ``"IMDBBINARY"`` etc.; ValueError listing the known names."""
+    key = str(name).strip().upper()
+    if key == "SYNTHETIC":
+        return "synthetic"
+    key = _ALIASES.get(key, key)
+    if key not in DATASETS:
+        raise ValueError(
+            f"unknown dataset {name!r}; known names: {', '.join(KNOWN_NAMES)} "
+            f"(aliases: {', '.join(_ALIASES)})"
+        )
+    return key
+
+
+def search_dirs(root=None, *, cache_dir=None) -> list[Path]:
+    """The folders :func:`load` searches, in order: ``root``, ``$FASTGNN_DATA``, the cache."""
+    dirs = []
+    if root is not None:
+        dirs.append(Path(root).expanduser())
+    if os.environ.get("FASTGNN_DATA"):
+        dirs.append(Path(os.environ["FASTGNN_DATA"]).expanduser())
+    dirs.append(Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir())
+    return dirs
+
+
+def find(name: str, root=None, *, cache_dir=None) -> tuple[str, Path] | None:
+    """Where a dataset's files are: ``("gin", NAME.txt path)``, ``("tu", folder)`` or None."""
+    name = canonical_name(name)
+    tu_name = DATASETS[name][0]
+    for d in search_dirs(root, cache_dir=cache_dir):
+        gin = d / name / f"{name}.txt"
+        if gin.is_file():
+            return "gin", gin
+        for folder in dict.fromkeys([d / tu_name, d / name]):  # PTC_MR/ or PTC/ ...
+            if (folder / f"{tu_name}_A.txt").is_file():
+                return "tu", folder
+    return None
+
+
+def load(
+    name: str,
+    root=None,
+    *,
+    cache_dir=None,
+    download: bool = True,
+    url: str | None = None,
+    features: str | None = None,
+    progress: bool = True,
+    dtype: torch.dtype = torch.float64,
+) -> GraphDataset:
+    """Load a benchmark dataset (or ``"synthetic"``) as a GraphDataset.
+
+    Args:
+        name: MUTAG, PTC, NCI1, PROTEINS, COLLAB, IMDBBINARY, IMDBMULTI or
+            synthetic; case-insensitive; IMDB-BINARY, IMDB-MULTI and PTC_MR
+            are accepted too.
+        root: a folder to look in first (see the module docstring).
+        cache_dir: the download cache (default :func:`default_cache_dir`).
+        download: fetch the TU Dortmund zip when the files are nowhere.
+        url: base URL of the zips (or the full ``.zip`` address); default
+            ``$FASTGNN_URL`` or :data:`DEFAULT_URL`.
+        features: ``"tags"`` or ``"degree"``; default the papers' choice.
+        progress: show a progress bar while downloading.
+        dtype: dtype of the one-hot node features ``x``.
+
+    Returns:
+        the dataset: graphs with one-hot ``x`` ``[N, F]`` (F the same for every
+        graph), labels ``y`` in ``0..C-1``, and 10 folds.
+
+    Raises:
+        ValueError: unknown name (the message lists the known names).
+        DatasetNotFoundError: the files are nowhere and could not be
+            downloaded; the message says where it looked and how to point at
+            a data folder.
+        DatasetFormatError: a file is malformed (message: ``path:line: ...``).
+    """
+    name = canonical_name(name)
+    if name == "synthetic":
+        return synthetic(dtype=dtype)
+    tu_name, default_features = DATASETS[name]
+    features = features or default_features
+
+    found = find(name, root, cache_dir=cache_dir)
+    if found is None:
+        if not download:
+            raise DatasetNotFoundError(_not_found_message(name, root, cache_dir, None))
+        try:
+            found = ("tu", _fetch(tu_name, cache_dir, url, progress))
+        except DownloadError as e:
+            raise DatasetNotFoundError(_not_found_message(name, root, cache_dir, e)) from e
+    kind, path = found
+    if kind == "gin":
+        return load_gin_dataset(path, name=name, features=features, dtype=dtype)
+    return load_tu_dataset(path, tu_name, name=name, features=features, dtype=dtype)
+
+
+def _dataset_url(tu_name: str, url: str | None) -> str:
+    base = url or os.environ.get("FASTGNN_URL") or DEFAULT_URL
+    return base if base.endswith(".zip") else f"{base.rstrip('/')}/{tu_name}.zip"
+
+
+def _fetch(tu_name: str, cache_dir, url: str | None, progress: bool) -> Path:
+    """Download and unpack ``{url}/{tu_name}.zip`` into ``cache/tu_name``; return that folder."""
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    target = cache / tu_name
+    zip_path = _dl.download(_dataset_url(tu_name, url), cache / f"{tu_name}.zip",
+                            progress=progress)
+    try:
+        extract_zip(zip_path, target)
+    finally:
+        zip_path.unlink(missing_ok=True)
+    if not (target / f"{tu_name}_A.txt").is_file():
+        shutil.rmtree(target, ignore_errors=True)
+        raise DatasetFormatError(zip_path, None, f"the archive holds no {tu_name}_A.txt")
+    return target
+
+
+def _not_found_message(name: str, root, cache_dir, error: Exception | None) -> str:
+    tu_name = DATASETS[name][0]
+    lines = [f"dataset {name} not found. Looked for"]
+    for d in search_dirs(root, cache_dir=cache_dir):
+        lines.append(f"  {d / name / (name + '.txt')} (GIN text format)")
+        lines.append(f"  {d / tu_name / (tu_name + '_A.txt')} (TU format)")
+        if (d / name / "10fold_idx").is_dir() and not (d / name / f"{name}.txt").exists():
+            lines.append(f"  ({d / name} holds 10fold_idx but not {name}.txt)")
+    if error is None:
+        lines.append("and download=False.")
+    else:
+        lines.append(f"and the download failed: {error}")
+    lines.append(
+        "Point fastgnn at a folder holding NAME/NAME.txt (or the TU files): "
+        f"load({name!r}, root='/path/to/datasets'), or set FASTGNN_DATA=/path/to/datasets, "
+        "or pass --data-dir /path/to/datasets on the command line; "
+        f"or put the TU zip's contents in {search_dirs(None, cache_dir=cache_dir)[-1] / tu_name}."
+    )
+    return "\n".join(lines)
