@@ -1,0 +1,67 @@
+"""Shared fixtures: the benchmark data in ``../shared/datasets`` and an isolated cache.
+
+The benchmark files are not in this repository; they sit beside it in
+``<repo>/../shared/datasets/tu/NAME/``.  Tests that need them take the
+``shared_datasets`` fixture (or call ``load_shared``) and are skipped when
+the folder is absent.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_TU = REPO_ROOT.parent / "shared" / "datasets" / "tu"
+
+
+def shared_dir() -> Path:
+    """``<repo>/../shared/datasets/tu``; ``pytest.skip`` when it is absent."""
+    if not SHARED_TU.is_dir():
+        pytest.skip("../shared/datasets not found: benchmark data absent")
+    return SHARED_TU
+
+
+@functools.cache
+def _load_cached(name: str):
+    from fastgnn.datasets import load
+
+    return load(name, root=SHARED_TU, download=False, progress=False)
+
+
+def load_shared(name: str):
+    """A benchmark dataset read from the shared folder (once per session); skips when absent.
+
+    Returns the same object on every call: tests must not modify it.
+    """
+    shared_dir()
+    return _load_cached(name)
+
+
+@pytest.fixture
+def shared_datasets() -> Path:
+    """Path of ``<repo>/../shared/datasets/tu``; the test is skipped when it is absent."""
+    return shared_dir()
+
+
+@pytest.fixture(name="load_shared")
+def load_shared_fixture():
+    """The :func:`load_shared` function, as a fixture."""
+    return load_shared
+
+
+@pytest.fixture
+def isolated_data_env(tmp_path, monkeypatch) -> Path:
+    """No ``$FASTGNN_DATA`` / ``$FASTGNN_URL``; the user cache is ``tmp_path/cache``.
+
+    Returns the cache folder (not created), so a test cannot read or write the
+    real ``~/.cache/fastgnn`` nor reach the network by accident.
+    """
+    cache = tmp_path / "cache"
+    monkeypatch.delenv("FASTGNN_DATA", raising=False)
+    monkeypatch.delenv("FASTGNN_URL", raising=False)
+    monkeypatch.setenv("FASTGNN_CACHE", str(cache))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    return cache
