@@ -69,7 +69,7 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    """A local HTTP server: ``(base_url, routes)``; add routes as ``routes["/x"] = (bytes, mode)``."""
+    """A local HTTP server: ``(base_url, routes)``; serve with ``routes["/x"] = (bytes, mode)``."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.routes = {}
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
