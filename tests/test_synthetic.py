@@ -1,4 +1,4 @@
-"""The synthetic generator: determinism, sizes, matched density, a learnable signal, COLLAB preset."""
+"""The synthetic generator: determinism, matched density, a learnable signal, COLLAB preset."""
 
 from __future__ import annotations
 
