@@ -195,7 +195,7 @@ def extract_zip(zip_path, dest_dir) -> Path:
 def _keep_member(zip_path: Path, name: str) -> bool:
     """False for macOS metadata; raise for names that would escape the target folder."""
     path = PurePosixPath(name)
-    if path.parts and path.parts[0] == "__MACOSX" or path.name == ".DS_Store":
+    if (path.parts and path.parts[0] == "__MACOSX") or path.name == ".DS_Store":
         return False
     if path.is_absolute() or ".." in path.parts or ":" in name.split("/")[0]:
         raise DatasetFormatError(zip_path, None, f"unsafe member path {name!r} in the archive")
