@@ -39,8 +39,9 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,7 +150,7 @@ class CVResult:
 def svm_cv(
     gram,
     y,
-    folds: Sequence[Fold],
+    folds: Iterable[Fold],
     *,
     protocol: str = "paper",
     C_grid=None,
@@ -172,7 +173,7 @@ def svm_cv(
     Args:
         gram: ``(n, n)`` symmetric kernel matrix (numpy array or torch tensor).
         y: ``(n,)`` integer labels.
-        folds: ``[(train_idx, test_idx), ...]`` index arrays into ``0..n-1``.
+        folds: ``[(train_idx, test_idx), ...]`` index arrays into ``0..n-1`` (any iterable).
         protocol: ``"paper"``: the (normalisation, C) with the best mean test
             accuracy over the folds (optimistic, as the GNTK paper; ties go to
             the first normalisation, then to the first C of the grid).
@@ -219,7 +220,7 @@ def svm_cv(
 def krr_cv(
     gram,
     y,
-    folds: Sequence[Fold],
+    folds: Iterable[Fold],
     *,
     protocol: str = "paper",
     alpha_grid=None,
@@ -313,8 +314,6 @@ _NORMALIZATIONS = ("raw", "cosine")
 def _run_cv(path, gram, y, folds, protocol, grid, inner_grid, normalizations, inner_folds,
             n_jobs, seed, progress, *, method, relative):
     """Validate, transform the Gram, run the jobs of either protocol, assemble the result."""
-    import time
-
     t0 = time.perf_counter()
     if protocol not in ("paper", "nested"):
         raise ValueError(f"protocol must be 'paper' or 'nested', got {protocol!r}")
@@ -534,7 +533,8 @@ def _check_gram_labels(gram, y):
 
 def _check_folds(folds, y):
     n = len(y)
-    if folds is None or len(folds) == 0:
+    folds = None if folds is None else list(folds)  # also accepts zip(train_folds, test_folds)
+    if not folds:
         raise ValueError("folds must be a non-empty list of (train_idx, test_idx) pairs")
     out = []
     for f, pair in enumerate(folds):
