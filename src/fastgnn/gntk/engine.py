@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -78,9 +79,10 @@ def stack_operands(ops: Sequence[Operand], sketched: bool) -> Stack:
         factors = [_block_diag_csr([op.a for op in ops], offsets, offsets)]
     diags = [torch.cat([op.diags[k] for op in ops]) for k in range(len(ops[0].diags))]
     rows = torch.repeat_interleave(torch.arange(len(ops)), torch.tensor(sizes))
-    membership = torch.sparse_coo_tensor(
-        torch.stack([rows, torch.arange(m)]), torch.ones(m, dtype=dtype), (len(ops), m)
-    ).to(device).to_sparse_csr()
+    membership = _block_diag_csr(
+        [torch.ones(1, n, dtype=dtype, device=device) for n in sizes],
+        np.arange(len(ops) + 1), offsets,
+    )
     return Stack(x=x, factors=factors, diags=diags, membership=membership)
 
 
@@ -193,8 +195,12 @@ def _block_diag_csr(blocks, row_offsets, col_offsets) -> torch.Tensor:
         vals.append(blk[nz[:, 0], nz[:, 1]])
         idx.append(nz.T + torch.tensor([[int(r0)], [int(c0)]], device=blk.device))
     shape = (int(row_offsets[-1]), int(col_offsets[-1]))
-    coo = torch.sparse_coo_tensor(torch.cat(idx, 1), torch.cat(vals), shape).coalesce()
-    return coo.to_sparse_csr()
+    coo = torch.sparse_coo_tensor(
+        torch.cat(idx, 1), torch.cat(vals), shape, check_invariants=False
+    ).coalesce()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return coo.to_sparse_csr()
 
 
 def _progress(total: int, desc: str, enabled: bool):
