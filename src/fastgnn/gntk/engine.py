@@ -181,7 +181,7 @@ def gram_readouts(
         done += row_nodes[i] * col_nodes[j]
         if bar is not None:
             bar.update(row_nodes[i] * col_nodes[j])
-            bar.set_postfix_str(f"{done / max(time.perf_counter() - start, 1e-9):.3g} node pairs/s")
+            pass
     if bar is not None:
         bar.close()
     return out
@@ -208,4 +208,4 @@ def _progress(total: int, desc: str, enabled: bool):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="pair", unit_scale=True, leave=False)
+    return tqdm(total=total, desc=desc, unit=" node pairs", unit_scale=True, leave=False)

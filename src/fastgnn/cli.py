@@ -1,0 +1,367 @@
+"""The ``fastgnn`` command: thin, it parses, calls the library and prints.
+
+Subcommands: ``gntk`` (a Gram matrix), ``evaluate`` (10-fold accuracy of a
+Gram), ``search`` (the GNTK grid), ``demo`` (the whole job on an embedded
+default), ``datasets`` (what is where).  Every command takes ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main"]
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"fastgnn {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_gntk(args) -> int:
+    from fastgnn.gntk import GNTK
+    from fastgnn.io import save_json, save_npy
+
+    data = _load(args.dataset, args.data_dir)
+    est = GNTK(
+        num_layers=args.num_layers, num_mlp_layers=args.num_mlp_layers, scale=args.scale,
+        jk=args.jk, method=args.method, sketch_size=args.sketch_size, sketch=args.sketch,
+        seed=args.seed, device=args.device, dtype=_dtype(args.dtype), max_memory=args.max_memory,
+        progress=None if not args.json else False,
+    )
+    t0 = time.perf_counter()
+    gram = est.fit_transform(data)
+    seconds = time.perf_counter() - t0
+    info = {
+        "dataset": data.stats(),
+        "config": _config(est),
+        "kernel_seconds": seconds,
+        "versions": _versions(),
+    }
+    if args.evaluate:
+        info["evaluation"] = _evaluate(gram, data.y, data.folds, ("paper", "nested"), "svm",
+                                       args.json)
+    if args.out:
+        out = Path(args.out)
+        save_npy(out / "gram.npy", gram)
+        save_npy(out / "labels.npy", data.y)
+        np.savez(out / "folds.npz", **_folds_arrays(data.folds))
+        save_json(out / "gntk.json", info)
+        info["out"] = str(out)
+    if args.json:
+        _print_json(info)
+    else:
+        s = data.stats()
+        print(f"{data.name}: {s['graphs']} graphs, avg {s['avg_nodes']:.1f} nodes; "
+              f"GNTK {_describe(est)}: {seconds:.2f} s")
+        for res in info.get("evaluation", {}).values():
+            print(f"  {res['protocol']:>6}: {100 * res['mean']:.2f} ± {100 * res['std']:.2f} %")
+        if args.out:
+            print(f"wrote {args.out}/gram.npy, labels.npy, folds.npz, gntk.json")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    path = Path(args.gram)
+    folder = path if path.is_dir() else path.parent
+    gram = np.load(path / "gram.npy" if path.is_dir() else path)
+    labels = Path(args.labels) if args.labels else folder / "labels.npy"
+    if not labels.exists():
+        raise FileNotFoundError(f"labels not found: {labels} (give --labels FILE.npy)")
+    y = np.load(labels)
+    folds = _read_folds(args, folder, y)
+    protocols = ("paper", "nested") if args.protocol == "both" else (args.protocol,)
+    result = _evaluate(gram, y, folds, protocols, args.classifier, args.json)
+    if args.json:
+        _print_json(result)
+    else:
+        for res in result.values():
+            chosen = (f"{res['normalization']}, {res['param_name']}={res['C']:.4g}"
+                      if res["protocol"] == "paper" else "chosen per fold by inner CV")
+            print(f"{args.classifier} {res['protocol']:>6}: {100 * res['mean']:.2f} ± "
+                  f"{100 * res['std']:.2f} % ({chosen}; {res['seconds']:.1f} s)")
+    return 0
+
+
+def cmd_search(args) -> int:
+    from fastgnn.io import save_json
+    from fastgnn.search import gntk_search
+
+    data = _load(args.dataset, args.data_dir)
+    grid = {
+        "num_layers": _ints(args.layers),
+        "num_mlp_layers": _ints(args.mlp_layers),
+        "scale": tuple(args.scales.split(",")),
+        "jk": {"both": (True, False), "yes": (True,), "no": (False,)}[args.jk],
+    }
+    protocols = ("paper", "nested") if args.protocol == "both" else (args.protocol,)
+    C_grid = np.logspace(-2, 4, args.num_C)
+    res = gntk_search(
+        data, grid=grid, protocols=protocols, C_grid=C_grid, cache_dir=args.cache,
+        device=args.device, dtype=_dtype(args.dtype), max_memory=args.max_memory,
+        progress=not args.json, log=None if args.json else print,
+    )
+    out = res.to_dict()
+    out["versions"] = _versions()
+    if args.out:
+        save_json(args.out, out)
+    if args.json:
+        _print_json(out)
+    else:
+        print(res.table())
+        for p in protocols:
+            b = res.best(p)
+            print(f"best ({p}): L={b['num_layers']} R={b['num_mlp_layers']} scale={b['scale']} "
+                  f"jk={b['jk']}: {100 * b[p + '_mean']:.2f} ± {100 * b[p + '_std']:.2f} %"
+                  + "".join(f"  [{q}: {100 * b[q + '_mean']:.2f}]" for q in protocols if q != p))
+        print(f"kernel time {res.kernel_seconds:.1f} s, evaluation time {res.eval_seconds:.1f} s")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from fastgnn import datasets
+    from fastgnn.evaluate import svm_cv
+    from fastgnn.gntk import GNTK
+    from fastgnn.io import save_json
+    from fastgnn.plot import gram_heatmap
+
+    t_start = time.perf_counter()
+    name = "MUTAG" if datasets.find("MUTAG", args.data_dir) else "synthetic"
+    data = datasets.load(name, args.data_dir, download=False)
+    est = GNTK(num_layers=3, num_mlp_layers=2, scale="uniform", jk=True,
+               progress=None if not args.json else False)
+    t0 = time.perf_counter()
+    gram = est.fit_transform(data)
+    kernel_s = time.perf_counter() - t0
+    results = {p: svm_cv(gram, data.y, data.folds, protocol=p, inner_C_grid="coarse")
+               for p in ("paper", "nested")}
+    out = Path(args.out)
+    png = gram_heatmap(gram, data.y, out / f"gntk_{name.lower()}.png",
+                       title=f"GNTK of {name} ({len(data)} graphs)\n{_describe(est)}")
+    summary = {
+        "dataset": data.stats(),
+        "config": _config(est),
+        "kernel_seconds": kernel_s,
+        "accuracy": {p: r.to_dict() for p, r in results.items()},
+        "heatmap": str(png),
+        "total_seconds": time.perf_counter() - t_start,
+        "versions": _versions(),
+    }
+    save_json(out / "demo.json", summary)
+    if args.json:
+        _print_json(summary)
+        return 0
+    s = data.stats()
+    print(f"dataset     {name}: {s['graphs']} graphs, {s['classes']} classes, "
+          f"avg {s['avg_nodes']:.1f} nodes" + ("" if name == "MUTAG" else
+                                              " (generated; pass --data-dir for MUTAG)"))
+    print(f"kernel      GNTK {_describe(est)}: {kernel_s:.2f} s "
+          f"({len(data) * (len(data) + 1) // 2} graph pairs)")
+    for p, r in results.items():
+        print(f"accuracy    10-fold SVM, {p:>6} protocol: {100 * r.mean:.2f} ± {100 * r.std:.2f} %")
+    print(f"heat map    {png}")
+    print(f"total       {summary['total_seconds']:.1f} s")
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from fastgnn import datasets
+
+    rows = []
+    for name in datasets.KNOWN_NAMES:
+        where = datasets.find(name, args.data_dir) if name != "synthetic" else ("generated", "")
+        rows.append({"name": name, "format": where[0] if where else None,
+                     "path": str(where[1]) if where else None})
+    if args.json:
+        _print_json({"datasets": rows, "searched": [str(d) for d in datasets.search_dirs(args.data_dir)]})
+    else:
+        for r in rows:
+            print(f"{r['name']:>11}  {r['format'] or 'not found':>9}  {r['path'] or ''}")
+    return 0
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _load(name, data_dir):
+    from fastgnn import datasets
+
+    return datasets.load(name, data_dir)
+
+
+def _evaluate(gram, y, folds, protocols, classifier, quiet) -> dict:
+    from fastgnn.evaluate import krr_cv, svm_cv
+
+    fn = svm_cv if classifier == "svm" else krr_cv
+    out = {}
+    for p in protocols:
+        kw = {"inner_C_grid": "coarse"} if (classifier == "svm" and p == "nested") else {}
+        out[p] = fn(gram, y, folds, protocol=p, progress=not quiet, **kw).to_dict()
+        for k in ("curve", "curve_folds", "grid"):
+            out[p].pop(k, None)
+    return out
+
+
+def _read_folds(args, folder, y):
+    from fastgnn import datasets
+    from fastgnn.graph import stratified_folds
+
+    if args.folds_from:
+        return datasets.load(args.folds_from, args.data_dir).folds
+    if (folder / "folds.npz").exists():
+        z = np.load(folder / "folds.npz")
+        k = len(z.files) // 2
+        return [(z[f"train_{i}"], z[f"test_{i}"]) for i in range(k)]
+    return stratified_folds(y)
+
+
+def _folds_arrays(folds) -> dict:
+    out = {}
+    for i, (tr, te) in enumerate(folds):
+        out[f"train_{i}"], out[f"test_{i}"] = tr, te
+    return out
+
+
+def _dtype(name):
+    import torch
+
+    return {"float64": torch.float64, "float32": torch.float32}[name]
+
+
+def _describe(est) -> str:
+    s = f"L={est.num_layers} R={est.num_mlp_layers} {est.scale} jk={'yes' if est.jk else 'no'} {est.method}"
+    if est.sketch_size:
+        s += f" b={est.sketch_size}"
+    return s
+
+
+def _config(est) -> dict:
+    p = est.get_params()
+    p["dtype"] = str(p["dtype"]).replace("torch.", "")
+    p["device"] = str(p["device"])
+    return p
+
+
+def _versions() -> dict:
+    import scipy
+    import sklearn
+    import torch
+
+    import fastgnn
+
+    return {"fastgnn": fastgnn.__version__, "python": platform.python_version(),
+            "torch": torch.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
+            "scikit-learn": sklearn.__version__, "machine": platform.machine(),
+            "cpus": __import__("os").cpu_count()}
+
+
+def _ints(text) -> tuple:
+    try:
+        return tuple(int(t) for t in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _print_json(obj) -> None:
+    from fastgnn.io import _default
+
+    print(json.dumps(obj, default=_default))
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fastgnn", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(sp, data=True):
+        sp.add_argument("--json", action="store_true", help="print the result as one JSON object")
+        if data:
+            sp.add_argument("--data-dir", metavar="DIR", default=None,
+                            help="folder holding NAME/NAME.txt (GIN format) or the TU files; "
+                                 "default $FASTGNN_DATA, then the download cache")
+
+    def kernel_flags(sp):
+        sp.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+        sp.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+        sp.add_argument("--max-memory", default="1GB",
+                        help="memory budget of the batched engine's tiles (default 1GB)")
+
+    g = sub.add_parser("gntk", help="compute a GNTK Gram matrix",
+                       description="Compute the GNTK Gram matrix of a dataset.")
+    g.add_argument("dataset", help="MUTAG, PTC, NCI1, PROTEINS, COLLAB, IMDBBINARY, IMDBMULTI or synthetic")
+    g.add_argument("--num-layers", type=int, default=3, help="GNN layers incl. the input layer (>= 2)")
+    g.add_argument("--num-mlp-layers", type=int, default=2, help="ReLU layers per block (>= 1)")
+    g.add_argument("--scale", choices=("uniform", "degree"), default="uniform",
+                   help="neighbour scaling c_u: 1 or 1/(deg+1)")
+    g.add_argument("--jk", action=argparse.BooleanOptionalAction, default=True,
+                   help="jumping knowledge: sum every layer's readout (default on)")
+    g.add_argument("--method", choices=("batched", "kron", "decoupled", "sketch"), default="batched",
+                   help="aggregation algorithm (default batched)")
+    g.add_argument("--sketch-size", type=int, default=None, help="b, rows of each sketch matrix")
+    g.add_argument("--sketch", choices=("ams", "gaussian"), default="ams", help="sketch entries")
+    g.add_argument("--seed", type=int, default=0, help="seed of the sketches")
+    g.add_argument("--out", metavar="DIR", help="write gram.npy, labels.npy, folds.npz, gntk.json")
+    g.add_argument("--evaluate", action="store_true", help="also run the 10-fold SVM (both protocols)")
+    kernel_flags(g)
+    common(g)
+    g.set_defaults(func=cmd_gntk)
+
+    e = sub.add_parser("evaluate", help="10-fold accuracy of a Gram matrix",
+                       description="Cross-validated accuracy of a precomputed Gram matrix.")
+    e.add_argument("gram", help="gram.npy, or a folder written by `fastgnn gntk --out`")
+    e.add_argument("--labels", help="labels .npy (default: labels.npy beside the Gram)")
+    e.add_argument("--folds-from", metavar="DATASET",
+                   help="use this dataset's folds (default: folds.npz beside the Gram, else stratified)")
+    e.add_argument("--protocol", choices=("paper", "nested", "both"), default="both",
+                   help="paper: best C on the test folds (as the GNTK paper); nested: C by inner CV")
+    e.add_argument("--classifier", choices=("svm", "krr"), default="svm",
+                   help="C-SVM or kernel ridge regression")
+    common(e)
+    e.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("search", help="search the GNTK hyperparameter grid",
+                       description="Search num_layers x num_mlp_layers x scale x jk (x C).")
+    s.add_argument("dataset")
+    s.add_argument("--layers", default="2,3,4,5,6", help="num_layers values (default 2,3,4,5,6)")
+    s.add_argument("--mlp-layers", default="1,2,3", help="num_mlp_layers values (default 1,2,3)")
+    s.add_argument("--scales", default="uniform,degree", help="scale values (default both)")
+    s.add_argument("--jk", choices=("both", "yes", "no"), default="both")
+    s.add_argument("--protocol", choices=("paper", "nested", "both"), default="both")
+    s.add_argument("--num-C", type=int, default=120, help="values of C in logspace(-2, 4) (default 120)")
+    s.add_argument("--cache", metavar="DIR", help="save and reuse the kernels' readouts here")
+    s.add_argument("--out", metavar="FILE", help="write the full result as JSON")
+    kernel_flags(s)
+    common(s)
+    s.set_defaults(func=cmd_search)
+
+    d = sub.add_parser("demo", help="the main job on an embedded default, in under a minute",
+                       description="GNTK of MUTAG (if --data-dir holds it) or of the generated "
+                                   "dataset, its 10-fold accuracy, the time taken and a heat map.")
+    d.add_argument("--out", default="fastgnn-demo", help="folder for the PNG and JSON (default fastgnn-demo)")
+    common(d)
+    d.set_defaults(func=cmd_demo)
+
+    ls = sub.add_parser("datasets", help="list the known datasets and where they are found")
+    common(ls)
+    ls.set_defaults(func=cmd_datasets)
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(main())
