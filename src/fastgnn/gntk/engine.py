@@ -22,7 +22,6 @@ Only tiles with I <= J are computed for a symmetric Gram.  The tile loop
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,7 +67,6 @@ def stack_operands(ops: Sequence[Operand], sketched: bool) -> Stack:
     device, dtype = x.device, x.dtype
     sizes = [op.num_nodes for op in ops]
     offsets = np.concatenate([[0], np.cumsum(sizes)])
-    m = int(offsets[-1])
     if sketched:
         b_sizes = [op.sketch.shape[0] for op in ops]
         b_offsets = np.concatenate([[0], np.cumsum(b_sizes)])
@@ -78,7 +76,6 @@ def stack_operands(ops: Sequence[Operand], sketched: bool) -> Stack:
     else:
         factors = [_block_diag_csr([op.a for op in ops], offsets, offsets)]
     diags = [torch.cat([op.diags[k] for op in ops]) for k in range(len(ops[0].diags))]
-    rows = torch.repeat_interleave(torch.arange(len(ops)), torch.tensor(sizes))
     membership = _block_diag_csr(
         [torch.ones(1, n, dtype=dtype, device=device) for n in sizes],
         np.arange(len(ops) + 1), offsets,
@@ -168,8 +165,6 @@ def gram_readouts(
     col_nodes = [sum(cols[t].num_nodes for t in c) for c in col_chunks]
     total_pairs = sum(row_nodes[i] * col_nodes[j] for i, j in tiles)
     bar = _progress(total_pairs, desc, progress)
-    start = time.perf_counter()
-    done = 0
     for i, j in tiles:
         left = get(row_stacks, row_chunks, rows, i)
         right = get(col_stacks if not symmetric else row_stacks, col_chunks, cols, j)
@@ -178,10 +173,8 @@ def gram_readouts(
         out[:, ri[:, None], cj[None, :]] = block
         if symmetric and i != j:
             out[:, cj[:, None], ri[None, :]] = block.transpose(0, 2, 1)
-        done += row_nodes[i] * col_nodes[j]
         if bar is not None:
             bar.update(row_nodes[i] * col_nodes[j])
-            pass
     if bar is not None:
         bar.close()
     return out
