@@ -35,7 +35,8 @@ def relu_maps(
         diag_left: ``[M]`` standard deviations d(u) = sqrt(Σ_self[u, u]) of the row nodes.
         diag_right: ``[P]`` the same for the column nodes.
 
-    ρ within 32 ulps of ±1 is set to ±1 (see the code).  A node whose standard deviation is 0 (an all-zero pre-activation) has
+    ρ within 32 ulps of ±1 is set to ±1 (see the code).  A node whose standard
+    deviation is 0 (an all-zero pre-activation) has
     ``Σ' = 0`` and ``Σ̇ = 1/2`` against every node: the limit the formulas take
     with ρ = 0, instead of the 0/0 the plain formula gives.
 
