@@ -115,6 +115,7 @@ def cmd_search(args) -> int:
     C_grid = np.logspace(-2, 4, args.num_C)
     res = gntk_search(
         data, grid=grid, protocols=protocols, C_grid=C_grid, cache_dir=args.cache,
+        refine_top=args.refine_top, screen_C_grid=np.logspace(-2, 4, args.screen_C),
         device=args.device, dtype=_dtype(args.dtype), max_memory=args.max_memory,
         progress=not args.json, log=None if args.json else print,
     )
@@ -344,6 +345,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--jk", choices=("both", "yes", "no"), default="both")
     s.add_argument("--protocol", choices=("paper", "nested", "both"), default="both")
     s.add_argument("--num-C", type=int, default=120, help="values of C in logspace(-2, 4) (default 120)")
+    s.add_argument("--refine-top", type=int, default=None, metavar="K",
+                   help="two-stage search: screen every configuration (paper protocol, --screen-C values "
+                        "of C), then evaluate only the K best fully under every protocol")
+    s.add_argument("--screen-C", type=int, default=25, help="values of C when screening (default 25)")
     s.add_argument("--cache", metavar="DIR", help="save and reuse the kernels' readouts here")
     s.add_argument("--out", metavar="FILE", help="write the full result as JSON")
     kernel_flags(s)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fastgnn.evaluate import svm_cv
+from fastgnn.evaluate import COARSE_C_GRID, svm_cv
 from fastgnn.gntk import GNTK, combine_readouts
 from fastgnn.io import save_npy
 
@@ -52,7 +52,11 @@ class SearchResult:
 
     def best(self, protocol: str) -> dict:
         key = f"{protocol}_mean"
-        return max(self.rows, key=lambda r: (r[key], -r["num_layers"]))
+        return max(self.evaluated(), key=lambda r: (r[key], -r["num_layers"]))
+
+    def evaluated(self) -> list:
+        """The rows evaluated under every protocol (all rows, unless the search was two-stage)."""
+        return [r for r in self.rows if all(f"{p}_mean" in r for p in self.protocols)]
 
     def to_dict(self) -> dict:
         return {
@@ -68,7 +72,7 @@ class SearchResult:
             f"{p + ' acc %':>16}" for p in self.protocols
         )
         lines = [head]
-        for r in sorted(self.rows, key=lambda r: -r[f"{self.protocols[0]}_mean"]):
+        for r in sorted(self.evaluated(), key=lambda r: -r[f"{self.protocols[0]}_mean"]):
             accs = " ".join(
                 f"{100 * r[f'{p}_mean']:7.2f} ± {100 * r[f'{p}_std']:5.2f}" for p in self.protocols
             )
@@ -86,6 +90,8 @@ def gntk_search(
     protocols=("paper", "nested"),
     C_grid=None,
     inner_C_grid="coarse",
+    screen_C_grid=None,
+    refine_top: int | None = None,
     cache_dir=None,
     device="cpu",
     dtype=torch.float64,
@@ -100,39 +106,64 @@ def gntk_search(
         grid: dict with any of the keys of :data:`DEFAULT_GRID`.
         protocols: ``"paper"`` and/or ``"nested"`` (see :func:`fastgnn.evaluate.svm_cv`).
         C_grid, inner_C_grid: passed to ``svm_cv``.
+        screen_C_grid, refine_top: a two-stage search.  When ``refine_top`` is
+            given, every configuration is first screened with the paper protocol
+            on ``screen_C_grid`` (default 25 values of C over the same range), and
+            only the ``refine_top`` best are evaluated with ``C_grid`` under every
+            protocol; screened-out rows carry ``screen_mean`` only.
         cache_dir: where readouts are saved and looked up; ``None``: no cache.
         log: a function taking one string (progress lines), or ``None``.
 
     Cost: ``|num_mlp_layers| · |scale|`` GNTK passes at the largest depth, and
-    ``|grid|`` SVM cross-validations per protocol.
+    ``|grid|`` SVM cross-validations per protocol (or per screening, then
+    ``refine_top`` per protocol).
     """
     grid = {**DEFAULT_GRID, **(grid or {})}
     max_layers = max(grid["num_layers"])
     result = SearchResult(dataset=dataset.name, protocols=tuple(protocols))
     log = log or (lambda s: None)
+    grams = {}
     for R, scale in itertools.product(grid["num_mlp_layers"], grid["scale"]):
         parts, seconds = _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype,
                                    max_memory, progress, log)
         result.kernel_seconds += seconds
         for L, jk in itertools.product(grid["num_layers"], grid["jk"]):
-            gram = combine_readouts(parts, L, jk)
             row = {"num_layers": L, "num_mlp_layers": R, "scale": scale, "jk": jk,
                    "kernel_seconds": seconds}
-            t0 = time.perf_counter()
-            for protocol in protocols:
-                res = svm_cv(gram, dataset.y, dataset.folds, protocol=protocol, C_grid=C_grid,
-                             inner_C_grid=inner_C_grid if protocol == "nested" else None,
+            gram = combine_readouts(parts, L, jk)
+            if refine_top is None:
+                _evaluate_row(row, gram, dataset, protocols, C_grid, inner_C_grid, n_jobs, result, log)
+            else:
+                t0 = time.perf_counter()
+                res = svm_cv(gram, dataset.y, dataset.folds, protocol="paper",
+                             C_grid=COARSE_C_GRID if screen_C_grid is None else screen_C_grid,
                              n_jobs=n_jobs)
-                row[f"{protocol}_mean"] = res.mean
-                row[f"{protocol}_std"] = res.std
-                if protocol == "paper":
-                    row["paper_C"] = float(res.C)
-                    row["paper_normalization"] = res.normalization
-            result.eval_seconds += time.perf_counter() - t0
+                result.eval_seconds += time.perf_counter() - t0
+                row["screen_mean"] = res.mean
+                grams[len(result.rows)] = gram
+                log(f"  screen L={L} R={R} scale={scale} jk={int(jk)}: paper {100 * res.mean:.2f}%")
             result.rows.append(row)
-            accs = ", ".join(f"{p} {100 * row[f'{p}_mean']:.2f}%" for p in protocols)
-            log(f"  L={L} R={R} scale={scale} jk={int(jk)}: {accs}")
+    if refine_top is not None:
+        order = sorted(range(len(result.rows)), key=lambda i: -result.rows[i]["screen_mean"])
+        for i in order[:refine_top]:
+            _evaluate_row(result.rows[i], grams[i], dataset, protocols, C_grid, inner_C_grid, n_jobs,
+                          result, log)
     return result
+
+
+def _evaluate_row(row, gram, dataset, protocols, C_grid, inner_C_grid, n_jobs, result, log):
+    t0 = time.perf_counter()
+    for protocol in protocols:
+        res = svm_cv(gram, dataset.y, dataset.folds, protocol=protocol, C_grid=C_grid,
+                     inner_C_grid=inner_C_grid if protocol == "nested" else None, n_jobs=n_jobs)
+        row[f"{protocol}_mean"] = res.mean
+        row[f"{protocol}_std"] = res.std
+        if protocol == "paper":
+            row["paper_C"] = float(res.C)
+            row["paper_normalization"] = res.normalization
+    result.eval_seconds += time.perf_counter() - t0
+    accs = ", ".join(f"{p} {100 * row[f'{p}_mean']:.2f}%" for p in protocols)
+    log(f"  L={row['num_layers']} R={row['num_mlp_layers']} scale={row['scale']} jk={int(row['jk'])}: {accs}")
 
 
 def _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memory, progress, log):
