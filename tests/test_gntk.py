@@ -245,3 +245,14 @@ def test_networkx_graphs_are_accepted():
     nx = pytest.importorskip("networkx")
     K = GNTK(num_layers=2).fit_transform([nx.path_graph(4), nx.cycle_graph(5)])
     assert K.shape == (2, 2) and np.isfinite(K).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("sketch_size", [None, 4])
+def test_cuda_matches_cpu(graphs, sketch_size):
+    cpu = GNTK(num_layers=4, num_mlp_layers=2, sketch_size=sketch_size).fit_transform(graphs)
+    gpu = GNTK(num_layers=4, num_mlp_layers=2, sketch_size=sketch_size, device="cuda").fit_transform(graphs)
+    assert rel(gpu, cpu) < 1e-10
+    gpu32 = GNTK(num_layers=4, num_mlp_layers=2, sketch_size=sketch_size, device="cuda",
+                 dtype=torch.float32).fit_transform(graphs)
+    assert rel(gpu32, cpu) < 1e-4
