@@ -159,19 +159,20 @@ def test_cosine_normalize():
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
-def test_krr_matches_sklearn_kernel_ridge(n_classes):
+@pytest.mark.parametrize("alphas", [[0.3], [0.01, 0.1, 0.3, 1.0, 3.0]])  # Cholesky / eigh path
+def test_krr_matches_sklearn_kernel_ridge(n_classes, alphas):
     k, y, folds = blobs(n_classes=n_classes)
-    alpha = 0.3
-    res = krr_cv(k, y, folds, alpha_grid=[alpha], normalizations=("raw",), n_jobs=2)
+    res = krr_cv(k, y, folds, alpha_grid=alphas, normalizations=("raw",), n_jobs=2)
     scaled = scale_gram(k)
-    accs = []
-    for tr, te in folds:
-        onehot = (y[tr][:, None] == np.arange(n_classes)).astype(float)
-        kr = KernelRidge(alpha=alpha, kernel="precomputed").fit(scaled[np.ix_(tr, tr)], onehot)
-        pred = kr.predict(scaled[np.ix_(te, tr)]).argmax(1)
-        accs.append(np.mean(pred == y[te]))
-    np.testing.assert_array_equal(res.fold_accuracies, accs)
-    assert res.C == alpha and res.param_name == "alpha" and res.method == "krr"
+    for j, alpha in enumerate(alphas):
+        accs = []
+        for tr, te in folds:
+            onehot = (y[tr][:, None] == np.arange(n_classes)).astype(float)
+            kr = KernelRidge(alpha=alpha, kernel="precomputed").fit(scaled[np.ix_(tr, tr)], onehot)
+            pred = kr.predict(scaled[np.ix_(te, tr)]).argmax(1)
+            accs.append(np.mean(pred == y[te]))
+        np.testing.assert_array_equal(res.curve_folds["raw"][j], accs)
+    assert res.C in alphas and res.param_name == "alpha" and res.method == "krr"
 
 
 def test_krr_paper_curve_and_default_grid():

@@ -74,6 +74,8 @@ DEFAULT_ALPHA_GRID = np.logspace(-6, 2, 81)
 #: libsvm settings of the authors' script (``cache_size`` only affects speed).
 SVM_MAX_ITER = 500_000
 SVM_CACHE_MB = 1000
+#: Up to this many ridge values, kernel ridge solves by Cholesky instead of one eigh.
+_KRR_CHOLESKY_MAX = 3
 
 Fold = tuple[np.ndarray, np.ndarray]
 
@@ -251,8 +253,9 @@ def krr_cv(
         A :class:`CVResult` with ``method="krr"`` and ``param_name="alpha"``.
 
     Cost: one O(p^3) symmetric eigendecomposition per (fold, normalisation)
-    (``inner_folds + 1`` of them per fold for ``"nested"``), then O(m p k) per
-    alpha.
+    (``inner_folds`` of them per fold for ``"nested"``, whose refit is a single
+    Cholesky solve), then O(m p k) per alpha.  Grids of at most 3 values use one
+    O(p^3 / 3) Cholesky factorisation per alpha instead.
     """
     relative = alpha_grid is None
     grid = _check_grid(DEFAULT_ALPHA_GRID if relative else alpha_grid, "alpha_grid", positive=False)
@@ -485,6 +488,18 @@ def _krr_path(k_tr, y_tr, k_te, y_te, grid):
     classes, y_enc = np.unique(y_tr, return_inverse=True)
     targets = np.zeros((len(y_tr), len(classes)))
     targets[np.arange(len(y_tr)), y_enc] = 1.0
+    if len(grid) <= _KRR_CHOLESKY_MAX:
+        # A Cholesky factorisation is ~10x cheaper than an eigendecomposition.
+        try:
+            acc = np.empty(len(grid))
+            for j, alpha in enumerate(grid):
+                k_reg = k_tr + alpha * np.eye(len(k_tr))
+                factor = scipy.linalg.cho_factor(k_reg, overwrite_a=True, check_finite=False)
+                pred = k_te @ scipy.linalg.cho_solve(factor, targets, check_finite=False)
+                acc[j] = np.mean(classes[np.argmax(pred, axis=1)] == y_te)
+            return acc
+        except np.linalg.LinAlgError:  # not positive definite at this alpha
+            pass
     w, v = scipy.linalg.eigh(k_tr, overwrite_a=False, check_finite=False, driver="evd")
     a = k_te @ v  # (m, p)
     b = v.T @ targets  # (p, k)
