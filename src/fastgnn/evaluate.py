@@ -28,7 +28,10 @@ number of folds and G the grid size.  ``svm_cv`` slices each fold's
 in increasing C; once a fit has no support vector at the bound C (the
 hard-margin solution), every larger C has the same solution, so the remaining
 fits are skipped (``hard_margin_shortcut``).  A libsvm fit costs between
-O(p^2) and O(p^3), mostly growing with C.  ``krr_cv`` costs one O(p^3)
+O(p^2) and O(p^3), mostly growing with C; when the training fold is not
+separable in the kernel's feature space (e.g. duplicate items with different
+labels) the large-C fits run into the authors' cap of ``SVM_MAX_ITER`` = 5e5
+iterations, O(p) each, and dominate the time.  ``krr_cv`` costs one O(p^3)
 eigendecomposition per (fold, normalisation) and O(m p k) per ridge value
 (m test items, k classes).  ``protocol="nested"`` multiplies the work by about
 ``inner_folds`` (x 0.8 in size).  Folds (and normalisations) run in parallel
