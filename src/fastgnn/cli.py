@@ -37,7 +37,7 @@ def main(argv=None) -> int:
 
 def cmd_gntk(args) -> int:
     from fastgnn.gntk import GNTK
-    from fastgnn.io import save_json, save_npy
+    from fastgnn.io import atomic_path, save_json, save_npy
 
     data = _load(args.dataset, args.data_dir)
     est = GNTK(
@@ -62,7 +62,8 @@ def cmd_gntk(args) -> int:
         out = Path(args.out)
         save_npy(out / "gram.npy", gram)
         save_npy(out / "labels.npy", data.y)
-        np.savez(out / "folds.npz", **_folds_arrays(data.folds))
+        with atomic_path(out / "folds.npz", ".npz") as tmp:
+            np.savez(tmp, **_folds_arrays(data.folds))
         save_json(out / "gntk.json", info)
         info["out"] = str(out)
     if args.json:
@@ -117,7 +118,7 @@ def cmd_search(args) -> int:
         data, grid=grid, protocols=protocols, C_grid=C_grid, cache_dir=args.cache,
         refine_top=args.refine_top, screen_C_grid=np.logspace(-2, 4, args.screen_C),
         device=args.device, dtype=_dtype(args.dtype), max_memory=args.max_memory,
-        progress=not args.json, log=None if args.json else print,
+        progress=not args.json, log=None if args.json else print, n_jobs=args.jobs,
     )
     out = res.to_dict()
     out["versions"] = _versions()
@@ -349,6 +350,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="two-stage search: screen every configuration (paper protocol, --screen-C values "
                         "of C), then evaluate only the K best fully under every protocol")
     s.add_argument("--screen-C", type=int, default=25, help="values of C when screening (default 25)")
+    s.add_argument("--jobs", type=int, default=None,
+                   help="parallel threads of the SVM cross-validation (default: all cores)")
     s.add_argument("--cache", metavar="DIR", help="save and reuse the kernels' readouts here")
     s.add_argument("--out", metavar="FILE", help="write the full result as JSON")
     kernel_flags(s)
