@@ -256,3 +256,19 @@ def test_cuda_matches_cpu(graphs, sketch_size):
     gpu32 = GNTK(num_layers=4, num_mlp_layers=2, sketch_size=sketch_size, device="cuda",
                  dtype=torch.float32).fit_transform(graphs)
     assert rel(gpu32, cpu) < 1e-4
+
+
+@pytest.mark.data
+def test_sketched_gram_error_falls_with_b_on_proteins():
+    """The sketched kernel approaches the exact one as b grows, on a real dataset's Gram."""
+    from conftest import load_shared
+
+    data = load_shared("PROTEINS")
+    big = [g for g in data.graphs if 60 <= g.num_nodes <= 90][:16]
+    exact = GNTK(num_layers=3, num_mlp_layers=1, method="batched").fit_transform(big)
+    errs = []
+    for b in (4, 16, 48):
+        grams = [GNTK(num_layers=3, num_mlp_layers=1, sketch_size=b, seed=s).fit_transform(big) for s in range(3)]
+        errs.append(np.mean([np.linalg.norm(k - exact) / np.linalg.norm(exact) for k in grams]))
+    assert errs[0] > errs[1] > errs[2], errs
+    assert errs[2] < 0.5 * errs[0], errs
