@@ -1,107 +1,24 @@
 """Batched engine: the whole Gram matrix as tiled tensor work (CPU or CUDA).
 
 Per-pair loops spend their time in Python and in small matrix products.  The
-engine instead takes a *tile*: a batch of graphs I against a batch J.  Their
-node rows are stacked (M_I and M_J nodes), and the recursion of
-:mod:`fastgnn.gntk.recursion` runs once on the whole ``[M_I, M_J]`` tile:
-
-* Σ⁽⁰⁾ = X_I X_Jᵀ;
-* Aggregate = ``B_I Σ B_Jᵀ`` with B = blockdiag(C_g A_g) as a sparse CSR matrix,
-  O(nnz(B_I) M_J + M_I nnz(B_J)); sketched: ``P_I (S_I Σ S_Jᵀ) P_Jᵀ`` with
-  S = blockdiag(S_g), P = blockdiag(C_g A_g S_gᵀ);
-* the ReLU maps elementwise on the tile, O(M_I M_J), with each graph's self
-  diagonals computed once (in :func:`fastgnn.gntk.pairwise.prepare`);
-* the readout is a segment sum ``R_I Θ R_Jᵀ`` with R the ``[n, M]`` membership
-  matrix, giving every graph pair of the tile at once.
-
-Only tiles with I <= J are computed for a symmetric Gram.  The tile loop
-(:func:`gram_readouts`) is separate from the tile computation
-(:func:`tile_readouts`), so another executor can run the tiles unchanged.
+engine instead plans *tiles* (a batch of graphs I against a batch J, see
+:mod:`fastgnn.gntk.tiles`) under a memory budget and runs them; only tiles with
+I <= J are computed for a symmetric Gram.  The tile loop (:func:`gram_readouts`)
+is separate from the tile computation (:func:`fastgnn.gntk.tiles.tile_readouts`),
+so another executor can run the tiles unchanged.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from fastgnn.gntk.pairwise import Operand
-from fastgnn.gntk.recursion import readouts
+from fastgnn.gntk.tiles import stack_operands, tile_readouts
 
-__all__ = ["Stack", "stack_operands", "tile_readouts", "plan_chunks", "gram_readouts"]
-
-
-@dataclass
-class Stack:
-    """A batch of prepared graphs, stacked.
-
-    Attributes:
-        x: ``[M, d]`` node features of all graphs.
-        factors: aggregation factors applied in order: ``[B]`` (exact, ``[M, M]`` CSR)
-            or ``[S, P]`` (sketched: S ``[b_total, M]``, P ``[M, b_total]``, CSR).
-        diags: per ReLU layer, ``[M]`` self standard deviations.
-        membership: ``[n, M]`` CSR, row g has ones at graph g's nodes.
-    """
-
-    x: torch.Tensor
-    factors: list
-    diags: list
-    membership: torch.Tensor
-
-    @property
-    def num_nodes(self) -> int:
-        return int(self.x.shape[0])
-
-    @property
-    def num_graphs(self) -> int:
-        return int(self.membership.shape[0])
-
-
-def stack_operands(ops: Sequence[Operand], sketched: bool) -> Stack:
-    """Stack prepared graphs into block-diagonal form.  Cost O(Σ N_g²)."""
-    x = torch.cat([op.x for op in ops])
-    device, dtype = x.device, x.dtype
-    sizes = [op.num_nodes for op in ops]
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    if sketched:
-        b_sizes = [op.sketch.shape[0] for op in ops]
-        b_offsets = np.concatenate([[0], np.cumsum(b_sizes)])
-        s = _block_diag_csr([op.sketch for op in ops], b_offsets, offsets)
-        p = _block_diag_csr([op.sketched_a for op in ops], offsets, b_offsets)
-        factors = [s, p]
-    else:
-        factors = [_block_diag_csr([op.a for op in ops], offsets, offsets)]
-    diags = [torch.cat([op.diags[k] for op in ops]) for k in range(len(ops[0].diags))]
-    membership = _block_diag_csr(
-        [torch.ones(1, n, dtype=dtype, device=device) for n in sizes],
-        np.arange(len(ops) + 1), offsets,
-    )
-    return Stack(x=x, factors=factors, diags=diags, membership=membership)
-
-
-def tile_readouts(left: Stack, right: Stack, num_blocks: int, num_mlp_layers: int) -> torch.Tensor:
-    """All readouts of one tile: ``[num_blocks + 1, n_left, n_right]``.
-
-    Memory: about six ``[M_left, M_right]`` tensors.
-    """
-
-    def aggregate(sigma: torch.Tensor) -> torch.Tensor:
-        for f_left, f_right in zip(left.factors, right.factors):
-            # f_L Σ f_Rᵀ = (f_R (f_L Σ)ᵀ)ᵀ : two sparse-dense products.
-            sigma = (f_right @ (f_left @ sigma).T.contiguous()).T.contiguous()
-        return sigma
-
-    def readout(theta: torch.Tensor) -> torch.Tensor:
-        return (right.membership @ (left.membership @ theta).T.contiguous()).T
-
-    out = readouts(
-        left.x @ right.x.T, aggregate, left.diags, right.diags, num_blocks, num_mlp_layers, readout
-    )
-    return torch.stack(out)
+__all__ = ["plan_chunks", "gram_readouts", "tile_nodes_for_budget"]
 
 
 def plan_chunks(sizes: Sequence[int], tile_nodes: int) -> list[np.ndarray]:
@@ -178,22 +95,6 @@ def gram_readouts(
     if bar is not None:
         bar.close()
     return out
-
-
-def _block_diag_csr(blocks, row_offsets, col_offsets) -> torch.Tensor:
-    """Sparse CSR block-diagonal matrix of dense ``blocks`` (zeros dropped)."""
-    idx, vals = [], []
-    for blk, r0, c0 in zip(blocks, row_offsets, col_offsets):
-        nz = torch.nonzero(blk, as_tuple=False)
-        vals.append(blk[nz[:, 0], nz[:, 1]])
-        idx.append(nz.T + torch.tensor([[int(r0)], [int(c0)]], device=blk.device))
-    shape = (int(row_offsets[-1]), int(col_offsets[-1]))
-    coo = torch.sparse_coo_tensor(
-        torch.cat(idx, 1), torch.cat(vals), shape, check_invariants=False
-    ).coalesce()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return coo.to_sparse_csr()
 
 
 def _progress(total: int, desc: str, enabled: bool):
