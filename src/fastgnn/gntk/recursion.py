@@ -45,8 +45,10 @@ def readouts(
     """Run the recursion from the input covariance ``sigma0`` and return the readouts.
 
     Args:
-        sigma0: ``[M, P]`` input covariance X_G X_Hᵀ (not modified).
-        aggregate: maps a ``[M, P]`` matrix to its aggregation ``a_G · a_Hᵀ``.
+        sigma0: ``[M, P]`` input covariance X_G X_Hᵀ (read by ``readout``, then
+            handed to ``aggregate``, which may overwrite it).
+        aggregate: maps a ``[M, P]`` matrix to its aggregation ``a_G · a_Hᵀ`` (it may
+            work in place on its argument and return it).
         diags_left / diags_right: for each ReLU layer k = block·R + r, the ``[M]`` /
             ``[P]`` self standard deviations (see :func:`self_diagonals`).
         readout: maps ``[M, P]`` to the summed kernel (a scalar for one pair,
@@ -58,10 +60,11 @@ def readouts(
     out = [readout(sigma0)]
     sigma = aggregate(sigma0)
     theta = sigma.clone()
+    work = (torch.empty_like(sigma), torch.empty_like(sigma))  # scratch reused by every ReLU step
     for block in range(num_blocks):
         for r in range(num_mlp_layers):
             k = block * num_mlp_layers + r
-            sigma, theta = ntk_step(sigma, theta, diags_left[k], diags_right[k])
+            sigma, theta = ntk_step(sigma, theta, diags_left[k], diags_right[k], work)
         out.append(readout(theta))
         if block < num_blocks - 1:
             sigma = aggregate(sigma)

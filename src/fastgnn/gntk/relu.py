@@ -22,55 +22,78 @@ import math
 
 import torch
 
-__all__ = ["relu_maps", "ntk_step"]
+__all__ = ["relu_maps", "relu_maps_", "ntk_step"]
 
 
 def relu_maps(
     sigma: torch.Tensor, diag_left: torch.Tensor, diag_right: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return ``(Σ', Σ̇)`` for one ReLU layer.
+    """Return ``(Σ', Σ̇)`` for one ReLU layer; ``sigma`` is not modified.
 
     Args:
         sigma: ``[M, P]`` covariance between the rows' nodes and the columns' nodes.
         diag_left: ``[M]`` standard deviations d(u) = sqrt(Σ_self[u, u]) of the row nodes.
         diag_right: ``[P]`` the same for the column nodes.
 
-    ρ within 32 ulps of ±1 is set to ±1 (see the code).  A node whose standard
-    deviation is 0 (an all-zero pre-activation) has
-    ``Σ' = 0`` and ``Σ̇ = 1/2`` against every node: the limit the formulas take
-    with ρ = 0, instead of the 0/0 the plain formula gives.
+    ρ within 32 ulps of ±1 is set to ±1 (see :func:`relu_maps_`).  A node whose
+    standard deviation is 0 (an all-zero pre-activation) has ``Σ' = 0`` and
+    ``Σ̇ = 1/2`` against every node: the limit the formulas take with ρ = 0,
+    instead of the 0/0 the plain formula gives.
+    """
+    sigma_next = sigma.clone()
+    dot_sigma = torch.empty_like(sigma)
+    relu_maps_(sigma_next, diag_left, diag_right, dot_sigma, torch.empty_like(sigma))
+    return sigma_next, dot_sigma
 
-    Memory: three ``[M, P]`` tensors (Σ' and Σ̇ are new; ``sigma`` is not modified).
+
+def relu_maps_(
+    sigma: torch.Tensor,
+    diag_left: torch.Tensor,
+    diag_right: torch.Tensor,
+    dot_out: torch.Tensor,
+    scratch: torch.Tensor,
+) -> None:
+    """In place: overwrite ``sigma`` with Σ' and ``dot_out`` with Σ̇ (``scratch``: a buffer).
+
+    No ``[M, P]`` tensor is allocated but two boolean masks: on a CPU a fresh
+    large tensor costs page faults that take longer than the arithmetic, so
+    callers keep ``dot_out`` (and Θ) as reusable buffers.  About 12 passes over
+    memory, one of them arccos.
     """
     inv_left = torch.where(diag_left > 0, 1.0 / diag_left, torch.zeros_like(diag_left))
     inv_right = torch.where(diag_right > 0, 1.0 / diag_right, torch.zeros_like(diag_right))
-    rho = sigma * inv_left[:, None]
-    rho.mul_(inv_right[None, :]).clamp_(-1.0, 1.0)
+    rho = sigma  # ρ is built in Σ's storage, then Σ' overwrites it
+    rho.mul_(inv_left[:, None]).mul_(inv_right[None, :]).clamp_(-1.0, 1.0)
     # arccos has infinite slope at ±1: a one-ulp rounding of ρ = 1 (a node against
     # an identical neighbourhood, or against itself) would move θ by ~1e-8.  Values
     # within a few ulps of ±1 are therefore taken as exactly ±1.
     snap = 32 * torch.finfo(rho.dtype).eps
-    rho[rho > 1.0 - snap] = 1.0
-    rho[rho < -1.0 + snap] = -1.0
-    # Σ̇ = (π − arccos ρ)/π
-    dot_sigma = torch.acos(rho).neg_().add_(math.pi)  # π − θ
+    rho.masked_fill_(rho > 1.0 - snap, 1.0).masked_fill_(rho < -1.0 + snap, -1.0)
+    # π − θ with θ = arccos ρ
+    torch.acos(rho, out=dot_out).neg_().add_(math.pi)
     # Σ' = (sqrt(1 − ρ²) + (π − θ) ρ)/π · d d'
-    sigma_next = torch.sqrt(torch.clamp_(1.0 - rho * rho, min=0.0))
-    sigma_next.addcmul_(dot_sigma, rho)
-    del rho
-    sigma_next.mul_(diag_left[:, None]).mul_(diag_right[None, :]).div_(math.pi)
-    dot_sigma.div_(math.pi)
-    return sigma_next, dot_sigma
+    sqrt_term = torch.mul(rho, rho, out=scratch)
+    sqrt_term.neg_().add_(1.0).clamp_(min=0.0).sqrt_()
+    rho.mul_(dot_out).add_(sqrt_term)
+    rho.mul_((diag_left / math.pi)[:, None]).mul_(diag_right[None, :])
+    dot_out.div_(math.pi)
 
 
 def ntk_step(
-    sigma: torch.Tensor, theta: torch.Tensor, diag_left: torch.Tensor, diag_right: torch.Tensor
+    sigma: torch.Tensor,
+    theta: torch.Tensor,
+    diag_left: torch.Tensor,
+    diag_right: torch.Tensor,
+    work: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One ReLU layer applied to the pair (Σ, Θ): returns ``(Σ', Θ ⊙ Σ̇ + Σ')``.
+    """One ReLU layer applied to the pair (Σ, Θ), in place: ``(Σ', Θ ⊙ Σ̇ + Σ')``.
 
-    ``theta`` is updated in place (it is not needed afterwards), which keeps the
-    peak at four ``[M, P]`` tensors.
+    ``sigma`` and ``theta`` are overwritten and returned; ``work`` is a pair of
+    scratch buffers of the same shape (allocated when not given): keeping them
+    across layers and tiles avoids a page-faulting allocation per step.
     """
-    sigma_next, dot_sigma = relu_maps(sigma, diag_left, diag_right)
-    theta.mul_(dot_sigma).add_(sigma_next)
-    return sigma_next, theta
+    if work is None:
+        work = (torch.empty_like(sigma), torch.empty_like(sigma))
+    relu_maps_(sigma, diag_left, diag_right, work[0], work[1])
+    theta.mul_(work[0]).add_(sigma)
+    return sigma, theta

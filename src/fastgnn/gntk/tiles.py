@@ -79,13 +79,31 @@ def stack_operands(ops: Sequence[Operand], sketched: bool) -> Stack:
 def tile_readouts(left: Stack, right: Stack, num_blocks: int, num_mlp_layers: int) -> torch.Tensor:
     """All readouts of one tile: ``[num_blocks + 1, n_left, n_right]``.
 
-    Memory: about six ``[M_left, M_right]`` tensors.
+    Memory: eight ``[M_left, M_right]`` tensors at the peak: Σ, Θ, two ReLU
+    scratch buffers, three aggregation buffers, and Σ⁽⁰⁾'s readout input (which
+    becomes Σ).  Every one is allocated once per tile and reused: on a CPU a
+    fresh large tensor costs page faults that take longer than the arithmetic.
     """
+    buffers: dict = {}
+
+    def buffer(key, shape, like: torch.Tensor) -> torch.Tensor:
+        b = buffers.get(key)
+        if b is None or b.shape != shape:
+            b = buffers[key] = torch.empty(shape, dtype=like.dtype, device=like.device)
+        return b
 
     def aggregate(sigma: torch.Tensor) -> torch.Tensor:
-        for f_left, f_right in zip(left.factors, right.factors):
-            # f_L Σ f_Rᵀ = (f_R (f_L Σ)ᵀ)ᵀ : two sparse-dense products.
-            sigma = (f_right @ (f_left @ sigma).T.contiguous()).T.contiguous()
+        """f_L Σ f_Rᵀ = (f_R (f_L Σ)ᵀ)ᵀ for each factor pair, written back into ``sigma``."""
+        cur = sigma
+        for k, (f_left, f_right) in enumerate(zip(left.factors, right.factors)):
+            a = _mm_into(f_left, cur, buffer(("a", k), (f_left.shape[0], cur.shape[1]), cur))
+            t = buffer(("t", k), (a.shape[1], a.shape[0]), cur)
+            t.copy_(a.T)
+            b = _mm_into(f_right, t, buffer(("b", k), (f_right.shape[0], t.shape[1]), cur))
+            last = k == len(left.factors) - 1
+            dst = sigma if last else buffer(("c", k), (b.shape[1], b.shape[0]), cur)
+            dst.copy_(b.T)
+            cur = dst
         return sigma
 
     def readout(theta: torch.Tensor) -> torch.Tensor:
@@ -95,6 +113,15 @@ def tile_readouts(left: Stack, right: Stack, num_blocks: int, num_mlp_layers: in
         left.x @ right.x.T, aggregate, left.diags, right.diags, num_blocks, num_mlp_layers, readout
     )
     return torch.stack(out)
+
+
+def _mm_into(sparse: torch.Tensor, dense: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``out = sparse @ dense`` without allocating (falls back to a copy where unsupported)."""
+    try:
+        return torch.mm(sparse, dense, out=out)
+    except RuntimeError:
+        out.copy_(sparse @ dense)
+        return out
 
 
 def _block_diag_csr(blocks, row_offsets, col_offsets) -> torch.Tensor:
