@@ -1,0 +1,485 @@
+"""Whole-Gram GNTK time on the benchmark datasets: per-pair decoupled vs batched (issue 3).
+
+For each dataset (``--datasets``; default MUTAG, PTC, PROTEINS, NCI1, IMDBBINARY,
+IMDBMULTI and the COLLAB-sized synthetic set ``COLLAB``, i.e.
+``fastgnn.datasets.synthetic_collab()``), at num_layers = 4, num_mlp_layers = 2,
+jk, uniform scale, ``--dtype`` (float64), it measures
+
+* **prepare**: ``fastgnn.gntk.pairwise.prepare`` of every graph (the per-graph
+  O(N³) self-diagonals), shared by both methods;
+* **decoupled (extrapolated)**: ``pair_readouts(method="decoupled")`` on
+  ``--sample-pairs`` random graph pairs i <= j of prepared operands; the mean
+  per pair times n(n+1)/2, plus prepare, is the whole-Gram estimate.  Always an
+  extrapolation, never a full run;
+* **batched CPU**: ``GNTK(...).fit_transform(dataset)`` (prepare included).  A
+  random subset of about ``--subset-nodes`` nodes is run first; when the time
+  extrapolated from it (gram part by the node pairs the engine computes, the
+  prepare part by the number of graphs) exceeds ``--max-seconds``, the
+  extrapolation is reported (``how = extrapolated``) instead of a full run;
+* **batched CUDA**: the same on ``cuda`` when ``torch.cuda.is_available()``
+  (a warm-up run first; synchronised around the timing);
+* **node pairs / s**: Σ_{i <= j} N_i N_j (the graph pairs of the symmetric half
+  of the Gram, diagonal included) over the batched gram seconds (prepare
+  excluded).  The engine computes whole diagonal tiles, so it does a little more
+  than that (``engine_node_pairs`` in the CSV);
+* **aggregation GFLOP/s**: the sparse block-diagonal aggregation ``B Σ Bᵀ`` of
+  one representative tile (a random chunk of graphs of the engine's tile size,
+  stacked by ``stack_operands``; two sparse-dense products as in
+  ``tile_readouts``), counted as 2·nnz(B)·M per sparse-dense product, next to
+  ``torch.matmul`` on a dense [M, M] matrix in the same run;
+* **elementwise floor**: ``ntk_step`` (``relu_maps`` + the Θ update) on that
+  tile, scaled to Σ_{i <= j} N_i N_j node pairs × (num_layers − 1)·num_mlp_layers
+  ReLU layers: no batched Gram can be cheaper than this without changing the
+  ReLU maps.  ``batched / floor`` says how close the batched engine comes.
+
+Each timing is the median of ``--repeats`` runs where affordable (a timing
+whose first run, times the repeats, exceeds ``--max-seconds`` is run once).
+
+Writes ``--out``.csv and ``--out``.png (bars, log scale, per dataset); prints
+the machine, the commit and a table.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/gram_speed.py --threads 1
+    .venv/bin/python benchmarks/gram_speed.py --datasets MUTAG --repeats 1 --out /tmp/gs
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import inspect
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fastgnn import GNTK, datasets
+from fastgnn.gntk.engine import plan_chunks, tile_nodes_for_budget
+from fastgnn.gntk.estimator import parse_memory
+from fastgnn.gntk.pairwise import pair_readouts, prepare
+from fastgnn.gntk.relu import ntk_step
+from fastgnn.gntk.tiles import stack_operands
+
+NUM_LAYERS = 4
+NUM_MLP_LAYERS = 2
+NUM_BLOCKS = NUM_LAYERS - 1
+RELU_LAYERS = NUM_BLOCKS * NUM_MLP_LAYERS
+ALL = ["MUTAG", "PTC", "PROTEINS", "NCI1", "IMDBBINARY", "IMDBMULTI", "COLLAB"]
+REPO = Path(__file__).resolve().parent.parent
+
+FIELDS = [
+    "dataset", "graphs", "nodes", "max_nodes", "graph_pairs", "node_pairs", "engine_node_pairs", "dtype",
+    "threads", "prepare_s", "decoupled_sample_pairs", "decoupled_pair_s", "decoupled_gram_s_extrapolated",
+    "batched_cpu_s", "batched_cpu_gram_s", "batched_cpu_how", "batched_cpu_repeats", "node_pairs_per_s_cpu",
+    "batched_cuda_s", "batched_cuda_gram_s", "batched_cuda_how", "node_pairs_per_s_cuda",
+    "tile_nodes", "agg_tile_nodes", "agg_nnz", "agg_s", "agg_gflops", "matmul_n", "matmul_gflops",
+    "floor_tile_s", "floor_s", "floor_note", "batched_cpu_over_floor", "decoupled_over_batched_cpu", "commit",
+]
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    threads = args.threads if args.threads is not None else torch.get_num_threads()
+    torch.set_num_threads(threads)
+    dtype = {"float64": torch.float64, "float32": torch.float32}[args.dtype]
+    names = [datasets.canonical_name(s) for s in args.datasets.split(",") if s.strip()]
+    data_dir = Path(args.data_dir) if args.data_dir else REPO.parent / "shared" / "datasets" / "tu"
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cuda = torch.cuda.is_available() and not args.no_cuda
+    tile_nodes = tile_nodes_for_budget(parse_memory(args.max_memory), torch.empty((), dtype=dtype).element_size())
+    commit = commit_line()
+
+    header = [machine_line(threads), f"commit: {commit}",
+              f"num_layers={NUM_LAYERS}, num_mlp_layers={NUM_MLP_LAYERS}, jk, uniform scale, {args.dtype}, "
+              f"max_memory={args.max_memory} (tile of {tile_nodes} nodes); median of {args.repeats} repeats "
+              f"where affordable; --max-seconds {args.max_seconds}; CUDA: {'yes' if cuda else 'not available'}"]
+    for line in header:
+        print(line)
+    print(f"data: {data_dir}")
+    sys.stdout.flush()
+
+    rows = []
+    for name in names:
+        ds = load_dataset(name, data_dir, dtype)
+        if ds is None:
+            continue
+        row = run_dataset(name, ds, args, dtype, tile_nodes, cuda)
+        row.update(dtype=args.dtype, threads=threads, commit=commit.split()[0])
+        rows.append(row)
+        sys.stdout.flush()
+        write_csv(rows, out.with_suffix(".csv"))  # after every dataset: a long run keeps what it did
+        del ds
+
+    if not rows:
+        print("no dataset could be loaded")
+        return 1
+    print()
+    print_table(rows)
+    plot(rows, out.with_suffix(".png"), header)
+    print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.png')}")
+    return 0
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def load_dataset(name: str, data_dir: Path, dtype):
+    if name == "COLLAB" and datasets.find("COLLAB", data_dir, cache_dir=data_dir) is None:
+        t0 = time.perf_counter()
+        ds = datasets.synthetic_collab(dtype=dtype)
+        print(f"\n== COLLAB: graph file absent under {data_dir}; using synthetic_collab() "
+              f"(COLLAB-sized, built in {time.perf_counter() - t0:.1f} s)")
+        return ds
+    if datasets.find(name, data_dir, cache_dir=data_dir) is None:
+        print(f"\n== {name}: skipped, no {name}/{name}.txt (nor TU files) under {data_dir}")
+        return None
+    print(f"\n== {name}")
+    return datasets.load(name, root=data_dir, cache_dir=data_dir, download=False, dtype=dtype)
+
+
+# --------------------------------------------------------------------------- one dataset
+
+
+def run_dataset(name, ds, args, dtype, tile_nodes, cuda) -> dict:
+    graphs = list(ds.graphs)
+    sizes = np.array([g.num_nodes for g in graphs], dtype=np.int64)
+    n = len(graphs)
+    total = int(sizes.sum())
+    node_pairs = (total * total + int((sizes * sizes).sum())) // 2
+    engine_pairs = engine_node_pairs(sizes, tile_nodes)
+    row = {"dataset": name if name != "COLLAB" else "COLLAB-sized (synthetic)", "graphs": n, "nodes": total,
+           "max_nodes": int(sizes.max()), "graph_pairs": n * (n + 1) // 2, "node_pairs": node_pairs,
+           "engine_node_pairs": engine_pairs, "tile_nodes": tile_nodes}
+    print(f"{n} graphs, {total} nodes (max {sizes.max()}), {row['graph_pairs']:.4g} graph pairs i<=j, "
+          f"{node_pairs:.4g} node pairs i<=j, {engine_pairs:.4g} computed by the engine's tiles")
+    rng = np.random.default_rng(args.seed)
+
+    # prepare (shared by decoupled and batched)
+    ops = None
+
+    def prep():
+        nonlocal ops
+        ops = [_prepare(g, dtype) for g in graphs]
+
+    row["prepare_s"] = measure(prep, args)
+    print(f"  prepare all graphs: {row['prepare_s']:.3g} s")
+
+    # per-pair decoupled, extrapolated from a sample of pairs i <= j
+    k = min(args.sample_pairs, row["graph_pairs"])
+    pairs = sample_pairs(n, k, rng)
+    for i, j in pairs[:3]:  # warm-up
+        pair_readouts(ops[i], ops[j], method="decoupled", num_blocks=NUM_BLOCKS, num_mlp_layers=NUM_MLP_LAYERS)
+
+    def sample():
+        for i, j in pairs:
+            pair_readouts(ops[i], ops[j], method="decoupled", num_blocks=NUM_BLOCKS, num_mlp_layers=NUM_MLP_LAYERS)
+
+    per_pair = measure(sample, args) / len(pairs)
+    row.update(decoupled_sample_pairs=len(pairs), decoupled_pair_s=per_pair,
+               decoupled_gram_s_extrapolated=per_pair * row["graph_pairs"] + row["prepare_s"])
+    print(f"  decoupled: {per_pair * 1e3:.3g} ms/pair over {len(pairs)} random pairs -> "
+          f"{row['decoupled_gram_s_extrapolated']:.4g} s for the Gram (extrapolated, prepare included)")
+
+    # aggregation and elementwise floor on a representative tile
+    tile(row, ops, sizes, tile_nodes, rng, dtype, args)
+    ops = None  # free the operands before the batched runs
+
+    # batched
+    for device in ["cpu"] + (["cuda"] if cuda else []):
+        total_s, gram_s, how, reps = batched(ds, sizes, device, dtype, tile_nodes, rng, args)
+        key = f"batched_{device}"
+        row[f"{key}_s"], row[f"{key}_gram_s"], row[f"{key}_how"] = total_s, gram_s, how
+        row[f"node_pairs_per_s_{device}"] = node_pairs / gram_s
+        if device == "cpu":
+            row["batched_cpu_repeats"] = reps
+        print(f"  batched {device}: {total_s:.4g} s ({gram_s:.4g} s gram + prepare; {how}); "
+              f"{node_pairs / gram_s:.4g} node pairs/s")
+        sys.stdout.flush()
+    row["batched_cpu_over_floor"] = row["batched_cpu_s"] / row["floor_s"]
+    row["decoupled_over_batched_cpu"] = row["decoupled_gram_s_extrapolated"] / row["batched_cpu_s"]
+    return row
+
+
+def tile(row, ops, sizes, tile_nodes, rng, dtype, args) -> None:
+    """Aggregation GFLOP/s, dense matmul GFLOP/s and the ReLU floor on one tile of random graphs."""
+    order = rng.permutation(len(ops))
+    chunk = order[plan_chunks(sizes[order].tolist(), tile_nodes)[0]]
+    st = stack_operands([ops[t] for t in chunk], sketched=False)
+    (b,) = st.factors
+    m = st.num_nodes
+    nnz = int(b.values().numel())
+
+    def aggregate(sigma):  # as tiles.tile_readouts, left = right = st
+        return (b @ (b @ sigma).T.contiguous()).T.contiguous()
+
+    sigma = aggregate(st.x @ st.x.T)  # Σ after the first aggregation: realistic values for the ReLU maps
+    t_agg = measure(lambda: aggregate(sigma), args)
+    dense = torch.randn(m, m, dtype=dtype)
+    t_mm = measure(lambda: torch.matmul(dense, dense), args)
+    dense = None
+    d = st.diags[0]
+    step, floor_note = floor_step(sigma)
+    fresh = []
+
+    def floor_once():
+        # ntk_step may update Σ and Θ in place: fresh copies before every call, outside the timing
+        fresh.append((sigma.clone(), sigma.clone()))
+        s, t = fresh.pop()
+        t0 = time.perf_counter()
+        step(s, t, d, d)
+        return time.perf_counter() - t0
+
+    floor_once()
+    t_floor = median_of(floor_once, args)
+    row.update(agg_tile_nodes=m, agg_nnz=nnz, agg_s=t_agg, agg_gflops=2 * 2 * nnz * m / t_agg / 1e9,
+               matmul_n=m, matmul_gflops=2 * m ** 3 / t_mm / 1e9, floor_tile_s=t_floor,
+               floor_s=t_floor / (m * m) * row["node_pairs"] * RELU_LAYERS, floor_note=floor_note)
+    print(f"  tile of {len(chunk)} graphs, M={m}, nnz(B)={nnz}: aggregation {t_agg * 1e3:.3g} ms = "
+          f"{row['agg_gflops']:.3g} GFLOP/s (dense matmul [{m}x{m}]: {row['matmul_gflops']:.3g} GFLOP/s); "
+          f"ntk_step ({floor_note}) {t_floor * 1e3:.3g} ms -> floor {row['floor_s']:.4g} s for the Gram")
+
+
+def floor_step(sigma):
+    """``ntk_step`` as the engine calls it: with reused scratch buffers where its signature takes them."""
+    if "work" not in inspect.signature(ntk_step).parameters:
+        return ntk_step, "allocating"
+    for work in ((torch.empty_like(sigma), torch.empty_like(sigma)), torch.empty_like(sigma)):
+        try:
+            ntk_step(sigma.clone(), sigma.clone(), torch.ones(sigma.shape[0], dtype=sigma.dtype),
+                     torch.ones(sigma.shape[1], dtype=sigma.dtype), work=work)
+        except (TypeError, ValueError, RuntimeError, IndexError):
+            continue
+        return partial(_step_with, work=work), "reused work buffers"
+    return ntk_step, "allocating"
+
+
+def _step_with(s, t, dl, dr, *, work):
+    return ntk_step(s, t, dl, dr, work=work)
+
+
+def batched(ds, sizes, device, dtype, tile_nodes, rng, args):
+    """(seconds, gram seconds, how, repeats) of GNTK(...).fit_transform on ``device``."""
+
+    def run(graphs):
+        est = GNTK(num_layers=NUM_LAYERS, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform", jk=True,
+                   device=device, dtype=dtype, max_memory=args.max_memory, progress=False)
+        _sync(device)
+        t0 = time.perf_counter()
+        est.fit_transform(graphs)
+        _sync(device)
+        total = time.perf_counter() - t0
+        return total, est.time_
+
+    graphs = list(ds.graphs)
+    if device == "cuda":  # context, cuBLAS and cuSPARSE initialisation
+        run(graphs[: min(len(graphs), 8)])
+    total_nodes = int(sizes.sum())
+    if total_nodes > args.subset_nodes:
+        order = rng.permutation(len(graphs))
+        keep = order[: int(np.searchsorted(np.cumsum(sizes[order]), args.subset_nodes)) + 1]
+        sub_total, sub_gram = run([graphs[t] for t in keep])
+        scale = engine_node_pairs(sizes, tile_nodes) / engine_node_pairs(sizes[keep], tile_nodes)
+        gram_est = sub_gram * scale
+        est = gram_est + (sub_total - sub_gram) * len(graphs) / len(keep)
+        print(f"  batched {device}: subset of {len(keep)} graphs ({int(sizes[keep].sum())} nodes) took "
+              f"{sub_total:.3g} s -> {est:.4g} s estimated for the whole Gram")
+        if est > args.max_seconds:
+            return est, gram_est, f"extrapolated from {len(keep)} graphs (x{scale:.3g} node pairs)", 0
+    times = []
+    total, gram = run(graphs)
+    times.append((total, gram))
+    if total * args.repeats <= args.max_seconds:
+        times += [run(graphs) for _ in range(args.repeats - 1)]
+    total = statistics.median(t for t, _ in times)
+    gram = statistics.median(g for _, g in times)
+    return total, gram, f"measured (median of {len(times)})", len(times)
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def engine_node_pairs(sizes, tile_nodes: int) -> int:
+    """Node pairs the engine computes for a symmetric Gram: Σ_{I <= J} M_I M_J over its tiles."""
+    m = np.array([int(sizes[c].sum()) for c in plan_chunks(list(map(int, sizes)), tile_nodes)], dtype=np.int64)
+    return int((m.sum() ** 2 + (m * m).sum()) // 2)
+
+
+def sample_pairs(n: int, k: int, rng) -> list[tuple[int, int]]:
+    """``k`` distinct uniform random pairs i <= j of ``range(n)`` (all of them if k = n(n+1)/2)."""
+    total = n * (n + 1) // 2
+    flat = np.sort(rng.choice(total, size=k, replace=False))
+    # flat index p -> (i, j), row i holding pairs (i, i..n-1): start(i) = i*n - i*(i-1)/2
+    out = []
+    for p in flat.tolist():
+        i = int(((2 * n + 1) - math.sqrt((2 * n + 1) ** 2 - 8 * p)) // 2)
+        while i * n - i * (i - 1) // 2 > p:
+            i -= 1
+        while (i + 1) * n - (i + 1) * i // 2 <= p:
+            i += 1
+        out.append((i, i + p - (i * n - i * (i - 1) // 2)))
+    return out
+
+
+def _prepare(graph, dtype):
+    return prepare(graph, num_blocks=NUM_BLOCKS, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform",
+                   method="decoupled", sketch_size=None, sketch_kind="ams", seed=0, dtype=dtype, device="cpu")
+
+
+def _sync(device) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def measure(fn, args) -> float:
+    """Median seconds of ``fn()`` over ``--repeats`` runs; one run when repeating would exceed --max-seconds."""
+
+    def once():
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
+    return median_of(once, args)
+
+
+def median_of(once, args) -> float:
+    times = [once()]
+    if times[0] * args.repeats <= args.max_seconds:
+        times += [once() for _ in range(args.repeats - 1)]
+    return statistics.median(times)
+
+
+def machine_line(threads: int) -> str:
+    return (f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
+            f"{os.cpu_count()} CPUs; python {platform.python_version()}, torch {torch.__version__}, "
+            f"{threads} torch thread(s) (torch.get_num_threads()={torch.get_num_threads()}, "
+            f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})")
+
+
+def commit_line() -> str:
+    """Short HEAD, and whether the library sources differ from it (others may be editing them)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "HEAD", "--", "src"], cwd=REPO, capture_output=True,
+                               text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    if not dirty:
+        return head
+    return f"{head} (+ uncommitted changes under src/, diff sha1 {hashlib.sha1(dirty.encode()).hexdigest()[:10]})"
+
+
+COLUMNS = [  # (header, key, format)
+    ("dataset", "dataset", "{}"),
+    ("graphs", "graphs", "{}"),
+    ("node pairs", "node_pairs", "{:.3g}"),
+    ("prepare s", "prepare_s", "{:.3g}"),
+    ("decoupled s (extrap.)", "decoupled_gram_s_extrapolated", "{:.4g}"),
+    ("batched CPU s", "batched_cpu_s", "{:.4g}"),
+    ("", "batched_cpu_mark", "{}"),
+    ("batched CUDA s", "batched_cuda_s", "{:.4g}"),
+    ("node pairs/s CPU", "node_pairs_per_s_cpu", "{:.3g}"),
+    ("agg GFLOP/s", "agg_gflops", "{:.3g}"),
+    ("matmul GFLOP/s", "matmul_gflops", "{:.3g}"),
+    ("floor s", "floor_s", "{:.4g}"),
+    ("batched/floor", "batched_cpu_over_floor", "{:.3g}"),
+    ("decoupled/batched", "decoupled_over_batched_cpu", "{:.3g}"),
+]
+
+
+def print_table(rows) -> None:
+    cells = [[h for h, _, _ in COLUMNS]]
+    for r in rows:
+        r = dict(r, batched_cpu_mark="(extrap.)" if "extrap" in r.get("batched_cpu_how", "") else "")
+        cells.append([fmt.format(r[k]) if r.get(k) not in (None, "") else "-" for _, k, fmt in COLUMNS])
+    widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
+    for c in cells:
+        print(" | ".join(s.rjust(w) if i else s.ljust(w) for i, (s, w) in enumerate(zip(c, widths))))
+    print("node pairs: Σ_{i<=j} N_i N_j; node pairs/s on the batched gram time (prepare excluded); "
+          "floor: ntk_step alone over those node pairs x 6 ReLU layers")
+
+
+def write_csv(rows, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items() if k in FIELDS})
+    os.replace(tmp, path)
+
+
+def plot(rows, path: Path, header) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = [("decoupled per pair (extrapolated)", "decoupled_gram_s_extrapolated", None),
+              ("batched CPU", "batched_cpu_s", "batched_cpu_how"),
+              ("batched CUDA", "batched_cuda_s", "batched_cuda_how"),
+              ("elementwise floor (ntk_step only)", "floor_s", None)]
+    series = [s for s in series if any(r.get(s[1]) for r in rows)]
+    fig, ax = plt.subplots(figsize=(max(8, 1.6 * len(rows) + 3), 5.5))
+    width = 0.8 / len(series)
+    x = np.arange(len(rows))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, (label, key, how) in enumerate(series):
+        vals = [r.get(key) or np.nan for r in rows]
+        hatch = ["//" if key.startswith("decoupled") or (how and "extrap" in str(r.get(how, ""))) else ""
+                 for r in rows]
+        bars = ax.bar(x + (k - (len(series) - 1) / 2) * width, vals, width, label=label, color=colors[k])
+        for bar, h, v in zip(bars, hatch, vals):
+            bar.set_hatch(h)
+            if np.isfinite(v):
+                ax.annotate(f"{v:.3g}", (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom",
+                            fontsize=6, rotation=90, xytext=(0, 2), textcoords="offset points")
+    ax.set_yscale("log")
+    ax.set_xticks(x, [f"{r['dataset']}\n{r['graphs']} graphs, {r['nodes']} nodes" for r in rows], fontsize=7)
+    ax.set_ylabel("seconds for the whole Gram matrix")
+    ax.set_title("GNTK Gram time, L=4, R=2, jk, uniform; hatched = extrapolated", fontsize=10)
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.suptitle("\n".join(header), fontsize=6)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    os.replace(tmp, path)
+    plt.close(fig)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--datasets", default=",".join(ALL),
+                   help="comma-separated; COLLAB is synthetic_collab() when its graph file is absent")
+    p.add_argument("--data-dir", default=None,
+                   help="folder holding NAME/NAME.txt (default: ../shared/datasets/tu from the repository root)")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    p.add_argument("--sample-pairs", type=int, default=200, help="random graph pairs timed for decoupled")
+    p.add_argument("--max-seconds", type=float, default=180.0,
+                   help="per measurement: above this (estimated) the batched Gram is extrapolated, "
+                        "and no timing is repeated")
+    p.add_argument("--subset-nodes", type=int, default=8000,
+                   help="nodes of the random subset the batched time is first estimated from")
+    p.add_argument("--max-memory", default="1GB", help="GNTK max_memory (sets the tile size)")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats (the median is reported)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default torch.get_num_threads())")
+    p.add_argument("--no-cuda", action="store_true", help="skip CUDA even where available")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "gram_speed"),
+                   help="output path without suffix: writes OUT.csv and OUT.png")
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(main())
