@@ -272,3 +272,20 @@ def test_sketched_gram_error_falls_with_b_on_proteins():
         errs.append(np.mean([np.linalg.norm(k - exact) / np.linalg.norm(exact) for k in grams]))
     assert errs[0] > errs[1] > errs[2], errs
     assert errs[2] < 0.5 * errs[0], errs
+
+
+@pytest.mark.parametrize("layouts", [("dense", "dense"), ("dense", "sparse"), ("sparse", "dense")])
+def test_padded_dense_layout_equals_sparse(graphs, layouts):
+    """The padded dense tile layout (batched dense products) gives the sparse layout's readouts."""
+    from fastgnn.gntk.pairwise import prepare
+    from fastgnn.gntk.tiles import choose_layout, stack_operands, tile_readouts
+
+    ops = [prepare(g, num_blocks=3, num_mlp_layers=2, scale="degree", method="decoupled", sketch_size=None,
+                   sketch_kind="ams", seed=0, dtype=torch.float64, device="cpu") for g in graphs]
+    left, right = ops[:7], ops[7:]
+    base = tile_readouts(stack_operands(left, False, "sparse"), stack_operands(right, False, "sparse"), 3, 2)
+    other = tile_readouts(stack_operands(left, False, layouts[0]), stack_operands(right, False, layouts[1]), 3, 2)
+    assert float((other - base).abs().max() / base.abs().max()) < 1e-12
+    assert choose_layout(left, sketched=True) == "sparse"
+    with pytest.raises(ValueError, match="exact kernel only"):
+        stack_operands(left, True, "dense")
