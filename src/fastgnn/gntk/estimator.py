@@ -8,7 +8,7 @@ import time
 import numpy as np
 import torch
 
-from fastgnn.gntk.engine import gram_readouts, tile_nodes_for_budget
+from fastgnn.gntk.engine import default_max_memory, gram_readouts, reserved_bytes, tile_nodes_for_budget
 from fastgnn.gntk.pairwise import PAIR_METHODS, Operand, pair_readouts, prepare
 from fastgnn.gntk.recursion import combine_readouts
 from fastgnn.graph import Graph
@@ -46,8 +46,17 @@ class GNTK:
             the graph itself, so ``transform`` and ``fit_transform`` agree.
         device: ``"cpu"``, ``"cuda"`` or a torch.device.
         dtype: ``torch.float64`` (default) or ``torch.float32``.
-        max_memory: memory budget of the batched engine's tiles, bytes or a string
-            like ``"2GB"``; sets how many nodes a tile stacks.
+        max_memory: memory budget of the batched engine, bytes or a string like
+            ``"2GB"``; sets how many nodes a tile stacks (the output readouts and
+            the stacked graphs are set aside first).  ``"auto"`` (default) or
+            None: a quarter of the available RAM capped at 4 GiB, or half of the
+            free GPU memory (:func:`fastgnn.gntk.engine.default_max_memory`).
+        checkpoint_dir: batched method only: save each finished tile of the
+            Gram under this folder, in a subfolder named by a fingerprint of the
+            graphs and of every setting that changes the result, and load the
+            tiles a previous (interrupted) run with the same inputs finished;
+            the result is bitwise that of an uninterrupted run.  None: no
+            checkpoint.
         progress: show a progress bar (default: only for long runs, i.e. when
             more than 20 000 graph pairs are computed).
 
@@ -71,8 +80,9 @@ class GNTK:
         seed: int = 0,
         device="cpu",
         dtype=torch.float64,
-        max_memory: int | str = "1GB",
+        max_memory: int | str | None = "auto",
         progress: bool | None = None,
+        checkpoint_dir=None,
     ):
         self.num_layers = num_layers
         self.num_mlp_layers = num_mlp_layers
@@ -86,12 +96,13 @@ class GNTK:
         self.dtype = dtype
         self.max_memory = max_memory
         self.progress = progress
+        self.checkpoint_dir = checkpoint_dir
 
     # -- scikit-learn protocol -------------------------------------------------
     def get_params(self, deep: bool = True) -> dict:
         keys = (
             "num_layers num_mlp_layers scale jk method sketch_size sketch seed device dtype "
-            "max_memory progress"
+            "max_memory progress checkpoint_dir"
         ).split()
         return {k: getattr(self, k) for k in keys}
 
@@ -159,6 +170,10 @@ class GNTK:
             raise ValueError(f"sketch must be 'ams' or 'gaussian', got {self.sketch!r}")
         if self.dtype not in (torch.float64, torch.float32):
             raise ValueError(f"dtype must be torch.float64 or torch.float32, got {self.dtype}")
+        if not _auto_memory(self.max_memory):
+            parse_memory(self.max_memory)
+        if self.checkpoint_dir is not None and self.method != "batched":
+            raise ValueError(f"checkpoint_dir needs method='batched', got method={self.method!r}")
 
     def _prepare(self, graphs, what: str) -> list[Operand]:
         graphs = _as_graph_list(graphs, what)
@@ -191,14 +206,25 @@ class GNTK:
         t0 = time.perf_counter()
         if self.method == "batched":
             itemsize = torch.empty((), dtype=self.dtype).element_size()
+            auto = _auto_memory(self.max_memory)
+            budget = default_max_memory(self.device) if auto else parse_memory(self.max_memory)
             out = gram_readouts(
                 rows,
                 cols,
                 num_blocks=self.num_blocks,
                 num_mlp_layers=self.num_mlp_layers,
                 sketched=self.sketch_size is not None,
-                tile_nodes=tile_nodes_for_budget(parse_memory(self.max_memory), itemsize),
+                tile_nodes=tile_nodes_for_budget(
+                    budget, itemsize, reserved=reserved_bytes(rows, cols, self.num_blocks)
+                ),
                 progress=show,
+                checkpoint_dir=self.checkpoint_dir,
+                config={
+                    "scale": self.scale, "sketch_size": self.sketch_size, "dtype": str(self.dtype),
+                    "device": torch.device(self.device).type,
+                    **({"sketch": self.sketch, "seed": self.seed} if self.sketch_size is not None else {}),
+                },
+                resume_plan=auto,
             )
         else:
             out = self._pairwise(rows, cols, show)
@@ -249,6 +275,10 @@ def _as_graph_list(graphs, what: str) -> list[Graph]:
             raise ValueError(f"{what}: graph {i} has 0 nodes; the GNTK of an empty graph is undefined")
         out.append(g)
     return out
+
+
+def _auto_memory(value) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() == "auto")
 
 
 _UNITS = {"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 2**10, "mib": 2**20,
