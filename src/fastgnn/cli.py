@@ -44,7 +44,7 @@ def cmd_gntk(args) -> int:
         num_layers=args.num_layers, num_mlp_layers=args.num_mlp_layers, scale=args.scale,
         jk=args.jk, method=args.method, sketch_size=args.sketch_size, sketch=args.sketch,
         seed=args.seed, device=args.device, dtype=_dtype(args.dtype), max_memory=args.max_memory,
-        progress=None if not args.json else False,
+        progress=None if not args.json else False, checkpoint_dir=args.checkpoint_dir,
     )
     t0 = time.perf_counter()
     gram = est.fit_transform(data)
@@ -119,6 +119,7 @@ def cmd_search(args) -> int:
         refine_top=args.refine_top, screen_C_grid=np.logspace(-2, 4, args.screen_C),
         device=args.device, dtype=_dtype(args.dtype), max_memory=args.max_memory,
         progress=not args.json, log=None if args.json else print, n_jobs=args.jobs,
+        checkpoint_dir=args.checkpoint_dir,
     )
     out = res.to_dict()
     out["versions"] = _versions()
@@ -301,8 +302,12 @@ def _parser() -> argparse.ArgumentParser:
     def kernel_flags(sp):
         sp.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
         sp.add_argument("--dtype", default="float64", choices=("float64", "float32"))
-        sp.add_argument("--max-memory", default="1GB",
-                        help="memory budget of the batched engine's tiles (default 1GB)")
+        sp.add_argument("--max-memory", default="auto",
+                        help="memory budget of the batched engine, e.g. 4GB or 512MiB (default auto: "
+                             "1/4 of the available RAM, at most 4 GiB; on CUDA 1/2 of the free memory)")
+        sp.add_argument("--checkpoint-dir", metavar="DIR", default=None,
+                        help="save each finished tile of the kernel here, and resume an interrupted "
+                             "run with the same data and settings from it")
 
     g = sub.add_parser("gntk", help="compute a GNTK Gram matrix",
                        description="Compute the GNTK Gram matrix of a dataset.")

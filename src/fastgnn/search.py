@@ -95,7 +95,8 @@ def gntk_search(
     cache_dir=None,
     device="cpu",
     dtype=torch.float64,
-    max_memory="1GB",
+    max_memory="auto",
+    checkpoint_dir=None,
     n_jobs=None,
     progress: bool = True,
     log=print,
@@ -112,6 +113,8 @@ def gntk_search(
             only the ``refine_top`` best are evaluated with ``C_grid`` under every
             protocol; screened-out rows carry ``screen_mean`` only.
         cache_dir: where readouts are saved and looked up; ``None``: no cache.
+        max_memory, checkpoint_dir: passed to :class:`fastgnn.GNTK` (an interrupted
+            kernel pass resumes from the checkpoint's finished tiles).
         log: a function taking one string (progress lines), or ``None``.
 
     Cost: ``|num_mlp_layers| · |scale|`` GNTK passes at the largest depth, and
@@ -125,7 +128,7 @@ def gntk_search(
     grams = {}
     for R, scale in itertools.product(grid["num_mlp_layers"], grid["scale"]):
         parts, seconds = _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype,
-                                   max_memory, progress, log)
+                                   max_memory, progress, log, checkpoint_dir)
         result.kernel_seconds += seconds
         for L, jk in itertools.product(grid["num_layers"], grid["jk"]):
             row = {"num_layers": L, "num_mlp_layers": R, "scale": scale, "jk": jk,
@@ -166,7 +169,8 @@ def _evaluate_row(row, gram, dataset, protocols, C_grid, inner_C_grid, n_jobs, r
     log(f"  L={row['num_layers']} R={row['num_mlp_layers']} scale={row['scale']} jk={int(row['jk'])}: {accs}")
 
 
-def _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memory, progress, log):
+def _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memory, progress, log,
+              checkpoint_dir=None):
     name = f"{dataset.name}_R{R}_{scale}_{str(dtype).replace('torch.', '')}"
     if cache_dir is not None:
         for path in sorted(Path(cache_dir).glob(f"{name}_L*.npy")):
@@ -177,7 +181,7 @@ def _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memor
                     log(f"GNTK R={R} scale={scale}: reusing {path}")
                     return parts, 0.0
     est = GNTK(num_layers=max_layers, num_mlp_layers=R, scale=scale, device=device, dtype=dtype,
-               max_memory=max_memory, progress=progress)
+               max_memory=max_memory, progress=progress, checkpoint_dir=checkpoint_dir)
     t0 = time.perf_counter()
     parts = est.readouts(dataset)
     seconds = time.perf_counter() - t0
