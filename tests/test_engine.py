@@ -1,0 +1,345 @@
+"""The batched engine's tile loop: checkpoints and resume, the memory budget, the CLI plumbing.
+
+Torch runs on one thread (the shared 2-core machine is much slower with two).
+The memory test runs the kernel in child processes and compares their peak
+resident size with a child that does everything but the kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+import fastgnn.gntk.engine as engine
+from fastgnn.cli import main
+from fastgnn.datasets import synthetic
+from fastgnn.gntk import GNTK
+from fastgnn.gntk.estimator import parse_memory
+
+SMALL = 64 * 64 * 8 * engine.LIVE_TILES  # a budget of the smallest tiles (64 nodes)
+
+
+@pytest.fixture(autouse=True)
+def torch_one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def graphs():
+    return synthetic(num_graphs=40, min_nodes=8, max_nodes=20, seed=3).graphs
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Count the tiles computed; ``counted.reset(fail_after=k)`` raises at the (k+1)-th tile."""
+    real = engine.tile_readouts
+
+    class Counter:
+        calls = 0
+        fail_after = None
+
+        @classmethod
+        def reset(cls, fail_after=None):
+            cls.calls, cls.fail_after = 0, fail_after
+
+    def tile_readouts(*args, **kwargs):
+        if Counter.fail_after is not None and Counter.calls >= Counter.fail_after:
+            raise Interrupt("killed")
+        Counter.calls += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "tile_readouts", tile_readouts)
+    return Counter
+
+
+def num_tiles(graphs, **kw) -> int:
+    est = GNTK(**kw)
+    est._check_params()
+    ops = est._prepare(graphs, "fit")
+    itemsize = torch.empty((), dtype=est.dtype).element_size()
+    budget = parse_memory(est.max_memory)
+    tn = engine.tile_nodes_for_budget(budget, itemsize, reserved=engine.reserved_bytes(ops, None, est.num_blocks))
+    return len(engine.plan_tiles(ops, None, tn).tiles)
+
+
+def folders(root):
+    return sorted(p for p in root.iterdir() if p.is_dir())
+
+
+def tile_files(folder):
+    return sorted(folder.glob("r*_c*.*.npy"))
+
+
+# --------------------------------------------------------------------------- resume
+
+
+def test_resume_after_interrupt_is_bitwise_identical(graphs, tmp_path, counted):
+    reference = GNTK(num_layers=3, max_memory=SMALL).fit_transform(graphs)
+    total = num_tiles(graphs, num_layers=3, max_memory=SMALL)
+    assert total > 10
+
+    counted.reset(fail_after=7)
+    with pytest.raises(Interrupt):
+        GNTK(num_layers=3, max_memory=SMALL, checkpoint_dir=tmp_path).fit_transform(graphs)
+    (folder,) = folders(tmp_path)
+    assert len(tile_files(folder)) == 7
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["complete"] is False and manifest["num_tiles"] == total
+
+    counted.reset()
+    resumed = GNTK(num_layers=3, max_memory=SMALL, checkpoint_dir=tmp_path).fit_transform(graphs)
+    assert counted.calls == total - 7  # only the remaining tiles
+    assert np.array_equal(resumed, reference)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["complete"] is True and manifest["tile_nodes"] == 64
+    assert manifest["fingerprint"].startswith(folder.name.split("-", 1)[1])
+
+    counted.reset()  # a finished run is read back, not recomputed
+    again = GNTK(num_layers=3, max_memory=SMALL, checkpoint_dir=tmp_path).fit_transform(graphs)
+    assert counted.calls == 0 and np.array_equal(again, reference)
+
+
+def test_resume_transform_and_readouts(graphs, tmp_path, counted):
+    train, test = graphs[:25], graphs[25:]
+    ref_est = GNTK(num_layers=4, max_memory=SMALL).fit(train)
+    reference = ref_est.transform(test)
+    est = GNTK(num_layers=4, max_memory=SMALL, checkpoint_dir=tmp_path).fit(train)
+    counted.reset(fail_after=3)
+    with pytest.raises(Interrupt):
+        est.transform(test)
+    counted.reset()
+    assert np.array_equal(est.transform(test), reference)
+    (folder,) = folders(tmp_path)
+    assert folder.name.startswith("cross-") and counted.calls == len(tile_files(folder)) - 3
+    parts = GNTK(num_layers=4, max_memory=SMALL, checkpoint_dir=tmp_path).readouts(graphs)
+    assert np.array_equal(parts, GNTK(num_layers=4, max_memory=SMALL).readouts(graphs))
+    assert sorted(p.name.split("-")[0] for p in folders(tmp_path)) == ["cross", "gram"]
+
+
+def test_progress_counts_finished_tiles(graphs, tmp_path, counted, monkeypatch):
+    counted.reset(fail_after=5)
+    with pytest.raises(Interrupt):
+        GNTK(num_layers=3, max_memory=SMALL, checkpoint_dir=tmp_path).fit_transform(graphs)
+    counted.reset()
+    bars = []
+    real = engine._progress
+    monkeypatch.setattr(engine, "_progress", lambda *a, **k: bars.append(real(*a, **k)) or bars[-1])
+    GNTK(num_layers=3, max_memory=SMALL, checkpoint_dir=tmp_path, progress=True).fit_transform(graphs)
+    (bar,) = bars
+    assert 0 < bar.initial < bar.total and bar.n == bar.total
+
+
+def test_engine_resume_plan(graphs, tmp_path, counted):
+    """An automatic budget may give another plan on restart: ``resume_plan`` keeps the checkpoint's."""
+    ops = GNTK(num_layers=3)._prepare(graphs, "fit")
+    kw = dict(num_blocks=2, num_mlp_layers=2, sketched=False)
+    reference = engine.gram_readouts(ops, None, tile_nodes=64, **kw)
+    counted.reset(fail_after=4)
+    with pytest.raises(Interrupt):
+        engine.gram_readouts(ops, None, tile_nodes=64, checkpoint_dir=tmp_path, **kw)
+    counted.reset()
+    out = engine.gram_readouts(ops, None, tile_nodes=300, checkpoint_dir=tmp_path, resume_plan=True, **kw)
+    assert np.array_equal(out, reference)
+    assert counted.calls == len(engine.plan_tiles(ops, None, 64).tiles) - 4
+    # without resume_plan another plan reuses only tiles of the same graph ranges: still the right answer
+    counted.reset()
+    other = engine.gram_readouts(ops, None, tile_nodes=300, checkpoint_dir=tmp_path, **kw)
+    assert counted.calls == len(engine.plan_tiles(ops, None, 300).tiles)
+    assert np.abs(other - reference).max() <= 1e-12 * np.abs(reference).max()
+
+
+# --------------------------------------------------------------------------- no wrong reuse
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"scale": "degree"},
+        {"num_mlp_layers": 1},
+        {"num_layers": 4},
+        {"dtype": torch.float32},
+        {"sketch_size": 8},
+        "features",
+        "edges",
+    ],
+    ids=lambda c: c if isinstance(c, str) else next(iter(c)),
+)
+def test_changed_data_or_config_is_not_reused(graphs, tmp_path, counted, change):
+    base = dict(num_layers=3, num_mlp_layers=2, max_memory=SMALL)
+    GNTK(**base, checkpoint_dir=tmp_path).fit_transform(graphs)
+    other_graphs, kw = list(graphs), dict(base)
+    if change == "features":
+        g = other_graphs[5]
+        other_graphs[5] = type(g)(g.edge_index, g.num_nodes, g.x.flip(0))
+    elif change == "edges":
+        g = other_graphs[5]
+        keep = (g.edge_index != 0).all(0)  # node 0 loses its edges
+        assert not keep.all()
+        other_graphs[5] = type(g)(g.edge_index[:, keep], g.num_nodes, g.x)
+    else:
+        kw.update(change)
+    counted.reset()
+    got = GNTK(**kw, checkpoint_dir=tmp_path).fit_transform(other_graphs)
+    assert counted.calls == num_tiles(other_graphs, **kw)  # nothing reused
+    assert len(folders(tmp_path)) == 2
+    assert np.array_equal(got, GNTK(**kw).fit_transform(other_graphs))
+
+
+def test_sketch_seed_is_part_of_the_fingerprint(graphs, tmp_path, counted):
+    kw = dict(num_layers=3, sketch_size=6, max_memory=SMALL, checkpoint_dir=tmp_path)
+    a = GNTK(seed=1, **kw).fit_transform(graphs)
+    counted.reset()
+    b = GNTK(seed=2, **kw).fit_transform(graphs)
+    assert counted.calls > 0 and len(folders(tmp_path)) == 2 and not np.array_equal(a, b)
+
+
+def test_damaged_tiles_are_recomputed(graphs, tmp_path, counted):
+    kw = dict(num_layers=3, max_memory=SMALL, checkpoint_dir=tmp_path)
+    reference = GNTK(**kw).fit_transform(graphs)
+    (folder,) = folders(tmp_path)
+    files = tile_files(folder)
+    truncated, altered, removed = files[2], files[5], files[8]
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    block = np.load(altered)
+    block[0, 0, 0] += 1.0
+    np.save(altered, block)  # well-formed, same name, other contents
+    removed.unlink()
+    (folder / f".{files[0].name}.tmp123.npy").write_bytes(b"partial write")  # a killed save's leftover
+    counted.reset()
+    with pytest.warns(RuntimeWarning, match="damaged"):
+        got = GNTK(**kw).fit_transform(graphs)
+    assert counted.calls == 3
+    assert np.array_equal(got, reference)
+    assert len(tile_files(folder)) == len(files)
+
+
+def test_manifest_of_another_fingerprint_is_an_error(graphs, tmp_path):
+    kw = dict(num_layers=3, max_memory=SMALL, checkpoint_dir=tmp_path)
+    GNTK(**kw).fit_transform(graphs[:10])
+    (folder,) = folders(tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["fingerprint"] = "0" * 40
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RuntimeError, match="fingerprint"):
+        GNTK(**kw).fit_transform(graphs[:10])
+
+
+# --------------------------------------------------------------------------- parameters, CLI
+
+
+def test_params_and_defaults(graphs, tmp_path):
+    from sklearn.base import clone
+
+    est = GNTK(checkpoint_dir=tmp_path)
+    assert est.get_params()["checkpoint_dir"] == tmp_path
+    assert clone(est).get_params() == est.get_params()
+    assert GNTK().max_memory == "auto"
+    budget = engine.default_max_memory("cpu")
+    assert 2**20 <= budget <= 4 * 2**30 and budget & (budget - 1) == 0  # a power of two
+    with pytest.raises(ValueError, match="checkpoint_dir"):
+        GNTK(method="decoupled", checkpoint_dir=tmp_path).fit_transform(graphs[:3])
+    # the reserve (output, stacks, fixed) comes off the budget before the tiles
+    assert engine.tile_nodes_for_budget(2**30, 8) > engine.tile_nodes_for_budget(2**30, 8, reserved=2**29)
+    assert engine.tile_nodes_for_budget(1, 8) == 64
+
+
+def test_cli_checkpoint_dir(tmp_path, capsys, counted, monkeypatch):
+    args = ["gntk", "synthetic", "--num-layers", "2", "--max-memory", "8MB", "--json",
+            "--checkpoint-dir", str(tmp_path / "ck")]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["config"]["checkpoint_dir"] == str(tmp_path / "ck")
+    (folder,) = folders(tmp_path / "ck")
+    assert json.loads((folder / "manifest.json").read_text())["complete"] is True
+    counted.reset()
+    assert main(args) == 0 and counted.calls == 0  # read back
+    capsys.readouterr()
+
+    import fastgnn.search
+
+    seen = {}
+
+    class Result:
+        def to_dict(self):
+            return {}
+
+    def fake_search(data, **kw):
+        seen.update(kw)
+        return Result()
+
+    monkeypatch.setattr(fastgnn.search, "gntk_search", fake_search)
+    assert main(["search", "synthetic", "--json", "--checkpoint-dir", str(tmp_path / "s")]) == 0
+    assert seen["checkpoint_dir"] == str(tmp_path / "s") and seen["max_memory"] == "auto"
+
+
+@pytest.mark.parametrize("command", ["gntk", "search"])
+def test_help_mentions_checkpoint_dir(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--checkpoint-dir" in out and "default auto" in out
+
+
+# --------------------------------------------------------------------------- memory
+
+
+CHILD = textwrap.dedent(
+    """
+    import json, resource, sys
+    import torch
+    torch.set_num_threads(1)
+    from fastgnn.datasets import synthetic
+    from fastgnn.gntk import GNTK
+    import fastgnn.gntk.engine as engine
+
+    budget = float(sys.argv[1])
+    data = synthetic(num_graphs=200, min_nodes=20, max_nodes=40, seed=0)
+    est = GNTK(num_layers=3, num_mlp_layers=2, max_memory=budget or "auto", progress=False)
+    info = {}
+    if budget:
+        plans = []
+        real = engine.plan_tiles
+        engine.plan_tiles = lambda *a, **k: plans.append(real(*a, **k)) or plans[-1]
+        est.fit_transform(data)
+        info = {"tiles": len(plans[0].tiles), "tile_nodes": plans[0].tile_nodes}
+    else:
+        est.fit(data)  # everything but the kernel: imports, data, prepared operands
+    info["maxrss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps(info))
+    """
+)
+
+
+def run_child(budget: float) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    res = subprocess.run([sys.executable, "-c", CHILD, str(budget)], capture_output=True, text=True,
+                         env=env, timeout=300, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB and malloc_trim: Linux")
+def test_peak_memory_within_budget():
+    """Peak RSS of the kernel (child minus a child without it) stays within max_memory."""
+    base = run_child(0)["maxrss"]
+    runs = {b: run_child(b) for b in (64 * 2**20, 256 * 2**20)}
+    for budget, info in runs.items():
+        used = info["maxrss"] - base
+        print(f"budget {budget / 2**20:.0f} MiB: peak {used / 2**20:.1f} MiB, "
+              f"{info['tiles']} tiles of <= {info['tile_nodes']} nodes")
+        assert used <= budget, (budget, used, info)
+    small, large = runs[64 * 2**20], runs[256 * 2**20]
+    assert small["tile_nodes"] < large["tile_nodes"] and small["tiles"] > large["tiles"] > 1
