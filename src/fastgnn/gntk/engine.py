@@ -177,16 +177,19 @@ def _available_ram() -> float | None:
 
 
 def plan_chunks(sizes: Sequence[int], tile_nodes: int) -> list[np.ndarray]:
-    """Split graphs (in order) into chunks of at most ``tile_nodes`` stacked nodes.
+    """Split graphs into chunks of at most ``tile_nodes`` stacked nodes, in order of size.
 
-    A graph larger than ``tile_nodes`` gets a chunk of its own.
+    Graphs of similar size share a chunk, so the padded dense layout of
+    :mod:`fastgnn.gntk.tiles` wastes little.  A graph larger than ``tile_nodes``
+    gets a chunk of its own.  Deterministic: a stable sort of ``sizes``.
     """
     chunks, current, total = [], [], 0
-    for i, n in enumerate(sizes):
+    for i in np.argsort(np.asarray(sizes), kind="stable"):
+        n = sizes[i]
         if current and total + n > tile_nodes:
             chunks.append(np.array(current))
             current, total = [], 0
-        current.append(i)
+        current.append(int(i))
         total += n
     if current:
         chunks.append(np.array(current))
@@ -195,7 +198,7 @@ def plan_chunks(sizes: Sequence[int], tile_nodes: int) -> list[np.ndarray]:
 
 @dataclass
 class TilePlan:
-    """The tiles of one Gram: chunks of consecutive graphs on each side, and the (I, J) pairs.
+    """The tiles of one Gram: chunks of graphs (in order of size) on each side, and the (I, J) pairs.
 
     ``tiles`` is the work list, in the order the loop runs it; a symmetric plan
     has only I <= J (the rest is mirrored).
@@ -214,7 +217,7 @@ class TilePlan:
         return self.row_nodes[tile[0]] * self.col_nodes[tile[1]]
 
     def name(self, tile: tuple[int, int]) -> str:
-        """``r{first}-{last}_c{first}-{last}``: the graph ranges of a tile (chunks are consecutive)."""
+        """``r{first}-{last}_c{first}-{last}``: first and last graph of each chunk (unique: a graph is in one chunk)."""
         ri, cj = self.row_chunks[tile[0]], self.col_chunks[tile[1]]
         return f"r{ri[0]:06d}-{ri[-1]:06d}_c{cj[0]:06d}-{cj[-1]:06d}"
 
