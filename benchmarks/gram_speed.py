@@ -213,13 +213,18 @@ def tile(row, ops, sizes, tile_nodes, rng, dtype, args) -> None:
     """Aggregation GFLOP/s, dense matmul GFLOP/s and the ReLU floor on one tile of random graphs."""
     order = rng.permutation(len(ops))
     chunk = order[plan_chunks(sizes[order].tolist(), tile_nodes)[0]]
-    st = stack_operands([ops[t] for t in chunk], sketched=False)
-    (b,) = st.factors
+    st = stack_operands([ops[t] for t in chunk], sketched=False)  # the engine's layout choice
     m = st.num_nodes
-    nnz = int(b.values().numel())
+    # multiply-adds per column of one product: padded dense blocks (n·P²) or CSR non-zeros
+    nnz = int(st.blocks.numel()) if st.blocks is not None else int(st.factors[0].values().numel())
+    buf_a, buf_t, buf_b = (torch.empty(m, m, dtype=st.x.dtype) for _ in range(3))
 
-    def aggregate(sigma):  # as tiles.tile_readouts, left = right = st
-        return (b @ (b @ sigma).T.contiguous()).T.contiguous()
+    def aggregate(sigma):  # as tiles.tile_readouts' aggregate, left = right = st, with its reused buffers
+        st.apply(0, sigma, buf_a)
+        buf_t.copy_(buf_a.T)
+        st.apply(0, buf_t, buf_b)
+        sigma.copy_(buf_b.T)
+        return sigma
 
     sigma = aggregate(st.x @ st.x.T)  # Σ after the first aggregation: realistic values for the ReLU maps
     t_agg = measure(lambda: aggregate(sigma), args)
@@ -240,6 +245,7 @@ def tile(row, ops, sizes, tile_nodes, rng, dtype, args) -> None:
 
     floor_once()
     t_floor = median_of(floor_once, args)
+    row.update(agg_layout="dense" if st.blocks is not None else "sparse")
     row.update(agg_tile_nodes=m, agg_nnz=nnz, agg_s=t_agg, agg_gflops=2 * 2 * nnz * m / t_agg / 1e9,
                matmul_n=m, matmul_gflops=2 * m ** 3 / t_mm / 1e9, floor_tile_s=t_floor,
                floor_s=t_floor / (m * m) * row["node_pairs"] * RELU_LAYERS, floor_note=floor_note)
