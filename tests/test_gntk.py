@@ -228,6 +228,8 @@ def test_mismatched_feature_dimensions():
         ({"method": "fast"}, "method"),
         ({"method": "sketch"}, "sketch_size"),
         ({"sketch_size": 0}, "sketch_size"),
+        ({"method": "decoupled", "sketch_size": 4}, "sketch_size applies"),
+        ({"method": "kron", "sketch_size": 4}, "sketch_size applies"),
         ({"max_memory": "lots"}, "max_memory"),
     ],
 )

@@ -164,6 +164,10 @@ class GNTK:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.method == "sketch" and self.sketch_size is None:
             raise ValueError("method='sketch' needs sketch_size (rows b of each sketching matrix)")
+        if self.sketch_size is not None and self.method not in ("sketch", "batched"):
+            raise ValueError(
+                f"sketch_size applies to method='sketch' or 'batched', not method={self.method!r}"
+            )
         if self.sketch_size is not None and int(self.sketch_size) < 1:
             raise ValueError(f"sketch_size must be >= 1, got {self.sketch_size}")
         if self.sketch not in ("ams", "gaussian"):
@@ -183,15 +187,17 @@ class GNTK:
         if len(dims) > 1:
             raise ValueError(f"graphs have different feature dimensions {sorted(dims)}")
         device = torch.device(self.device)
+        sketched = self.sketch_size is not None
         return [
             prepare(
                 g,
                 num_blocks=self.num_blocks,
                 num_mlp_layers=self.num_mlp_layers,
                 scale=self.scale,
-                method="decoupled" if self.method in ("batched", "kron") and self.sketch_size is None
-                else ("sketch" if self.sketch_size is not None else self.method),
-                sketch_size=self.sketch_size if self.method in ("sketch", "batched") else None,
+                # the self-diagonals: sketched when the kernel is, else exact by the cheap O(N³)
+                # product (kron gives the same values, at O(N⁴))
+                method="sketch" if sketched else "decoupled",
+                sketch_size=self.sketch_size,
                 sketch_kind=self.sketch,
                 seed=self.seed,
                 dtype=self.dtype,
