@@ -381,3 +381,19 @@ def test_help_mentions_every_flag(capsys, command):
     assert set(HELP_FLAGS[command]) <= known
     for flag in sorted(known):
         assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", out), f"{command} --help lacks {flag}"
+
+
+def test_search_cache_is_keyed_by_the_data(tmp_path):
+    """Readouts cached for one dataset are never served for different graphs under the same name."""
+    from fastgnn import datasets
+    from fastgnn.search import gntk_search
+
+    grid = {"num_layers": (2,), "num_mlp_layers": (1,), "scale": ("uniform",), "jk": (True,)}
+    a = datasets.synthetic(num_graphs=24, seed=1, name="same-name")
+    b = datasets.synthetic(num_graphs=24, seed=2, name="same-name")
+    kw = dict(grid=grid, protocols=("paper",), C_grid=[1.0], cache_dir=tmp_path, progress=False, log=None)
+    first = gntk_search(a, **kw)
+    assert first.kernel_seconds > 0
+    assert gntk_search(a, **kw).kernel_seconds == 0  # reused
+    assert gntk_search(b, **kw).kernel_seconds > 0  # other graphs: recomputed
+    assert len(list(tmp_path.glob("same-name-*.npy"))) == 2

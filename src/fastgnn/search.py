@@ -10,6 +10,7 @@ reused by later searches.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -175,7 +176,7 @@ def _evaluate_row(row, gram, dataset, protocols, C_grid, inner_C_grid, n_jobs, r
 
 def _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memory, progress, log,
               checkpoint_dir=None):
-    name = f"{dataset.name}_R{R}_{scale}_{str(dtype).replace('torch.', '')}"
+    name = f"{dataset.name}-{_digest(dataset)}_R{R}_{scale}_{str(dtype).replace('torch.', '')}"
     if cache_dir is not None:
         for path in sorted(Path(cache_dir).glob(f"{name}_L*.npy")):
             depth = int(path.stem.rsplit("_L", 1)[1])
@@ -193,3 +194,13 @@ def _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memor
     if cache_dir is not None:
         save_npy(Path(cache_dir) / f"{name}_L{max_layers}.npy", parts)
     return parts, seconds
+
+
+def _digest(dataset) -> str:
+    """A short digest of the graphs (structure and features), so a cache never serves other data."""
+    h = hashlib.blake2b(digest_size=6)
+    for g in dataset.graphs:
+        h.update(np.int64(g.num_nodes).tobytes())
+        h.update(g.edge_index.numpy().astype(np.int64).tobytes())
+        h.update(g.x.to(torch.float64).numpy().tobytes())
+    return h.hexdigest()
