@@ -89,3 +89,11 @@ def test_from_real_pyg_if_installed():
     data = pyg.data.Data(x=torch.ones(3, 2), edge_index=torch.tensor([[0, 1], [1, 0]]), y=torch.tensor([1]))
     g = from_pyg(data)
     assert g.num_nodes == 3 and g.num_edges == 2 and g.y == 1
+
+
+def test_folds_for_data_that_cannot_be_stratified():
+    folds = stratified_folds([0, 1, 2])  # every class a single item: unstratified K-fold
+    assert sorted(np.concatenate([te for _, te in folds]).tolist()) == [0, 1, 2]
+    assert stratified_folds([7]) == []
+    data = GraphDataset([path_graph(3), path_graph(4), path_graph(5)], y=[0, 1, 2], name="tiny")
+    assert len(data.folds) == 3

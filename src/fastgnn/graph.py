@@ -183,12 +183,21 @@ class GraphDataset(Sequence):
 
 
 def stratified_folds(y, n_splits: int = 10, seed: int = 0):
-    """Stratified ``n_splits``-fold split with a fixed seed (scikit-learn's)."""
-    from sklearn.model_selection import StratifiedKFold
+    """Stratified ``n_splits``-fold split with a fixed seed (scikit-learn's).
+
+    For toy data that cannot be stratified (every class has a single item), a
+    seeded unstratified K-fold instead; no folds for fewer than 2 items.
+    """
+    from sklearn.model_selection import KFold, StratifiedKFold
 
     y = np.asarray(y)
+    if len(y) < 2:
+        return []
     _, counts = np.unique(y, return_counts=True)
-    k = max(2, min(n_splits, int(counts.min()) if len(counts) else 2))
+    if counts.max() < 2:
+        kf = KFold(n_splits=min(n_splits, len(y)), shuffle=True, random_state=seed)
+        return [(tr.astype(np.int64), te.astype(np.int64)) for tr, te in kf.split(y)]
+    k = max(2, min(n_splits, int(counts.min())))
     skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     return [(tr.astype(np.int64), te.astype(np.int64)) for tr, te in skf.split(np.zeros(len(y)), y)]
 

@@ -39,7 +39,6 @@ __all__ = [
     "read_folds",
     "load_gin_dataset",
     "build_dataset",
-    "default_folds",
     "symmetrise",
     "degrees",
     "read_int_table",
@@ -142,25 +141,8 @@ def build_dataset(
         graphs.append(Graph(torch.from_numpy(g.edge_index), g.num_nodes, x, g.label, meta=meta))
     labels = np.array([g.label for g in raw_graphs], dtype=np.int64)
     if folds is None:
-        folds = default_folds(labels)
+        folds = stratified_folds(labels)
     return GraphDataset(graphs, labels, folds=folds, name=name)
-
-
-def default_folds(labels, n_splits: int = 10, seed: int = 0):
-    """Seeded stratified folds (:func:`fastgnn.graph.stratified_folds`).
-
-    For toy datasets that cannot be stratified (every class has a single
-    graph), seeded unstratified K-fold instead; no folds for fewer than 2 graphs.
-    """
-    labels = np.asarray(labels)
-    if len(labels) < 2:
-        return []
-    if np.bincount(np.unique(labels, return_inverse=True)[1]).max() >= 2:
-        return stratified_folds(labels, n_splits, seed)
-    from sklearn.model_selection import KFold
-
-    kf = KFold(n_splits=min(n_splits, len(labels)), shuffle=True, random_state=seed)
-    return [(tr.astype(np.int64), te.astype(np.int64)) for tr, te in kf.split(labels)]
 
 
 def _numpy_dtype(dtype: torch.dtype):
