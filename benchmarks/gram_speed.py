@@ -67,6 +67,7 @@ from fastgnn.gntk.estimator import parse_memory
 from fastgnn.gntk.pairwise import pair_readouts, prepare
 from fastgnn.gntk.relu import ntk_step
 from fastgnn.gntk.tiles import stack_operands
+from fastgnn.io import atomic_path
 
 NUM_LAYERS = 4
 NUM_MLP_LAYERS = 2
@@ -415,13 +416,11 @@ def print_table(rows) -> None:
 
 
 def write_csv(rows, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path, ".csv") as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
         w.writeheader()
         for r in rows:
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items() if k in FIELDS})
-    os.replace(tmp, path)
 
 
 def plot(rows, path: Path, header) -> None:
@@ -457,9 +456,8 @@ def plot(rows, path: Path, header) -> None:
     ax.legend(fontsize=8)
     fig.suptitle("\n".join(header), fontsize=6)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    os.replace(tmp, path)
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
 
 

@@ -52,6 +52,7 @@ import torch
 from fastgnn.gntk.aggregate import aggregate_decoupled, aggregate_kron, aggregate_sketch, sketch_matrix
 from fastgnn.gntk.pairwise import pair_readouts, prepare
 from fastgnn.graph import Graph
+from fastgnn.io import atomic_path
 
 NUM_LAYERS = 4
 NUM_MLP_LAYERS = 2
@@ -129,7 +130,7 @@ def main(argv=None) -> int:
             note = "b >= N: the pair is aggregated exactly (S = I)" if b >= n else ""
             rows.append(_row(f"sketch b={spec}", n, b, t_agg, t_pair, note))
 
-    with open(out.with_suffix(".csv"), "w", newline="") as f:
+    with atomic_path(out.with_suffix(".csv"), ".csv") as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["method", "N", "b", "seconds_aggregate", "seconds_pair"])
         for r in rows:
@@ -257,9 +258,8 @@ def plot(rows, slopes, path: Path, machine: str, args) -> None:
         ax.legend(fontsize=8, title="fitted on the larger half of N; dotted: predicted", title_fontsize=7)
     fig.suptitle(f"GNTK per-pair cost vs N (density p={args.density})\n{machine}", fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    os.replace(tmp, path)
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
 
 
