@@ -21,6 +21,7 @@ import torch
 
 from fastgnn.evaluate import COARSE_C_GRID, svm_cv
 from fastgnn.gntk import GNTK, combine_readouts
+from fastgnn.gntk.aggregate import graph_key
 from fastgnn.io import save_npy
 
 __all__ = ["SearchResult", "gntk_search", "DEFAULT_GRID"]
@@ -200,7 +201,5 @@ def _digest(dataset) -> str:
     """A short digest of the graphs (structure and features), so a cache never serves other data."""
     h = hashlib.blake2b(digest_size=6)
     for g in dataset.graphs:
-        h.update(np.int64(g.num_nodes).tobytes())
-        h.update(g.edge_index.numpy().astype(np.int64).tobytes())
-        h.update(g.x.to(torch.float64).numpy().tobytes())
+        h.update(graph_key(g.edge_index, g.x, g.num_nodes))
     return h.hexdigest()
