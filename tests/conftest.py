@@ -12,6 +12,7 @@ import functools
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_TU = REPO_ROOT.parent / "shared" / "datasets" / "tu"
@@ -65,3 +66,13 @@ def isolated_data_env(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("FASTGNN_CACHE", str(cache))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     return cache
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module: its tensors are small and memory-bound, and on a
+    busy 2-core machine two threads ran up to 4x slower than one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

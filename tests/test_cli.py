@@ -32,12 +32,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 KNOWN = ["MUTAG", "PTC", "NCI1", "PROTEINS", "COLLAB", "IMDBBINARY", "IMDBMULTI", "synthetic"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def torch_one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run_cli(capsys, *argv):

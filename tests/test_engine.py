@@ -26,12 +26,7 @@ from fastgnn.gntk.estimator import parse_memory
 SMALL = 64 * 64 * 8 * engine.LIVE_TILES  # a budget of the smallest tiles (64 nodes)
 
 
-@pytest.fixture(autouse=True)
-def torch_one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

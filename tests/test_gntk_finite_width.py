@@ -58,13 +58,7 @@ CONFIGS = [  # (num_layers, num_mlp_layers, scale, jk)
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The networks are tiny and memory-bound: one thread is faster (much, on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny, memory-bound networks
 
 
 @pytest.fixture(scope="module")

@@ -134,15 +134,10 @@ def test_collab_preset_size_plan():
 
 
 @pytest.mark.slow
-def test_collab_preset(capsys):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # thousands of small tensors: threads only add overhead
-    try:
-        start = time.perf_counter()
-        ds = synthetic_collab(dtype=torch.float32)
-        seconds = time.perf_counter() - start
-    finally:
-        torch.set_num_threads(threads)
+def test_collab_preset(capsys, one_torch_thread):  # thousands of small tensors: threads only add overhead
+    start = time.perf_counter()
+    ds = synthetic_collab(dtype=torch.float32)
+    seconds = time.perf_counter() - start
     nodes = np.array([g.num_nodes for g in ds])
     edges = np.array([g.num_edges / 2 for g in ds])
     with capsys.disabled():
