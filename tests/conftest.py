@@ -16,6 +16,7 @@ import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_TU = REPO_ROOT.parent / "shared" / "datasets" / "tu"
+SHARED_PLANETOID = REPO_ROOT.parent / "shared" / "datasets" / "planetoid"
 
 
 def shared_dir() -> Path:
@@ -23,6 +24,19 @@ def shared_dir() -> Path:
     if not SHARED_TU.is_dir():
         pytest.skip("../shared/datasets not found: benchmark data absent")
     return SHARED_TU
+
+
+def shared_planetoid_dir() -> Path:
+    """``<repo>/../shared/datasets/planetoid`` (the ``ind.*`` pickles); skips when absent."""
+    if not SHARED_PLANETOID.is_dir():
+        pytest.skip("../shared/datasets/planetoid not found: Planetoid data absent")
+    return SHARED_PLANETOID
+
+
+@pytest.fixture
+def shared_planetoid() -> Path:
+    """Path of ``<repo>/../shared/datasets/planetoid``; the test is skipped when it is absent."""
+    return shared_planetoid_dir()
 
 
 @functools.cache
