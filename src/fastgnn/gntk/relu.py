@@ -22,6 +22,8 @@ import math
 
 import torch
 
+from fastgnn.gntk import fused
+
 __all__ = ["relu_maps", "relu_maps_", "ntk_step"]
 
 
@@ -91,7 +93,15 @@ def ntk_step(
     ``sigma`` and ``theta`` are overwritten and returned; ``work`` is a pair of
     scratch buffers of the same shape (allocated when not given): keeping them
     across layers and tiles avoids a page-faulting allocation per step.
+
+    Contiguous CPU float tensors go through the one-pass numba kernel of
+    :mod:`fastgnn.gntk.fused` (``work`` unused) when numba is installed; the
+    eager torch code below (about 14 passes over memory) is the fallback and
+    the reference.
     """
+    if fused.usable(sigma, theta, diag_left, diag_right):
+        fused.ntk_step_fused(sigma, theta, diag_left, diag_right)
+        return sigma, theta
     if work is None:
         work = (torch.empty_like(sigma), torch.empty_like(sigma))
     relu_maps_(sigma, diag_left, diag_right, work[0], work[1])

@@ -1,0 +1,171 @@
+"""The fused (numba) ReLU step equals the eager torch one; the torch fallback works without it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from fastgnn.datasets import synthetic
+from fastgnn.gntk import GNTK, fused, relu
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+needs_numba = pytest.mark.skipif(not fused._HAVE_NUMBA, reason="numba not installed")
+
+
+@pytest.fixture
+def torch_path(monkeypatch):
+    """Force the eager torch path (as when numba is missing)."""
+    monkeypatch.setattr(fused, "ENABLED", False)
+
+
+def tile(m, p, dtype, seed=0, zero_rows=(), zero_cols=()):
+    """A Σ tile with its self standard deviations, a Θ, ρ at and near ±1, and all-zero nodes."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(m + p, 5, generator=g, dtype=torch.float64)
+    if m >= 4 and p >= 5:
+        x[m + 1] = x[0]  # ρ = 1 up to rounding: left node 0 against right node 1
+        x[m + 2] = -x[1]  # ρ = −1 up to rounding
+        x[m + 3] = x[2] * 3.0
+        x[m + 4] = x[3] + 1e-9  # ρ just inside the snap or not: both paths must decide alike
+    for r in zero_rows:
+        x[r] = 0.0
+    for c in zero_cols:
+        x[m + c] = 0.0
+    gram = x @ x.T
+    d = gram.diagonal().sqrt()
+    sigma = gram[:m, m:].contiguous()
+    theta = torch.rand(m, p, generator=g, dtype=torch.float64) * sigma.abs().max()
+    return sigma.to(dtype), theta.to(dtype), d[:m].to(dtype).contiguous(), d[m:].to(dtype).contiguous()
+
+
+def both(sigma, theta, dl, dr):
+    """(torch path, fused path) results of one ntk_step on copies."""
+    ref = (sigma.clone(), theta.clone())
+    saved = fused.ENABLED
+    fused.ENABLED = False
+    try:
+        relu.ntk_step(ref[0], ref[1], dl, dr)
+    finally:
+        fused.ENABLED = saved
+    out = (sigma.clone(), theta.clone())
+    assert fused.usable(*out, dl, dr)
+    fused.ntk_step_fused(out[0], out[1], dl, dr)
+    return ref, out
+
+
+@needs_numba
+@pytest.mark.parametrize("shape", [(1, 1), (7, 13), (64, 50), (300, 257)])
+def test_fused_equals_torch_float64(shape):
+    m, p = shape
+    zr = (m - 1,) if m > 5 else ()
+    zc = (p - 2,) if p > 6 else ()
+    sigma, theta, dl, dr = tile(m, p, torch.float64, zero_rows=zr, zero_cols=zc)
+    (s_ref, t_ref), (s_out, t_out) = both(sigma, theta, dl, dr)
+    # elementwise relative, with a floor at 1e-13 of the tile's scale (Σ' near ρ = −1 is a difference)
+    for ref, out in ((s_ref, s_out), (t_ref, t_out)):
+        scale = ref.abs().max().clamp(min=1e-300)
+        err = ((out - ref).abs() / (ref.abs() + 1e-3 * scale)).max().item()
+        assert err <= 1e-13, err
+        assert ((out - ref).abs().max() / scale).item() <= 1e-14
+
+
+@needs_numba
+def test_fused_special_values():
+    """ρ exactly ±1, within 32 ulps of ±1 (snapped), 0, and all-zero nodes (Σ' = 0, Σ̇ = 1/2)."""
+    eps = torch.finfo(torch.float64).eps
+    rho = torch.tensor([1.0, -1.0, 1 - 8 * eps, -1 + 8 * eps, 1 - 64 * eps, 0.0, 0.5, -0.5, 0.4999999, 1.5, -2.0],
+                       dtype=torch.float64)
+    dl = torch.tensor([2.0, 0.0], dtype=torch.float64)
+    dr = torch.full((rho.numel(),), 3.0, dtype=torch.float64)
+    sigma = torch.stack([rho * 6.0, rho * 0.0])
+    theta = torch.ones_like(sigma)
+    (s_ref, t_ref), (s_out, t_out) = both(sigma, theta, dl, dr)
+    torch.testing.assert_close(s_out, s_ref, rtol=1e-15, atol=1e-15)
+    torch.testing.assert_close(t_out, t_ref, rtol=1e-15, atol=1e-15)
+    # ρ = 1: Σ' = d d', Σ̇ = 1; ρ = −1: Σ' = 0, Σ̇ = 0; snapped values alike
+    assert s_out[0, 0] == 6.0 and t_out[0, 0] == 7.0
+    assert s_out[0, 2] == 6.0 and t_out[0, 2] == 7.0
+    assert s_out[0, 1] == 0.0 and t_out[0, 1] == 0.0 and t_out[0, 3] == 0.0
+    # the zero node: Σ' = 0, Θ' = Θ / 2
+    assert torch.all(s_out[1] == 0.0) and torch.all(t_out[1] == 0.5)
+
+
+@needs_numba
+def test_fused_acos_is_accurate():
+    from fastgnn.gntk._fused_kernels import acos
+
+    xs = np.concatenate([np.linspace(-1, 1, 20001), [0.5, -0.5, np.nextafter(0.5, 0), np.nextafter(-0.5, 0),
+                                                   np.nextafter(1, 0), np.nextafter(-1, 0), 1e-300, -1e-300]])
+    got = np.array([acos.py_func(float(x)) for x in xs[::7]] + [acos(float(x)) for x in xs[1::7]])
+    want = np.array([math.acos(float(x)) for x in xs[::7]] + [math.acos(float(x)) for x in xs[1::7]])
+    ulp = np.spacing(want)
+    assert np.all(np.abs(got - want) <= 3 * ulp)
+
+
+@needs_numba
+def test_fused_float32_close_to_torch_float32():
+    sigma, theta, dl, dr = tile(200, 150, torch.float32, zero_rows=(5,), zero_cols=(7,))
+    (s_ref, t_ref), (s_out, t_out) = both(sigma, theta, dl, dr)
+    assert s_out.dtype == torch.float32
+    for ref, out in ((s_ref, s_out), (t_ref, t_out)):
+        assert ((out - ref).abs().max() / ref.abs().max()).item() <= 2e-6
+
+
+@needs_numba
+def test_fused_is_the_same_on_two_threads():
+    import numba
+
+    sigma, theta, dl, dr = tile(301, 211, torch.float64, seed=4)
+    outs = []
+    before = numba.get_num_threads()
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        s, t = sigma.clone(), theta.clone()
+        fused.ntk_step_fused(s, t, dl, dr)
+        outs.append((s, t))
+        assert numba.get_num_threads() == before  # restored
+    torch.set_num_threads(1)
+    assert torch.equal(outs[0][0], outs[1][0]) and torch.equal(outs[0][1], outs[1][1])
+
+
+def test_usable_refuses_what_the_kernel_cannot_take(monkeypatch):
+    a = torch.rand(4, 6, dtype=torch.float64)
+    d = torch.rand(4, dtype=torch.float64)
+    monkeypatch.setattr(fused, "_HAVE_NUMBA", True)
+    assert fused.usable(a, a, d, d)
+    assert not fused.usable(a.T, a.T, d, d)  # not contiguous
+    assert not fused.usable(a, a.float(), d, d)  # mixed dtypes
+    assert not fused.usable(a.half(), a.half(), d.half(), d.half())
+    assert not fused.usable(a.requires_grad_(), a, d, d)
+    monkeypatch.setattr(fused, "_HAVE_NUMBA", False)  # numba not installed
+    assert not fused.usable(torch.rand(4, 6, dtype=torch.float64), torch.rand(4, 6, dtype=torch.float64), d, d)
+
+
+@pytest.mark.parametrize("layout", ["sparse", "dense"])
+def test_gram_fused_equals_torch_path(monkeypatch, layout):
+    """The whole batched Gram is the same (1e-12) with the fused kernel and with the torch fallback."""
+    import fastgnn.gntk.engine as engine
+
+    ds = synthetic(num_graphs=24, min_nodes=4, max_nodes=18, seed=5)
+    real = engine.stack_operands
+    monkeypatch.setattr(engine, "stack_operands", lambda ops, sk: real(ops, sk, layout))
+    grams = {}
+    for enabled in (True, False):
+        if enabled and not fused._HAVE_NUMBA:
+            continue
+        monkeypatch.setattr(fused, "ENABLED", enabled)
+        grams[enabled] = GNTK(num_layers=4, num_mlp_layers=2, max_memory=200_000).fit_transform(ds.graphs)
+    if len(grams) == 2:
+        assert np.abs(grams[True] - grams[False]).max() / np.abs(grams[False]).max() <= 1e-12
+
+
+def test_torch_fallback_when_disabled(torch_path, monkeypatch):
+    """With the fused path off the kernel never imports or calls numba code."""
+    monkeypatch.setattr(fused, "ntk_step_fused", lambda *a: pytest.fail("fused kernel called"))
+    sigma, theta, dl, dr = tile(20, 30, torch.float64)
+    relu.ntk_step(sigma, theta, dl, dr)
+    ds = synthetic(num_graphs=6, min_nodes=4, max_nodes=9, seed=1)
+    assert np.isfinite(GNTK(num_layers=3).fit_transform(ds.graphs)).all()
