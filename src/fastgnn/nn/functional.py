@@ -1,0 +1,354 @@
+"""The GCN layer of the complexity note as functions: A' built once, Y = A'Z with its explicit backward.
+
+Notation (``../shared/papers/gcn-complexity.txt``): N nodes, E edges, X ``[N, F_in]``,
+W ``[F_in, F_out]``, Z = XW, A' = D^-1/2 (A+I) D^-1/2 and Y = A'Z (+ b).
+
+Graphs follow PyTorch Geometric: ``edge_index [2, E]`` int64 with row 0 the source j and row 1
+the target i; a message flows j → i, so A'[i, j] != 0 and row i of A' sums over i's in-edges.
+For a directed graph A' != A'ᵀ, which is why :class:`NormalizedAdjacency` keeps both.
+
+* :func:`gcn_norm` — A' (degrees counted on the target side, like PyG), as a
+  :class:`NormalizedAdjacency` holding the CSR of A' and of A'ᵀ. O(E log E) once; every layer
+  and epoch reuses it (the note's "precomputed and reused").
+* :func:`aggregate` / :class:`SparseAggregate` — Y = A'Z with backward dZ = A'ᵀ dY (eq. 10),
+  O(E F) each way, by SpMM on the CSR (``impl="spmm"``) or by a gather + ``index_add`` over the
+  edges (``impl="scatter"``: explicit messages, the note's message/scatter phases, O(E F) memory).
+* :class:`GCNFunction` — the whole layer Y = A'(XW) + b with the note's backward written out:
+  D = A'ᵀ dY (eq. 10), dW = Xᵀ D (eqs. 12-13, 29), dX = D Wᵀ (eqs. 17, 28), db = Σ_rows dY.
+* :class:`DenseAdjacency` — the same operator as a dense ``[N, N]`` matrix (O(N² F) products).
+* ``check_*`` — input validation shared by all layers: a ``ValueError`` naming the argument.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+__all__ = [
+    "NormalizedAdjacency",
+    "DenseAdjacency",
+    "gcn_norm",
+    "dense_gcn_norm",
+    "aggregate",
+    "SparseAggregate",
+    "GCNFunction",
+    "check_edge_index",
+    "check_features",
+    "check_num_nodes",
+    "AGGR_IMPLS",
+]
+
+AGGR_IMPLS = ("spmm", "scatter")
+
+
+class _Operator:
+    """What both adjacency operators share: dtype/device and a cached :meth:`to`."""
+
+    _converted: dict
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._values().dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self._values().device
+
+    def to(self, dtype: torch.dtype | None = None, device=None):
+        """This operator in ``dtype`` on ``device`` (self when nothing changes; conversions cached)."""
+        dtype = dtype or self.dtype
+        device = torch.device(device) if device is not None else self.device
+        if dtype == self.dtype and device == self.device:
+            return self
+        key = (dtype, str(device))
+        if key not in self._converted:
+            self._converted[key] = self._convert(dtype, device)
+        return self._converted[key]
+
+
+class NormalizedAdjacency(_Operator):
+    """A sparse N × N operator A' (rows = targets) with its transpose, both as CSR.
+
+    Attributes:
+        num_nodes: N.
+        csr: A' as a ``torch.sparse_csr`` tensor ``[N, N]`` (duplicate edges summed).
+        csr_t: A'ᵀ as CSR, for the backward dZ = A'ᵀ dY (no transpose is formed per step).
+        row, col, weight: the same nonzeros in COO form, ``[nnz]`` each (row = target i,
+            col = source j, weight = A'[i, j]), for the scatter path.
+
+    Memory O(N + nnz) for each of the two CSRs and the COO arrays. :meth:`to` converts to another
+    dtype/device once and remembers the result, so a layer can call it on every forward.
+    """
+
+    def __init__(self, row: torch.Tensor, col: torch.Tensor, weight: torch.Tensor, num_nodes: int):
+        self.num_nodes = int(num_nodes)
+        self.row, self.col, self.weight = row, col, weight
+        self.csr = _csr(row, col, weight, self.num_nodes)
+        self.csr_t = _csr(col, row, weight, self.num_nodes)
+        self._converted = {}
+
+    @property
+    def nnz(self) -> int:
+        return int(self.weight.numel())
+
+    def _values(self) -> torch.Tensor:
+        return self.weight
+
+    def _convert(self, dtype, device) -> NormalizedAdjacency:
+        weight = self.weight.to(device=device, dtype=dtype)
+        return NormalizedAdjacency(self.row.to(device), self.col.to(device), weight, self.num_nodes)
+
+    def matmul(self, z: torch.Tensor, impl: str = "spmm") -> torch.Tensor:
+        """Y = A' Z for Z ``[N, F]``: O(nnz · F)."""
+        if impl == "spmm":
+            return self.csr @ z
+        return scatter_sum(message(z, self.col, self.weight), self.row, self.num_nodes)
+
+    def matmul_t(self, dy: torch.Tensor, impl: str = "spmm") -> torch.Tensor:
+        """A'ᵀ dY for dY ``[N, F]`` (the backward of :meth:`matmul`, eq. 10): O(nnz · F)."""
+        if impl == "spmm":
+            return self.csr_t @ dy
+        return scatter_sum(message(dy, self.row, self.weight), self.col, self.num_nodes)
+
+    def to_dense(self) -> torch.Tensor:
+        """A' as a dense ``[N, N]`` tensor (O(N²) memory)."""
+        return self.csr.to_dense()
+
+    def __repr__(self) -> str:
+        return f"NormalizedAdjacency(num_nodes={self.num_nodes}, nnz={self.nnz}, dtype={self.dtype})"
+
+
+class DenseAdjacency(_Operator):
+    """A dense ``[N, N]`` operator with the :class:`NormalizedAdjacency` interface: O(N² F) products."""
+
+    def __init__(self, matrix: torch.Tensor):
+        self.matrix = matrix
+        self.num_nodes = int(matrix.shape[0])
+        self._converted = {}
+
+    def _values(self) -> torch.Tensor:
+        return self.matrix
+
+    def _convert(self, dtype, device) -> DenseAdjacency:
+        return DenseAdjacency(self.matrix.to(device=device, dtype=dtype))
+
+    def matmul(self, z: torch.Tensor, impl: str = "dense") -> torch.Tensor:
+        return self.matrix @ z
+
+    def matmul_t(self, dy: torch.Tensor, impl: str = "dense") -> torch.Tensor:
+        return self.matrix.T @ dy
+
+    def to_dense(self) -> torch.Tensor:
+        return self.matrix
+
+    def __repr__(self) -> str:
+        return f"DenseAdjacency(num_nodes={self.num_nodes}, dtype={self.dtype})"
+
+
+def gcn_norm(
+    edge_index: torch.Tensor,
+    num_nodes: int,
+    add_self_loops: bool = True,
+    normalize: bool = True,
+    dtype: torch.dtype | None = None,
+    device=None,
+) -> NormalizedAdjacency:
+    """A' = D^-1/2 (A+I) D^-1/2 of the note's eq. (1), as PyG's ``gcn_norm`` computes it.
+
+    Args:
+        edge_index: ``[2, E]`` int64, row 0 = source j, row 1 = target i.
+        num_nodes: N > 0 (nodes without edges are allowed).
+        add_self_loops: replace existing self-loops by exactly one per node (PyG's
+            ``add_remaining_self_loops``), i.e. A + I.
+        normalize: scale by D^-1/2 on both sides, D the in-degree (target side) of A + I;
+            ``False`` keeps the 0/1 weights.
+        dtype, device: of the weights (default: the default dtype, edge_index's device).
+
+    Returns:
+        :class:`NormalizedAdjacency` with ``A'[i, j] = d_i^-1/2 d_j^-1/2`` for each edge j → i
+        (duplicate edges summed). A node of in-degree 0 (possible only without self-loops) gets
+        weight 0 rather than inf. O(E log E) time (one sort per CSR), O(N + E) memory.
+    """
+    num_nodes = check_num_nodes(num_nodes)
+    check_edge_index(edge_index, num_nodes)
+    dtype = dtype or torch.get_default_dtype()
+    device = torch.device(device) if device is not None else edge_index.device
+    src, dst = edge_index[0].to(device), edge_index[1].to(device)
+    if add_self_loops:
+        keep = src != dst
+        loop = torch.arange(num_nodes, device=device)
+        src, dst = torch.cat([src[keep], loop]), torch.cat([dst[keep], loop])
+    weight = torch.ones(src.numel(), dtype=dtype, device=device)
+    if normalize:
+        deg = torch.zeros(num_nodes, dtype=dtype, device=device).index_add_(0, dst, weight)
+        inv_sqrt = deg.pow(-0.5).masked_fill_(deg == 0, 0.0)
+        weight = inv_sqrt[src] * inv_sqrt[dst]
+    row, col, weight = _coalesce(dst, src, weight, num_nodes)
+    return NormalizedAdjacency(row, col, weight, num_nodes)
+
+
+def dense_gcn_norm(adj: torch.Tensor, add_self_loops: bool = True) -> DenseAdjacency:
+    """A' from a dense adjacency ``adj [N, N]`` with ``adj[i, j]`` the weight of edge j → i
+    (PyG's ``DenseGCNConv`` convention: out = adj @ x): diagonal set to 1, then
+    D^-1/2 A D^-1/2 with D the row sums. O(N²)."""
+    if not isinstance(adj, torch.Tensor) or adj.dim() != 2 or adj.shape[0] != adj.shape[1]:
+        shape = tuple(adj.shape) if isinstance(adj, torch.Tensor) else type(adj).__name__
+        raise ValueError(f"adj must be a square [N, N] tensor, got {shape}")
+    check_num_nodes(adj.shape[0])
+    adj = adj.clone() if torch.is_floating_point(adj) else adj.to(torch.get_default_dtype())
+    if add_self_loops:
+        adj.fill_diagonal_(1.0)
+    deg = adj.sum(dim=1)
+    inv_sqrt = deg.clamp(min=1.0).pow(-0.5)
+    return DenseAdjacency(inv_sqrt[:, None] * adj * inv_sqrt[None, :])
+
+
+def aggregate(z: torch.Tensor, adj: NormalizedAdjacency, impl: str = "spmm") -> torch.Tensor:
+    """Y = A' Z (``[N, F]``) with the explicit backward dZ = A'ᵀ dY; ``impl`` "spmm" or "scatter"."""
+    _check_impl(impl)
+    return SparseAggregate.apply(z, adj.to(z.dtype, z.device), impl)
+
+
+class SparseAggregate(torch.autograd.Function):
+    """Neighbourhood aggregation Y = A'Z (eq. 4 without σ); backward dZ = A'ᵀ dY (eq. 10).
+
+    Both directions cost O(nnz · F) time; the backward needs no saved tensor beyond A'.
+    """
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, adj: NormalizedAdjacency, impl: str) -> torch.Tensor:
+        ctx.adj, ctx.impl = adj, impl
+        return adj.matmul(z, impl)
+
+    @staticmethod
+    def backward(ctx, dy: torch.Tensor):
+        return ctx.adj.matmul_t(dy.contiguous(), ctx.impl), None, None
+
+
+class GCNFunction(torch.autograd.Function):
+    """One GCN layer Y = A'(XW) + b in the note's phases, with its backward (eqs. 10-17, 28-29).
+
+    Inputs: x ``[N, F_in]``, weight ``[F_in, F_out]``, bias ``[F_out]`` or None, adj
+    (:class:`NormalizedAdjacency` or :class:`DenseAdjacency`), impl.
+
+    Forward: transform Z = XW (O(N F_in F_out)); message + scatter Y = A'Z (O(E F_out) sparse,
+    O(N² F_out) dense); update Y + b (O(N F_out)).
+    Backward: D = A'ᵀ dY (O(E F_out)); dW = Xᵀ D (O(N F_in F_out)); dX = D Wᵀ (O(N F_in F_out));
+    db = Σ_i dY_i. Saved: X and W only (Z is not kept): memory O(N F_in + F_in F_out).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, adj, impl):
+        z = x @ weight  # transform (eq. 3)
+        y = adj.matmul(z, impl)  # message (normalise by A'[i, j]) + scatter (sum into target i): eq. 4
+        if bias is not None:
+            y = y + bias  # update
+        ctx.save_for_backward(x, weight)
+        ctx.adj, ctx.impl, ctx.has_bias = adj, impl, bias is not None
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, weight = ctx.saved_tensors
+        d = ctx.adj.matmul_t(dy.contiguous(), ctx.impl)  # eq. 10: D = A'ᵀ dL/dY
+        dx = d @ weight.T if ctx.needs_input_grad[0] else None  # eqs. 17, 28: dX = A'ᵀ dY Wᵀ
+        dw = x.T @ d if ctx.needs_input_grad[1] else None  # eqs. 12-13, 29: dW = Xᵀ A'ᵀ dY
+        db = dy.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return dx, dw, db, None, None
+
+
+# --- the scatter path's two phases ----------------------------------------------------------
+
+
+def message(z: torch.Tensor, src: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Messages ``weight[e] · z[src[e]]``, ``[nnz, F]``: O(nnz · F) time and memory."""
+    return z.index_select(0, src) * weight.unsqueeze(1)
+
+
+def scatter_sum(messages: torch.Tensor, dst: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """Sum the messages into their targets: ``out[dst[e]] += messages[e]``, ``[N, F]``."""
+    out = messages.new_zeros((num_nodes,) + tuple(messages.shape[1:]))
+    return out.index_add_(0, dst, messages)
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def check_num_nodes(num_nodes) -> int:
+    """``num_nodes`` as a positive int; ``ValueError`` for an empty graph or a non-integer."""
+    if isinstance(num_nodes, torch.Tensor):
+        num_nodes = num_nodes.item()
+    if isinstance(num_nodes, bool) or not isinstance(num_nodes, int) and not hasattr(num_nodes, "__index__"):
+        raise ValueError(f"num_nodes must be an int, got {type(num_nodes).__name__}")
+    num_nodes = int(num_nodes)
+    if num_nodes <= 0:
+        raise ValueError(f"empty graph: num_nodes must be > 0, got {num_nodes}")
+    return num_nodes
+
+
+def check_edge_index(edge_index, num_nodes: int) -> None:
+    """``ValueError`` unless ``edge_index`` is an int64 ``[2, E]`` tensor with entries in ``[0, num_nodes)``."""
+    if not isinstance(edge_index, torch.Tensor):
+        raise ValueError(f"edge_index must be a torch.Tensor of shape [2, E], got {type(edge_index).__name__}")
+    if edge_index.dtype != torch.long:
+        raise ValueError(f"edge_index must have dtype torch.int64 (long), got {edge_index.dtype}")
+    if edge_index.dim() != 2 or edge_index.shape[0] != 2:
+        raise ValueError(f"edge_index must have shape [2, E], got {tuple(edge_index.shape)}")
+    if edge_index.numel() == 0:
+        return
+    bad = (edge_index < 0) | (edge_index >= num_nodes)
+    if bool(bad.any()):
+        r, c = (int(v) for v in torch.nonzero(bad)[0])
+        side = "source" if r == 0 else "target"
+        raise ValueError(
+            f"edge_index[{r}, {c}] = {int(edge_index[r, c])} ({side} node) is out of range for "
+            f"num_nodes={num_nodes}: indices must lie in [0, {num_nodes - 1}]"
+        )
+
+
+def check_features(x, num_nodes: int | None = None, name: str = "x") -> torch.Tensor:
+    """``ValueError`` unless ``x`` is a finite floating ``[N, F]`` tensor with N > 0 (= num_nodes if given)."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor [num_nodes, num_features], got {type(x).__name__}")
+    if x.dim() != 2:
+        raise ValueError(f"{name} must be 2-D [num_nodes, num_features], got shape {tuple(x.shape)}")
+    if not torch.is_floating_point(x):
+        raise ValueError(f"{name} must be a floating-point tensor, got {x.dtype}")
+    if x.shape[0] == 0:
+        raise ValueError(f"empty graph: {name} has 0 rows (num_nodes=0)")
+    if num_nodes is not None and x.shape[0] != num_nodes:
+        raise ValueError(f"{name} has {x.shape[0]} rows but the graph has num_nodes={num_nodes}")
+    if not bool(torch.isfinite(x).all()):
+        r, c = (int(v) for v in torch.nonzero(~torch.isfinite(x))[0])
+        raise ValueError(f"{name} has a non-finite value {float(x[r, c])} at [{r}, {c}]")
+    return x
+
+
+def _check_impl(impl: str) -> None:
+    if impl not in AGGR_IMPLS:
+        raise ValueError(f"aggr_impl must be one of {AGGR_IMPLS}, got {impl!r}")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _coalesce(row, col, weight, num_nodes):
+    """Sort (row, col) pairs row-major and sum duplicates: O(nnz log nnz)."""
+    coo = torch.sparse_coo_tensor(
+        torch.stack([row, col]), weight, (num_nodes, num_nodes), check_invariants=False
+    ).coalesce()
+    idx = coo.indices()
+    return idx[0], idx[1], coo.values()
+
+
+def _csr(row, col, weight, num_nodes) -> torch.Tensor:
+    """CSR ``[N, N]`` from COO (row, col, weight), sorted by (row, col) inside (stable on ties)."""
+    order = torch.argsort(row * num_nodes + col, stable=True)
+    crow = torch.zeros(num_nodes + 1, dtype=torch.long, device=row.device)
+    crow[1:] = torch.cumsum(torch.bincount(row, minlength=num_nodes), 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        return torch.sparse_csr_tensor(
+            crow, col[order], weight[order], (num_nodes, num_nodes), check_invariants=False
+        )

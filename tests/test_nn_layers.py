@@ -1,0 +1,264 @@
+"""fastgnn.nn: every explicit backward against gradcheck and against autograd through an
+independent dense reference written here; the spmm and scatter paths agree; bad input is refused."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from fastgnn.nn import DenseGCNConv, GCNConv, aggregate, gcn_norm
+from fastgnn.nn.functional import GCNFunction
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+F64 = torch.float64
+
+
+# --- graphs and dense references -------------------------------------------------------------
+
+
+def directed_graph() -> tuple[torch.Tensor, int]:
+    """7 nodes, directed (A != Aᵀ), a duplicate edge, a self-loop and isolated nodes 5 and 6."""
+    edge_index = torch.tensor([[0, 1, 2, 3, 3, 4, 0, 2, 2], [1, 2, 0, 4, 3, 1, 1, 3, 3]])
+    return edge_index, 7
+
+
+def random_graph(num_nodes: int, num_edges: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, num_nodes, (2, num_edges), generator=g)
+
+
+GRAPHS = {
+    "directed": directed_graph(),
+    "random": (random_graph(12, 40, seed=1), 12),
+    "no_edges": (torch.empty(2, 0, dtype=torch.long), 4),
+}
+
+
+def dense_adjacency(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """A[i, j] = number of edges j → i (plain loop)."""
+    a = torch.zeros(num_nodes, num_nodes, dtype=F64)
+    for j, i in edge_index.T.tolist():
+        a[i, j] += 1.0
+    return a
+
+
+def reference_gcn_norm(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """A' = D^-1/2 (A + I) D^-1/2 densely: self-loops replaced by one, D the row sums."""
+    a = dense_adjacency(edge_index, num_nodes)
+    a.fill_diagonal_(1.0)
+    d = a.sum(1).pow(-0.5)
+    return d[:, None] * a * d[None, :]
+
+
+def reference_gcn(x, weight, bias, a_norm):
+    return a_norm @ (x @ weight) + bias
+
+
+# --- gcn_norm and the aggregation ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+def test_gcn_norm_matches_dense_reference_and_keeps_transpose(name):
+    edge_index, n = GRAPHS[name]
+    adj = gcn_norm(edge_index, n, dtype=F64)
+    ref = reference_gcn_norm(edge_index, n)
+    torch.testing.assert_close(adj.to_dense(), ref)
+    torch.testing.assert_close(adj.csr_t.to_dense(), ref.T)
+    if name == "directed":
+        assert not torch.allclose(ref, ref.T)  # the test graph really is directed
+
+
+@pytest.mark.parametrize("impl", ["spmm", "scatter"])
+@pytest.mark.parametrize("name", GRAPHS)
+def test_aggregate_gradcheck_and_reference(name, impl):
+    edge_index, n = GRAPHS[name]
+    adj = gcn_norm(edge_index, n, dtype=F64)
+    z = torch.randn(n, 3, dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: aggregate(t, adj, impl), (z,))
+    ref = reference_gcn_norm(edge_index, n)
+    dy = torch.randn(n, 3, dtype=F64)
+    (got,) = torch.autograd.grad(aggregate(z, adj, impl), z, dy)
+    (want,) = torch.autograd.grad(ref @ z, z, dy)
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(got, ref.T @ dy)  # eq. 10: dZ = A'ᵀ dY
+
+
+def test_spmm_and_scatter_paths_agree_in_float32():
+    edge_index, n = random_graph(200, 2000, seed=3), 200
+    adj = gcn_norm(edge_index, n)
+    z = torch.randn(n, 16, requires_grad=True)
+    dy = torch.randn(n, 16)
+    outs = []
+    for impl in ("spmm", "scatter"):
+        y = aggregate(z, adj, impl)
+        (dz,) = torch.autograd.grad(y, z, dy)
+        outs.append((y.detach(), dz))
+    torch.testing.assert_close(outs[0][0], outs[1][0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(outs[0][1], outs[1][1], rtol=1e-5, atol=1e-5)
+
+
+# --- GCNConv ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("impl", ["spmm", "scatter"])
+@pytest.mark.parametrize("name", GRAPHS)
+def test_gcn_function_gradcheck(name, impl):
+    edge_index, n = GRAPHS[name]
+    adj = gcn_norm(edge_index, n, dtype=F64)
+    x = torch.randn(n, 3, dtype=F64, requires_grad=True)
+    w = torch.randn(3, 2, dtype=F64, requires_grad=True)
+    b = torch.randn(2, dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w, b: GCNFunction.apply(x, w, b, adj, impl), (x, w, b))
+
+
+@pytest.mark.parametrize("impl", ["spmm", "scatter"])
+def test_gcn_conv_backward_is_eqs_28_29(impl):
+    """Output and all gradients against autograd through the dense reference, and the note's
+    closed forms dX = A'ᵀ dY Wᵀ (eq. 28), dW = Xᵀ A'ᵀ dY (eq. 29), db = Σ dY."""
+    edge_index, n = directed_graph()
+    conv = GCNConv(3, 4, aggr_impl=impl).double()
+    torch.nn.init.normal_(conv.bias)
+    x = torch.randn(n, 3, dtype=F64, requires_grad=True)
+    dy = torch.randn(n, 4, dtype=F64)
+    a_norm = reference_gcn_norm(edge_index, n)
+    y = conv(x, edge_index)
+    got = torch.autograd.grad(y, (x, conv.lin.weight, conv.bias), dy)
+
+    w = conv.lin.weight.detach().T.clone().requires_grad_()
+    b = conv.bias.detach().clone().requires_grad_()
+    x_ref = x.detach().clone().requires_grad_()
+    y_ref = reference_gcn(x_ref, w, b, a_norm)
+    torch.testing.assert_close(y, y_ref)
+    want = torch.autograd.grad(y_ref, (x_ref, w, b), dy)
+    torch.testing.assert_close(got[0], want[0])
+    torch.testing.assert_close(got[1], want[1].T)
+    torch.testing.assert_close(got[2], want[2])
+
+    d = a_norm.T @ dy
+    torch.testing.assert_close(got[0], d @ w.detach().T)  # eq. 28
+    torch.testing.assert_close(got[1].T, x.detach().T @ d)  # eq. 29
+    torch.testing.assert_close(got[2], dy.sum(0))
+
+
+def test_gcn_conv_without_normalize_or_bias():
+    edge_index, n = directed_graph()
+    conv = GCNConv(3, 2, bias=False, normalize=False).double()
+    x = torch.randn(n, 3, dtype=F64)
+    want = dense_adjacency(edge_index, n) @ x @ conv.lin.weight.detach().T
+    torch.testing.assert_close(conv(x, edge_index), want)
+
+
+def test_gcn_conv_accepts_prebuilt_adjacency_and_caches():
+    edge_index, n = directed_graph()
+    x = torch.randn(n, 3)
+    adj = gcn_norm(edge_index, n)
+    conv = GCNConv(3, 2, cached=True)
+    y = conv(x, edge_index)
+    torch.testing.assert_close(conv(x, adj), y)
+    first = conv.adjacency(edge_index, x)
+    assert conv.adjacency(edge_index, x) is first  # same tensor: reused
+    assert conv.adjacency(edge_index.clone(), x) is not first  # another tensor: rebuilt
+    edge_index[0, 0] = 2  # modified in place: the version counter changes, rebuilt
+    assert conv.adjacency(edge_index, x) is not first
+    uncached = GCNConv(3, 2)
+    assert uncached.adjacency(edge_index, x) is not uncached.adjacency(edge_index, x)
+
+
+def test_gcn_conv_float32_converts_prebuilt_float64_adjacency():
+    edge_index, n = directed_graph()
+    adj = gcn_norm(edge_index, n, dtype=F64)
+    conv = GCNConv(3, 2)
+    y = conv(torch.randn(n, 3), adj)
+    assert y.dtype == torch.float32
+
+
+# --- DenseGCNConv ----------------------------------------------------------------------------
+
+
+def test_dense_gcn_conv_matches_sparse_and_gradcheck():
+    edge_index, n = directed_graph()
+    sparse = GCNConv(3, 2).double()
+    torch.nn.init.normal_(sparse.bias)
+    dense = DenseGCNConv(3, 2).double()
+    dense.load_state_dict(sparse.state_dict())
+    x = torch.randn(n, 3, dtype=F64, requires_grad=True)
+    dy = torch.randn(n, 2, dtype=F64)
+    y_s, y_d = sparse(x, edge_index), dense(x, edge_index)
+    torch.testing.assert_close(y_d, y_s)
+    g_s = torch.autograd.grad(y_s, (x, sparse.lin.weight, sparse.bias), dy)
+    g_d = torch.autograd.grad(y_d, (x, dense.lin.weight, dense.bias), dy)
+    for a, b in zip(g_s, g_d):
+        torch.testing.assert_close(a, b)
+    adj = dense.adjacency(edge_index, x)
+    w = torch.randn(3, 2, dtype=F64, requires_grad=True)
+    b = torch.randn(2, dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w, b: GCNFunction.apply(x, w, b, adj, "dense"), (x, w, b))
+
+
+def test_dense_gcn_conv_accepts_dense_adjacency_like_pyg():
+    edge_index, n = directed_graph()
+    dense = DenseGCNConv(3, 2).double()
+    x = torch.randn(n, 3, dtype=F64)
+    # PyG's dense convention: adj[i, j] = 1 for an edge j → i; a binary matrix (no duplicates).
+    a = (dense_adjacency(edge_index, n) > 0).to(F64)
+    a.fill_diagonal_(1.0)
+    d = a.sum(1).pow(-0.5)
+    want = (d[:, None] * a * d[None, :]) @ x @ dense.lin.weight.detach().T + dense.bias.detach()
+    torch.testing.assert_close(dense(x, a), want)
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def _bad_input_cases():
+    edge_index, n = directed_graph()
+    x = torch.randn(n, 3)
+    return {
+        "source out of range": (x, torch.tensor([[0, 7], [1, 2]]), r"edge_index\[0, 1\] = 7 .*num_nodes=7"),
+        "target negative": (x, torch.tensor([[0, 1], [1, -1]]), r"edge_index\[1, 1\] = -1 .*num_nodes=7"),
+        "float edge_index": (x, edge_index.float(), r"dtype torch.int64"),
+        "edge_index shape": (x, edge_index[:1], r"edge_index must have shape \[2, E\]"),
+        "edge_index 1-D": (x, edge_index.reshape(-1), r"edge_index must have shape \[2, E\]"),
+        "edge_index list": (x, edge_index.tolist(), r"edge_index must be a torch.Tensor"),
+        "nan feature": (torch.where(torch.arange(n)[:, None] == 2, float("nan"), x), edge_index,
+                        r"x has a non-finite value nan at \[2, 0\]"),
+        "inf feature": (x.index_fill(1, torch.tensor([1]), float("inf")), edge_index, r"x has a non-finite value inf"),
+        "empty graph": (torch.randn(0, 3), torch.empty(2, 0, dtype=torch.long), r"empty graph"),
+        "1-D x": (torch.randn(n), edge_index, r"x must be 2-D"),
+        "integer x": (torch.ones(n, 3, dtype=torch.long), edge_index, r"x must be a floating-point tensor"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_input_cases()))
+@pytest.mark.parametrize("layer", ["gcn", "dense_gcn"])
+def test_bad_input_is_a_clear_value_error(layer, case):
+    x, edge_index, message = _bad_input_cases()[case]
+    conv = GCNConv(3, 2) if layer == "gcn" else DenseGCNConv(3, 2)
+    with pytest.raises(ValueError, match=message):
+        conv(x, edge_index)
+
+
+def test_mismatched_feature_rows_against_prebuilt_adjacency():
+    edge_index, n = directed_graph()
+    adj = gcn_norm(edge_index, n)
+    with pytest.raises(ValueError, match=r"x has 6 rows but the graph has num_nodes=7"):
+        GCNConv(3, 2)(torch.randn(6, 3), adj)
+
+
+def test_gcn_norm_rejects_bad_arguments():
+    with pytest.raises(ValueError, match=r"empty graph: num_nodes must be > 0, got 0"):
+        gcn_norm(torch.empty(2, 0, dtype=torch.long), 0)
+    with pytest.raises(ValueError, match=r"edge_index\[1, 0\] = 3 \(target node\) is out of range for num_nodes=3"):
+        gcn_norm(torch.tensor([[0], [3]]), 3)
+    with pytest.raises(ValueError, match=r"aggr_impl must be one of"):
+        GCNConv(3, 2, aggr_impl="dense")
+
+
+def test_isolated_node_without_self_loops_gets_zero_not_inf():
+    adj = gcn_norm(torch.tensor([[0], [1]]), 3, add_self_loops=False)
+    dense = adj.to_dense()
+    assert bool(torch.isfinite(dense).all())
+    assert math.isclose(float(dense[1, 0]), 0.0)  # source 0 has in-degree 0: d_0^-1/2 taken as 0, as PyG
