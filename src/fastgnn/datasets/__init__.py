@@ -44,6 +44,9 @@ from fastgnn.datasets.gin import (
     read_gin,
     symmetrise,
 )
+from fastgnn.datasets.node import NodeData, row_normalize
+from fastgnn.datasets.planetoid import PLANETOID_NAMES, UnsafePickleError, load_planetoid, read_planetoid
+from fastgnn.datasets.sbm import sbm
 from fastgnn.datasets.synthetic import synthetic, synthetic_collab
 from fastgnn.datasets.tu import load_tu_dataset, read_tu
 from fastgnn.graph import GraphDataset
@@ -72,6 +75,13 @@ __all__ = [
     "DatasetFormatError",
     "DatasetNotFoundError",
     "DownloadError",
+    "NodeData",
+    "NODE_NAMES",
+    "load_planetoid",
+    "read_planetoid",
+    "row_normalize",
+    "sbm",
+    "UnsafePickleError",
 ]
 
 DEFAULT_URL = "https://www.chrsmrrs.com/graphkerneldatasets"
@@ -87,6 +97,8 @@ DATASETS: dict[str, tuple[str, str]] = {
     "IMDBMULTI": ("IMDB-MULTI", "degree"),
 }
 KNOWN_NAMES = [*DATASETS, "synthetic"]
+#: node-classification datasets: ``load`` returns a NodeData for these
+NODE_NAMES = [*PLANETOID_NAMES, "sbm"]
 _ALIASES = {
     "PTC_MR": "PTC",
     "IMDB-BINARY": "IMDBBINARY",
@@ -105,7 +117,7 @@ def canonical_name(name: str) -> str:
     if key not in DATASETS:
         raise ValueError(
             f"unknown dataset {name!r}; known names: {', '.join(KNOWN_NAMES)} "
-            f"(aliases: {', '.join(_ALIASES)})"
+            f"(aliases: {', '.join(_ALIASES)}); node datasets: {', '.join(NODE_NAMES)}"
         )
     return key
 
@@ -148,6 +160,9 @@ def load(
 ) -> GraphDataset:
     """Load a benchmark dataset (or ``"synthetic"``) as a GraphDataset.
 
+    ``"Cora"`` and ``"CiteSeer"`` (public split, via :func:`load_planetoid`) and ``"sbm"`` (the
+    default :func:`sbm`) are node-classification datasets: for them a :class:`NodeData` is returned.
+
     Args:
         name: MUTAG, PTC, NCI1, PROTEINS, COLLAB, IMDBBINARY, IMDBMULTI or
             synthetic; case-insensitive; IMDB-BINARY, IMDB-MULTI and PTC_MR
@@ -172,6 +187,10 @@ def load(
             a data folder.
         DatasetFormatError: a file is malformed (message: ``path:line: ...``).
     """
+    if str(name).strip().lower() in {n.lower() for n in PLANETOID_NAMES}:  # node classification
+        return load_planetoid(name, root, cache_dir=cache_dir, download=download, progress=progress)
+    if str(name).strip().lower() == "sbm":
+        return sbm()
     name = canonical_name(name)
     if name == "synthetic":
         return synthetic(dtype=dtype)
