@@ -8,7 +8,7 @@ import torch
 
 pyg_nn = pytest.importorskip("torch_geometric.nn")
 
-from fastgnn.nn import GCNConv  # noqa: E402
+from fastgnn.nn import GATConv, GCNConv  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -50,4 +50,26 @@ def test_gcn_conv_equals_pyg(name, impl, normalize):
     theirs = pyg_nn.GCNConv(5, 4, normalize=normalize).double()
     torch.nn.init.normal_(ours.bias)
     theirs.load_state_dict(ours.state_dict())  # same parameter names: lin.weight [F_out, F_in], bias
+    assert_same_outputs_and_grads(ours, theirs, torch.randn(n, 5, dtype=F64), edge_index)
+
+
+@pytest.mark.parametrize("concat", [True, False])
+@pytest.mark.parametrize("name", ["directed", "random"])
+@pytest.mark.parametrize("self_loops", [True, False])
+def test_gat_conv_equals_pyg(name, concat, self_loops):
+    edge_index, n = graphs()[name]
+    torch.manual_seed(2)
+    kwargs = dict(heads=3, concat=concat, negative_slope=0.1, add_self_loops=self_loops)
+    ours = GATConv(5, 4, **kwargs).double()
+    theirs = pyg_nn.GATConv(5, 4, **kwargs).double()
+    torch.nn.init.normal_(ours.bias)
+    theirs.load_state_dict(ours.state_dict())  # lin.weight [H C, F_in], att_src, att_dst [1, H, C], bias
+    assert_same_outputs_and_grads(ours, theirs, torch.randn(n, 5, dtype=F64), edge_index)
+
+
+def test_gat_conv_with_dropout_equals_pyg_in_eval_mode():
+    edge_index, n = graphs()["random"]
+    ours, theirs = GATConv(5, 4, heads=2, dropout=0.6).double(), pyg_nn.GATConv(5, 4, heads=2, dropout=0.6).double()
+    theirs.load_state_dict(ours.state_dict())
+    ours.eval(), theirs.eval()
     assert_same_outputs_and_grads(ours, theirs, torch.randn(n, 5, dtype=F64), edge_index)

@@ -5,7 +5,17 @@ PyTorch Geometric's calling convention: ``layer(x, edge_index)`` with ``x [N, F]
 normalised adjacency and the autograd Functions, :mod:`fastgnn.nn.conv` for the layers.
 """
 
-from fastgnn.nn.conv import DenseGCNConv, GCNConv
-from fastgnn.nn.functional import DenseAdjacency, NormalizedAdjacency, aggregate, gcn_norm
+from fastgnn.nn.conv import DenseGCNConv, GATConv, GCNConv
+from fastgnn.nn.functional import DenseAdjacency, GATGraph, NormalizedAdjacency, aggregate, gat_graph, gcn_norm
 
-__all__ = ["GCNConv", "DenseGCNConv", "gcn_norm", "aggregate", "NormalizedAdjacency", "DenseAdjacency"]
+__all__ = [
+    "GCNConv",
+    "DenseGCNConv",
+    "GATConv",
+    "gcn_norm",
+    "gat_graph",
+    "aggregate",
+    "NormalizedAdjacency",
+    "DenseAdjacency",
+    "GATGraph",
+]

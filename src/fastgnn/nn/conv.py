@@ -26,16 +26,19 @@ from torch import nn
 
 from fastgnn.nn.functional import (
     DenseAdjacency,
+    GATAggregate,
+    GATGraph,
     GCNFunction,
     NormalizedAdjacency,
     _check_impl,
     check_edge_index,
     check_features,
     dense_gcn_norm,
+    gat_graph,
     gcn_norm,
 )
 
-__all__ = ["GCNConv", "DenseGCNConv"]
+__all__ = ["GCNConv", "DenseGCNConv", "GATConv"]
 
 
 class GCNConv(nn.Module):
@@ -165,6 +168,105 @@ class DenseGCNConv(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, cached={self.cached}"
+
+
+class GATConv(nn.Module):
+    """Graph attention of Veličković et al. (PyG's ``GATConv``): for each head k,
+
+        e_ij = LeakyReLU(a_srcᵀ W x_j + a_dstᵀ W x_i),  α_ij = softmax over i's in-edges j,
+        out_i = Σ_j α_ij W x_j,
+
+    heads concatenated (``[N, heads · C]``) or averaged (``[N, C]``), plus a bias.
+
+    Args:
+        in_channels: F_in.
+        out_channels: C, per head.
+        heads: H.
+        concat: concatenate the heads (else average them).
+        negative_slope: of the LeakyReLU.
+        dropout: probability of dropping an attention coefficient α_ij (training only); the
+            mask is kept for the backward.
+        add_self_loops: replace self-loops by one per node (as PyG).
+        bias: learnable bias ``[H C]`` (concat) or ``[C]``.
+        cached: keep the edge structure built from a raw ``edge_index`` while the same tensor
+            is passed again (not in PyG).
+
+    Shapes: ``x [N, F_in]``, ``edge_index [2, E]`` or a :class:`~fastgnn.nn.functional.GATGraph`
+    → ``[N, H C]`` or ``[N, C]``. Cost per forward and per backward O(N F_in H C + E H C);
+    memory O(E H + N H C) (no per-edge message tensor, unlike a gather-scatter implementation's
+    O(E H C)).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        heads: int = 1,
+        concat: bool = True,
+        negative_slope: float = 0.2,
+        dropout: float = 0.0,
+        add_self_loops: bool = True,
+        bias: bool = True,
+        cached: bool = False,
+    ):
+        super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if heads < 1:
+            raise ValueError(f"heads must be >= 1, got {heads}")
+        self.in_channels, self.out_channels, self.heads, self.concat = in_channels, out_channels, heads, concat
+        self.negative_slope, self.dropout = negative_slope, dropout
+        self.add_self_loops, self.cached = add_self_loops, cached
+        self.lin = nn.Linear(in_channels, heads * out_channels, bias=False)
+        self.att_src = nn.Parameter(torch.empty(1, heads, out_channels))
+        self.att_dst = nn.Parameter(torch.empty(1, heads, out_channels))
+        self.bias = nn.Parameter(torch.empty(heads * out_channels if concat else out_channels)) if bias else None
+        self._cache = _GraphCache()
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Glorot-uniform weights and attention vectors, zero bias (PyG's initialisation)."""
+        nn.init.xavier_uniform_(self.lin.weight)
+        for att in (self.att_src, self.att_dst):
+            # PyG's glorot on [1, H, C] uses fan = (H, C)
+            bound = (6.0 / (att.shape[-2] + att.shape[-1])) ** 0.5
+            nn.init.uniform_(att, -bound, bound)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+        self._cache.clear()
+
+    def forward(self, x: torch.Tensor, edge_index) -> torch.Tensor:
+        graph = self.graph(edge_index, x)
+        n, heads, c = x.shape[0], self.heads, self.out_channels
+        h = self.lin(x).view(n, heads, c)  # transform: O(N F_in H C)
+        a_src = (h * self.att_src).sum(-1)  # [N, H]: a_srcᵀ W x_j
+        a_dst = (h * self.att_dst).sum(-1)  # [N, H]: a_dstᵀ W x_i
+        mask = self.dropout_mask(graph.num_edges, x.device) if self.training and self.dropout > 0 else None
+        out = GATAggregate.apply(
+            h.transpose(0, 1).contiguous(), a_src.T.contiguous(), a_dst.T.contiguous(), graph,
+            self.negative_slope, mask, 1.0 / (1.0 - self.dropout),
+        ).transpose(0, 1)  # [N, H, C]
+        out = out.reshape(n, heads * c) if self.concat else out.mean(dim=1)
+        return out + self.bias if self.bias is not None else out
+
+    def dropout_mask(self, num_edges: int, device) -> torch.Tensor:
+        """Bool ``[H, E]``: True keeps α_ij (probability 1 - dropout); drawn from torch's RNG."""
+        return torch.rand(self.heads, num_edges, device=device) >= self.dropout
+
+    def graph(self, edge_index, x: torch.Tensor) -> GATGraph:
+        """The attention edges for ``edge_index`` (or a prebuilt :class:`GATGraph`) on ``x``'s device."""
+        if isinstance(edge_index, GATGraph):
+            check_features(x, edge_index.num_nodes)
+            return edge_index.to(x.device)
+        check_features(x)
+
+        def build():
+            return gat_graph(edge_index, x.shape[0], add_self_loops=self.add_self_loops, device=x.device)
+
+        return self._cache.get(edge_index, x, build, self.cached).to(x.device)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, heads={self.heads}, concat={self.concat}"
 
 
 class _GraphCache:

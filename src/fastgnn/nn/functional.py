@@ -21,6 +21,7 @@ For a directed graph A' != A'ᵀ, which is why :class:`NormalizedAdjacency` keep
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
@@ -33,6 +34,10 @@ __all__ = [
     "aggregate",
     "SparseAggregate",
     "GCNFunction",
+    "GATGraph",
+    "gat_graph",
+    "GATAggregate",
+    "edge_softmax",
     "check_edge_index",
     "check_features",
     "check_num_nodes",
@@ -258,6 +263,147 @@ class GCNFunction(torch.autograd.Function):
         return dx, dw, db, None, None
 
 
+# --- graph attention (GAT) ------------------------------------------------------------------
+
+
+class GATGraph:
+    """The edges of a graph for edge-wise attention, sorted by target, with the by-source order.
+
+    Attributes:
+        num_nodes: N.
+        src, dst: ``[E]`` sources j and targets i, sorted by (i, j); duplicate edges are kept
+            (each is one softmax entry, as in PyG).
+        crow: ``[N + 1]`` CSR row pointers of the targets: edges ``crow[i]:crow[i+1]`` enter i.
+        perm_t: ``[E]`` the edges in (j, i) order, for the transposed products of the backward.
+        crow_t, dst_t: CSR row pointers of the sources and the targets in that order.
+
+    Memory O(N + E) integers; built once (O(E log E)) and reused by every head, layer and epoch.
+    """
+
+    def __init__(self, src: torch.Tensor, dst: torch.Tensor, num_nodes: int):
+        self.num_nodes = n = int(num_nodes)
+        order = torch.argsort(dst * n + src, stable=True)
+        self.src, self.dst = src[order], dst[order]
+        self.crow = _rowptr(self.dst, n)
+        self.perm_t = torch.argsort(self.src * n + self.dst, stable=True)
+        self.crow_t = _rowptr(self.src, n)
+        self.dst_t = self.dst[self.perm_t]
+
+    @property
+    def num_edges(self) -> int:
+        return int(self.src.numel())
+
+    @property
+    def device(self) -> torch.device:
+        return self.src.device
+
+    def to(self, device) -> GATGraph:
+        """This graph on ``device`` (self when already there)."""
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        return GATGraph(self.src.to(device), self.dst.to(device), self.num_nodes)
+
+    def matrix(self, values: torch.Tensor) -> torch.Tensor:
+        """CSR ``[N, N]`` with ``values [E]`` at (dst, src): the operator out_i = Σ_j v_ij z_j."""
+        return _csr_from_rowptr(self.crow, self.src, values, self.num_nodes)
+
+    def matrix_t(self, values: torch.Tensor) -> torch.Tensor:
+        """The transpose of :meth:`matrix` as CSR (``values`` in this graph's edge order)."""
+        return _csr_from_rowptr(self.crow_t, self.dst_t, values[self.perm_t], self.num_nodes)
+
+    def __repr__(self) -> str:
+        return f"GATGraph(num_nodes={self.num_nodes}, num_edges={self.num_edges})"
+
+
+def gat_graph(edge_index: torch.Tensor, num_nodes: int, add_self_loops: bool = True, device=None) -> GATGraph:
+    """The edge structure :class:`GATConv` attends over: existing self-loops removed and one added
+    per node when ``add_self_loops`` (PyG's GATConv), sorted by target. O(E log E)."""
+    num_nodes = check_num_nodes(num_nodes)
+    check_edge_index(edge_index, num_nodes)
+    device = torch.device(device) if device is not None else edge_index.device
+    src, dst = edge_index[0].to(device), edge_index[1].to(device)
+    if add_self_loops:
+        keep = src != dst
+        loop = torch.arange(num_nodes, device=device)
+        src, dst = torch.cat([src[keep], loop]), torch.cat([dst[keep], loop])
+    return GATGraph(src, dst, num_nodes)
+
+
+class GATAggregate(torch.autograd.Function):
+    """Edge softmax and aggregation of GAT, per head k, with the backward of docs/attention-backward.md.
+
+    Inputs (head-major): h ``[H, N, C]`` (the transformed features Wx), a_src and a_dst ``[H, N]``
+    (a_srcᵀ W x_j and a_dstᵀ W x_i), graph (:class:`GATGraph`), negative_slope, mask (None, or
+    ``[H, E]`` bool dropout mask in the graph's edge order) and scale (1 / (1 - p)).
+
+    Forward, for each edge j → i:  s_ij = a_src,j + a_dst,i;  e_ij = LeakyReLU(s_ij);
+    α_ij = exp(e_ij − m_i) / Σ_j' exp(e_ij' − m_i) with m_i = max_j e_ij (scatter_reduce amax);
+    β_ij = α_ij · mask_ij · scale;  out_i = Σ_j β_ij h_j (one CSR product per head).
+    O(E H) for the scores and softmax, O(E H C) for the products; memory O(E H + N H C): no
+    E × H × C message tensor is formed.
+
+    Backward (dout ``[H, N, C]``):  dh_j = Σ_i β_ij dout_i (CSR of the transpose, O(E H C));
+    dβ_ij = <dout_i, h_j> (sampled dense-dense product on the edges, O(E H C), memory O(E H));
+    dα = dβ · mask · scale;  de_ij = α_ij (dα_ij − Σ_j' α_ij' dα_ij');  ds = de · (1 if s > 0
+    else negative_slope);  da_src,j = Σ_i ds_ij,  da_dst,i = Σ_j ds_ij. Saved: h, a_src, a_dst,
+    α and the mask.
+    """
+
+    @staticmethod
+    def forward(ctx, h, a_src, a_dst, graph, negative_slope, mask, scale):
+        h = h.contiguous()
+        s = a_src[:, graph.src] + a_dst[:, graph.dst]  # [H, E]
+        alpha = edge_softmax(torch.nn.functional.leaky_relu(s, negative_slope), graph)
+        del s
+        beta = alpha if mask is None else alpha * mask * scale
+        out = torch.stack([graph.matrix(beta[k]) @ h[k] for k in range(h.shape[0])])
+        ctx.save_for_backward(h, a_src, a_dst, alpha, mask)
+        ctx.graph, ctx.negative_slope, ctx.scale = graph, negative_slope, scale
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        h, a_src, a_dst, alpha, mask = ctx.saved_tensors
+        graph = ctx.graph
+        dout = dout.contiguous()
+        heads = h.shape[0]
+        beta = alpha if mask is None else alpha * mask * ctx.scale
+        dh = None
+        if ctx.needs_input_grad[0]:
+            dh = torch.stack([graph.matrix_t(beta[k]) @ dout[k] for k in range(heads)])
+        del beta
+        # dβ_ij = <dout_i, h_j>: sampled at the edges only (SDDMM), values in the graph's order
+        dalpha = torch.stack([
+            torch.sparse.sampled_addmm(graph.matrix(alpha[k]), dout[k], h[k].T, beta=0.0).values()
+            for k in range(heads)
+        ])
+        if mask is not None:
+            dalpha = dalpha * mask * ctx.scale
+        # softmax backward per target: de = α ⊙ (dα − Σ_j α dα)
+        dalpha_dot = torch.zeros_like(a_dst).index_add_(1, graph.dst, alpha * dalpha)
+        de = alpha * (dalpha - dalpha_dot[:, graph.dst])
+        del dalpha, dalpha_dot
+        s = a_src[:, graph.src] + a_dst[:, graph.dst]
+        ds = torch.where(s > 0, de, de * ctx.negative_slope)
+        da_src = torch.zeros_like(a_src).index_add_(1, graph.src, ds) if ctx.needs_input_grad[1] else None
+        da_dst = torch.zeros_like(a_dst).index_add_(1, graph.dst, ds) if ctx.needs_input_grad[2] else None
+        return dh, da_src, da_dst, None, None, None, None
+
+
+def edge_softmax(e: torch.Tensor, graph: GATGraph) -> torch.Tensor:
+    """Softmax of ``e [H, E]`` over each target's in-edges, stabilised by the per-target max.
+
+    O(E H) time and memory. Rows of targets without in-edges are not touched (no 0/0).
+    """
+    index = graph.dst.expand_as(e)
+    e_max = e.new_full((e.shape[0], graph.num_nodes), -math.inf)
+    e_max.scatter_reduce_(1, index, e, reduce="amax", include_self=True)
+    p = (e - e_max.gather(1, index)).exp_()
+    denom = torch.zeros_like(e_max).index_add_(1, graph.dst, p)
+    return p.div_(denom.gather(1, index))
+
+
 # --- the scatter path's two phases ----------------------------------------------------------
 
 
@@ -345,10 +491,17 @@ def _coalesce(row, col, weight, num_nodes):
 def _csr(row, col, weight, num_nodes) -> torch.Tensor:
     """CSR ``[N, N]`` from COO (row, col, weight), sorted by (row, col) inside (stable on ties)."""
     order = torch.argsort(row * num_nodes + col, stable=True)
+    return _csr_from_rowptr(_rowptr(row, num_nodes), col[order], weight[order], num_nodes)
+
+
+def _rowptr(row: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """CSR row pointers ``[N + 1]`` of the row indices ``row`` (in any order)."""
     crow = torch.zeros(num_nodes + 1, dtype=torch.long, device=row.device)
     crow[1:] = torch.cumsum(torch.bincount(row, minlength=num_nodes), 0)
+    return crow
+
+
+def _csr_from_rowptr(crow, col, values, num_nodes) -> torch.Tensor:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
-        return torch.sparse_csr_tensor(
-            crow, col[order], weight[order], (num_nodes, num_nodes), check_invariants=False
-        )
+        return torch.sparse_csr_tensor(crow, col, values, (num_nodes, num_nodes), check_invariants=False)
