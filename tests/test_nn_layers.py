@@ -53,6 +53,15 @@ def reference_gcn_norm(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor
     return d[:, None] * a * d[None, :]
 
 
+def assert_same_and_same_grads(out, ref, inputs):
+    """``out`` equals ``ref`` and, for one random cotangent, so do their gradients wrt ``inputs``."""
+    torch.testing.assert_close(out, ref)
+    dout = torch.randn_like(out)
+    got, want = torch.autograd.grad(out, inputs, dout), torch.autograd.grad(ref, inputs, dout)
+    for i, (a, b) in enumerate(zip(got, want)):
+        torch.testing.assert_close(a, b, msg=lambda m, i=i: f"gradient wrt input {i}: {m}")
+
+
 def reference_gcn(x, weight, bias, a_norm):
     return a_norm @ (x @ weight) + bias
 
@@ -253,13 +262,7 @@ def test_gat_aggregate_gradcheck_and_reference(name, self_loops):
     h, a_src, a_dst = gat_inputs(n)
     assert torch.autograd.gradcheck(lambda *t: GATAggregate.apply(*t, graph, 0.2, None, 1.0), (h, a_src, a_dst))
     out = GATAggregate.apply(h, a_src, a_dst, graph, 0.2, None, 1.0)
-    ref = reference_gat_aggregate(h, a_src, a_dst, graph, 0.2)
-    torch.testing.assert_close(out, ref)
-    dout = torch.randn_like(out)
-    got = torch.autograd.grad(out, (h, a_src, a_dst), dout)
-    want = torch.autograd.grad(ref, (h, a_src, a_dst), dout)
-    for a, b in zip(got, want):
-        torch.testing.assert_close(a, b)
+    assert_same_and_same_grads(out, reference_gat_aggregate(h, a_src, a_dst, graph, 0.2), (h, a_src, a_dst))
 
 
 @pytest.mark.parametrize("name", GAT_GRAPHS)
@@ -274,12 +277,7 @@ def test_gat_aggregate_with_dropout_mask(name):
     assert torch.autograd.gradcheck(lambda *t: GATAggregate.apply(*t, graph, 0.2, mask, scale), (h, a_src, a_dst))
     out = GATAggregate.apply(h, a_src, a_dst, graph, 0.2, mask, scale)
     ref = reference_gat_aggregate(h, a_src, a_dst, graph, 0.2, mask, scale)
-    torch.testing.assert_close(out, ref)
-    dout = torch.randn_like(out)
-    got = torch.autograd.grad(out, (h, a_src, a_dst), dout)
-    want = torch.autograd.grad(ref, (h, a_src, a_dst), dout)
-    for a, b in zip(got, want):
-        torch.testing.assert_close(a, b)
+    assert_same_and_same_grads(out, ref, (h, a_src, a_dst))
 
 
 def test_gat_conv_dropout_uses_the_seeded_mask_and_only_in_training():
@@ -297,11 +295,7 @@ def test_gat_conv_dropout_uses_the_seeded_mask_and_only_in_training():
     a_src, a_dst = (h * conv.att_src).sum(-1).T, (h * conv.att_dst).sum(-1).T
     ref = reference_gat_aggregate(h.transpose(0, 1), a_src, a_dst, graph, 0.2, mask, 2.0)
     ref = ref.transpose(0, 1).reshape(n, 6) + conv.bias
-    torch.testing.assert_close(y, ref)
-    dy = torch.randn_like(y)
-    params = (x, conv.lin.weight, conv.att_src, conv.att_dst)
-    for a, b in zip(torch.autograd.grad(y, params, dy), torch.autograd.grad(ref, params, dy)):
-        torch.testing.assert_close(a, b)
+    assert_same_and_same_grads(y, ref, (x, conv.lin.weight, conv.att_src, conv.att_dst))
     conv.eval()
     torch.testing.assert_close(conv(x, edge_index), conv(x, edge_index))  # no dropout in eval
 

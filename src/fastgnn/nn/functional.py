@@ -16,6 +16,9 @@ For a directed graph A' != A'ᵀ, which is why :class:`NormalizedAdjacency` keep
 * :class:`GCNFunction` — the whole layer Y = A'(XW) + b with the note's backward written out:
   D = A'ᵀ dY (eq. 10), dW = Xᵀ D (eqs. 12-13, 29), dX = D Wᵀ (eqs. 17, 28), db = Σ_rows dY.
 * :class:`DenseAdjacency` — the same operator as a dense ``[N, N]`` matrix (O(N² F) products).
+* :func:`gat_graph` / :class:`GATGraph` / :class:`GATAggregate` — graph attention's edge softmax
+  and aggregation per head, O(E H C) each way with O(E H + N H C) memory; the backward is
+  derived in ``docs/attention-backward.md``.
 * ``check_*`` — input validation shared by all layers: a ``ValueError`` naming the argument.
 """
 
@@ -176,14 +179,9 @@ def gcn_norm(
         weight 0 rather than inf. O(E log E) time (one sort per CSR), O(N + E) memory.
     """
     num_nodes = check_num_nodes(num_nodes)
-    check_edge_index(edge_index, num_nodes)
+    src, dst = _edges(edge_index, num_nodes, add_self_loops, device)
+    device = src.device
     dtype = dtype or torch.get_default_dtype()
-    device = torch.device(device) if device is not None else edge_index.device
-    src, dst = edge_index[0].to(device), edge_index[1].to(device)
-    if add_self_loops:
-        keep = src != dst
-        loop = torch.arange(num_nodes, device=device)
-        src, dst = torch.cat([src[keep], loop]), torch.cat([dst[keep], loop])
     weight = torch.ones(src.numel(), dtype=dtype, device=device)
     if normalize:
         deg = torch.zeros(num_nodes, dtype=dtype, device=device).index_add_(0, dst, weight)
@@ -320,14 +318,7 @@ def gat_graph(edge_index: torch.Tensor, num_nodes: int, add_self_loops: bool = T
     """The edge structure :class:`GATConv` attends over: existing self-loops removed and one added
     per node when ``add_self_loops`` (PyG's GATConv), sorted by target. O(E log E)."""
     num_nodes = check_num_nodes(num_nodes)
-    check_edge_index(edge_index, num_nodes)
-    device = torch.device(device) if device is not None else edge_index.device
-    src, dst = edge_index[0].to(device), edge_index[1].to(device)
-    if add_self_loops:
-        keep = src != dst
-        loop = torch.arange(num_nodes, device=device)
-        src, dst = torch.cat([src[keep], loop]), torch.cat([dst[keep], loop])
-    return GATGraph(src, dst, num_nodes)
+    return GATGraph(*_edges(edge_index, num_nodes, add_self_loops, device), num_nodes)
 
 
 class GATAggregate(torch.autograd.Function):
@@ -477,6 +468,19 @@ def _check_impl(impl: str) -> None:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _edges(edge_index, num_nodes: int, add_self_loops: bool, device):
+    """Validated (src, dst) on ``device``; with ``add_self_loops`` existing self-loops are
+    replaced by exactly one per node (PyG's ``add_remaining_self_loops`` for unit weights)."""
+    check_edge_index(edge_index, num_nodes)
+    device = torch.device(device) if device is not None else edge_index.device
+    src, dst = edge_index[0].to(device), edge_index[1].to(device)
+    if add_self_loops:
+        keep = src != dst
+        loop = torch.arange(num_nodes, device=device)
+        src, dst = torch.cat([src[keep], loop]), torch.cat([dst[keep], loop])
+    return src, dst
 
 
 def _coalesce(row, col, weight, num_nodes):
