@@ -272,7 +272,8 @@ def compute_tile(
 
     left = get("row", rows, plan.row_chunks, i)
     right = get(side_j, cols, plan.col_chunks, j)
-    return tile_readouts(left, right, num_blocks, num_mlp_layers).cpu().numpy()
+    upper = plan.symmetric and i == j  # a diagonal tile: the pairs on and above its diagonal suffice
+    return tile_readouts(left, right, num_blocks, num_mlp_layers, upper=upper).cpu().numpy()
 
 
 def place_tile(out: np.ndarray, plan: TilePlan, tile: tuple[int, int], block: np.ndarray) -> None:

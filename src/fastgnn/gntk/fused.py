@@ -23,13 +23,15 @@ tensors when numba is importable (and :data:`ENABLED` is true); everything else
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import os
 
+import numpy as np
 import torch
 
-__all__ = ["ENABLED", "available", "ntk_step_fused", "usable"]
+__all__ = ["ENABLED", "available", "ntk_step_fused", "tile_readouts_fused", "tile_usable", "usable"]
 
 #: Set to False (or set the environment variable ``FASTGNN_NO_NUMBA=1``) to force the torch path.
 ENABLED = os.environ.get("FASTGNN_NO_NUMBA", "") in ("", "0")
@@ -63,23 +65,84 @@ def ntk_step_fused(sigma: torch.Tensor, theta: torch.Tensor, diag_left: torch.Te
     :func:`usable`).  Runs on ``torch.get_num_threads()`` threads (at most
     numba's maximum).
     """
+    kernels = _kernels()
+    inv_left, left_pi = _row_vectors(diag_left)
+    inv_right, _ = _row_vectors(diag_right)
+    with _threads(kernels.numba):
+        kernels.ntk_step_kernel(sigma.numpy(), theta.numpy(), inv_left.numpy(), inv_right.numpy(), left_pi.numpy(),
+                                diag_right.contiguous().numpy(), _snap(sigma.dtype))
+
+
+def tile_usable(left, right, sketched: bool) -> bool:
+    """Whether :func:`tile_readouts_fused` can compute this tile (exact kernel, CPU float stacks)."""
+    return (not sketched and left.x.dtype == right.x.dtype
+            and usable(left.x.contiguous(), right.x.contiguous(), *left.diags[:1], *right.diags[:1]))
+
+
+#: Columns (stacked nodes of whole graphs) per block of :func:`tile_readouts_fused`: a block of
+#: ``N_g x COLUMN_CHUNK`` and its two companions stay in a core's L2 cache.
+COLUMN_CHUNK = 512
+
+
+def tile_readouts_fused(left, right, num_blocks: int, num_mlp_layers: int, upper: bool = False) -> torch.Tensor:
+    """:func:`fastgnn.gntk.tiles.tile_readouts` in one compiled pass: ``[num_blocks + 1, n_left, n_right]``.
+
+    ``left``/``right`` are :class:`fastgnn.gntk.tiles.Stack` s in the sparse layout.
+    Only Σ⁽⁰⁾ = X_I X_Jᵀ is formed at the tile's size; the recursion then runs on one
+    left graph's rows at a time (see ``_fused_kernels.tile_recursion_kernel``), left
+    graphs in parallel on ``torch.get_num_threads()`` threads.  ``upper``: compute only
+    the pairs h >= g (a diagonal tile of a symmetric Gram; ``left is right``) and mirror.
+    """
+    kernels = _kernels()
+    dtype = left.x.dtype
+    sigma0 = (left.x @ right.x.T).contiguous()
+    lp, li, lv, lo = left.csr()
+    rp, ri, rv, ro = right.csr()
+    inv_l, lpi = (torch.stack(v).numpy() for v in zip(*(_row_vectors(d) for d in left.diags)))
+    inv_r = torch.stack([_row_vectors(d)[0] for d in right.diags]).numpy()
+    d_r = torch.stack(list(right.diags)).numpy()
+    out = np.zeros((num_blocks + 1, left.num_graphs, right.num_graphs), dtype=np.float64)
+    with _threads(kernels.numba, chunksize=1):
+        kernels.tile_recursion_kernel(sigma0.numpy(), lp, li, lv, lo, rp, ri, rv, ro, inv_l, lpi, inv_r, d_r,
+                                      num_blocks, num_mlp_layers, bool(upper), COLUMN_CHUNK, _snap(dtype), out)
+    if upper:
+        low = np.tril_indices(left.num_graphs, -1)
+        out[:, low[0], low[1]] = out[:, low[1], low[0]]
+    return torch.from_numpy(out).to(dtype)
+
+
+def _kernels():
     global _KERNEL
     if _KERNEL is None:
-        from fastgnn.gntk import _fused_kernels  # imports numba and loads the compiled kernel from its cache
+        from fastgnn.gntk import _fused_kernels  # imports numba and loads the compiled kernels from its cache
 
         _KERNEL = _fused_kernels
-    numba, kernel = _KERNEL.numba, _KERNEL.ntk_step_kernel
-    inv_left = torch.where(diag_left > 0, 1.0 / diag_left, torch.zeros_like(diag_left))
-    inv_right = torch.where(diag_right > 0, 1.0 / diag_right, torch.zeros_like(diag_right))
-    left_pi = diag_left / math.pi
-    snap = 32 * torch.finfo(sigma.dtype).eps
+    return _KERNEL
+
+
+def _row_vectors(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(1/d with 0 where d = 0, d/π)``, computed as :func:`fastgnn.gntk.relu.relu_maps_` does."""
+    return torch.where(d > 0, 1.0 / d, torch.zeros_like(d)).contiguous(), (d / math.pi).contiguous()
+
+
+def _snap(dtype) -> float:
+    return float(32 * torch.finfo(dtype).eps)
+
+
+@contextlib.contextmanager
+def _threads(numba, chunksize: int | None = None):
+    """numba on ``torch.get_num_threads()`` threads (at most its maximum) for the block; restored after."""
     threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
     before = numba.get_num_threads()
+    old_chunk = numba.get_parallel_chunksize() if chunksize is not None else None
     if before != threads:
         numba.set_num_threads(threads)
+    if chunksize is not None:
+        numba.set_parallel_chunksize(chunksize)
     try:
-        kernel(sigma.numpy(), theta.numpy(), inv_left.numpy(), inv_right.numpy(), left_pi.numpy(),
-                         diag_right.contiguous().numpy(), float(snap))
+        yield
     finally:
         if before != threads:
             numba.set_num_threads(before)
+        if chunksize is not None:
+            numba.set_parallel_chunksize(old_chunk)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from fastgnn.gntk import fused
 from fastgnn.gntk.pairwise import Operand
 from fastgnn.gntk.recursion import readouts
 
@@ -53,6 +54,19 @@ class Stack:
     diags: list
     membership: torch.Tensor
     blocks: torch.Tensor | None = None
+    offsets: np.ndarray | None = None
+    _csr: tuple | None = None
+
+    def csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(indptr, indices, values, offsets)`` of the exact sparse layout's aggregation, as NumPy
+        arrays (int64, int64, the dtype, int64; ``offsets[g]``: graph g's first row), cached."""
+        if self._csr is None:
+            if self.blocks is not None or len(self.factors) != 1 or self.offsets is None:
+                raise ValueError("csr() needs the exact sparse layout")
+            b = self.factors[0]
+            self._csr = (b.crow_indices().numpy().astype(np.int64), b.col_indices().numpy().astype(np.int64),
+                         b.values().contiguous().numpy(), np.asarray(self.offsets, dtype=np.int64))
+        return self._csr
 
     @property
     def num_factors(self) -> int:
@@ -86,8 +100,13 @@ MAX_PADDING = 1.25
 
 
 def choose_layout(ops: Sequence[Operand], sketched: bool) -> str:
-    """``"dense"`` (padded) or ``"sparse"``, by the cost model above."""
-    if sketched or not ops:
+    """``"dense"`` (padded) or ``"sparse"``, by the cost model above.
+
+    Always ``"sparse"`` where the compiled tile of :mod:`fastgnn.gntk.fused` will run
+    (exact kernel, CPU float tensors, numba installed): it works graph by graph on
+    the sparse layout's CSR and is faster than either torch layout.
+    """
+    if sketched or not ops or _fused_applies(ops[0].x, sketched):
         return "sparse"
     sizes = [op.num_nodes for op in ops]
     p = max(sizes)
@@ -125,7 +144,7 @@ def stack_operands(ops: Sequence[Operand], sketched: bool, layout: str = "auto")
         [torch.ones(1, n, dtype=dtype, device=device) for n in sizes],
         np.arange(len(ops) + 1), offsets,
     )
-    return Stack(x=x, factors=factors, diags=diags, membership=membership)
+    return Stack(x=x, factors=factors, diags=diags, membership=membership, offsets=offsets)
 
 
 def _stack_padded(ops: Sequence[Operand]) -> Stack:
@@ -149,14 +168,29 @@ def _stack_padded(ops: Sequence[Operand]) -> Stack:
     return Stack(x=x, factors=[], diags=diags, membership=membership, blocks=blocks)
 
 
-def tile_readouts(left: Stack, right: Stack, num_blocks: int, num_mlp_layers: int) -> torch.Tensor:
+def _fused_applies(x: torch.Tensor, sketched: bool) -> bool:
+    return not sketched and fused.usable(x.new_empty(0))
+
+
+def tile_readouts(
+    left: Stack, right: Stack, num_blocks: int, num_mlp_layers: int, upper: bool = False
+) -> torch.Tensor:
     """All readouts of one tile: ``[num_blocks + 1, n_left, n_right]``.
+
+    Two stacks in the exact sparse layout on the CPU go through the compiled
+    :func:`fastgnn.gntk.fused.tile_readouts_fused` (graph by graph, in cache; with
+    ``upper``, a diagonal tile of a symmetric Gram, only the pairs on or above the
+    diagonal are computed, then mirrored).  Everything else (CUDA, sketched, the
+    padded dense layout, no numba) runs the torch tile below, ``upper`` ignored.
 
     Memory: eight ``[M_left, M_right]`` tensors at the peak: Σ, Θ, two ReLU
     scratch buffers, three aggregation buffers, and Σ⁽⁰⁾'s readout input (which
     becomes Σ).  Every one is allocated once per tile and reused: on a CPU a
     fresh large tensor costs page faults that take longer than the arithmetic.
     """
+    if left.offsets is not None and right.offsets is not None and len(left.factors) == 1 \
+            and fused.tile_usable(left, right, sketched=False):
+        return fused.tile_readouts_fused(left, right, num_blocks, num_mlp_layers, upper=upper)
     buffers: dict = {}
 
     def buffer(key, shape, like: torch.Tensor) -> torch.Tensor:
