@@ -1,0 +1,340 @@
+"""Run the sweeps, fit the exponents, and hold the result (:class:`Report`)."""
+
+from __future__ import annotations
+
+import csv
+import gc
+import io
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from fastgnn.complexity.fit import fit_exponent, predicted_exponent
+from fastgnn.complexity.measure import copy_gbps, machine_info, matmul_gflops, peak_memory, time_call
+from fastgnn.complexity.registry import Context, Sweep, select
+
+__all__ = ["profile", "Report", "AGREEMENT", "MEMORY_FLOOR"]
+
+#: |measured - predicted| within this counts as agreement.
+AGREEMENT = 0.2
+#: peak memory below this (bytes) is at the page-granularity noise level and not fitted.
+MEMORY_FLOOR = 1 << 20
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+@dataclass
+class Report:
+    """The profile: machine, baselines, every measured point and every fit.
+
+    ``points``: one dict per measured (or skipped) point.  ``fits``: one dict per sweep, with
+    the time fit, the memory fit and the predictions.  ``rows()`` flattens them into the table
+    (one row per sweep and prediction).
+    """
+
+    machine: dict
+    baselines: dict
+    settings: dict
+    points: list = field(default_factory=list)
+    fits: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    # -- table -------------------------------------------------------------------------------
+    def rows(self) -> list[dict]:
+        out = []
+        for f in self.fits:
+            for pred in f["predictions"] or [None]:
+                out.append({
+                    "operation": f["op"], "variable": f["variable"], "impl": f["impl"],
+                    "range": f["range"], "points": f"{len(f['time']['used'])}/{f['n_points']}",
+                    "regime": f["time"]["regime"],
+                    "source": pred["source"] if pred else "", "formula": pred["label"] if pred else "",
+                    "predicted": pred["exponent"] if pred else math.nan,
+                    "measured": f["time"]["slope"], "stderr": f["time"]["stderr"],
+                    "agree": pred["agree"] if pred else None,
+                    "gflops": f["gflops"], "gbps": f["gbps"],
+                    "mem_predicted": f["memory_predicted"], "mem_measured": f["memory"]["slope"],
+                    "status": f["status"],
+                })
+        return out
+
+    def table(self) -> str:
+        """The fixed-width text table printed by the CLI."""
+        head = (f"{'operation':<22} {'var':<4} {'range':>14} {'pred':>5} {'meas':>11} {'agree':>5}  "
+                f"{'GFLOP/s':>7} {'GB/s':>6}  {'mem p/m':>9}  formula (source)")
+        lines = [head, "-" * len(head)]
+        for r in self.rows():
+            if r["status"] != "ok":
+                lines.append(f"{r['operation']:<22} {r['variable']:<4} {r['status']}")
+                continue
+            meas = _num(r["measured"]) + (f"±{r['stderr']:.2f}" if math.isfinite(r["stderr"]) else "")
+            agree = {True: "yes", False: "NO", None: "-"}[r["agree"]]
+            mem = f"{_num(r['mem_predicted'], 1)}/{_num(r['mem_measured'], 1)}"
+            lines.append(
+                f"{r['operation']:<22} {r['variable']:<4} {r['range']:>14} {_num(r['predicted']):>5} {meas:>11} "
+                f"{agree:>5}  {_num(r['gflops'], 1):>7} {_num(r['gbps'], 1):>6}  {mem:>9}  "
+                f"{r['formula']} ({r['source']})")
+        b = self.baselines
+        lines.append("")
+        lines.append(f"machine: {self.machine.get('processor')}, {self.machine.get('cpus')} CPUs, "
+                     f"{self.machine.get('torch_threads')} torch thread(s), device {self.machine.get('device')}; "
+                     f"torch {self.machine.get('torch')}")
+        lines.append(f"baselines: matmul {b['matmul_gflops_float32']:.1f} GFLOP/s (float32), "
+                     f"{b['matmul_gflops_float64']:.1f} GFLOP/s (float64); copy {b['copy_gbps']:.1f} GB/s")
+        lines.append(f"times: median of {self.settings['repeats']} repeats, {self.settings['clock']} clock; "
+                     f"exponents fitted by fastgnn.complexity.fit_exponent (log-log least squares above "
+                     f"the overhead floor)")
+        lines.append(f"agreement: |measured - predicted| <= {AGREEMENT}; GFLOP/s, GB/s at the largest point; "
+                     f"mem p/m: predicted/measured exponent of the peak memory; {self.seconds:.0f} s in all")
+        return "\n".join(lines)
+
+    # -- output ------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"machine": self.machine, "baselines": self.baselines, "settings": self.settings,
+                "seconds": self.seconds, "agreement_tolerance": AGREEMENT, "table": self.rows(),
+                "fits": self.fits, "points": self.points}
+
+    def points_csv(self) -> str:
+        cols = ["operation", "variable", "value", "impl", "seconds", "seconds_min", "seconds_max", "cpu_seconds",
+                "loops", "peak_bytes", "flops", "bytes", "gflops", "gbps", "params", "status"]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for p in self.points:
+            w.writerow({**p, "params": " ".join(f"{k}={v}" for k, v in p["params"].items())})
+        return buf.getvalue()
+
+    def table_csv(self) -> str:
+        rows = self.rows()
+        buf = io.StringIO()
+        if rows:
+            w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+            w.writeheader()
+            w.writerows(rows)
+        return buf.getvalue()
+
+    def write(self, out, *, plots: bool = True, prefix: str = "complexity") -> list[Path]:
+        """Write ``PREFIX.json``, ``PREFIX.csv`` (the table), ``PREFIX_points.csv`` and one PNG per
+        group of operations (``PREFIX_GROUP.png``) into the folder ``out``, atomically."""
+        from fastgnn.io import save_json, save_text
+
+        out = Path(out)
+        paths = [save_json(out / f"{prefix}.json", self.to_dict()),
+                 save_text(out / f"{prefix}.csv", self.table_csv()),
+                 save_text(out / f"{prefix}_points.csv", self.points_csv())]
+        if plots:
+            from fastgnn.complexity.plots import plot_report
+
+            paths += plot_report(self, out, prefix=prefix)
+        return paths
+
+
+def _num(v, digits: int = 2) -> str:
+    return "-" if v is None or not math.isfinite(v) else f"{v:.{digits}f}"
+
+
+# --------------------------------------------------------------------------- running
+
+
+def profile(
+    ops=None,
+    *,
+    quick: bool = False,
+    device="cpu",
+    repeats: int | None = None,
+    min_time: float | None = None,
+    max_call_seconds: float | None = None,
+    memory: bool = True,
+    clock: str = "wall",
+    seed: int = 0,
+    log=None,
+) -> Report:
+    """Measure the selected sweeps and fit their exponents.
+
+    Args:
+        ops: patterns selecting sweeps (see :func:`fastgnn.complexity.select`); None: all.
+        quick: the smaller ``quick`` sizes, 3 repeats: under a minute on 2 cores.
+        device: ``"cpu"`` or ``"cuda"``.
+        repeats: timed repeats per point (default 5, quick 3); the median is reported.
+        min_time: seconds a repeat lasts at least (calls are looped); default 0.01, quick 0.003.
+        max_call_seconds: a point whose time, extrapolated from the previous point with the
+            sweep's largest plausible exponent, exceeds this is skipped with the rest of its
+            sweep (default 2 s, quick 0.3 s).
+        memory: measure peak memory per point.
+        clock: the times fitted and tabulated: ``"wall"`` (default; the median wall time) or
+            ``"cpu"`` (the median CPU time of this process: on a CPU shared with other jobs it
+            leaves out the time slices they took; CPU device only).  Both are recorded.
+        seed: seeds every input.
+        log: ``log(str)`` called per point (progress), or None.
+
+    Returns:
+        a :class:`Report`.
+    """
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but torch.cuda.is_available() is False")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if clock not in ("wall", "cpu"):
+        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
+    if clock == "cpu" and dev.type == "cuda":
+        raise ValueError("clock='cpu' measures CPU time, which is meaningless for CUDA kernels: use 'wall'")
+    repeats = int(repeats if repeats is not None else (3 if quick else 5))
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    min_time = float(min_time if min_time is not None else (0.003 if quick else 0.01))
+    max_call = float(max_call_seconds if max_call_seconds is not None else (0.3 if quick else 2.0))
+    sweeps = select(ops)
+    t_start = time.perf_counter()
+    log = log or (lambda s: None)
+
+    baselines = {
+        "matmul_gflops_float32": matmul_gflops(device=dev, dtype=torch.float32, n=512 if quick else 1024),
+        "matmul_gflops_float64": matmul_gflops(device=dev, dtype=torch.float64, n=512 if quick else 1024),
+        "copy_gbps": copy_gbps(device=dev, nbytes=(16 if quick else 64) * 2**20),
+    }
+    log(f"baselines: matmul {baselines['matmul_gflops_float32']:.1f} GFLOP/s float32, "
+        f"{baselines['matmul_gflops_float64']:.1f} float64; copy {baselines['copy_gbps']:.1f} GB/s")
+    report = Report(machine=machine_info(dev), baselines=baselines,
+                    settings={"quick": quick, "device": str(dev), "repeats": repeats, "min_time": min_time,
+                              "max_call_seconds": max_call, "memory": memory, "clock": clock, "seed": seed,
+                              "ops": [s.name for s in sweeps]})
+    for sweep in sweeps:
+        t0 = time.perf_counter()
+        points = _run_sweep(sweep, quick=quick, dev=dev, repeats=repeats, min_time=min_time, max_call=max_call,
+                            memory=memory, seed=seed, log=log)
+        report.points += points
+        fit = _fit_sweep(sweep, points, quick, baselines, clock)
+        fit["elapsed"] = time.perf_counter() - t0
+        report.fits.append(fit)
+    report.seconds = time.perf_counter() - t_start
+    return report
+
+
+def _run_sweep(sweep: Sweep, *, quick, dev, repeats, min_time, max_call, memory, seed, log) -> list[dict]:
+    why = sweep.unavailable()
+    impl = sweep.implementation() if why is None else "unavailable"
+    points, last = [], None
+    for value in sweep.sizes(quick):
+        params = sweep.params(value, quick)
+        point = {"operation": sweep.op, "variable": sweep.variable, "value": value, "impl": impl,
+                 "params": params, "seconds": None, "seconds_min": None, "seconds_max": None, "cpu_seconds": None,
+                 "loops": None,
+                 "peak_bytes": None, "flops": _count(sweep.flops, params), "bytes": _count(sweep.bytes, params),
+                 "gflops": None, "gbps": None, "status": "ok"}
+        if why is not None:
+            point["status"] = f"unavailable: {why}"
+        elif last is not None and last[1] * (value / last[0]) ** sweep.grows > max_call:
+            point["status"] = (f"skipped: ~{last[1] * (value / last[0]) ** sweep.grows:.2g} s per call "
+                               f"extrapolated > {max_call:g} s")
+        else:
+            try:
+                _measure(sweep, point, params, dev, repeats, min_time, memory, seed)
+                last = (value, point["seconds"])
+            except (RuntimeError, MemoryError) as e:  # out of memory, mostly
+                point["status"] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
+                _free(dev)
+        points.append(point)
+        log(_point_line(point))
+        if point["status"].startswith(("unavailable", "skipped", "failed")) and why is None:
+            for rest in sweep.sizes(quick)[sweep.sizes(quick).index(value) + 1:]:
+                points.append({**point, "value": rest, "params": sweep.params(rest, quick),
+                               "flops": None, "bytes": None})
+            break
+        if why is not None:
+            break
+    return points
+
+
+def _measure(sweep, point, params, dev, repeats, min_time, memory, seed) -> None:
+    ctx = Context(device=dev, dtype=_DTYPES[sweep.dtype], generator=torch.Generator().manual_seed(seed))
+    fn = sweep.build(params, ctx)
+    fn()  # warm-up: compilation, caches and lazy initialisation stay out of both measurements
+    if memory:
+        point["peak_bytes"] = peak_memory(fn, device=dev)
+    t = time_call(fn, device=dev, repeats=repeats, min_time=min_time, warmup=0)
+    point.update(seconds=t["seconds"], seconds_min=t["min"], seconds_max=t["max"], cpu_seconds=t["cpu_seconds"],
+                 loops=t["loops"])
+    if point["flops"]:
+        point["gflops"] = point["flops"] / t["seconds"] / 1e9
+    if point["bytes"]:
+        point["gbps"] = point["bytes"] / t["seconds"] / 1e9
+    del fn
+    _free(dev)
+
+
+def _free(dev) -> None:
+    gc.collect()
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def _count(f, params):
+    if f is None:
+        return None
+    try:
+        return float(f(params))
+    except (KeyError, TypeError, ZeroDivisionError):
+        return None
+
+
+def _point_line(p) -> str:
+    if p["status"] != "ok":
+        return f"  {p['operation']}/{p['variable']}={p['value']}: {p['status']}"
+    mem = "n/a" if p["peak_bytes"] is None else f"{p['peak_bytes'] / 2**20:.1f} MiB"
+    return f"  {p['operation']}/{p['variable']}={p['value']}: {p['seconds'] * 1e3:.3f} ms, peak {mem}"
+
+
+def _fit_sweep(sweep: Sweep, points: list, quick: bool, baselines: dict, clock: str = "wall") -> dict:
+    ok = [p for p in points if p["status"] == "ok"]
+    xs = [p["value"] for p in ok]
+    key, other = ("seconds", "cpu_seconds") if clock == "wall" else ("cpu_seconds", "seconds")
+    tfit = fit_exponent(xs, [p[key] for p in ok])
+    ofit = fit_exponent(xs, [p[other] for p in ok])
+    used_x = [xs[i] for i in tfit.used]
+    status = "ok" if math.isfinite(tfit.slope) else (points[0]["status"] if points and not ok else "too few points")
+    preds = []
+    if math.isfinite(tfit.slope):
+        for cost in sweep.costs:
+            k = predicted_exponent(lambda v, c=cost: c.fn(sweep.params(v, quick)), used_x)
+            preds.append({"source": cost.source, "label": cost.label, "exponent": k,
+                          "agree": bool(abs(tfit.slope - k) <= AGREEMENT)})
+    mem_pts = [p for p in ok if p["peak_bytes"] is not None]
+    mfit = fit_exponent([p["value"] for p in mem_pts], [p["peak_bytes"] for p in mem_pts],
+                        noise_floor=MEMORY_FLOOR)
+    mem_pred = math.nan
+    if sweep.space is not None and math.isfinite(mfit.slope):
+        mem_x = [mem_pts[i]["value"] for i in mfit.used]
+        mem_pred = predicted_exponent(lambda v: sweep.space.fn(sweep.params(v, quick)), mem_x)
+    top = ok[-1] if ok else None
+    gflops = top["gflops"] if top and top["gflops"] else math.nan
+    gbps = top["gbps"] if top and top["gbps"] else math.nan
+    peak = baselines[f"matmul_gflops_{sweep.dtype}"]
+    return {
+        "op": sweep.op, "variable": sweep.variable, "name": sweep.name, "group": sweep.group,
+        "impl": points[0]["impl"] if points else "", "note": sweep.note, "status": status,
+        "n_points": len(ok), "range": f"{_short(tfit.x0)}..{_short(tfit.x1)}" if used_x else "",
+        "clock": clock, "time": tfit.to_dict(), "time_other_clock": ofit.to_dict(), "predictions": preds,
+        "memory": mfit.to_dict(), "memory_predicted": mem_pred,
+        "memory_formula": sweep.space.label if sweep.space else None,
+        "gflops": gflops, "gbps": gbps,
+        "gflops_fraction": gflops / peak if math.isfinite(gflops) else math.nan,
+        "gbps_fraction": gbps / baselines["copy_gbps"] if math.isfinite(gbps) else math.nan,
+        "dtype": sweep.dtype,
+    }
+
+
+def _short(v) -> str:
+    if not math.isfinite(v):
+        return "-"
+    v = int(v) if float(v).is_integer() else v
+    for unit, div in (("M", 2**20), ("k", 2**10)):
+        if isinstance(v, int) and v >= div and v % div == 0:
+            return f"{v // div}{unit}"
+    return str(v)
