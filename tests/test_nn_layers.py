@@ -413,3 +413,8 @@ def test_isolated_node_without_self_loops_gets_zero_not_inf():
     dense = adj.to_dense()
     assert bool(torch.isfinite(dense).all())
     assert math.isclose(float(dense[1, 0]), 0.0)  # source 0 has in-degree 0: d_0^-1/2 taken as 0, as PyG
+
+
+def test_large_finite_features_are_accepted_even_when_their_sum_overflows():
+    x = torch.full((7, 3), 3e38)  # float32: finite entries, infinite sum
+    assert GCNConv(3, 2)(x, directed_graph()[0]).shape == (7, 2)

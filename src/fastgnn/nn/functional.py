@@ -326,7 +326,7 @@ class GATAggregate(torch.autograd.Function):
 
     Inputs (head-major): h ``[H, N, C]`` (the transformed features Wx), a_src and a_dst ``[H, N]``
     (a_srcᵀ W x_j and a_dstᵀ W x_i), graph (:class:`GATGraph`), negative_slope, mask (None, or
-    ``[H, E]`` bool dropout mask in the graph's edge order) and scale (1 / (1 - p)).
+    ``[H, E]`` bool dropout mask in the graph's edge order: True keeps) and scale (1 / (1 - p)).
 
     Forward, for each edge j → i:  s_ij = a_src,j + a_dst,i;  e_ij = LeakyReLU(s_ij);
     α_ij = exp(e_ij − m_i) / Σ_j' exp(e_ij' − m_i) with m_i = max_j e_ij (scatter_reduce amax);
@@ -336,63 +336,62 @@ class GATAggregate(torch.autograd.Function):
 
     Backward (dout ``[H, N, C]``):  dh_j = Σ_i β_ij dout_i (CSR of the transpose, O(E H C));
     dβ_ij = <dout_i, h_j> (sampled dense-dense product on the edges, O(E H C), memory O(E H));
-    dα = dβ · mask · scale;  de_ij = α_ij (dα_ij − Σ_j' α_ij' dα_ij');  ds = de · (1 if s > 0
-    else negative_slope);  da_src,j = Σ_i ds_ij,  da_dst,i = Σ_j ds_ij. Saved: h, a_src, a_dst,
-    α and the mask.
+    dα = dβ · mask · scale;  de_ij = α_ij (dα_ij − δ_i) with δ_i = Σ_j α_ij dα_ij = <dout_i, out_i>
+    (O(N H C), no pass over the edges);  ds = de · (1 if s > 0 else negative_slope);
+    da_src,j = Σ_i ds_ij,  da_dst,i = Σ_j ds_ij. Saved: h, out, α, the kept-and-scaled mask
+    and the sign of s: O(N H C + E H).
     """
 
     @staticmethod
     def forward(ctx, h, a_src, a_dst, graph, negative_slope, mask, scale):
         h = h.contiguous()
-        s = a_src[:, graph.src] + a_dst[:, graph.dst]  # [H, E]
-        alpha = edge_softmax(torch.nn.functional.leaky_relu(s, negative_slope), graph)
-        del s
-        beta = alpha if mask is None else alpha * mask * scale
+        s = a_src.index_select(1, graph.src).add_(a_dst.index_select(1, graph.dst))  # [H, E]
+        positive = s > 0
+        alpha = edge_softmax(torch.nn.functional.leaky_relu_(s, negative_slope), graph)  # in place of s
+        keep = None if mask is None else mask.to(alpha.dtype) * scale  # 0 or 1/(1-p)
+        beta = alpha if keep is None else alpha * keep
         out = torch.stack([graph.matrix(beta[k]) @ h[k] for k in range(h.shape[0])])
-        ctx.save_for_backward(h, a_src, a_dst, alpha, mask)
-        ctx.graph, ctx.negative_slope, ctx.scale = graph, negative_slope, scale
+        ctx.save_for_backward(h, out, alpha, keep, positive)
+        ctx.graph, ctx.negative_slope = graph, negative_slope
         return out
 
     @staticmethod
     def backward(ctx, dout):
-        h, a_src, a_dst, alpha, mask = ctx.saved_tensors
+        h, out, alpha, keep, positive = ctx.saved_tensors
         graph = ctx.graph
         dout = dout.contiguous()
         heads = h.shape[0]
-        beta = alpha if mask is None else alpha * mask * ctx.scale
         dh = None
-        if ctx.needs_input_grad[0]:
+        if ctx.needs_input_grad[0]:  # dh_j = Σ_i β_ij dout_i
+            beta = alpha if keep is None else alpha * keep
             dh = torch.stack([graph.matrix_t(beta[k]) @ dout[k] for k in range(heads)])
-        del beta
-        # dβ_ij = <dout_i, h_j>: sampled at the edges only (SDDMM), values in the graph's order
+            del beta
+        # dβ_ij = <dout_i, h_j>, sampled at the edges only (SDDMM); values in the graph's edge order
         dalpha = torch.stack([
             torch.sparse.sampled_addmm(graph.matrix(alpha[k]), dout[k], h[k].T, beta=0.0).values()
             for k in range(heads)
         ])
-        if mask is not None:
-            dalpha = dalpha * mask * ctx.scale
-        # softmax backward per target: de = α ⊙ (dα − Σ_j α dα)
-        dalpha_dot = torch.zeros_like(a_dst).index_add_(1, graph.dst, alpha * dalpha)
-        de = alpha * (dalpha - dalpha_dot[:, graph.dst])
-        del dalpha, dalpha_dot
-        s = a_src[:, graph.src] + a_dst[:, graph.dst]
-        ds = torch.where(s > 0, de, de * ctx.negative_slope)
-        da_src = torch.zeros_like(a_src).index_add_(1, graph.src, ds) if ctx.needs_input_grad[1] else None
-        da_dst = torch.zeros_like(a_dst).index_add_(1, graph.dst, ds) if ctx.needs_input_grad[2] else None
+        if keep is not None:
+            dalpha.mul_(keep)  # dα = dβ · mask / (1 - p)
+        # softmax backward per target: de = α ⊙ (dα − δ), δ_i = Σ_j α_ij dα_ij = Σ_j β_ij dβ_ij = <dout_i, out_i>
+        delta = (dout * out).sum(-1)  # [H, N]
+        de = dalpha.sub_(delta.index_select(1, graph.dst)).mul_(alpha)
+        ds = torch.where(positive, de, de * ctx.negative_slope)  # LeakyReLU'
+        del de
+        da_src = torch.zeros_like(delta).index_add_(1, graph.src, ds) if ctx.needs_input_grad[1] else None
+        da_dst = torch.zeros_like(delta).index_add_(1, graph.dst, ds) if ctx.needs_input_grad[2] else None
         return dh, da_src, da_dst, None, None, None, None
 
 
 def edge_softmax(e: torch.Tensor, graph: GATGraph) -> torch.Tensor:
-    """Softmax of ``e [H, E]`` over each target's in-edges, stabilised by the per-target max.
-
-    O(E H) time and memory. Rows of targets without in-edges are not touched (no 0/0).
-    """
+    """Softmax of ``e [H, E]`` over each target's in-edges, stabilised by the per-target max;
+    overwrites ``e``. O(E H) time. Targets without in-edges are not touched (no 0/0)."""
     index = graph.dst.expand_as(e)
     e_max = e.new_full((e.shape[0], graph.num_nodes), -math.inf)
     e_max.scatter_reduce_(1, index, e, reduce="amax", include_self=True)
-    p = (e - e_max.gather(1, index)).exp_()
+    p = e.sub_(e_max.index_select(1, graph.dst)).exp_()
     denom = torch.zeros_like(e_max).index_add_(1, graph.dst, p)
-    return p.div_(denom.gather(1, index))
+    return p.div_(denom.index_select(1, graph.dst))
 
 
 # --- the scatter path's two phases ----------------------------------------------------------
@@ -434,9 +433,9 @@ def check_edge_index(edge_index, num_nodes: int) -> None:
         raise ValueError(f"edge_index must have shape [2, E], got {tuple(edge_index.shape)}")
     if edge_index.numel() == 0:
         return
-    bad = (edge_index < 0) | (edge_index >= num_nodes)
-    if bool(bad.any()):
-        r, c = (int(v) for v in torch.nonzero(bad)[0])
+    low, high = torch.aminmax(edge_index)  # one pass, no E-sized temporary
+    if int(low) < 0 or int(high) >= num_nodes:
+        r, c = (int(v) for v in torch.nonzero((edge_index < 0) | (edge_index >= num_nodes))[0])
         side = "source" if r == 0 else "target"
         raise ValueError(
             f"edge_index[{r}, {c}] = {int(edge_index[r, c])} ({side} node) is out of range for "
@@ -456,9 +455,13 @@ def check_features(x, num_nodes: int | None = None, name: str = "x") -> torch.Te
         raise ValueError(f"empty graph: {name} has 0 rows (num_nodes=0)")
     if num_nodes is not None and x.shape[0] != num_nodes:
         raise ValueError(f"{name} has {x.shape[0]} rows but the graph has num_nodes={num_nodes}")
-    if not bool(torch.isfinite(x).all()):
-        r, c = (int(v) for v in torch.nonzero(~torch.isfinite(x))[0])
-        raise ValueError(f"{name} has a non-finite value {float(x[r, c])} at [{r}, {c}]")
+    # a NaN or ±inf anywhere makes the sum non-finite: one reduction, no N x F temporary; only
+    # then (or when finite values overflow the sum) is the elementwise test run
+    if not bool(torch.isfinite(x.detach().sum())):
+        bad = torch.nonzero(~torch.isfinite(x.detach()))
+        if bad.numel():
+            r, c = (int(v) for v in bad[0])
+            raise ValueError(f"{name} has a non-finite value {float(x[r, c])} at [{r}, {c}]")
     return x
 
 

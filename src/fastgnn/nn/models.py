@@ -27,8 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fastgnn.nn.conv import DenseGCNConv, GCNConv
-from fastgnn.nn.functional import aggregate, gcn_norm
+from fastgnn.nn.attention import SelfAttention
+from fastgnn.nn.conv import DenseGCNConv, GATConv, GCNConv
+from fastgnn.nn.functional import DenseAdjacency, aggregate, gat_graph, gcn_norm
 
 __all__ = ["GCN", "GAT", "DenseGCN", "AttentionNet", "GIN", "GraphGCN", "NODE_MODELS", "GRAPH_MODELS",
            "node_model", "graph_model"]
@@ -69,8 +70,6 @@ class DenseGCN(GCN):
     conv_class = DenseGCNConv
 
     def prepare(self, edge_index: torch.Tensor, num_nodes: int):
-        from fastgnn.nn.functional import DenseAdjacency
-
         return DenseAdjacency(gcn_norm(edge_index, num_nodes).to_dense())
 
 
@@ -80,15 +79,11 @@ class GAT(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, hidden: int = 8, heads: int = 8,
                  out_heads: int = 1, dropout: float = 0.6):
         super().__init__()
-        from fastgnn.nn.attention import GATConv
-
         self.dropout = dropout
         self.conv1 = GATConv(in_channels, hidden, heads=heads, dropout=dropout)
         self.conv2 = GATConv(hidden * heads, num_classes, heads=out_heads, concat=False, dropout=dropout)
 
     def prepare(self, edge_index: torch.Tensor, num_nodes: int):
-        from fastgnn.nn.functional import gat_graph
-
         return gat_graph(edge_index, num_nodes)
 
     def forward(self, x: torch.Tensor, graph) -> torch.Tensor:
@@ -104,14 +99,12 @@ class AttentionNet(GAT):
     def __init__(self, in_channels: int, num_classes: int, hidden: int = 8, heads: int = 8,
                  out_heads: int = 1, dropout: float = 0.6):
         nn.Module.__init__(self)
-        from fastgnn.nn.attention import SelfAttention
-
         self.dropout = dropout
         self.conv1 = SelfAttention(in_channels, hidden, heads=heads)
         self.conv2 = SelfAttention(hidden * heads, num_classes, heads=out_heads, concat=False)
 
     def prepare(self, edge_index: torch.Tensor, num_nodes: int):
-        return edge_index
+        return None  # dense attention over all pairs: the graph is not used
 
 
 # --------------------------------------------------------------------------- graph classification
