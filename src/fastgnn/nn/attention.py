@@ -84,7 +84,8 @@ def self_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.T
 class SelfAttentionFunction(torch.autograd.Function):
     """O = softmax(QKᵀ/√d) V per head; inputs and output ``[H, N, d]``.
 
-    Forward O(H N² d) time, O(H N²) memory for P (saved for the backward, with Q, K, V, O).
+    Forward O(H N² d) time, O(H N²) memory: one buffer, S then P in place (saved for the backward,
+    with Q, K, V, O); the backward adds one more (dP, then dS in place).
     Backward (docs/attention-backward.md):
 
         dV = Pᵀ dO                        O(H N² d)
@@ -97,9 +98,9 @@ class SelfAttentionFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v):
         scale = 1.0 / math.sqrt(q.shape[-1])
-        s = torch.matmul(q, k.transpose(-1, -2)).mul_(scale)  # S = QKᵀ/√d
-        p = torch.softmax(s, dim=-1)  # row softmax, max-subtracted inside
-        del s
+        p = torch.matmul(q, k.transpose(-1, -2)).mul_(scale)  # S = QKᵀ/√d
+        p.sub_(p.amax(dim=-1, keepdim=True)).exp_()  # row softmax in place of S (one N² buffer),
+        p.div_(p.sum(dim=-1, keepdim=True))  # stabilised by the row max
         out = torch.matmul(p, v)  # O = PV
         ctx.save_for_backward(q, k, v, p, out)
         ctx.scale = scale
