@@ -177,6 +177,18 @@ def test_gcn_conv_accepts_prebuilt_adjacency_and_caches():
     assert uncached.adjacency(edge_index, x) is not uncached.adjacency(edge_index, x)
 
 
+def test_cached_layers_can_be_copied_and_pickled():
+    import copy
+    import pickle
+
+    edge_index, n = directed_graph()
+    x = torch.randn(n, 3)
+    for conv in (GCNConv(3, 2, cached=True), GATConv(3, 2, heads=2, cached=True)):
+        y = conv(x, edge_index)
+        for clone in (copy.deepcopy(conv), pickle.loads(pickle.dumps(conv))):
+            torch.testing.assert_close(clone(x, edge_index), y)
+
+
 def test_gcn_conv_float32_converts_prebuilt_float64_adjacency():
     edge_index, n = directed_graph()
     adj = gcn_norm(edge_index, n, dtype=F64)

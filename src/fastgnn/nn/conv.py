@@ -282,6 +282,12 @@ class _GraphCache:
     def clear(self) -> None:
         self._ref, self._key, self._value = None, None, None
 
+    def __getstate__(self) -> dict:  # pickling / deepcopy of a layer drops the cache
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.clear()
+
     def get(self, graph, x: torch.Tensor, build, cached: bool):
         if not cached:
             return build()
