@@ -430,3 +430,12 @@ def test_isolated_node_without_self_loops_gets_zero_not_inf():
 def test_large_finite_features_are_accepted_even_when_their_sum_overflows():
     x = torch.full((7, 3), 3e38)  # float32: finite entries, infinite sum
     assert GCNConv(3, 2)(x, directed_graph()[0]).shape == (7, 2)
+
+
+def test_attention_functions_refuse_a_second_derivative():
+    h, a_src, a_dst = gat_inputs(4)
+    graph = gat_graph(torch.tensor([[0, 1], [1, 2]]), 4)
+    out = GATAggregate.apply(h, a_src, a_dst, graph, 0.2, None, 1.0)
+    (g,) = torch.autograd.grad(out.sum(), h, create_graph=True)
+    with pytest.raises(RuntimeError):
+        g.sum().backward()

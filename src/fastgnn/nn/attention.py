@@ -18,6 +18,7 @@ import math
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from fastgnn.nn.functional import check_edge_index, check_features
 
@@ -107,6 +108,7 @@ class SelfAttentionFunction(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable  # the saved P carries no history: a second derivative would be wrong
     def backward(ctx, dout):
         q, k, v, p, out = ctx.saved_tensors
         dv = torch.matmul(p.transpose(-1, -2), dout) if ctx.needs_input_grad[2] else None  # dV = Pᵀ dO

@@ -28,6 +28,7 @@ import math
 import warnings
 
 import torch
+from torch.autograd.function import once_differentiable
 
 __all__ = [
     "NormalizedAdjacency",
@@ -356,6 +357,7 @@ class GATAggregate(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable  # the saved α carries no history: a second derivative would be wrong
     def backward(ctx, dout):
         h, out, alpha, keep, positive = ctx.saved_tensors
         graph = ctx.graph
