@@ -31,7 +31,7 @@ def add_subparser(subparsers):
     c.add_argument("--repeats", type=int, default=None, help="timed repeats per point (default 5, quick 3)")
     c.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     c.add_argument("--max-call-seconds", type=float, default=None,
-                   help="skip points extrapolated to take longer per call (default 2, quick 0.3)")
+                   help="skip points extrapolated to take longer per call (default 2, quick 0.25)")
     c.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="times fitted: wall (default) or this process's CPU time (CPU only; leaves out "
                         "the time slices other jobs on a shared machine take)")

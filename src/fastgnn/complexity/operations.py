@@ -125,7 +125,7 @@ def _build_spmm(p, ctx):
 
 register(Sweep(
     op="ref-matmul", variable="N", group="reference", impl="torch.matmul",
-    values=(64, 128, 256, 512, 1024, 1536), quick=(64, 128, 256, 512), fixed={},
+    values=(128, 256, 512, 1024, 2048), quick=(128, 256, 512), fixed={},
     build=_build_matmul,
     costs=(Cost("T_mat(N,N,N)", "N³", lambda p: p["N"] ** 3),),
     flops=lambda p: 2 * p["N"] ** 3, bytes=lambda p: 3 * p["N"] ** 2 * F32,
@@ -134,7 +134,7 @@ register(Sweep(
 ))
 register(Sweep(
     op="ref-copy", variable="MB", group="reference", impl="Tensor.copy_",
-    values=(1, 4, 16, 64, 256), quick=(1, 4, 16, 64), fixed={},
+    values=(32, 64, 128, 256, 512), quick=(32, 64, 128), fixed={},
     build=_build_copy,
     costs=(Cost("streaming", "bytes", lambda p: p["MB"]),),
     bytes=lambda p: 2 * p["MB"] * 2**20, grows=1,
@@ -142,7 +142,7 @@ register(Sweep(
 ))
 register(Sweep(
     op="ref-spmm", variable="E", group="reference", impl="torch.sparse.mm (CSR)",
-    values=tuple(2**14 * d for d in (2, 8, 32, 128)), quick=tuple(2**12 * d for d in (2, 8, 32, 128)),
+    values=tuple(2**14 * d for d in (2, 8, 32, 128)), quick=tuple(2**12 * d for d in (2, 8, 32)),
     fixed={"N": 2**14, "F": 32}, quick_fixed={"N": 2**12},
     build=_build_spmm,
     costs=(Cost("note §2", "|E|F", lambda p: p["E"] * p["F"]),),
@@ -213,12 +213,12 @@ SP_SPACE = Cost("note §3.8", "E + LF² + LNF", lambda p: p["E"] + p.get("L", 1)
 
 _GCN_SWEEPS = {
     # variable: (values, quick, fixed, quick_fixed)
-    "N": ((2**10, 2**12, 2**14, 2**16, 2**18), (2**10, 2**12, 2**14, 2**16),
+    "N": ((2**10, 2**12, 2**14, 2**16, 2**18), (2**10, 2**12, 2**14),
           {"deg": 8, "F": 32, "L": 1}, {}),
-    "E": (tuple(2**13 * d for d in (8, 32, 128, 512)), tuple(2**11 * d for d in (8, 32, 128, 512)),
+    "E": (tuple(2**13 * d for d in (8, 32, 128, 512)), tuple(2**11 * d for d in (8, 32, 128)),
           {"N": 2**13, "F": 16, "L": 1}, {"N": 2**11}),
-    "F": ((16, 32, 64, 128, 256, 512), (16, 32, 64, 128, 256), {"N": 2**13, "deg": 8, "L": 1}, {"N": 2**12}),
-    "L": ((1, 2, 4, 8, 16), (1, 2, 4, 8), {"N": 2**14, "deg": 8, "F": 32}, {"N": 2**12}),
+    "F": ((16, 32, 64, 128, 256, 512), (32, 64, 128), {"N": 2**13, "deg": 8, "L": 1}, {"N": 2**12}),
+    "L": ((1, 2, 4, 8, 16), (1, 2, 4), {"N": 2**14, "deg": 8, "F": 32}, {"N": 2**12}),
 }
 
 for _kind, _costs in (("fwd", (FWD_SUM,)), ("bwd", (BWD_SUM, BWD_36))):
@@ -234,7 +234,7 @@ for _kind, _costs in (("fwd", (FWD_SUM,)), ("bwd", (BWD_SUM, BWD_36))):
     register(Sweep(
         op=f"gcn-sparse-{_kind}", variable="N@E", group="gcn", impl=_impl("GCNConv"),
         available=_need_nn("GCNConv", "gcn_norm"),
-        values=(2**10, 2**11, 2**12, 2**13, 2**14, 2**15, 2**16), quick=(2**10, 2**12, 2**14, 2**16),
+        values=(2**10, 2**11, 2**12, 2**13, 2**14, 2**15, 2**16), quick=(2**10, 2**12, 2**14),
         fixed={"E": 2**18, "F": 32, "L": 1}, quick_fixed={"E": 2**16},
         derive=lambda p: {**p, "N": p["N@E"]}, build=_gcn_sparse_build(_kind), costs=_costs,
         flops=_sp_flops(2 if _kind == "fwd" else 4), bytes=_sp_bytes(1 if _kind == "fwd" else 2),
@@ -244,7 +244,7 @@ for _kind, _costs in (("fwd", (FWD_SUM,)), ("bwd", (BWD_SUM, BWD_36))):
     register(Sweep(
         op=f"gcn-sparse-{_kind}", variable="F@E", group="gcn", impl=_impl("GCNConv"),
         available=_need_nn("GCNConv", "gcn_norm"),
-        values=(4, 8, 16, 32, 64), quick=(4, 8, 16, 32),
+        values=(16, 32, 64, 128, 256), quick=(16, 32, 64),
         fixed={"N": 2**11, "E": 2**19, "L": 1}, quick_fixed={"E": 2**17},
         derive=lambda p: {**p, "F": p["F@E"]}, build=_gcn_sparse_build(_kind), costs=_costs,
         flops=_sp_flops(2 if _kind == "fwd" else 4), bytes=_sp_bytes(1 if _kind == "fwd" else 2),
@@ -256,7 +256,7 @@ for _kind in ("fwd", "bwd"):
     register(Sweep(
         op=f"gcn-dense-{_kind}", variable="N", group="gcn", impl=_impl("DenseGCNConv"),
         available=_need_nn("DenseGCNConv", "DenseAdjacency", "gcn_norm"),
-        values=(256, 512, 1024, 2048, 4096), quick=(256, 512, 1024, 2048), fixed={"deg": 8, "F": 64},
+        values=(256, 512, 1024, 2048, 4096), quick=(256, 512, 1024), fixed={"deg": 8, "F": 64},
         derive=_with_e, build=_gcn_dense_build(_kind),
         costs=(Cost("note §3.8", "LN²F + LNF²", _dense),),
         flops=lambda p, k=_kind: 2 * p["N"] ** 2 * p["F"] + (2 if k == "fwd" else 4) * p["N"] * p["F"] ** 2,
@@ -267,7 +267,7 @@ for _kind in ("fwd", "bwd"):
     register(Sweep(
         op=f"gcn-dense-{_kind}", variable="F", group="gcn", impl=_impl("DenseGCNConv"),
         available=_need_nn("DenseGCNConv", "DenseAdjacency", "gcn_norm"),
-        values=(16, 32, 64, 128, 256, 512), quick=(16, 32, 64, 128), fixed={"N": 2048, "deg": 8},
+        values=(16, 32, 64, 128, 256, 512), quick=(16, 64, 256), fixed={"N": 2048, "deg": 8},
         quick_fixed={"N": 1024}, derive=_with_e, build=_gcn_dense_build(_kind),
         costs=(Cost("note §3.8", "LN²F + LNF²", _dense),),
         flops=lambda p, k=_kind: 2 * p["N"] ** 2 * p["F"] + (2 if k == "fwd" else 4) * p["N"] * p["F"] ** 2,
@@ -371,9 +371,9 @@ for _kind, _m in (("fwd", 1), ("bwd", 2)):
         space=Cost("note §4.3", "LN² + LF² + LNF", lambda p: p["H"] * p["N"] ** 2 + p["N"] * p["F"] + p["F"] ** 2),
     )
     register(Sweep(op=f"attention-dense-{_kind}", variable="N", values=(128, 256, 512, 1024, 2048, 4096),
-                   quick=(128, 256, 512, 1024), fixed={"F": 64, "H": 4}, grows=2, **_att))
+                   quick=(128, 256, 512), fixed={"F": 64, "H": 4}, grows=2, **_att))
     register(Sweep(op=f"attention-dense-{_kind}", variable="F", values=(16, 32, 64, 128, 256, 512),
-                   quick=(16, 32, 64, 128), fixed={"N": 1024, "H": 4}, quick_fixed={"N": 512}, grows=2, **_att))
+                   quick=(16, 64, 256), fixed={"N": 1024, "H": 4}, quick_fixed={"N": 512}, grows=2, **_att))
     _gat = dict(
         group="attention", impl=_impl("GATConv", "torch reference (E×H×C messages)"), build=_gat_build(_kind),
         derive=_with_e, costs=(Cost("note §4.3 (sparse)", "LEF + LNF²", _gat_cost),),
@@ -382,9 +382,9 @@ for _kind, _m in (("fwd", 1), ("bwd", 2)):
         space=Cost("note §4.3", "LE + LF² + LNF", lambda p: p["E"] * p["H"] + p["F"] ** 2 + p["N"] * p["F"]),
     )
     register(Sweep(op=f"gat-edge-{_kind}", variable="N", values=(2**10, 2**12, 2**14, 2**16, 2**18),
-                   quick=(2**10, 2**12, 2**14, 2**16), fixed={"deg": 8, "F": 32, "H": 4}, grows=1, **_gat))
+                   quick=(2**10, 2**12, 2**14), fixed={"deg": 8, "F": 32, "H": 4}, grows=1, **_gat))
     register(Sweep(op=f"gat-edge-{_kind}", variable="E", values=tuple(2**12 * d for d in (4, 16, 64, 256)),
-                   quick=tuple(2**11 * d for d in (4, 16, 64, 256)), fixed={"N": 2**12, "F": 32, "H": 4},
+                   quick=tuple(2**11 * d for d in (4, 16, 64)), fixed={"N": 2**12, "F": 32, "H": 4},
                    quick_fixed={"N": 2**11}, grows=1, **_gat))
 
 
@@ -473,20 +473,20 @@ def _sub(p):
 _TRAIN = dict(group="training", available=_need_nn("GCNConv", "gcn_norm"), derive=_with_e)
 register(Sweep(
     op="train-gd-step", variable="N", impl=_impl("GCNConv"), values=(2**10, 2**12, 2**14, 2**16, 2**18),
-    quick=(2**10, 2**12, 2**14, 2**16), fixed={"deg": 8, "F": 32, "C": 8, "B": 256, "fanout": 10},
+    quick=(2**10, 2**12, 2**14), fixed={"deg": 8, "F": 32, "C": 8, "B": 256, "fanout": 10},
     build=_build_gd, costs=(Cost("note §3.1 (GD)", "LEF + LNF²", lambda p: _sp_summary({**p, "L": 2})),),
     flops=_gd_flops, grows=1, note="2-layer GCN, full graph: forward, cross-entropy, backward, SGD update",
     **_TRAIN))
 register(Sweep(
     op="train-sgd-step", variable="N", impl=lambda: "fastgnn.nn.GCNConv + torch neighbour sampler",
-    values=(2**10, 2**12, 2**14, 2**16, 2**18), quick=(2**10, 2**12, 2**14, 2**16),
+    values=(2**10, 2**12, 2**14, 2**16, 2**18), quick=(2**10, 2**12, 2**14),
     fixed={"deg": 8, "F": 32, "C": 8, "B": 64, "fanout": 10},
     build=_build_sgd, costs=(Cost("note §3.7 (SGD)", "L·B·∏fanouts·F² (no N)", lambda p: 1.0),),
     flops=lambda p: _gd_flops(_sub(p)), grows=1,
     note="batch B=64 seeds, 2-hop fanouts (10, 10): the step's cost must not grow with N", **_TRAIN))
 register(Sweep(
     op="train-sgd-step", variable="B", impl=lambda: "fastgnn.nn.GCNConv + torch neighbour sampler",
-    values=(16, 32, 64, 128, 256, 512), quick=(16, 32, 64, 128),
+    values=(16, 32, 64, 128, 256, 512), quick=(16, 64, 256),
     fixed={"N": 2**18, "deg": 8, "F": 32, "C": 8, "fanout": 10}, quick_fixed={"N": 2**16},
     build=_build_sgd, costs=(Cost("note §3.7 (SGD)", "L·B·∏fanouts·F²", lambda p: p["B"]),),
     flops=lambda p: _gd_flops(_sub(p)), grows=1, **_TRAIN))
@@ -553,21 +553,21 @@ SKETCH = Cost("paper §4.3 (Thm 4.1)", "T_mat(N, N, b) = N²b", lambda p: p["N"]
 _BLOCKS = NUM_LAYERS - 1
 
 _AGG = dict(group="gntk", impl="fastgnn.gntk.aggregate", dtype="float64")
-register(Sweep(op="gntk-aggregate-kron", variable="N", values=(16, 24, 32, 48, 64, 96, 128), quick=(16, 32, 64),
+register(Sweep(op="gntk-aggregate-kron", variable="N", values=(32, 48, 64, 96, 128, 192), quick=(32, 64, 96),
                fixed={"p": 0.1}, build=_build_aggregate("kron"), costs=(KRON_NNZ, KRON),
                flops=lambda p: 2 * _nnz(p) ** 2, bytes=lambda p: 40 * _nnz(p) ** 2, space=KRON_NNZ, grows=4,
                note="explicit sparse Kronecker operator, built per call as in Du et al.'s code", **_AGG))
-register(Sweep(op="gntk-aggregate-decoupled", variable="N", values=(32, 64, 128, 256, 512, 1024),
-               quick=(32, 64, 128, 256), fixed={"p": 0.1}, build=_build_aggregate("decoupled"), costs=(DEC,),
+register(Sweep(op="gntk-aggregate-decoupled", variable="N", values=(64, 128, 256, 512, 1024),
+               quick=(64, 128, 256), fixed={"p": 0.1}, build=_build_aggregate("decoupled"), costs=(DEC,),
                flops=lambda p: 4 * p["N"] ** 3, bytes=lambda p: 4 * p["N"] ** 2 * F64,
                space=Cost("output", "N²", lambda p: p["N"] ** 2), grows=3, **_AGG))
-register(Sweep(op="gntk-aggregate-sketch", variable="N", values=(64, 128, 256, 512, 1024, 2048),
-               quick=(64, 128, 256, 512), fixed={"p": 0.1, "b": 16}, build=_build_aggregate("sketch"),
+register(Sweep(op="gntk-aggregate-sketch", variable="N", values=(128, 256, 512, 1024, 2048),
+               quick=(128, 256, 512), fixed={"p": 0.1, "b": 16}, build=_build_aggregate("sketch"),
                costs=(SKETCH,), flops=lambda p: 4 * p["N"] ** 2 * p["b"] + 4 * p["N"] * p["b"] ** 2,
                bytes=lambda p: 2 * p["N"] ** 2 * F64, space=Cost("output", "N²", lambda p: p["N"] ** 2), grows=2,
                **_AGG))
 register(Sweep(op="gntk-aggregate-sketch", variable="b", values=(8, 16, 32, 64, 128, 256),
-               quick=(8, 16, 32, 64), fixed={"p": 0.1, "N": 1024}, quick_fixed={"N": 512},
+               quick=(8, 32, 128), fixed={"p": 0.1, "N": 1024}, quick_fixed={"N": 512},
                build=_build_aggregate("sketch"), costs=(SKETCH,),
                flops=lambda p: 4 * p["N"] ** 2 * p["b"] + 4 * p["N"] * p["b"] ** 2,
                bytes=lambda p: 2 * p["N"] ** 2 * F64, grows=2, **_AGG))
@@ -580,15 +580,15 @@ def _pair_flops(agg):
     return lambda p: _BLOCKS * (agg(p) + NUM_MLP_LAYERS * _RELU * p["N"] ** 2) + 2 * p["N"] ** 2 * 4
 
 
-register(Sweep(op="gntk-pair-kron", variable="N", values=(16, 24, 32, 48, 64, 96), quick=(16, 24, 32, 48),
+register(Sweep(op="gntk-pair-kron", variable="N", values=(32, 48, 64, 96, 128), quick=(32, 48, 64),
                fixed={"p": 0.1}, build=_build_pair("kron"), costs=(KRON_NNZ, KRON),
                flops=_pair_flops(lambda p: 2 * _nnz(p) ** 2), grows=4,
                note=f"whole kernel of one pair: L={NUM_LAYERS}, R={NUM_MLP_LAYERS}", **_PAIR))
-register(Sweep(op="gntk-pair-decoupled", variable="N", values=(32, 64, 128, 256, 512, 1024),
-               quick=(32, 64, 128, 256), fixed={"p": 0.1}, build=_build_pair("decoupled"), costs=(DEC,),
+register(Sweep(op="gntk-pair-decoupled", variable="N", values=(64, 128, 256, 512, 1024),
+               quick=(64, 128, 256), fixed={"p": 0.1}, build=_build_pair("decoupled"), costs=(DEC,),
                flops=_pair_flops(lambda p: 4 * p["N"] ** 3), grows=3, **_PAIR))
-register(Sweep(op="gntk-pair-sketch", variable="N", values=(64, 128, 256, 512, 1024, 2048),
-               quick=(64, 128, 256, 512), fixed={"p": 0.1, "b": 16}, build=_build_pair("sketch"),
+register(Sweep(op="gntk-pair-sketch", variable="N", values=(128, 256, 512, 1024, 2048),
+               quick=(128, 256, 512), fixed={"p": 0.1, "b": 16}, build=_build_pair("sketch"),
                costs=(SKETCH,), flops=_pair_flops(lambda p: 4 * p["N"] ** 2 * p["b"]), grows=2, **_PAIR))
 
 
@@ -610,12 +610,12 @@ def _dataset_flops(p):
 
 _DS = dict(group="gntk", impl="fastgnn.gntk.GNTK(method='batched')", dtype="float64", build=_build_dataset,
            flops=_dataset_flops)
-register(Sweep(op="gntk-dataset-batched", variable="n", values=(25, 50, 100, 200, 400), quick=(25, 50, 100),
-               fixed={"N": 30, "deg": 6}, grows=2,
+register(Sweep(op="gntk-dataset-batched", variable="n", values=(16, 32, 64, 128, 256), quick=(16, 32, 64),
+               fixed={"N": 20, "deg": 6}, grows=2,
                costs=(Cost("paper Thm 4.1: O(n²)·(…)", "n² pairs", lambda p: p["n"] ** 2),),
                note="Gram of n synthetic graphs of N nodes (mean degree 6), tiles of stacked graphs", **_DS))
-register(Sweep(op="gntk-dataset-batched", variable="N", values=(16, 32, 64, 128, 256), quick=(16, 32, 64),
-               fixed={"n": 40, "deg": 6}, grows=3,
+register(Sweep(op="gntk-dataset-batched", variable="N", values=(16, 32, 64, 128, 192), quick=(16, 32, 64),
+               fixed={"n": 16, "deg": 6}, grows=3,
                costs=(Cost("sparse aggregation, fixed degree", "n²·N²·d", lambda p: p["N"] ** 2),
                       Cost("paper Thm 4.1 (decoupled)", "n²·N³", lambda p: p["N"] ** 3)),
                note="sparse CSR aggregation costs N_G·N_H·(d_G + d_H) per pair: N² at a fixed degree", **_DS))

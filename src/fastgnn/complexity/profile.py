@@ -53,7 +53,8 @@ class Report:
                     "regime": f["time"]["regime"],
                     "source": pred["source"] if pred else "", "formula": pred["label"] if pred else "",
                     "predicted": pred["exponent"] if pred else math.nan,
-                    "measured": f["time"]["slope"], "stderr": f["time"]["stderr"],
+                    "measured": f["time"]["slope"], "stderr": f["time"]["stderr"], "clock": f["clock"],
+                    "measured_other_clock": f["time_other_clock"]["slope"],
                     "agree": pred["agree"] if pred else None,
                     "gflops": f["gflops"], "gbps": f["gbps"],
                     "mem_predicted": f["memory_predicted"], "mem_measured": f["memory"]["slope"],
@@ -63,20 +64,21 @@ class Report:
 
     def table(self) -> str:
         """The fixed-width text table printed by the CLI."""
-        head = (f"{'operation':<22} {'var':<4} {'range':>14} {'pred':>5} {'meas':>11} {'agree':>5}  "
+        other = "cpu" if self.settings.get("clock", "wall") == "wall" else "wall"
+        head = (f"{'operation':<24} {'var':<4} {'range':>14} {'pred':>5} {'meas':>11} {'agree':>5} {other:>5}  "
                 f"{'GFLOP/s':>7} {'GB/s':>6}  {'mem p/m':>9}  formula (source)")
         lines = [head, "-" * len(head)]
         for r in self.rows():
             if r["status"] != "ok":
-                lines.append(f"{r['operation']:<22} {r['variable']:<4} {r['status']}")
+                lines.append(f"{r['operation']:<24} {r['variable']:<4} {r['status']}")
                 continue
             meas = _num(r["measured"]) + (f"±{r['stderr']:.2f}" if math.isfinite(r["stderr"]) else "")
             agree = {True: "yes", False: "NO", None: "-"}[r["agree"]]
             mem = f"{_num(r['mem_predicted'], 1)}/{_num(r['mem_measured'], 1)}"
             lines.append(
-                f"{r['operation']:<22} {r['variable']:<4} {r['range']:>14} {_num(r['predicted']):>5} {meas:>11} "
-                f"{agree:>5}  {_num(r['gflops'], 1):>7} {_num(r['gbps'], 1):>6}  {mem:>9}  "
-                f"{r['formula']} ({r['source']})")
+                f"{r['operation']:<24} {r['variable']:<4} {r['range']:>14} {_num(r['predicted']):>5} {meas:>11} "
+                f"{agree:>5} {_num(r['measured_other_clock']):>5}  {_num(r['gflops'], 1):>7} {_num(r['gbps'], 1):>6}  "
+                f"{mem:>9}  {r['formula']} ({r['source']})")
         b = self.baselines
         lines.append("")
         lines.append(f"machine: {self.machine.get('processor')}, {self.machine.get('cpus')} CPUs, "
@@ -84,7 +86,8 @@ class Report:
                      f"torch {self.machine.get('torch')}")
         lines.append(f"baselines: matmul {b['matmul_gflops_float32']:.1f} GFLOP/s (float32), "
                      f"{b['matmul_gflops_float64']:.1f} GFLOP/s (float64); copy {b['copy_gbps']:.1f} GB/s")
-        lines.append(f"times: median of {self.settings['repeats']} repeats, {self.settings['clock']} clock; "
+        lines.append(f"times: median of {self.settings['repeats']} repeats, {self.settings['clock']} clock "
+                     f"(column {other}: the exponent by the other clock); "
                      f"exponents fitted by fastgnn.complexity.fit_exponent (log-log least squares above "
                      f"the overhead floor)")
         lines.append(f"agreement: |measured - predicted| <= {AGREEMENT}; GFLOP/s, GB/s at the largest point; "
@@ -159,10 +162,10 @@ def profile(
         quick: the smaller ``quick`` sizes, 3 repeats: under a minute on 2 cores.
         device: ``"cpu"`` or ``"cuda"``.
         repeats: timed repeats per point (default 5, quick 3); the median is reported.
-        min_time: seconds a repeat lasts at least (calls are looped); default 0.01, quick 0.003.
+        min_time: seconds a repeat lasts at least (calls are looped); default 0.02, quick 0.002.
         max_call_seconds: a point whose time, extrapolated from the previous point with the
             sweep's largest plausible exponent, exceeds this is skipped with the rest of its
-            sweep (default 2 s, quick 0.3 s).
+            sweep (default 2 s, quick 0.25 s).
         memory: measure peak memory per point.
         clock: the times fitted and tabulated: ``"wall"`` (default; the median wall time) or
             ``"cpu"`` (the median CPU time of this process: on a CPU shared with other jobs it
@@ -188,8 +191,8 @@ def profile(
     repeats = int(repeats if repeats is not None else (3 if quick else 5))
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    min_time = float(min_time if min_time is not None else (0.003 if quick else 0.01))
-    max_call = float(max_call_seconds if max_call_seconds is not None else (0.3 if quick else 2.0))
+    min_time = float(min_time if min_time is not None else (0.002 if quick else 0.02))
+    max_call = float(max_call_seconds if max_call_seconds is not None else (0.25 if quick else 2.0))
     sweeps = select(ops)
     t_start = time.perf_counter()
     log = log or (lambda s: None)
@@ -270,7 +273,7 @@ def _measure(sweep, point, params, dev, repeats, min_time, memory, seed) -> None
 
 
 def _free(dev) -> None:
-    gc.collect()
+    gc.collect(0)
     if dev.type == "cuda":
         torch.cuda.empty_cache()
 
