@@ -23,8 +23,12 @@ exceeds ``--kron-max-seconds`` per timing.
 
 Predicted slopes of log(seconds) against log(N): kron 4 (fixed density p:
 nnz ~ pN², so p²N⁴), decoupled 3, sketch 2 for a fixed b and 3 for b = N/4.
-The fitted slope is a least-squares fit over the larger half of the sizes
-(small N is dominated by per-call overhead).
+The fitted slope is :func:`fastgnn.complexity.fit_exponent`'s: a least-squares fit of
+log seconds on log N over the points whose time is at least 8x the smallest (where a
+constant per-call overhead is under 1/8 of the time), at least the 3 largest sizes.
+
+This script is a thin caller of :mod:`fastgnn.complexity` (timing, graphs, slope fit);
+``fastgnn complexity --ops 'gntk-*'`` runs the same sweeps, and more, in the profiler.
 
 Writes ``--out``.csv (columns method, N, b, seconds_aggregate, seconds_pair) and
 ``--out``.png (log-log plot); prints the machine, the timings and the slopes.
@@ -37,21 +41,19 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
 import os
 import platform
-import statistics
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from fastgnn.complexity import fit_exponent, time_call
+from fastgnn.complexity.operations import random_graph as _random_graph
 from fastgnn.gntk.aggregate import aggregate_decoupled, aggregate_kron, aggregate_sketch, sketch_matrix
 from fastgnn.gntk.pairwise import pair_readouts, prepare
-from fastgnn.graph import Graph
 from fastgnn.io import atomic_path
 
 NUM_LAYERS = 4
@@ -158,14 +160,9 @@ def machine_line(threads: int) -> str:
             f"{threads} torch thread(s) (torch.get_num_threads()={torch.get_num_threads()})")
 
 
-def random_graph(n: int, p: float, gen: torch.Generator) -> Graph:
+def random_graph(n: int, p: float, gen: torch.Generator):
     """Erdős–Rényi G(n, p) (symmetric edge list, no self-loops) with one-hot random tags."""
-    upper = torch.triu(torch.rand(n, n, generator=gen) < p, diagonal=1)
-    src, dst = upper.nonzero(as_tuple=True)
-    edge_index = torch.stack([torch.cat([src, dst]), torch.cat([dst, src])])
-    tags = torch.randint(0, NUM_TAGS, (n,), generator=gen)
-    x = torch.nn.functional.one_hot(tags, NUM_TAGS).to(torch.float64)
-    return Graph(edge_index=edge_index, num_nodes=n, x=x)
+    return _random_graph(n, p, gen, num_tags=NUM_TAGS)
 
 
 def sketch_size(spec: str, n: int) -> int:
@@ -179,7 +176,7 @@ def _depth() -> dict:
     return {"num_blocks": NUM_LAYERS - 1, "num_mlp_layers": NUM_MLP_LAYERS}
 
 
-def _prepare(graph: Graph, method: str, b):
+def _prepare(graph, method: str, b):
     return prepare(graph, num_blocks=NUM_LAYERS - 1, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform",
                    method=method, sketch_size=b, sketch_kind="ams", seed=0, dtype=torch.float64,
                    device="cpu")
@@ -187,17 +184,7 @@ def _prepare(graph: Graph, method: str, b):
 
 def timeit(fn, args) -> float:
     """Median seconds per call: a warm-up, then ``repeats`` repeats of >= ``min_time`` s each."""
-    t0 = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - t0, 1e-7)
-    loops = max(1, math.ceil(args.min_time / once))
-    times = []
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        for _ in range(loops):
-            fn()
-        times.append((time.perf_counter() - t0) / loops)
-    return statistics.median(times)
+    return time_call(fn, repeats=args.repeats, min_time=args.min_time)["seconds"]
 
 
 def _row(method, n, b, t_agg, t_pair, note="") -> dict:
@@ -213,18 +200,17 @@ def predicted_slope(method: str) -> float:
 
 
 def fit_slopes(rows) -> dict:
-    """Least-squares slope of log(seconds) on log(N) over the larger half of each method's sizes."""
+    """Per method, :func:`fastgnn.complexity.fit_exponent` of the aggregation and of the pair timings."""
     out = {}
     for m in dict.fromkeys(r["method"] for r in rows):
         rs = sorted((r for r in rows if r["method"] == m), key=lambda r: r["N"])
-        top = rs[len(rs) // 2:] if len(rs) >= 4 else rs
-        if len(top) < 2:
+        ns = [r["N"] for r in rs]
+        fits = {k: fit_exponent(ns, [r[f"seconds_{k}"] for r in rs]) for k in ("aggregate", "pair")}
+        if any(f.regime == "none" for f in fits.values()):
             continue
-        x = np.log([r["N"] for r in top])
-        fit = {k: float(np.polyfit(x, np.log([r[f"seconds_{k}"] for r in top]), 1)[0])
-               for k in ("aggregate", "pair")}
-        out[m] = {**fit, "predicted": predicted_slope(m), "range": f"{top[0]['N']}..{top[-1]['N']}",
-                  "x0": top[0]["N"], "x1": top[-1]["N"]}
+        pair = fits["pair"]
+        out[m] = {**{k: f.slope for k, f in fits.items()}, "predicted": predicted_slope(m),
+                  "range": f"{int(pair.x0)}..{int(pair.x1)}", "x0": int(pair.x0), "x1": int(pair.x1)}
     return out
 
 
@@ -255,7 +241,7 @@ def plot(rows, slopes, path: Path, machine: str, args) -> None:
         ax.set_ylabel("seconds")
         ax.set_title(title, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8, title="fitted on the larger half of N; dotted: predicted", title_fontsize=7)
+        ax.legend(fontsize=8, title="fitted above the overhead floor; dotted: predicted", title_fontsize=7)
     fig.suptitle(f"GNTK per-pair cost vs N (density p={args.density})\n{machine}", fontsize=8)
     fig.tight_layout()
     with atomic_path(path, ".png") as tmp:
