@@ -169,3 +169,20 @@ def test_torch_fallback_when_disabled(torch_path, monkeypatch):
     relu.ntk_step(sigma, theta, dl, dr)
     ds = synthetic(num_graphs=6, min_nodes=4, max_nodes=9, seed=1)
     assert np.isfinite(GNTK(num_layers=3).fit_transform(ds.graphs)).all()
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_relu_maps_fused_equals_torch(dtype):
+    sigma, _, dl, dr = tile(40, 33, dtype, zero_rows=(3,), zero_cols=(9,))
+    got = relu.relu_maps(sigma, dl, dr)
+    saved = fused.ENABLED
+    fused.ENABLED = False
+    try:
+        want = relu.relu_maps(sigma, dl, dr)
+    finally:
+        fused.ENABLED = saved
+    tol = 1e-14 if dtype == torch.float64 else 2e-6
+    for g, w in zip(got, want):
+        assert g.dtype == dtype
+        assert ((g - w).abs().max() / w.abs().max()).item() <= tol

@@ -13,7 +13,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["acos", "ntk_step_kernel", "numba", "tile_recursion_kernel"]
+__all__ = ["acos", "ntk_step_kernel", "numba", "relu_maps_kernel", "relu_pair", "tile_recursion_kernel"]
 
 _PI = math.pi
 # fdlibm e_acos.c: acos(x) = π/2 − (x + x·p(z)/q(z)) with z = x² for |x| < 1/2, and
@@ -47,61 +47,76 @@ def acos(x):
     far = big if x > 0.0 else _PI - big
     return near if small else far
 
+@numba.njit(inline="always", fastmath=False, error_model="numpy")
+def relu_pair(sig, inv_l, left_pi, inv_r, right, snap):
+    """``(Σ', Σ̇)`` of one node pair, in :func:`fastgnn.gntk.relu.relu_maps_`'s order of operations.
+
+    ``inv_l``, ``inv_r``: 1/d (0 where d = 0); ``left_pi``: d_left/π; ``right``: d_right.
+    """
+    rho = sig * inv_l * inv_r  # ρ = Σ / (d d'), clamped to [−1, 1], snapped to ±1 within ``snap``
+    rho = min(max(rho, -1.0), 1.0)
+    rho = 1.0 if rho > 1.0 - snap else rho
+    rho = -1.0 if rho < -1.0 + snap else rho
+    dot = _PI - acos(rho)  # π − θ
+    sq = 1.0 - rho * rho
+    sq = math.sqrt(max(sq, 0.0))
+    return (rho * dot + sq) * left_pi * right, dot / _PI
+
+
 @numba.njit(parallel=True, fastmath=False, cache=True, error_model="numpy", nogil=True)
 def ntk_step_kernel(sigma, theta, inv_left, inv_right, left_pi, right, snap):
+    """In place over ``[M, P]``: ``sigma ← Σ'``, ``theta ← Θ ⊙ Σ̇ + Σ'``; rows in parallel."""
     m, p = sigma.shape
     for i in numba.prange(m):
         il = inv_left[i]
         lp = left_pi[i]
         for j in range(p):
-            # ρ = Σ / (d d'), clamped to [−1, 1], snapped to ±1 within ``snap``
-            rho = sigma[i, j] * il * inv_right[j]
-            rho = min(max(rho, -1.0), 1.0)
-            rho = 1.0 if rho > 1.0 - snap else rho
-            rho = -1.0 if rho < -1.0 + snap else rho
-            dot = _PI - acos(rho)  # π − θ
-            sq = 1.0 - rho * rho
-            sq = math.sqrt(max(sq, 0.0))
-            nxt = (rho * dot + sq) * lp * right[j]  # Σ'
-            theta[i, j] = theta[i, j] * (dot / _PI) + nxt  # Θ ⊙ Σ̇ + Σ'
+            nxt, dot = relu_pair(sigma[i, j], il, lp, inv_right[j], right[j], snap)
+            theta[i, j] = theta[i, j] * dot + nxt
             sigma[i, j] = nxt
 
 
+@numba.njit(fastmath=False, cache=True, error_model="numpy", nogil=True)
+def relu_maps_kernel(sigma, sigma_next, dot_out, inv_left, inv_right, left_pi, right, snap):
+    """``sigma_next ← Σ'``, ``dot_out ← Σ̇`` over ``[M, P]`` (one thread: used for single graphs)."""
+    m, p = sigma.shape
+    for i in range(m):
+        il = inv_left[i]
+        lp = left_pi[i]
+        for j in range(p):
+            sigma_next[i, j], dot_out[i, j] = relu_pair(sigma[i, j], il, lp, inv_right[j], right[j], snap)
 
 
 # --------------------------------------------------------------------------- the whole recursion of a tile
 
 
 @numba.njit(inline="always", fastmath=False, error_model="numpy")
-def _relu_rows(s, t, inv_left, left_pi, inv_right, right, snap):
-    """:func:`ntk_step_kernel`'s loop body on a ``[p, w]`` block (no parallelism: the caller's)."""
+def _relu_rows(s, t, inv_left, left_pi, inv_right, right, k, r0, c0, snap):
+    """:func:`ntk_step_kernel`'s loop body on a ``[p, w]`` block whose row i is node ``r0 + i`` of
+    the left side and column j node ``c0 + j`` of the right side, ReLU layer ``k``.  The per-node
+    vectors are indexed whole (``[k, c0 + j]``), not sliced: a slice would be typed with an
+    unknown stride and the loop would not vectorise."""
     p, w = s.shape
     for i in range(p):
-        il = inv_left[i]
-        lp = left_pi[i]
+        il = inv_left[k, r0 + i]
+        lp = left_pi[k, r0 + i]
         for j in range(w):
-            rho = s[i, j] * il * inv_right[j]
-            rho = min(max(rho, -1.0), 1.0)
-            rho = 1.0 if rho > 1.0 - snap else rho
-            rho = -1.0 if rho < -1.0 + snap else rho
-            dot = _PI - acos(rho)
-            sq = 1.0 - rho * rho
-            sq = math.sqrt(max(sq, 0.0))
-            nxt = (rho * dot + sq) * lp * right[j]
-            t[i, j] = t[i, j] * (dot / _PI) + nxt
+            nxt, dot = relu_pair(s[i, j], il, lp, inv_right[k, c0 + j], right[k, c0 + j], snap)
+            t[i, j] = t[i, j] * dot + nxt
             s[i, j] = nxt
 
 
 @numba.njit(inline="always", fastmath=False, error_model="numpy")
-def _aggregate_block(s, tmp, l_ptr, l_idx, l_val, r0, r_ptr, r_idx, r_val, c0):
+def _aggregate_block(s, tmp, tmp_t, l_ptr, l_idx, l_val, r0, r_ptr, r_idx, r_val, c0):
     """``s ← A_g s B_Cᵀ`` in place for a ``[p, w]`` block: rows of graph g (from row ``r0`` of the
-    left CSR), columns ``c0 .. c0 + w`` of the right CSR (whole graphs); ``tmp`` a ``[p, w]`` buffer.
+    left CSR), columns ``c0 .. c0 + w`` of the right CSR (whole graphs).  ``tmp``, ``tmp_t``:
+    buffers of ``p·w`` elements (``[p, w]`` and ``[w, p]``).
 
-    Left: row axpys over the block's width (vectorised).  Right: per entry, a gather
-    from the same row of ``tmp`` (in cache).
+    Both sides as row axpys (vectorised, no gathers): the left one over the block's
+    rows (length w), then, transposed, the right one over its columns (length p).
     """
     p, w = s.shape
-    for a in range(p):
+    for a in range(p):  # tmp = A_g s
         for c in range(w):
             tmp[a, c] = 0.0
         for e in range(l_ptr[r0 + a], l_ptr[r0 + a + 1]):
@@ -109,33 +124,49 @@ def _aggregate_block(s, tmp, l_ptr, l_idx, l_val, r0, r_ptr, r_idx, r_val, c0):
             v = l_val[e]
             for c in range(w):
                 tmp[a, c] += v * s[b, c]
-    for a in range(p):
+    for a in range(p):  # tmp_t = tmpᵀ
         for c in range(w):
-            acc = 0.0
-            for e in range(r_ptr[c0 + c], r_ptr[c0 + c + 1]):
-                acc += r_val[e] * tmp[a, r_idx[e] - c0]
-            s[a, c] = acc
+            tmp_t[c, a] = tmp[a, c]
+    u = tmp.reshape((w, p))  # u = B_C tmp_t = (tmp B_Cᵀ)ᵀ, in tmp's storage
+    for c in range(w):
+        for a in range(p):
+            u[c, a] = 0.0
+        for e in range(r_ptr[c0 + c], r_ptr[c0 + c + 1]):
+            b = r_idx[e] - c0
+            v = r_val[e]
+            for a in range(p):
+                u[c, a] += v * tmp_t[b, a]
+    for a in range(p):  # s = uᵀ
+        for c in range(w):
+            s[a, c] = u[c, a]
 
 
 @numba.njit(inline="always", fastmath=False, error_model="numpy")
-def _readout_block(t, r_off, h0, h1, c0, out, k, g):
-    """``out[k, g, h] = Σ`` of ``t``'s columns of graph h, for h in ``h0 .. h1``."""
-    p = t.shape[0]
+def _readout_block(t, colsum, r_off, h0, h1, c0, out, k, g):
+    """``out[k, g, h] = Σ`` of ``t``'s columns of graph h, for h in ``h0 .. h1`` (``colsum``: a
+    ``[w]`` buffer; column sums first, so the long loop vectorises)."""
+    p, w = t.shape
+    for c in range(w):
+        colsum[c] = 0.0
+    for a in range(p):
+        for c in range(w):
+            colsum[c] += t[a, c]
     for h in range(h0, h1):
         acc = 0.0
-        for a in range(p):
-            for c in range(r_off[h] - c0, r_off[h + 1] - c0):
-                acc += t[a, c]
+        for c in range(r_off[h] - c0, r_off[h + 1] - c0):
+            acc += colsum[c]
         out[k, g, h] = acc
 
 
 @numba.njit(parallel=True, fastmath=False, cache=True, error_model="numpy", nogil=True)
-def tile_recursion_kernel(sigma0, l_ptr, l_idx, l_val, l_off, r_ptr, r_idx, r_val, r_off,
+def tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, l_ptr, l_idx, l_val, l_off, r_ptr, r_idx, r_val, r_off,
                           inv_left, left_pi, inv_right, right, num_blocks, num_mlp_layers, upper,
                           chunk_nodes, snap, out):
     """The whole GNTK recursion of one tile, graph by graph of the left side (in parallel).
 
-    ``sigma0``: ``[M_I, M_J]`` X_I X_Jᵀ.  ``l_*``/``r_*``: the block-diagonal aggregation
+    ``x_*``: the left features X_I as CSR; ``xt_right``: ``[d, M_J]`` X_Jᵀ (Σ⁽⁰⁾ = X_I X_Jᵀ is
+    formed block by block: one row axpy per non-zero feature, one for one-hot labels).
+    ``l_*``/``r_*``: the block-diagonal aggregation
     CSR (indptr, indices, values) and the graphs' node offsets of each side.
     ``inv_left``/``left_pi``: ``[K, M_I]`` 1/d (0 where d = 0) and d/π of the row nodes
     for each ReLU layer; ``inv_right``/``right``: ``[K, M_J]`` 1/d and d of the column
@@ -160,24 +191,30 @@ def tile_recursion_kernel(sigma0, l_ptr, l_idx, l_val, l_off, r_ptr, r_idx, r_va
             while h1 < n_j and r_off[h1 + 1] - c0 <= chunk_nodes:
                 h1 += 1
             w = r_off[h1] - c0
-            s = np.empty((p, w), dtype=sigma0.dtype)
-            t = np.empty((p, w), dtype=sigma0.dtype)
-            tmp = np.empty((p, w), dtype=sigma0.dtype)
-            for a in range(p):
+            s = np.empty((p, w), dtype=xt_right.dtype)
+            t = np.empty((p, w), dtype=xt_right.dtype)
+            tmp = np.empty((p, w), dtype=xt_right.dtype)
+            tmp_t = np.empty((w, p), dtype=xt_right.dtype)
+            colsum = np.empty(w, dtype=np.float64)
+            for a in range(p):  # Σ⁽⁰⁾ = X_g X_Cᵀ
                 for c in range(w):
-                    s[a, c] = sigma0[r0 + a, c0 + c]
-            _readout_block(s, r_off, h, h1, c0, out, 0, g)
-            _aggregate_block(s, tmp, l_ptr, l_idx, l_val, r0, r_ptr, r_idx, r_val, c0)
+                    s[a, c] = 0.0
+                for e in range(x_ptr[r0 + a], x_ptr[r0 + a + 1]):
+                    f = x_idx[e]
+                    v = x_val[e]
+                    for c in range(w):
+                        s[a, c] += v * xt_right[f, c0 + c]
+            _readout_block(s, colsum, r_off, h, h1, c0, out, 0, g)
+            _aggregate_block(s, tmp, tmp_t, l_ptr, l_idx, l_val, r0, r_ptr, r_idx, r_val, c0)
             for a in range(p):
                 for c in range(w):
                     t[a, c] = s[a, c]
             for blk in range(num_blocks):
                 for rr in range(num_mlp_layers):
                     k = blk * num_mlp_layers + rr
-                    _relu_rows(s, t, inv_left[k, r0:r0 + p], left_pi[k, r0:r0 + p],
-                               inv_right[k, c0:c0 + w], right[k, c0:c0 + w], snap)
-                _readout_block(t, r_off, h, h1, c0, out, blk + 1, g)
+                    _relu_rows(s, t, inv_left, left_pi, inv_right, right, k, r0, c0, snap)
+                _readout_block(t, colsum, r_off, h, h1, c0, out, blk + 1, g)
                 if blk < num_blocks - 1:
-                    _aggregate_block(s, tmp, l_ptr, l_idx, l_val, r0, r_ptr, r_idx, r_val, c0)
-                    _aggregate_block(t, tmp, l_ptr, l_idx, l_val, r0, r_ptr, r_idx, r_val, c0)
+                    _aggregate_block(s, tmp, tmp_t, l_ptr, l_idx, l_val, r0, r_ptr, r_idx, r_val, c0)
+                    _aggregate_block(t, tmp, tmp_t, l_ptr, l_idx, l_val, r0, r_ptr, r_idx, r_val, c0)
             h = h1

@@ -31,7 +31,7 @@ import os
 import numpy as np
 import torch
 
-__all__ = ["ENABLED", "available", "ntk_step_fused", "tile_readouts_fused", "tile_usable", "usable"]
+__all__ = ["ENABLED", "available", "ntk_step_fused", "relu_maps_fused", "tile_readouts_fused", "tile_usable", "usable"]
 
 #: Set to False (or set the environment variable ``FASTGNN_NO_NUMBA=1``) to force the torch path.
 ENABLED = os.environ.get("FASTGNN_NO_NUMBA", "") in ("", "0")
@@ -73,6 +73,18 @@ def ntk_step_fused(sigma: torch.Tensor, theta: torch.Tensor, diag_left: torch.Te
                                 diag_right.contiguous().numpy(), _snap(sigma.dtype))
 
 
+def relu_maps_fused(sigma: torch.Tensor, diag_left: torch.Tensor,
+                    diag_right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(Σ', Σ̇)`` as :func:`fastgnn.gntk.relu.relu_maps` returns them, in one pass on one thread."""
+    kernels = _kernels()
+    inv_left, left_pi = _row_vectors(diag_left)
+    inv_right, _ = _row_vectors(diag_right)
+    sigma_next, dot = torch.empty_like(sigma), torch.empty_like(sigma)
+    kernels.relu_maps_kernel(sigma.numpy(), sigma_next.numpy(), dot.numpy(), inv_left.numpy(), inv_right.numpy(),
+                             left_pi.numpy(), diag_right.contiguous().numpy(), _snap(sigma.dtype))
+    return sigma_next, dot
+
+
 def tile_usable(left, right, sketched: bool) -> bool:
     """Whether :func:`tile_readouts_fused` can compute this tile (exact kernel, CPU float stacks)."""
     return (not sketched and left.x.dtype == right.x.dtype
@@ -88,14 +100,15 @@ def tile_readouts_fused(left, right, num_blocks: int, num_mlp_layers: int, upper
     """:func:`fastgnn.gntk.tiles.tile_readouts` in one compiled pass: ``[num_blocks + 1, n_left, n_right]``.
 
     ``left``/``right`` are :class:`fastgnn.gntk.tiles.Stack` s in the sparse layout.
-    Only Σ⁽⁰⁾ = X_I X_Jᵀ is formed at the tile's size; the recursion then runs on one
+    No array of the tile's size is formed: the recursion runs on one
     left graph's rows at a time (see ``_fused_kernels.tile_recursion_kernel``), left
     graphs in parallel on ``torch.get_num_threads()`` threads.  ``upper``: compute only
     the pairs h >= g (a diagonal tile of a symmetric Gram; ``left is right``) and mirror.
     """
     kernels = _kernels()
     dtype = left.x.dtype
-    sigma0 = (left.x @ right.x.T).contiguous()
+    x_ptr, x_idx, x_val = left.x_csr()
+    xt_right = right.x.T.contiguous().numpy()
     lp, li, lv, lo = left.csr()
     rp, ri, rv, ro = right.csr()
     inv_l, lpi = (torch.stack(v).numpy() for v in zip(*(_row_vectors(d) for d in left.diags)))
@@ -103,8 +116,9 @@ def tile_readouts_fused(left, right, num_blocks: int, num_mlp_layers: int, upper
     d_r = torch.stack(list(right.diags)).numpy()
     out = np.zeros((num_blocks + 1, left.num_graphs, right.num_graphs), dtype=np.float64)
     with _threads(kernels.numba, chunksize=1):
-        kernels.tile_recursion_kernel(sigma0.numpy(), lp, li, lv, lo, rp, ri, rv, ro, inv_l, lpi, inv_r, d_r,
-                                      num_blocks, num_mlp_layers, bool(upper), COLUMN_CHUNK, _snap(dtype), out)
+        kernels.tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, lp, li, lv, lo, rp, ri, rv, ro, inv_l, lpi,
+                                      inv_r, d_r, num_blocks, num_mlp_layers, bool(upper), COLUMN_CHUNK, _snap(dtype),
+                                      out)
     if upper:
         low = np.tril_indices(left.num_graphs, -1)
         out[:, low[0], low[1]] = out[:, low[1], low[0]]

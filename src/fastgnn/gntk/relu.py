@@ -41,7 +41,12 @@ def relu_maps(
     standard deviation is 0 (an all-zero pre-activation) has ``Σ' = 0`` and
     ``Σ̇ = 1/2`` against every node: the limit the formulas take with ρ = 0,
     instead of the 0/0 the plain formula gives.
+
+    Contiguous CPU float tensors go through one compiled pass
+    (:func:`fastgnn.gntk.fused.relu_maps_fused`) when numba is installed.
     """
+    if fused.usable(sigma, diag_left, diag_right):
+        return fused.relu_maps_fused(sigma, diag_left, diag_right)
     sigma_next = sigma.clone()
     dot_sigma = torch.empty_like(sigma)
     relu_maps_(sigma_next, diag_left, diag_right, dot_sigma, torch.empty_like(sigma))

@@ -56,6 +56,15 @@ class Stack:
     blocks: torch.Tensor | None = None
     offsets: np.ndarray | None = None
     _csr: tuple | None = None
+    _x_csr: tuple | None = None
+
+    def x_csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(indptr, indices, values)`` of the features ``x`` as CSR NumPy arrays, cached."""
+        if self._x_csr is None:
+            xs = self.x.to_sparse_csr()
+            self._x_csr = (xs.crow_indices().numpy().astype(np.int64), xs.col_indices().numpy().astype(np.int64),
+                           xs.values().contiguous().numpy())
+        return self._x_csr
 
     def csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(indptr, indices, values, offsets)`` of the exact sparse layout's aggregation, as NumPy
@@ -232,16 +241,22 @@ def _mm_into(sparse: torch.Tensor, dense: torch.Tensor, out: torch.Tensor) -> to
 
 
 def _block_diag_csr(blocks, row_offsets, col_offsets) -> torch.Tensor:
-    """Sparse CSR block-diagonal matrix of dense ``blocks`` (zeros dropped)."""
+    """Sparse CSR block-diagonal matrix of dense ``blocks`` (zeros dropped).
+
+    The blocks' non-zeros, taken row-major block after block, are already in CSR
+    order, so the row pointers are a cumulative count: no COO sort (``coalesce``).
+    """
     idx, vals = [], []
     for blk, r0, c0 in zip(blocks, row_offsets, col_offsets):
         nz = torch.nonzero(blk, as_tuple=False)
         vals.append(blk[nz[:, 0], nz[:, 1]])
         idx.append(nz.T + torch.tensor([[int(r0)], [int(c0)]], device=blk.device))
     shape = (int(row_offsets[-1]), int(col_offsets[-1]))
-    coo = torch.sparse_coo_tensor(
-        torch.cat(idx, 1), torch.cat(vals), shape, check_invariants=False
-    ).coalesce()
+    idx = torch.cat(idx, 1) if idx else torch.zeros(2, 0, dtype=torch.long)
+    device = idx.device
+    counts = torch.bincount(idx[0], minlength=shape[0])
+    crow = torch.zeros(shape[0] + 1, dtype=torch.long, device=device)
+    torch.cumsum(counts, 0, out=crow[1:])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return coo.to_sparse_csr()
+        return torch.sparse_csr_tensor(crow, idx[1].contiguous(), torch.cat(vals), shape, check_invariants=False)
