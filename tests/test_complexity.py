@@ -143,8 +143,9 @@ def test_registry_entries_are_complete():
         for v in s.values:
             p = s.params(v)
             assert p[s.variable] == v
+            rates = {"matmul": 30.0, "spmm": 2.0, "elementwise": 1.0}
             for c in s.costs:
-                assert c.fn(p) > 0, (s.name, c.label)
+                assert c.evaluate(p, rates) > 0, (s.name, c.label)
             if s.flops:
                 assert s.flops(p) > 0
     groups = {s.group for s in REGISTRY}
@@ -159,7 +160,7 @@ def test_registry_entries_are_complete():
 def test_sparse_backward_carries_both_formulas_of_the_note():
     s = select("gcn-sparse-bwd/F@E")[0]
     labels = [c.label for c in s.costs]
-    assert labels == ["LEF + LNF²", "L|E|F² + LN²F"]
+    assert labels[:2] == ["LEF + LNF²", "L|E|F² + LN²F"]
     xs = s.values
     summary = predicted_exponent(lambda v: s.costs[0].fn(s.params(v)), xs)
     sec36 = predicted_exponent(lambda v: s.costs[1].fn(s.params(v)), xs)

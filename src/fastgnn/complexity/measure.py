@@ -31,6 +31,7 @@ import os
 import platform
 import statistics
 import time
+import warnings
 from functools import cache
 
 import torch
@@ -41,6 +42,8 @@ __all__ = [
     "cpu_peak_supported",
     "machine_info",
     "matmul_gflops",
+    "spmm_gflops",
+    "softmax_gelems",
     "copy_gbps",
     "synchronize",
 ]
@@ -51,11 +54,14 @@ def synchronize(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_call(fn, *, device="cpu", repeats: int = 5, min_time: float = 0.01, warmup: int = 1) -> dict:
+def time_call(fn, *, device="cpu", repeats: int = 5, min_time: float = 0.01, warmup: int = 1,
+              once: float | None = None) -> dict:
     """Median seconds per call of ``fn()``: ``warmup`` calls, then ``repeats`` repeats.
 
     The number of calls per repeat comes from one more (calibration) call after the warm-up,
-    so a slow first call (compilation, caches) does not shorten the repeats.  Both clocks are
+    so a slow first call (compilation, caches) does not shorten the repeats (``once``: the
+    seconds of a call already made after the warm-up, which then replaces the calibration
+    call).  Both clocks are
     read: ``seconds`` is wall time (``time.perf_counter``), ``cpu_seconds`` the process CPU time
     (``time.process_time``), which on a CPU shared with other jobs counts only the time this
     process ran (meaningless on CUDA, where the GPU works while the CPU waits).
@@ -66,11 +72,12 @@ def time_call(fn, *, device="cpu", repeats: int = 5, min_time: float = 0.01, war
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     for _ in range(max(0, warmup)):
         fn()
-    synchronize(device)
-    t0 = time.perf_counter()
-    fn()
-    synchronize(device)
-    once = time.perf_counter() - t0
+    if once is None:
+        synchronize(device)
+        t0 = time.perf_counter()
+        fn()
+        synchronize(device)
+        once = time.perf_counter() - t0
     loops = max(1, math.ceil(min_time / max(once, 1e-7)))
     times, cpu = [], []
     for _ in range(repeats):
@@ -165,6 +172,28 @@ def matmul_gflops(*, device="cpu", dtype=torch.float32, n: int = 1024, repeats: 
     b = torch.randn(n, n, generator=gen, dtype=dtype).to(device)
     t = time_call(lambda: a @ b, device=device, repeats=repeats, min_time=0.05)["seconds"]
     return 2 * n**3 / t / 1e9
+
+
+def spmm_gflops(*, device="cpu", dtype=torch.float32, n: int = 2**14, degree: int = 16, f: int = 32,
+                repeats: int = 3) -> float:
+    """Measured CSR sparse × dense GFLOP/s (2·E·F flops), random graph of ``n`` nodes, ``n·degree`` edges."""
+    gen = torch.Generator().manual_seed(0)
+    e = n * degree
+    idx = torch.randint(0, n, (2, e), generator=gen)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        a = torch.sparse_coo_tensor(idx, torch.rand(e, generator=gen), (n, n)).coalesce()
+        a = a.to_sparse_csr().to(device=device, dtype=dtype)
+    z = torch.randn(n, f, generator=gen, dtype=dtype).to(device)
+    t = time_call(lambda: torch.sparse.mm(a, z), device=device, repeats=repeats, min_time=0.05)["seconds"]
+    return 2 * a.values().numel() * f / t / 1e9
+
+
+def softmax_gelems(*, device="cpu", dtype=torch.float32, n: int = 2**22, repeats: int = 3) -> float:
+    """Measured ``torch.softmax`` rate in 10⁹ elements/s over rows of 1024 (an elementwise, exp-bound pass)."""
+    s = torch.randn(n // 1024, 1024, generator=torch.Generator().manual_seed(0), dtype=dtype).to(device)
+    t = time_call(lambda: torch.softmax(s, dim=-1), device=device, repeats=repeats, min_time=0.05)["seconds"]
+    return n / t / 1e9
 
 
 def copy_gbps(*, device="cpu", nbytes: int = 64 * 2**20, repeats: int = 3) -> float:

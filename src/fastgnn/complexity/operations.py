@@ -9,16 +9,17 @@ Forward passes are timed under ``torch.no_grad()``; a backward is timed on its o
 runs once in the builder and the timed call is ``torch.autograd.grad(out, [x, *params], g,
 retain_graph=True)`` — the gradients of the inputs and of the weights (the note's eqs. 28-29).
 
-The GNN layers come from :mod:`fastgnn.nn` where it has them; a layer not (yet) there is timed
-through a plain-torch reference implementation of the same arithmetic, and the report says
-which (column ``impl``).  Likewise the SGD step uses a neighbour sampler from
-:mod:`fastgnn.train` when there is one, else a plain-torch sampler (labelled).
+The GNN layers come from :mod:`fastgnn.nn` where it has them; a layer not there is timed through
+a plain-torch reference implementation of the same arithmetic (attention), or reported as
+unavailable (GCN), and the report says which (column ``impl``).  Likewise the SGD step uses
+``fastgnn.train.NeighborSampler`` when there is one, else a plain-torch sampler (labelled).
 """
 
 from __future__ import annotations
 
 import importlib
 import math
+import warnings
 
 import torch
 
@@ -96,8 +97,17 @@ def _with_e(p: dict) -> dict:
 
 
 def _gcn_adj(p, ctx):
-    edges = random_edges(p["N"], p["E"], ctx.generator, ctx.device)
-    return _nn("gcn_norm")(edges, p["N"], dtype=ctx.dtype, device=ctx.device)
+    """A' of a random graph with N nodes and E edges; the last one is reused (a forward sweep and
+    its backward sweep share their graphs, and building A' for millions of edges takes seconds)."""
+    key = (p["N"], p["E"], ctx.generator.initial_seed(), ctx.dtype, str(ctx.device))
+    if _ADJ_CACHE.get("key") != key:
+        _ADJ_CACHE.clear()
+        edges = random_edges(p["N"], p["E"], ctx.generator, ctx.device)
+        _ADJ_CACHE.update(key=key, adj=_nn("gcn_norm")(edges, p["N"], dtype=ctx.dtype, device=ctx.device))
+    return _ADJ_CACHE["adj"]
+
+
+_ADJ_CACHE: dict = {}
 
 
 # --------------------------------------------------------------------------- reference kernels
@@ -117,8 +127,10 @@ def _build_copy(p, ctx):
 def _build_spmm(p, ctx):
     n, e = p["N"], p["E"]
     idx = random_edges(n, e, ctx.generator)
-    a = torch.sparse_coo_tensor(idx, torch.rand(e, generator=ctx.generator), (n, n)).coalesce()
-    a = a.to_sparse_csr().to(device=ctx.device, dtype=ctx.dtype)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        a = torch.sparse_coo_tensor(idx, torch.rand(e, generator=ctx.generator), (n, n)).coalesce()
+        a = a.to_sparse_csr().to(device=ctx.device, dtype=ctx.dtype)
     z = ctx.randn(n, p["F"])
     return lambda: torch.sparse.mm(a, z)
 
@@ -206,6 +218,13 @@ def _sp_bytes(mult):
         (p["E"] + p["N"]) * (p["F"] * F32 + 8 + F32) + 3 * p["N"] * p["F"] * F32 + p["F"] ** 2 * F32)
 
 
+def _weighted_gcn(mm):
+    """The summary's two terms, each at this machine's rate for its kernel."""
+    return Cost("note §3.8 terms at measured rates", "LEF/r_spmm + LNF²/r_mm", terms={
+        "matmul": lambda p: mm * p.get("L", 1) * p["N"] * p["F"] ** 2,
+        "spmm": lambda p: 2 * p.get("L", 1) * (p["E"] + p["N"]) * p["F"]})
+
+
 FWD_SUM = Cost("note §2, §3.8", "LEF + LNF²", _sp_summary)
 BWD_SUM = Cost("note §3.8 summary", "LEF + LNF²", _sp_summary)
 BWD_36 = Cost("note §3.6 eq. 34", "L|E|F² + LN²F", _sp_36)
@@ -213,15 +232,15 @@ SP_SPACE = Cost("note §3.8", "E + LF² + LNF", lambda p: p["E"] + p.get("L", 1)
 
 _GCN_SWEEPS = {
     # variable: (values, quick, fixed, quick_fixed)
-    "N": ((2**10, 2**12, 2**14, 2**16, 2**18), (2**10, 2**12, 2**14),
+    "N": ((2**11, 2**13, 2**15, 2**17), (2**10, 2**12, 2**14),
           {"deg": 8, "F": 32, "L": 1}, {}),
-    "E": (tuple(2**13 * d for d in (8, 32, 128, 512)), tuple(2**11 * d for d in (8, 32, 128)),
+    "E": (tuple(2**13 * d for d in (4, 16, 64, 256)), tuple(2**11 * d for d in (8, 32, 128)),
           {"N": 2**13, "F": 16, "L": 1}, {"N": 2**11}),
-    "F": ((16, 32, 64, 128, 256, 512), (32, 64, 128), {"N": 2**13, "deg": 8, "L": 1}, {"N": 2**12}),
-    "L": ((1, 2, 4, 8, 16), (1, 2, 4), {"N": 2**14, "deg": 8, "F": 32}, {"N": 2**12}),
+    "F": ((16, 32, 64, 128, 256), (32, 64, 128), {"N": 2**13, "deg": 8, "L": 1}, {"N": 2**12}),
+    "L": ((1, 2, 4, 8), (1, 2, 4), {"N": 2**14, "deg": 8, "F": 32}, {"N": 2**12}),
 }
 
-for _kind, _costs in (("fwd", (FWD_SUM,)), ("bwd", (BWD_SUM, BWD_36))):
+for _kind, _costs in (("fwd", (FWD_SUM, _weighted_gcn(2))), ("bwd", (BWD_SUM, BWD_36, _weighted_gcn(4)))):
     for _var, (_vals, _quick, _fixed, _qfixed) in _GCN_SWEEPS.items():
         register(Sweep(
             op=f"gcn-sparse-{_kind}", variable=_var, group="gcn", impl=_impl("GCNConv"),
@@ -234,7 +253,7 @@ for _kind, _costs in (("fwd", (FWD_SUM,)), ("bwd", (BWD_SUM, BWD_36))):
     register(Sweep(
         op=f"gcn-sparse-{_kind}", variable="N@E", group="gcn", impl=_impl("GCNConv"),
         available=_need_nn("GCNConv", "gcn_norm"),
-        values=(2**10, 2**11, 2**12, 2**13, 2**14, 2**15, 2**16), quick=(2**10, 2**12, 2**14),
+        values=(2**10, 2**12, 2**14, 2**16), quick=(2**10, 2**12, 2**14),
         fixed={"E": 2**18, "F": 32, "L": 1}, quick_fixed={"E": 2**16},
         derive=lambda p: {**p, "N": p["N@E"]}, build=_gcn_sparse_build(_kind), costs=_costs,
         flops=_sp_flops(2 if _kind == "fwd" else 4), bytes=_sp_bytes(1 if _kind == "fwd" else 2),
@@ -250,6 +269,34 @@ for _kind, _costs in (("fwd", (FWD_SUM,)), ("bwd", (BWD_SUM, BWD_36))):
         flops=_sp_flops(2 if _kind == "fwd" else 4), bytes=_sp_bytes(1 if _kind == "fwd" else 2),
         space=SP_SPACE, grows=2,
         note="F grows on a dense-ish graph (degree 256 > F): §3.6 predicts F² (|E|F²), the summary F (|E|F)",
+    ))
+
+def _banded_edges(n: int, e: int, gen: torch.Generator, width: int = 64) -> torch.Tensor:
+    """``[2, e]`` edges between nodes at most ``width`` ids apart (a graph with locality: the rows a
+    node gathers are near its own, so they stay in cache whatever N)."""
+    src = torch.randint(0, n, (e,), generator=gen)
+    dst = (src + torch.randint(-width, width + 1, (e,), generator=gen)) % n
+    return torch.stack([src, dst])
+
+
+def _gcn_banded_build(kind):
+    def build(p, ctx):
+        adj = _nn("gcn_norm")(_banded_edges(p["N"], p["E"], ctx.generator).to(ctx.device), p["N"], dtype=ctx.dtype,
+                              device=ctx.device)
+        layer = _nn("GCNConv")(p["F"], p["F"]).to(device=ctx.device, dtype=ctx.dtype)
+        x = ctx.randn(p["N"], p["F"], requires_grad=kind == "bwd")
+        return _timed(lambda: layer(x, adj), [x, *layer.parameters()], kind)
+
+    return build
+
+
+for _kind, _costs in (("fwd", (FWD_SUM,)), ("bwd", (BWD_SUM, BWD_36))):
+    register(Sweep(
+        op=f"gcn-sparse-{_kind}-banded", variable="N", group="gcn", impl=_impl("GCNConv"),
+        available=_need_nn("GCNConv", "gcn_norm"), values=_GCN_SWEEPS["N"][0], quick=_GCN_SWEEPS["N"][1],
+        fixed=_GCN_SWEEPS["N"][2], derive=_with_e, build=_gcn_banded_build(_kind), costs=_costs,
+        flops=_sp_flops(2 if _kind == "fwd" else 4), bytes=_sp_bytes(1 if _kind == "fwd" else 2), space=SP_SPACE,
+        grows=2, note="as gcn-sparse/N, but every edge joins nodes < 64 ids apart: the gathers stay in cache",
     ))
 
 for _kind in ("fwd", "bwd"):
@@ -322,18 +369,13 @@ class _RefGAT(torch.nn.Module):
 def _attention_build(kind):
     def build(p, ctx):
         cls = _nn("SelfAttention")
-        layer = (cls or _RefSelfAttention)(p["F"], p["F"], p["H"]).to(device=ctx.device, dtype=ctx.dtype)
-        x = ctx.randn(p["N"], p["F"], requires_grad=kind == "bwd")
         if cls is None:
-            call = lambda: layer(x)  # noqa: E731
-        else:
-            edges = random_edges(p["N"], 1, ctx.generator, ctx.device)
-            try:
-                layer(x[:2].detach(), edges[:, :0])
-                call = lambda: layer(x, edges)  # noqa: E731
-            except TypeError:
-                call = lambda: layer(x)  # noqa: E731
-        return _timed(call, [x, *layer.parameters()], kind)
+            layer = _RefSelfAttention(p["F"], p["F"], p["H"])
+        else:  # heads of width F/H, concatenated: [N, F]
+            layer = cls(p["F"], p["F"] // p["H"], p["H"])
+        layer = layer.to(device=ctx.device, dtype=ctx.dtype)
+        x = ctx.randn(p["N"], p["F"], requires_grad=kind == "bwd")
+        return _timed(lambda: layer(x), [x, *layer.parameters()], kind)
 
     return build
 
@@ -343,11 +385,8 @@ def _gat_build(kind):
         cls = _nn("GATConv")
         layer = (cls or _RefGAT)(p["F"], p["F"] // p["H"], p["H"]).to(device=ctx.device, dtype=ctx.dtype)
         edges = random_edges(p["N"], p["E"], ctx.generator, ctx.device)
-        if cls is not None and hasattr(cls, "__module__") and _nn("gat_graph") is not None:
-            try:
-                edges = _nn("gat_graph")(edges, p["N"])
-            except TypeError:
-                pass
+        if cls is not None and _nn("gat_graph") is not None:
+            edges = _nn("gat_graph")(edges, p["N"], device=ctx.device)  # built once, as A' for the GCN
         x = ctx.randn(p["N"], p["F"], requires_grad=kind == "bwd")
         return _timed(lambda: layer(x, edges), [x, *layer.parameters()], kind)
 
@@ -365,7 +404,10 @@ def _gat_cost(p):
 for _kind, _m in (("fwd", 1), ("bwd", 2)):
     _att = dict(
         group="attention", impl=_impl("SelfAttention"), build=_attention_build(_kind),
-        costs=(Cost("note §4.1, §4.3", "LN²F + LNF²", _att_cost),),
+        costs=(Cost("note §4.1, §4.3", "LN²F + LNF²", _att_cost),
+               Cost("note's terms + softmax, at measured rates", "(N²F + NF²)/r_mm + HN²/r_softmax", terms={
+                   "matmul": lambda p, m=_m: m * (6 * p["N"] * p["F"] ** 2 + 4 * p["N"] ** 2 * p["F"]),
+                   "elementwise": lambda p, m=_m: m * p["H"] * p["N"] ** 2})),
         flops=lambda p, m=_m: m * (8 * p["N"] * p["F"] ** 2 + 4 * p["N"] ** 2 * p["F"] + 5 * p["H"] * p["N"] ** 2),
         bytes=lambda p, m=_m: m * (3 * p["H"] * p["N"] ** 2 + 8 * p["N"] * p["F"]) * F32,
         space=Cost("note §4.3", "LN² + LF² + LNF", lambda p: p["H"] * p["N"] ** 2 + p["N"] * p["F"] + p["F"] ** 2),
@@ -376,12 +418,16 @@ for _kind, _m in (("fwd", 1), ("bwd", 2)):
                    quick=(16, 64, 256), fixed={"N": 1024, "H": 4}, quick_fixed={"N": 512}, grows=2, **_att))
     _gat = dict(
         group="attention", impl=_impl("GATConv", "torch reference (E×H×C messages)"), build=_gat_build(_kind),
-        derive=_with_e, costs=(Cost("note §4.3 (sparse)", "LEF + LNF²", _gat_cost),),
+        derive=_with_e, costs=(Cost("note §4.3 (sparse)", "LEF + LNF²", _gat_cost),
+                               Cost("note's terms at measured rates", "LEF/r_spmm + LNF²/r_mm + EH/r_softmax", terms={
+                                   "matmul": lambda p, m=_m: m * 2 * p["N"] * p["F"] ** 2,
+                                   "spmm": lambda p, m=_m: m * 2 * (p["E"] + p["N"]) * p["F"],
+                                   "elementwise": lambda p, m=_m: m * 6 * (p["E"] + p["N"]) * p["H"]})),
         flops=lambda p, m=_m: m * (2 * p["N"] * p["F"] ** 2 + 2 * p["E"] * p["F"] + 10 * p["E"] * p["H"]),
         bytes=lambda p, m=_m: m * (p["E"] * (p["F"] * F32 + 16 + 4 * p["H"] * F32) + 4 * p["N"] * p["F"] * F32),
         space=Cost("note §4.3", "LE + LF² + LNF", lambda p: p["E"] * p["H"] + p["F"] ** 2 + p["N"] * p["F"]),
     )
-    register(Sweep(op=f"gat-edge-{_kind}", variable="N", values=(2**10, 2**12, 2**14, 2**16, 2**18),
+    register(Sweep(op=f"gat-edge-{_kind}", variable="N", values=(2**11, 2**13, 2**15, 2**17),
                    quick=(2**10, 2**12, 2**14), fixed={"deg": 8, "F": 32, "H": 4}, grows=1, **_gat))
     register(Sweep(op=f"gat-edge-{_kind}", variable="E", values=tuple(2**12 * d for d in (4, 16, 64, 256)),
                    quick=tuple(2**11 * d for d in (4, 16, 64)), fixed={"N": 2**12, "F": 32, "H": 4},
@@ -447,14 +493,39 @@ def _build_gd(p, ctx):
     return lambda: step(x, adj, y)
 
 
+def _sampler_cls():
+    """``fastgnn.train.NeighborSampler`` or None."""
+    try:
+        from fastgnn.train.sampling import NeighborSampler
+    except ImportError:
+        return None
+    return NeighborSampler
+
+
+def _sgd_impl() -> str:
+    sampler = "fastgnn.train.NeighborSampler" if _sampler_cls() is not None else "torch neighbour sampler"
+    return f"fastgnn.nn.GCNConv + {sampler}"
+
+
 def _build_sgd(p, ctx):
-    _, rowptr, col, x, y, step = _train_setup(p, ctx)
+    edges, rowptr, col, x, y, step = _train_setup(p, ctx)
     gen = torch.Generator().manual_seed(2)
-    fanouts = (p["fanout"],) * 2
+    fanouts = [p["fanout"]] * 2
+    cls = _sampler_cls()
+    if cls is not None:
+        sampler = cls(edges, p["N"], fanouts)
+
+        def sample(seeds):
+            sub = sampler.sample(seeds, gen)
+            return sub.nodes, sub.edge_index, torch.arange(sub.num_seeds)
+    else:
+        def sample(seeds):
+            return neighbor_sample(rowptr, col, seeds, fanouts, gen)
 
     def sgd_step():
-        seeds = torch.randint(0, p["N"], (p["B"],), generator=gen)
-        nodes, ei, pos = neighbor_sample(rowptr, col, seeds, fanouts, gen)
+        # distinct seeds in O(B log B): no O(N) permutation, so nothing in the step grows with N
+        seeds = torch.unique(torch.randint(0, p["N"], (p["B"],), generator=gen))
+        nodes, ei, pos = sample(seeds)
         sub = _nn("gcn_norm")(ei.to(ctx.device), nodes.numel(), dtype=ctx.dtype, device=ctx.device)
         return step(x[nodes.to(ctx.device)], sub, y[seeds.to(ctx.device)], pos.to(ctx.device))
 
@@ -472,22 +543,22 @@ def _sub(p):
 
 _TRAIN = dict(group="training", available=_need_nn("GCNConv", "gcn_norm"), derive=_with_e)
 register(Sweep(
-    op="train-gd-step", variable="N", impl=_impl("GCNConv"), values=(2**10, 2**12, 2**14, 2**16, 2**18),
+    op="train-gd-step", variable="N", impl=_impl("GCNConv"), values=(2**11, 2**13, 2**15, 2**17),
     quick=(2**10, 2**12, 2**14), fixed={"deg": 8, "F": 32, "C": 8, "B": 256, "fanout": 10},
     build=_build_gd, costs=(Cost("note §3.1 (GD)", "LEF + LNF²", lambda p: _sp_summary({**p, "L": 2})),),
     flops=_gd_flops, grows=1, note="2-layer GCN, full graph: forward, cross-entropy, backward, SGD update",
     **_TRAIN))
 register(Sweep(
-    op="train-sgd-step", variable="N", impl=lambda: "fastgnn.nn.GCNConv + torch neighbour sampler",
-    values=(2**10, 2**12, 2**14, 2**16, 2**18), quick=(2**10, 2**12, 2**14),
+    op="train-sgd-step", variable="N", impl=_sgd_impl,
+    values=(2**11, 2**13, 2**15, 2**17), quick=(2**10, 2**12, 2**14),
     fixed={"deg": 8, "F": 32, "C": 8, "B": 64, "fanout": 10},
     build=_build_sgd, costs=(Cost("note §3.7 (SGD)", "L·B·∏fanouts·F² (no N)", lambda p: 1.0),),
     flops=lambda p: _gd_flops(_sub(p)), grows=1,
     note="batch B=64 seeds, 2-hop fanouts (10, 10): the step's cost must not grow with N", **_TRAIN))
 register(Sweep(
-    op="train-sgd-step", variable="B", impl=lambda: "fastgnn.nn.GCNConv + torch neighbour sampler",
+    op="train-sgd-step", variable="B", impl=_sgd_impl,
     values=(16, 32, 64, 128, 256, 512), quick=(16, 64, 256),
-    fixed={"N": 2**18, "deg": 8, "F": 32, "C": 8, "fanout": 10}, quick_fixed={"N": 2**16},
+    fixed={"N": 2**17, "deg": 8, "F": 32, "C": 8, "fanout": 10}, quick_fixed={"N": 2**16},
     build=_build_sgd, costs=(Cost("note §3.7 (SGD)", "L·B·∏fanouts·F²", lambda p: p["B"]),),
     flops=lambda p: _gd_flops(_sub(p)), grows=1, **_TRAIN))
 

@@ -13,7 +13,15 @@ from pathlib import Path
 import torch
 
 from fastgnn.complexity.fit import fit_exponent, predicted_exponent
-from fastgnn.complexity.measure import copy_gbps, machine_info, matmul_gflops, peak_memory, time_call
+from fastgnn.complexity.measure import (
+    copy_gbps,
+    machine_info,
+    matmul_gflops,
+    peak_memory,
+    softmax_gelems,
+    spmm_gflops,
+    time_call,
+)
 from fastgnn.complexity.registry import Context, Sweep, select
 
 __all__ = ["profile", "Report", "AGREEMENT", "MEMORY_FLOOR"]
@@ -85,7 +93,9 @@ class Report:
                      f"{self.machine.get('torch_threads')} torch thread(s), device {self.machine.get('device')}; "
                      f"torch {self.machine.get('torch')}")
         lines.append(f"baselines: matmul {b['matmul_gflops_float32']:.1f} GFLOP/s (float32), "
-                     f"{b['matmul_gflops_float64']:.1f} GFLOP/s (float64); copy {b['copy_gbps']:.1f} GB/s")
+                     f"{b['matmul_gflops_float64']:.1f} GFLOP/s (float64); copy {b['copy_gbps']:.1f} GB/s; "
+                     f"CSR spmm {b['spmm_gflops_float32']:.2f} GFLOP/s; softmax {b['softmax_gelems_float32']:.2f} "
+                     f"Gelem/s (float32)")
         lines.append(f"times: median of {self.settings['repeats']} repeats, {self.settings['clock']} clock "
                      f"(column {other}: the exponent by the other clock); "
                      f"exponents fitted by fastgnn.complexity.fit_exponent (log-log least squares above "
@@ -201,9 +211,13 @@ def profile(
         "matmul_gflops_float32": matmul_gflops(device=dev, dtype=torch.float32, n=512 if quick else 1024),
         "matmul_gflops_float64": matmul_gflops(device=dev, dtype=torch.float64, n=512 if quick else 1024),
         "copy_gbps": copy_gbps(device=dev, nbytes=(16 if quick else 64) * 2**20),
+        "spmm_gflops_float32": spmm_gflops(device=dev, n=2**12 if quick else 2**14),
+        "softmax_gelems_float32": softmax_gelems(device=dev, n=2**20 if quick else 2**22),
     }
     log(f"baselines: matmul {baselines['matmul_gflops_float32']:.1f} GFLOP/s float32, "
-        f"{baselines['matmul_gflops_float64']:.1f} float64; copy {baselines['copy_gbps']:.1f} GB/s")
+        f"{baselines['matmul_gflops_float64']:.1f} float64; copy {baselines['copy_gbps']:.1f} GB/s; "
+        f"spmm {baselines['spmm_gflops_float32']:.2f} GFLOP/s; softmax {baselines['softmax_gelems_float32']:.2f} "
+        f"Gelem/s")
     report = Report(machine=machine_info(dev), baselines=baselines,
                     settings={"quick": quick, "device": str(dev), "repeats": repeats, "min_time": min_time,
                               "max_call_seconds": max_call, "memory": memory, "clock": clock, "seed": seed,
@@ -216,6 +230,7 @@ def profile(
         fit = _fit_sweep(sweep, points, quick, baselines, clock)
         fit["elapsed"] = time.perf_counter() - t0
         report.fits.append(fit)
+        log(f"{sweep.name}: exponent {fit['time']['slope']:.2f} ({clock} clock), {fit['elapsed']:.1f} s")
     report.seconds = time.perf_counter() - t_start
     return report
 
@@ -257,11 +272,17 @@ def _run_sweep(sweep: Sweep, *, quick, dev, repeats, min_time, max_call, memory,
 
 def _measure(sweep, point, params, dev, repeats, min_time, memory, seed) -> None:
     ctx = Context(device=dev, dtype=_DTYPES[sweep.dtype], generator=torch.Generator().manual_seed(seed))
+    t0 = time.perf_counter()
     fn = sweep.build(params, ctx)
+    t1 = time.perf_counter()
     fn()  # warm-up: compilation, caches and lazy initialisation stay out of both measurements
+    t2 = time.perf_counter()
+    once = None
     if memory:
         point["peak_bytes"] = peak_memory(fn, device=dev)
-    t = time_call(fn, device=dev, repeats=repeats, min_time=min_time, warmup=0)
+        once = time.perf_counter() - t2  # the memory call calibrates the loops of the timing
+    t = time_call(fn, device=dev, repeats=repeats, min_time=min_time, warmup=0, once=once)
+    point["build_seconds"] = t1 - t0
     point.update(seconds=t["seconds"], seconds_min=t["min"], seconds_max=t["max"], cpu_seconds=t["cpu_seconds"],
                  loops=t["loops"])
     if point["flops"]:
@@ -291,7 +312,8 @@ def _point_line(p) -> str:
     if p["status"] != "ok":
         return f"  {p['operation']}/{p['variable']}={p['value']}: {p['status']}"
     mem = "n/a" if p["peak_bytes"] is None else f"{p['peak_bytes'] / 2**20:.1f} MiB"
-    return f"  {p['operation']}/{p['variable']}={p['value']}: {p['seconds'] * 1e3:.3f} ms, peak {mem}"
+    return (f"  {p['operation']}/{p['variable']}={p['value']}: {p['seconds'] * 1e3:.3f} ms, peak {mem} "
+            f"(build {p.get('build_seconds', 0):.2f} s)")
 
 
 def _fit_sweep(sweep: Sweep, points: list, quick: bool, baselines: dict, clock: str = "wall") -> dict:
@@ -304,8 +326,10 @@ def _fit_sweep(sweep: Sweep, points: list, quick: bool, baselines: dict, clock: 
     status = "ok" if math.isfinite(tfit.slope) else (points[0]["status"] if points and not ok else "too few points")
     preds = []
     if math.isfinite(tfit.slope):
+        rates = {"matmul": baselines["matmul_gflops_float32"], "spmm": baselines["spmm_gflops_float32"],
+                 "elementwise": baselines["softmax_gelems_float32"]}
         for cost in sweep.costs:
-            k = predicted_exponent(lambda v, c=cost: c.fn(sweep.params(v, quick)), used_x)
+            k = predicted_exponent(lambda v, c=cost: c.evaluate(sweep.params(v, quick), rates), used_x)
             preds.append({"source": cost.source, "label": cost.label, "exponent": k,
                           "agree": bool(abs(tfit.slope - k) <= AGREEMENT)})
     mem_pts = [p for p in ok if p["peak_bytes"] is not None]
@@ -314,7 +338,7 @@ def _fit_sweep(sweep: Sweep, points: list, quick: bool, baselines: dict, clock: 
     mem_pred = math.nan
     if sweep.space is not None and math.isfinite(mfit.slope):
         mem_x = [mem_pts[i]["value"] for i in mfit.used]
-        mem_pred = predicted_exponent(lambda v: sweep.space.fn(sweep.params(v, quick)), mem_x)
+        mem_pred = predicted_exponent(lambda v: sweep.space.evaluate(sweep.params(v, quick)), mem_x)
     top = ok[-1] if ok else None
     gflops = top["gflops"] if top and top["gflops"] else math.nan
     gbps = top["gbps"] if top and top["gbps"] else math.nan

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["Cost", "Sweep", "Context", "REGISTRY", "register", "select", "sweep_names"]
+__all__ = ["Cost", "KERNELS", "Sweep", "Context", "REGISTRY", "register", "select", "sweep_names"]
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,28 @@ class Cost:
         source: where it comes from, e.g. ``"note §3.8"`` or ``"paper Thm 4.1"``.
         label: the formula as written there, e.g. ``"LEF + LNF²"``.
         fn: the formula on a point's parameters.
+        terms: instead of ``fn``, a *machine-weighted* cost: ``{kernel: work(params)}`` with
+            kernel one of :data:`KERNELS`; the cost is ``Σ work / rate`` with the rates this
+            machine measured in the same run (``matmul`` in flops at the matmul rate, ``spmm``
+            in flops at the CSR SpMM rate, ``elementwise`` in elements at the softmax rate).
+            A term's weight is then what it costs here, not its flop count.
     """
 
     source: str
     label: str
-    fn: Callable[[dict], float]
+    fn: Callable[[dict], float] | None = None
+    terms: dict | None = None
+
+    def evaluate(self, params: dict, rates: dict | None = None) -> float:
+        if self.terms is None:
+            return float(self.fn(params))
+        if rates is None:
+            raise ValueError(f"the cost {self.label!r} is weighted by measured rates: pass rates")
+        return sum(float(work(params)) / rates[kernel] for kernel, work in self.terms.items())
+
+
+#: Kernels whose measured rate weights a :class:`Cost`'s terms.
+KERNELS = ("matmul", "spmm", "elementwise")
 
 
 @dataclass
