@@ -2,7 +2,8 @@
 
 Subcommands: ``gntk`` (a Gram matrix), ``evaluate`` (10-fold accuracy of a
 Gram), ``search`` (the GNTK grid), ``demo`` (the whole job on an embedded
-default), ``datasets`` (what is where).  Every command takes ``--json``.
+default), ``datasets`` (what is where), ``train`` (a GNN: node classification
+over seeds, or graph classification by 10-fold CV).  Every command takes ``--json``.
 """
 
 from __future__ import annotations
@@ -200,6 +201,68 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from fastgnn.io import save_json
+    from fastgnn.train import experiment, parse_fanouts
+
+    progress = not args.json and not args.no_progress
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.model not in experiment.MODEL_NAMES:
+        raise ValueError(f"unknown model {args.model!r}; known models: {', '.join(experiment.MODEL_NAMES)}")
+    fanouts = parse_fanouts(args.fanouts)
+    patience = None if args.patience == 0 else args.patience
+    node = experiment.is_node_dataset(args.dataset)
+    args.seeds = args.seeds if args.seeds is not None else (10 if node else 1)
+    if node:
+        sbm_args = {"num_nodes": args.nodes, "num_classes": args.classes, "num_features": args.features,
+                    "avg_degree": args.avg_degree, "homophily": args.homophily, "seed": args.data_seed}
+        info = experiment.run_node_experiment(
+            args.model, args.dataset, args.data_dir, seeds=args.seeds, first_seed=args.seed, sgd=args.sgd,
+            batch_size=args.batch_size or 512, fanouts=fanouts, epochs=args.epochs, lr=args.lr,
+            weight_decay=args.weight_decay, patience=patience, normalize_features=args.normalize_features,
+            sbm_args=sbm_args, device=args.device, progress=progress,
+        )
+    else:
+        if args.sgd:
+            raise ValueError("--sgd (neighbour sampling) is for node datasets (Cora, CiteSeer, sbm); graph "
+                             "datasets are trained in mini-batches of whole graphs (--batch-size)")
+        info = experiment.run_graph_experiment(
+            args.model, args.dataset, args.data_dir, seeds=args.seeds, first_seed=args.seed, epochs=args.epochs,
+            lr=args.lr, weight_decay=args.weight_decay, batch_size=args.batch_size, readout=args.readout,
+            device=args.device, progress=progress,
+        )
+    info["versions"] = _versions()
+    if args.out:
+        name = f"train_{info['model']}_{info['dataset']['name']}{'_sgd' if info.get('mode') == 'sgd' else ''}.json"
+        info["out"] = str(save_json(Path(args.out) / name.replace("/", "-"), info))
+    if args.json:
+        _print_json(info)
+        return 0
+    d = info["dataset"]
+    if info["task"] == "node":
+        extra = f", batches of {args.batch_size or 512}, fanouts {info['settings']['fanouts']}" if args.sgd else ""
+        print(f"{d['name']}: {d['nodes']} nodes, {d['edges']} edges, {d['features']} features, {d['classes']} classes; "
+              f"train/val/test {d['train']}/{d['val']}/{d['test']}")
+        print(f"{info['model']} ({info['mode']}{extra}): test accuracy {100 * info['test_acc_mean']:.2f} ± "
+              f"{100 * info['test_acc_std']:.2f} % over {args.seeds} seed(s); "
+              f"{1000 * info['seconds_per_epoch_mean']:.1f} ms per epoch, {info['epochs_mean']:.0f} epochs on average")
+    else:
+        s = info["settings"]
+        print(f"{d['name']}: {d['graphs']} graphs, {d['classes']} classes, avg {d['avg_nodes']:.1f} nodes")
+        print(f"{info['model']} ({s['readout']} readout, {s['epochs']} epochs, {s['folds']}-fold CV): "
+              f"final {100 * info['final_mean']:.2f} ± {100 * info['final_std']:.2f} %; best epoch "
+              f"{info['best_epoch']} (GIN protocol) {100 * info['best_epoch_mean']:.2f} ± "
+              f"{100 * info['best_epoch_std']:.2f} %")
+        print(f"training time {info['train_seconds']:.1f} s ({1000 * info['seconds_per_epoch']:.1f} ms per epoch "
+              f"and fold)")
+    if args.out:
+        print(f"wrote {info['out']}")
+    return 0
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -369,6 +432,43 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="fastgnn-demo", help="folder for the PNG and JSON (default fastgnn-demo)")
     common(d)
     d.set_defaults(func=cmd_demo)
+
+    t = sub.add_parser("train", help="train a GNN (node classification, or graph classification by 10-fold CV)",
+                       description="Train a GNN: GCN / dense GCN / GAT / dense self-attention node classifiers on "
+                                   "Cora, CiteSeer (public split) or a generated SBM graph, over seeds; or GIN / GCN "
+                                   "graph classifiers on MUTAG, PROTEINS, IMDBBINARY ... by 10-fold CV.")
+    t.add_argument("--model", required=True, help="gcn, dense-gcn, gat, attention (node datasets); gin, gcn (graph "
+                                                   "datasets)")
+    t.add_argument("--dataset", required=True, help="Cora, CiteSeer, sbm, or a graph dataset (MUTAG, PROTEINS, ...)")
+    t.add_argument("--sgd", action="store_true", help="mini-batch SGD with neighbour sampling (node datasets)")
+    t.add_argument("--batch-size", type=int, default=None,
+                   help="seed nodes per SGD step (default 512), or graphs per batch (default 32)")
+    t.add_argument("--fanouts", default="10,10", help="neighbours sampled per node at each hop (default 10,10)")
+    t.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: the paper's, per model)")
+    t.add_argument("--seeds", type=int, default=None, help="runs with seeds --seed.. (default 10 for node datasets, "
+                                                          "1 for graph datasets)")
+    t.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    t.add_argument("--lr", type=float, default=None, help="learning rate (default: the paper's)")
+    t.add_argument("--weight-decay", type=float, default=None, help="L2 weight decay (default: the paper's)")
+    t.add_argument("--patience", type=int, default=-1,
+                   help="early-stopping patience in epochs (default 100; 0 turns early stopping off)")
+    t.add_argument("--normalize-features", action=argparse.BooleanOptionalAction, default=True,
+                   help="row-normalise Planetoid features (default on, as the GCN and GAT papers)")
+    t.add_argument("--readout", choices=("sum", "mean"), default=None,
+                   help="graph pooling (default sum for bioinformatics sets, mean for social ones)")
+    sbm = t.add_argument_group("--dataset sbm", "size of the generated stochastic block model")
+    sbm.add_argument("--nodes", type=int, default=10_000, help="number of nodes (default 10000)")
+    sbm.add_argument("--classes", type=int, default=5, help="number of classes (default 5)")
+    sbm.add_argument("--features", type=int, default=32, help="number of features (default 32)")
+    sbm.add_argument("--avg-degree", type=float, default=10.0, help="mean degree (default 10)")
+    sbm.add_argument("--homophily", type=float, default=0.8, help="fraction of same-class edges (default 0.8)")
+    sbm.add_argument("--data-seed", type=int, default=0, help="seed of the generated graph (default 0)")
+    t.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    t.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--out", metavar="DIR", help="write train_MODEL_DATASET[_sgd].json (settings, per-seed histories)")
+    common(t)
+    t.set_defaults(func=cmd_train)
 
     ls = sub.add_parser("datasets", help="list the known datasets and where they are found")
     common(ls)

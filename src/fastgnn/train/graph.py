@@ -1,0 +1,154 @@
+"""Graph classification: 10-fold cross-validation with block-diagonal mini-batches.
+
+:func:`cross_validate` trains a fresh graph classifier (:mod:`fastgnn.nn.models`: GIN,
+GraphGCN) on each fold's training graphs and tests it on the fold's test graphs, as the GIN
+paper does (Adam, lr 0.01 halved every 50 epochs, batches of 32 graphs).  It reports two
+accuracies:
+
+* ``final``: mean ± std over folds of the test accuracy after the last epoch (no test data
+  used for any choice);
+* ``best_epoch`` (the GIN paper's protocol, which the GNTK paper's numbers sit beside): the
+  epoch whose test accuracy averaged over the folds is highest, and that mean; optimistic,
+  since the epoch is chosen on the test folds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from fastgnn.train.batch import collate
+
+__all__ = ["CVResult", "cross_validate"]
+
+
+@dataclass
+class CVResult:
+    """Per-fold curves and the summary accuracies (see the module docstring).
+
+    Attributes:
+        fold_curves: ``[folds][epochs]`` test accuracy after each epoch.
+        loss_curves: ``[folds][epochs]`` mean training loss of each epoch.
+        final_mean, final_std: test accuracy after the last epoch, over folds.
+        best_epoch, best_epoch_mean, best_epoch_std: the GIN protocol.
+        train_seconds: training time of all folds (evaluation excluded), wall clock.
+        cpu_seconds: the same in process CPU time.
+        total_seconds: the whole run.
+    """
+
+    fold_curves: list[list[float]]
+    loss_curves: list[list[float]]
+    final_mean: float
+    final_std: float
+    best_epoch: int
+    best_epoch_mean: float
+    best_epoch_std: float
+    train_seconds: float
+    cpu_seconds: float
+    total_seconds: float
+    config: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def cross_validate(
+    make_model,
+    dataset,
+    *,
+    epochs: int = 100,
+    batch_size: int = 32,
+    lr: float = 0.01,
+    weight_decay: float = 0.0,
+    step_size: int = 50,
+    gamma: float = 0.5,
+    seed: int = 0,
+    folds=None,
+    progress: bool = True,
+    device=None,
+    dtype: torch.dtype = torch.float32,
+) -> CVResult:
+    """10-fold CV of ``make_model()`` on a :class:`~fastgnn.graph.GraphDataset`.
+
+    Args:
+        make_model: called once per fold (after seeding) to build a fresh model.
+        dataset: graphs with ``x``, ``edge_index`` and labels, and ``folds``.
+        epochs, batch_size, lr, weight_decay: training settings per fold.
+        step_size, gamma: the learning rate is multiplied by ``gamma`` every ``step_size`` epochs.
+        seed: seeds every fold (fold k uses ``seed + k``).
+        folds: ``(train_idx, test_idx)`` pairs (default ``dataset.folds``).
+        progress: a tqdm bar over folds x epochs.
+    """
+    from tqdm.auto import tqdm
+
+    folds = dataset.folds if folds is None else folds
+    if not folds:
+        raise ValueError(f"{dataset.name}: no cross-validation folds")
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+    t_start = time.perf_counter()
+    graphs = dataset.graphs
+    curves, losses, train_seconds, cpu_seconds = [], [], 0.0, 0.0
+    bar = tqdm(total=len(folds) * epochs, desc=f"CV {dataset.name}", disable=not progress, leave=False)
+    for k, (train_idx, test_idx) in enumerate(folds):
+        torch.manual_seed(seed + k)
+        gen = torch.Generator().manual_seed(seed + k)
+        model = make_model().to(device=device, dtype=dtype)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma)
+        test_batches = [_prepare(model, collate([graphs[i] for i in test_idx[lo: lo + 256]], dtype), device)
+                        for lo in range(0, len(test_idx), 256)]
+        train_idx = torch.as_tensor(np.asarray(train_idx))
+        curve, loss_curve = [], []
+        for _ in range(epochs):
+            t0, c0 = time.perf_counter(), time.process_time()
+            model.train()
+            perm = train_idx[torch.randperm(len(train_idx), generator=gen)]
+            total = 0.0
+            for lo in range(0, len(perm), batch_size):
+                idx = perm[lo: lo + batch_size].tolist()
+                if len(idx) < 2 and len(perm) > 1:  # batch norm needs 2 graphs
+                    continue
+                b, graph = _prepare(model, collate([graphs[i] for i in idx], dtype), device)
+                optimizer.zero_grad()
+                loss = F.cross_entropy(model(b.x, graph, b.batch, b.num_graphs), b.y)
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach()) * len(idx)
+            scheduler.step()
+            train_seconds += time.perf_counter() - t0
+            cpu_seconds += time.process_time() - c0
+            curve.append(_accuracy(model, test_batches))
+            loss_curve.append(total / len(perm))
+            bar.update(1)
+            bar.set_postfix(fold=k + 1, loss=f"{loss_curve[-1]:.3f}", test=f"{curve[-1]:.3f}")
+        curves.append(curve)
+        losses.append(loss_curve)
+    bar.close()
+    acc = np.array(curves)
+    mean_curve = acc.mean(0)
+    best = int(mean_curve.argmax())
+    config = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+              "step_size": step_size, "gamma": gamma, "seed": seed, "folds": len(folds)}
+    return CVResult(curves, losses, float(acc[:, -1].mean()), float(acc[:, -1].std()), best + 1,
+                    float(mean_curve[best]), float(acc[:, best].std()), train_seconds, cpu_seconds,
+                    time.perf_counter() - t_start, config)
+
+
+def _prepare(model, b, device):
+    b = b.to(device)
+    return b, model.prepare(b.edge_index, b.num_nodes)
+
+
+@torch.no_grad()
+def _accuracy(model, batches) -> float:
+    model.eval()
+    correct = total = 0
+    for b, graph in batches:
+        correct += int((model(b.x, graph, b.batch, b.num_graphs).argmax(-1) == b.y).sum())
+        total += b.num_graphs
+    return correct / max(total, 1)
