@@ -44,8 +44,8 @@ class TrainResult:
     Attributes:
         history: one dict per epoch: ``epoch``, ``loss``, ``train_acc``, ``val_acc``,
             ``val_loss``, ``test_acc`` (for curves only: nothing is chosen on it), ``seconds`` (the
-            epoch's training time, evaluation excluded) and ``cpu_seconds`` (the process's CPU
-            time in it: on a busy machine, with one thread, the steadier measure).
+            epoch's training time, evaluation excluded) and ``cpu_seconds`` (the CPU time of the training thread
+            in it: with one torch thread, the steadier measure on a busy machine).
         best_epoch: the epoch whose weights were kept (1-based).
         val_acc: validation accuracy of those weights.
         test_acc: test accuracy of those weights.
@@ -156,7 +156,7 @@ def train_node(
     history = []
     bar = tqdm(range(1, epochs + 1), desc=f"{type(model).__name__} {data.name}", disable=not progress, leave=False)
     for epoch in bar:
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0 = time.perf_counter(), time.thread_time()
         model.train()
         if sgd:
             loss, train_acc = _sgd_epoch(model, x, y, train_idx, sampler, optimizer, int(batch_size), gen, device)
@@ -167,7 +167,7 @@ def train_node(
             loss_t.backward()
             optimizer.step()
             loss, train_acc = float(loss_t.detach()), accuracy(out.detach()[data.train_mask], y[data.train_mask])
-        seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
+        seconds, cpu_seconds = time.perf_counter() - t0, time.thread_time() - c0
         (val_acc, val_loss), (test_acc, _) = _evaluate(model, x, y, graph, data.val_mask, data.test_mask)
         history.append({"epoch": epoch, "loss": loss, "train_acc": train_acc, "val_acc": val_acc,
                         "val_loss": val_loss, "test_acc": test_acc, "seconds": seconds,
