@@ -235,7 +235,7 @@ def test_unavailable_operation_is_reported_not_raised(monkeypatch):
     s = _tiny_sweep()
     s.op, s.available = "test-missing", lambda: "fastgnn.nn has no Nothing yet"
     monkeypatch.setattr(registry, "REGISTRY", [*registry.REGISTRY, s])
-    rep = profile(["test-missing"], quick=True, repeats=1)
+    rep = profile(["test-missing"], quick=True, repeats=1, baselines=False)
     assert rep.fits[0]["status"].startswith("unavailable: fastgnn.nn has no Nothing")
     assert "unavailable" in rep.table()
 

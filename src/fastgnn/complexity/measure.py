@@ -165,17 +165,18 @@ def peak_memory(fn, *, device="cpu") -> int | None:
 # --------------------------------------------------------------------------- machine
 
 
-def matmul_gflops(*, device="cpu", dtype=torch.float32, n: int = 1024, repeats: int = 3) -> float:
+def matmul_gflops(*, device="cpu", dtype=torch.float32, n: int = 1024, repeats: int = 3,
+                  min_time: float = 0.05) -> float:
     """Measured ``torch.matmul`` GFLOP/s on ``n × n`` matrices (2n³ flops per product)."""
     gen = torch.Generator().manual_seed(0)
     a = torch.randn(n, n, generator=gen, dtype=dtype).to(device)
     b = torch.randn(n, n, generator=gen, dtype=dtype).to(device)
-    t = time_call(lambda: a @ b, device=device, repeats=repeats, min_time=0.05)["seconds"]
+    t = time_call(lambda: a @ b, device=device, repeats=repeats, min_time=min_time)["seconds"]
     return 2 * n**3 / t / 1e9
 
 
 def spmm_gflops(*, device="cpu", dtype=torch.float32, n: int = 2**14, degree: int = 16, f: int = 32,
-                repeats: int = 3) -> float:
+                repeats: int = 3, min_time: float = 0.05) -> float:
     """Measured CSR sparse × dense GFLOP/s (2·E·F flops), random graph of ``n`` nodes, ``n·degree`` edges."""
     gen = torch.Generator().manual_seed(0)
     e = n * degree
@@ -185,22 +186,23 @@ def spmm_gflops(*, device="cpu", dtype=torch.float32, n: int = 2**14, degree: in
         a = torch.sparse_coo_tensor(idx, torch.rand(e, generator=gen), (n, n)).coalesce()
         a = a.to_sparse_csr().to(device=device, dtype=dtype)
     z = torch.randn(n, f, generator=gen, dtype=dtype).to(device)
-    t = time_call(lambda: torch.sparse.mm(a, z), device=device, repeats=repeats, min_time=0.05)["seconds"]
+    t = time_call(lambda: torch.sparse.mm(a, z), device=device, repeats=repeats, min_time=min_time)["seconds"]
     return 2 * a.values().numel() * f / t / 1e9
 
 
-def softmax_gelems(*, device="cpu", dtype=torch.float32, n: int = 2**22, repeats: int = 3) -> float:
+def softmax_gelems(*, device="cpu", dtype=torch.float32, n: int = 2**22, repeats: int = 3,
+                   min_time: float = 0.05) -> float:
     """Measured ``torch.softmax`` rate in 10⁹ elements/s over rows of 1024 (an elementwise, exp-bound pass)."""
     s = torch.randn(n // 1024, 1024, generator=torch.Generator().manual_seed(0), dtype=dtype).to(device)
-    t = time_call(lambda: torch.softmax(s, dim=-1), device=device, repeats=repeats, min_time=0.05)["seconds"]
+    t = time_call(lambda: torch.softmax(s, dim=-1), device=device, repeats=repeats, min_time=min_time)["seconds"]
     return n / t / 1e9
 
 
-def copy_gbps(*, device="cpu", nbytes: int = 64 * 2**20, repeats: int = 3) -> float:
+def copy_gbps(*, device="cpu", nbytes: int = 64 * 2**20, repeats: int = 3, min_time: float = 0.05) -> float:
     """Measured memory-copy GB/s: ``dst.copy_(src)`` of ``nbytes``, counted as read + write."""
     src = torch.ones(nbytes // 4, dtype=torch.float32, device=device)
     dst = torch.empty_like(src)
-    t = time_call(lambda: dst.copy_(src), device=device, repeats=repeats, min_time=0.05)["seconds"]
+    t = time_call(lambda: dst.copy_(src), device=device, repeats=repeats, min_time=min_time)["seconds"]
     return 2 * nbytes / t / 1e9
 
 

@@ -6,6 +6,7 @@ import csv
 import gc
 import io
 import math
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +21,11 @@ from fastgnn.complexity.measure import (
     peak_memory,
     softmax_gelems,
     spmm_gflops,
-    time_call,
+    synchronize,
 )
 from fastgnn.complexity.registry import Context, Sweep, select
 
-__all__ = ["profile", "Report", "AGREEMENT", "MEMORY_FLOOR"]
+__all__ = ["profile", "Report", "load_report", "AGREEMENT", "MEMORY_FLOOR"]
 
 #: |measured - predicted| within this counts as agreement.
 AGREEMENT = 0.2
@@ -104,6 +105,26 @@ class Report:
                      f"mem p/m: predicted/measured exponent of the peak memory; {self.seconds:.0f} s in all")
         return "\n".join(lines)
 
+    def markdown(self) -> str:
+        """The table as Markdown (for docs): one row per sweep and prediction."""
+        other = "cpu" if self.settings.get("clock", "wall") == "wall" else "wall"
+        clock = self.settings.get("clock", "wall")
+        lines = [f"| operation | var | fitted range | formula (source) | predicted | measured ({clock}) "
+                 f"| agree | {other} | GFLOP/s | GB/s | memory exp. pred/meas | impl |",
+                 "|---|---|---|---|---:|---:|:-:|---:|---:|---:|:-:|---|"]
+        for r in self.rows():
+            if r["status"] != "ok":
+                lines.append(f"| {r['operation']} | {r['variable']} | | {r['status']} | | | | | | | | |")
+                continue
+            agree = {True: "yes", False: "**no**", None: "-"}[r["agree"]]
+            se = f" ± {r['stderr']:.2f}" if math.isfinite(r["stderr"]) else ""
+            lines.append(
+                f"| {r['operation']} | {r['variable']} | {r['range']} | {r['formula']} ({r['source']}) | "
+                f"{_num(r['predicted'])} | {_num(r['measured'])}{se} | {agree} | {_num(r['measured_other_clock'])} | "
+                f"{_num(r['gflops'], 1)} | {_num(r['gbps'], 1)} | {_num(r['mem_predicted'], 1)} / "
+                f"{_num(r['mem_measured'], 1)} | {r['impl']} |")
+        return "\n".join(lines)
+
     # -- output ------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {"machine": self.machine, "baselines": self.baselines, "settings": self.settings,
@@ -130,19 +151,40 @@ class Report:
         return buf.getvalue()
 
     def write(self, out, *, plots: bool = True, prefix: str = "complexity") -> list[Path]:
-        """Write ``PREFIX.json``, ``PREFIX.csv`` (the table), ``PREFIX_points.csv`` and one PNG per
-        group of operations (``PREFIX_GROUP.png``) into the folder ``out``, atomically."""
+        """Write ``PREFIX.json``, ``PREFIX.csv`` (the table), ``PREFIX.md`` (the table in Markdown),
+        ``PREFIX_points.csv`` and one PNG per group of operations (``PREFIX_GROUP.png``) into the
+        folder ``out``, atomically."""
         from fastgnn.io import save_json, save_text
 
         out = Path(out)
         paths = [save_json(out / f"{prefix}.json", self.to_dict()),
                  save_text(out / f"{prefix}.csv", self.table_csv()),
-                 save_text(out / f"{prefix}_points.csv", self.points_csv())]
+                 save_text(out / f"{prefix}_points.csv", self.points_csv()),
+                 save_text(out / f"{prefix}.md", self.markdown() + "\n")]
         if plots:
             from fastgnn.complexity.plots import plot_report
 
             paths += plot_report(self, out, prefix=prefix)
         return paths
+
+
+def load_report(path) -> Report:
+    """A :class:`Report` read back from its ``complexity.json`` (to re-plot or re-tabulate)."""
+    import json
+
+    d = json.loads(Path(path).read_text())
+    return Report(machine=d["machine"], baselines=d["baselines"], settings=d["settings"], points=d["points"],
+                  fits=[_nan(f) for f in d["fits"]], seconds=d.get("seconds", 0.0))
+
+
+def _nan(o):
+    if o is None:
+        return math.nan
+    if isinstance(o, dict):
+        return {k: (v if k in ("note", "memory_formula", "impl") else _nan(v)) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_nan(v) for v in o]
+    return o
 
 
 def _num(v, digits: int = 2) -> str:
@@ -162,6 +204,7 @@ def profile(
     max_call_seconds: float | None = None,
     memory: bool = True,
     clock: str = "wall",
+    baselines: bool = True,
     seed: int = 0,
     log=None,
 ) -> Report:
@@ -180,6 +223,9 @@ def profile(
         clock: the times fitted and tabulated: ``"wall"`` (default; the median wall time) or
             ``"cpu"`` (the median CPU time of this process: on a CPU shared with other jobs it
             leaves out the time slices they took; CPU device only).  Both are recorded.
+        baselines: measure the machine's matmul, copy, SpMM and softmax throughput first (a few
+            seconds; quick: under one); without them GFLOP/s fractions and the machine-weighted
+            predictions are NaN.
         seed: seeds every input.
         log: ``log(str)`` called per point (progress), or None.
 
@@ -207,13 +253,7 @@ def profile(
     t_start = time.perf_counter()
     log = log or (lambda s: None)
 
-    baselines = {
-        "matmul_gflops_float32": matmul_gflops(device=dev, dtype=torch.float32, n=512 if quick else 1024),
-        "matmul_gflops_float64": matmul_gflops(device=dev, dtype=torch.float64, n=512 if quick else 1024),
-        "copy_gbps": copy_gbps(device=dev, nbytes=(16 if quick else 64) * 2**20),
-        "spmm_gflops_float32": spmm_gflops(device=dev, n=2**12 if quick else 2**14),
-        "softmax_gelems_float32": softmax_gelems(device=dev, n=2**20 if quick else 2**22),
-    }
+    baselines = _baselines(dev, quick) if baselines else {k: math.nan for k in _BASELINE_KEYS}
     log(f"baselines: matmul {baselines['matmul_gflops_float32']:.1f} GFLOP/s float32, "
         f"{baselines['matmul_gflops_float64']:.1f} float64; copy {baselines['copy_gbps']:.1f} GB/s; "
         f"spmm {baselines['spmm_gflops_float32']:.2f} GFLOP/s; softmax {baselines['softmax_gelems_float32']:.2f} "
@@ -235,62 +275,107 @@ def profile(
     return report
 
 
+_BASELINE_KEYS = ("matmul_gflops_float32", "matmul_gflops_float64", "copy_gbps", "spmm_gflops_float32",
+                  "softmax_gelems_float32")
+
+
+def _baselines(dev, quick: bool) -> dict:
+    """The machine's throughput, measured now (float32 unless named): matmul GFLOP/s (float32 and
+    float64), memory-copy GB/s, CSR SpMM GFLOP/s, softmax 10⁹ elements/s."""
+    t = 0.01 if quick else 0.05
+    return {
+        "matmul_gflops_float32": matmul_gflops(device=dev, dtype=torch.float32, n=256 if quick else 1024, min_time=t),
+        "matmul_gflops_float64": matmul_gflops(device=dev, dtype=torch.float64, n=256 if quick else 1024, min_time=t),
+        "copy_gbps": copy_gbps(device=dev, nbytes=(16 if quick else 64) * 2**20, min_time=t),
+        "spmm_gflops_float32": spmm_gflops(device=dev, n=2**12 if quick else 2**14, min_time=t),
+        "softmax_gelems_float32": softmax_gelems(device=dev, n=2**20 if quick else 2**22, min_time=t),
+    }
+
+
 def _run_sweep(sweep: Sweep, *, quick, dev, repeats, min_time, max_call, memory, seed, log) -> list[dict]:
+    """Prepare every point (build, warm-up, peak memory, loop count), then time them interleaved:
+    ``repeats`` rounds, each timing every point once, so a burst of load from other jobs on a
+    shared machine lands on all the sizes of a round alike instead of bending the slope."""
     why = sweep.unavailable()
     impl = sweep.implementation() if why is None else "unavailable"
-    points, last = [], None
-    for value in sweep.sizes(quick):
+    points, ready, last = [], [], None
+    sizes = sweep.sizes(quick)
+    for i, value in enumerate(sizes):
         params = sweep.params(value, quick)
         point = {"operation": sweep.op, "variable": sweep.variable, "value": value, "impl": impl,
                  "params": params, "seconds": None, "seconds_min": None, "seconds_max": None, "cpu_seconds": None,
-                 "loops": None,
-                 "peak_bytes": None, "flops": _count(sweep.flops, params), "bytes": _count(sweep.bytes, params),
-                 "gflops": None, "gbps": None, "status": "ok"}
+                 "loops": None, "peak_bytes": None, "flops": _count(sweep.flops, params),
+                 "bytes": _count(sweep.bytes, params), "gflops": None, "gbps": None, "status": "ok"}
+        points.append(point)
         if why is not None:
             point["status"] = f"unavailable: {why}"
-        elif last is not None and last[1] * (value / last[0]) ** sweep.grows > max_call:
+            log(_point_line(point))
+            break
+        if last is not None and last[1] * (value / last[0]) ** sweep.grows > max_call:
             point["status"] = (f"skipped: ~{last[1] * (value / last[0]) ** sweep.grows:.2g} s per call "
                                f"extrapolated > {max_call:g} s")
         else:
             try:
-                _measure(sweep, point, params, dev, repeats, min_time, memory, seed)
-                last = (value, point["seconds"])
+                fn, once = _prepare(sweep, point, params, dev, memory, seed)
+                point["loops"] = max(1, math.ceil(min_time / max(once, 1e-7)))
+                ready.append((point, fn))
+                last = (value, once)
             except (RuntimeError, MemoryError) as e:  # out of memory, mostly
                 point["status"] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
                 _free(dev)
-        points.append(point)
-        log(_point_line(point))
-        if point["status"].startswith(("unavailable", "skipped", "failed")) and why is None:
-            for rest in sweep.sizes(quick)[sweep.sizes(quick).index(value) + 1:]:
-                points.append({**point, "value": rest, "params": sweep.params(rest, quick),
-                               "flops": None, "bytes": None})
+        if point["status"] != "ok":
+            log(_point_line(point))
+            for rest in sizes[i + 1:]:
+                points.append({**point, "value": rest, "params": sweep.params(rest, quick), "flops": None,
+                               "bytes": None})
             break
-        if why is not None:
-            break
+    if ready:
+        _time_rounds(ready, dev, repeats)
+        for point, _ in ready:
+            log(_point_line(point))
+    ready.clear()
+    _free(dev)
     return points
 
 
-def _measure(sweep, point, params, dev, repeats, min_time, memory, seed) -> None:
+def _prepare(sweep, point, params, dev, memory, seed):
+    """Build one point's call, warm it up, measure its peak memory; returns (fn, seconds of one call)."""
     ctx = Context(device=dev, dtype=_DTYPES[sweep.dtype], generator=torch.Generator().manual_seed(seed))
     t0 = time.perf_counter()
     fn = sweep.build(params, ctx)
-    t1 = time.perf_counter()
+    point["build_seconds"] = time.perf_counter() - t0
     fn()  # warm-up: compilation, caches and lazy initialisation stay out of both measurements
-    t2 = time.perf_counter()
-    once = None
     if memory:
         point["peak_bytes"] = peak_memory(fn, device=dev)
-        once = time.perf_counter() - t2  # the memory call calibrates the loops of the timing
-    t = time_call(fn, device=dev, repeats=repeats, min_time=min_time, warmup=0, once=once)
-    point["build_seconds"] = t1 - t0
-    point.update(seconds=t["seconds"], seconds_min=t["min"], seconds_max=t["max"], cpu_seconds=t["cpu_seconds"],
-                 loops=t["loops"])
-    if point["flops"]:
-        point["gflops"] = point["flops"] / t["seconds"] / 1e9
-    if point["bytes"]:
-        point["gbps"] = point["bytes"] / t["seconds"] / 1e9
-    del fn
-    _free(dev)
+    synchronize(dev)
+    t0 = time.perf_counter()
+    fn()  # calibrates the loops of the timing
+    synchronize(dev)
+    return fn, time.perf_counter() - t0
+
+
+def _time_rounds(ready, dev, repeats) -> None:
+    """``repeats`` rounds over the points; per point the median (and min, max) wall and CPU seconds."""
+    wall = {id(p): [] for p, _ in ready}
+    cpu = {id(p): [] for p, _ in ready}
+    for _ in range(repeats):
+        for point, fn in ready:
+            loops = point["loops"]
+            synchronize(dev)
+            c0, t0 = time.process_time(), time.perf_counter()
+            for _ in range(loops):
+                fn()
+            synchronize(dev)
+            wall[id(point)].append((time.perf_counter() - t0) / loops)
+            cpu[id(point)].append((time.process_time() - c0) / loops)
+    for point, _ in ready:
+        w = wall[id(point)]
+        point.update(seconds=statistics.median(w), seconds_min=min(w), seconds_max=max(w),
+                     cpu_seconds=statistics.median(cpu[id(point)]))
+        if point["flops"]:
+            point["gflops"] = point["flops"] / point["seconds"] / 1e9
+        if point["bytes"]:
+            point["gbps"] = point["bytes"] / point["seconds"] / 1e9
 
 
 def _free(dev) -> None:
