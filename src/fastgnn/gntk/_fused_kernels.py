@@ -107,35 +107,48 @@ def _relu_rows(s, t, inv_left, left_pi, inv_right, right, k, r0, c0, snap):
 
 
 @numba.njit(inline="always", fastmath=False, error_model="numpy")
-def _aggregate_block(s, tmp, tmp_t, l_ptr, l_idx, l_val, r0, r_ptr, r_idx, r_val, c0):
-    """``s ← A_g s B_Cᵀ`` in place for a ``[p, w]`` block: rows of graph g (from row ``r0`` of the
-    left CSR), columns ``c0 .. c0 + w`` of the right CSR (whole graphs).  ``tmp``, ``tmp_t``:
+def _aggregate_block(s, tmp, tmp_t, left, g, r0, right, h0, h1, c0):
+    """``s ← A_g s B_Cᵀ`` in place for a ``[p, w]`` block: the rows of left graph g (from row
+    ``r0``), the columns of right graphs ``h0 .. h1`` (from column ``c0``).  ``tmp``, ``tmp_t``:
     buffers of ``p·w`` elements (``[p, w]`` and ``[w, p]``).
 
-    Both sides as row axpys (vectorised, no gathers): the left one over the block's
-    rows (length w), then, transposed, the right one over its columns (length p).
+    ``left``/``right``: ``(dense, blocks, block_offsets, indptr, indices, values, offsets)``
+    of a side (see :func:`tile_recursion_kernel`).  Either side is a row-axpy loop over
+    the CSR (vectorised, no gathers: the right side on the transposed block) or, for
+    dense graphs, BLAS products with the dense blocks.
     """
     p, w = s.shape
-    for a in range(p):  # tmp = A_g s
-        for c in range(w):
-            tmp[a, c] = 0.0
-        for e in range(l_ptr[r0 + a], l_ptr[r0 + a + 1]):
-            b = l_idx[e] - r0
-            v = l_val[e]
+    l_dense, l_blk, l_boff, l_ptr, l_idx, l_val, _ = left
+    r_dense, r_blk, r_boff, r_ptr, r_idx, r_val, r_off = right
+    if l_dense:  # tmp = A_g s
+        np.dot(l_blk[l_boff[g]:l_boff[g] + p * p].reshape((p, p)), s, tmp)
+    else:
+        for a in range(p):
             for c in range(w):
-                tmp[a, c] += v * s[b, c]
+                tmp[a, c] = 0.0
+            for e in range(l_ptr[r0 + a], l_ptr[r0 + a + 1]):
+                b = l_idx[e] - r0
+                v = l_val[e]
+                for c in range(w):
+                    tmp[a, c] += v * s[b, c]
     for a in range(p):  # tmp_t = tmpᵀ
         for c in range(w):
             tmp_t[c, a] = tmp[a, c]
     u = tmp.reshape((w, p))  # u = B_C tmp_t = (tmp B_Cᵀ)ᵀ, in tmp's storage
-    for c in range(w):
-        for a in range(p):
-            u[c, a] = 0.0
-        for e in range(r_ptr[c0 + c], r_ptr[c0 + c + 1]):
-            b = r_idx[e] - c0
-            v = r_val[e]
+    if r_dense:
+        for h in range(h0, h1):
+            q = r_off[h + 1] - r_off[h]
+            lo = r_off[h] - c0
+            np.dot(r_blk[r_boff[h]:r_boff[h] + q * q].reshape((q, q)), tmp_t[lo:lo + q], u[lo:lo + q])
+    else:
+        for c in range(w):
             for a in range(p):
-                u[c, a] += v * tmp_t[b, a]
+                u[c, a] = 0.0
+            for e in range(r_ptr[c0 + c], r_ptr[c0 + c + 1]):
+                b = r_idx[e] - c0
+                v = r_val[e]
+                for a in range(p):
+                    u[c, a] += v * tmp_t[b, a]
     for a in range(p):  # s = uᵀ
         for c in range(w):
             s[a, c] = u[c, a]
@@ -159,17 +172,19 @@ def _readout_block(t, colsum, r_off, h0, h1, c0, out, k, g):
 
 
 @numba.njit(parallel=True, fastmath=False, cache=True, error_model="numpy", nogil=True)
-def tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, l_ptr, l_idx, l_val, l_off, r_ptr, r_idx, r_val, r_off,
-                          inv_left, left_pi, inv_right, right, num_blocks, num_mlp_layers, upper,
+def tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, left, right,
+                          inv_left, left_pi, inv_right, d_right, num_blocks, num_mlp_layers, upper,
                           chunk_nodes, snap, out):
     """The whole GNTK recursion of one tile, graph by graph of the left side (in parallel).
 
     ``x_*``: the left features X_I as CSR; ``xt_right``: ``[d, M_J]`` X_Jᵀ (Σ⁽⁰⁾ = X_I X_Jᵀ is
     formed block by block: one row axpy per non-zero feature, one for one-hot labels).
-    ``l_*``/``r_*``: the block-diagonal aggregation
-    CSR (indptr, indices, values) and the graphs' node offsets of each side.
+    ``left``/``right``: each side's aggregation as a tuple ``(dense, blocks, block_offsets,
+    indptr, indices, values, offsets)``: ``dense`` whether to use the dense blocks (graph g's
+    ``C A`` row-major at ``blocks[block_offsets[g]:]``) or the block-diagonal CSR (indptr,
+    indices, values); ``offsets[g]``: graph g's first node.
     ``inv_left``/``left_pi``: ``[K, M_I]`` 1/d (0 where d = 0) and d/π of the row nodes
-    for each ReLU layer; ``inv_right``/``right``: ``[K, M_J]`` 1/d and d of the column
+    for each ReLU layer; ``inv_right``/``d_right``: ``[K, M_J]`` 1/d and d of the column
     nodes.  ``upper``: only graph pairs h >= g (a diagonal tile of a symmetric Gram).
     Writes ``out[num_blocks + 1, n_I, n_J]``.
 
@@ -178,6 +193,8 @@ def tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, l_ptr, l_idx, l_val, l_
     sum), so the recursion runs on a ``[N_g, ≤ chunk_nodes]`` block at a time, in
     cache: the tile-sized arrays are never formed.
     """
+    l_off = left[6]
+    r_off = right[6]
     n_i = l_off.shape[0] - 1
     n_j = r_off.shape[0] - 1
     for gg in numba.prange(n_i):
@@ -205,16 +222,16 @@ def tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, l_ptr, l_idx, l_val, l_
                     for c in range(w):
                         s[a, c] += v * xt_right[f, c0 + c]
             _readout_block(s, colsum, r_off, h, h1, c0, out, 0, g)
-            _aggregate_block(s, tmp, tmp_t, l_ptr, l_idx, l_val, r0, r_ptr, r_idx, r_val, c0)
+            _aggregate_block(s, tmp, tmp_t, left, g, r0, right, h, h1, c0)
             for a in range(p):
                 for c in range(w):
                     t[a, c] = s[a, c]
             for blk in range(num_blocks):
                 for rr in range(num_mlp_layers):
                     k = blk * num_mlp_layers + rr
-                    _relu_rows(s, t, inv_left, left_pi, inv_right, right, k, r0, c0, snap)
+                    _relu_rows(s, t, inv_left, left_pi, inv_right, d_right, k, r0, c0, snap)
                 _readout_block(t, colsum, r_off, h, h1, c0, out, blk + 1, g)
                 if blk < num_blocks - 1:
-                    _aggregate_block(s, tmp, tmp_t, l_ptr, l_idx, l_val, r0, r_ptr, r_idx, r_val, c0)
-                    _aggregate_block(t, tmp, tmp_t, l_ptr, l_idx, l_val, r0, r_ptr, r_idx, r_val, c0)
+                    _aggregate_block(s, tmp, tmp_t, left, g, r0, right, h, h1, c0)
+                    _aggregate_block(t, tmp, tmp_t, left, g, r0, right, h, h1, c0)
             h = h1

@@ -41,6 +41,9 @@ class Stack:
 
     Attributes:
         x: ``[M, d]`` node features of all graphs.
+        offsets: sparse layout: ``[n + 1]`` graph g's first row (and the total).
+        dense_blocks / block_offsets: sparse exact layout: every graph's dense ``C A``,
+            row-major, back to back from ``block_offsets[g]`` (for the compiled tile).
         factors: aggregation factors applied in order: ``[B]`` (exact, ``[M, M]`` CSR)
             or ``[S, P]`` (sketched: S ``[b_total, M]``, P ``[M, b_total]``, CSR);
             ``[]`` in the padded dense layout.
@@ -55,6 +58,8 @@ class Stack:
     membership: torch.Tensor
     blocks: torch.Tensor | None = None
     offsets: np.ndarray | None = None
+    dense_blocks: torch.Tensor | None = None
+    block_offsets: np.ndarray | None = None
     _csr: tuple | None = None
     _x_csr: tuple | None = None
 
@@ -148,12 +153,17 @@ def stack_operands(ops: Sequence[Operand], sketched: bool, layout: str = "auto")
         factors = [s, p]
     else:
         factors = [_block_diag_csr([op.a for op in ops], offsets, offsets)]
+        dense_blocks = torch.cat([op.a.reshape(-1) for op in ops])
+        block_offsets = np.concatenate([[0], np.cumsum([n * n for n in sizes])]).astype(np.int64)
     diags = [torch.cat([op.diags[k] for op in ops]) for k in range(len(ops[0].diags))]
     membership = _block_diag_csr(
         [torch.ones(1, n, dtype=dtype, device=device) for n in sizes],
         np.arange(len(ops) + 1), offsets,
     )
-    return Stack(x=x, factors=factors, diags=diags, membership=membership, offsets=offsets)
+    if sketched:
+        dense_blocks = block_offsets = None
+    return Stack(x=x, factors=factors, diags=diags, membership=membership, offsets=offsets,
+                 dense_blocks=dense_blocks, block_offsets=block_offsets)
 
 
 def _stack_padded(ops: Sequence[Operand]) -> Stack:
