@@ -313,6 +313,26 @@ def test_gat_conv_dropout_uses_the_seeded_mask_and_only_in_training():
     torch.testing.assert_close(conv(x, edge_index), conv(x, edge_index))  # no dropout in eval
 
 
+def test_gat_conv_saves_no_edge_by_feature_tensor():
+    """Memory O(E H + N H C): nothing the backward keeps has E x H x C entries (E = 20 N here)."""
+    n, heads, c = 50, 4, 32
+    edge_index = random_graph(n, 20 * n, seed=9)
+    conv = GATConv(16, c, heads=heads, dropout=0.5)
+    graph = gat_graph(edge_index, n)
+    sizes = []
+
+    def pack(t):
+        sizes.append(t.numel())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = conv(torch.randn(n, 16, requires_grad=True), graph)
+    out.sum().backward()
+    e = graph.num_edges
+    assert max(sizes) <= max(e * heads, n * heads * c, n * 16)
+    assert sum(sizes) < e * heads * c / 2
+
+
 def test_gat_conv_graph_reuse_and_float32():
     edge_index, n = GAT_GRAPHS["directed"]
     conv = GATConv(4, 3, heads=2, concat=False, cached=True)

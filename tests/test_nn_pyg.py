@@ -8,7 +8,7 @@ import torch
 
 pyg_nn = pytest.importorskip("torch_geometric.nn")
 
-from fastgnn.nn import GATConv, GCNConv  # noqa: E402
+from fastgnn.nn import DenseGCNConv, GATConv, GCNConv  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -73,3 +73,35 @@ def test_gat_conv_with_dropout_equals_pyg_in_eval_mode():
     theirs.load_state_dict(ours.state_dict())
     ours.eval(), theirs.eval()
     assert_same_outputs_and_grads(ours, theirs, torch.randn(n, 5, dtype=F64), edge_index)
+
+
+class _PygDenseUnbatched(torch.nn.Module):
+    """PyG's DenseGCNConv on one graph: ``(x [N, F], adj [N, N])`` → ``[N, F_out]``."""
+
+    def __init__(self, conv):
+        super().__init__()
+        self.conv = conv
+
+    def forward(self, x, adj):
+        return self.conv(x, adj)[0]
+
+
+def test_dense_gcn_conv_equals_pyg_dense_gcn_conv_on_a_dense_adjacency():
+    edge_index, n = graphs()["random"]
+    adj = torch.zeros(n, n, dtype=F64)
+    adj[edge_index[1], edge_index[0]] = 1.0  # adj[i, j] = 1 for an edge j → i (binary)
+    ours = DenseGCNConv(5, 4).double()
+    torch.nn.init.normal_(ours.bias)
+    theirs = pyg_nn.DenseGCNConv(5, 4).double()
+    theirs.load_state_dict(ours.state_dict())
+    wrapped = _PygDenseUnbatched(theirs)
+    # wrapped's parameters are named conv.*: compare through the shared names
+    x = torch.randn(n, 5, dtype=F64)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y1, y2 = ours(x1, adj), wrapped(x2, adj)
+    torch.testing.assert_close(y1, y2)
+    dy = torch.randn_like(y1)
+    g1 = torch.autograd.grad(y1, [x1, ours.lin.weight, ours.bias], dy)
+    g2 = torch.autograd.grad(y2, [x2, theirs.lin.weight, theirs.bias], dy)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b)
