@@ -1,4 +1,4 @@
-"""The GCN layer of the complexity note as functions: A' built once, Y = A'Z with its explicit backward.
+"""The operators and autograd Functions behind fastgnn.nn, each with its explicit backward.
 
 Notation (``../shared/papers/gcn-complexity.txt``): N nodes, E edges, X ``[N, F_in]``,
 W ``[F_in, F_out]``, Z = XW, A' = D^-1/2 (A+I) D^-1/2 and Y = A'Z (+ b).
@@ -247,7 +247,7 @@ class GCNFunction(torch.autograd.Function):
         z = x @ weight  # transform (eq. 3)
         y = adj.matmul(z, impl)  # message (normalise by A'[i, j]) + scatter (sum into target i): eq. 4
         if bias is not None:
-            y = y + bias  # update
+            y.add_(bias)  # update (y is a fresh tensor, not saved)
         ctx.save_for_backward(x, weight)
         ctx.adj, ctx.impl, ctx.has_bias = adj, impl, bias is not None
         return y
