@@ -19,6 +19,7 @@ def plot_report(report, out, *, prefix: str = "complexity", dpi: int = 72) -> li
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     paths = []
     groups = list(dict.fromkeys(f["group"] for f in report.fits))
@@ -50,7 +51,9 @@ def plot_report(report, out, *, prefix: str = "complexity", dpi: int = 72) -> li
             ax.set_title(f"{f['op']} / {f['variable']}", fontsize=8)
             ax.set_xlabel(f["variable"], fontsize=7)
             ax.set_ylabel(f"seconds ({f.get('clock', 'wall')} clock)", fontsize=7)
-            ax.tick_params(labelsize=6)
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.tick_params(which="both", labelsize=6)
             ax.grid(True, which="both", alpha=0.25)
             ax.legend(fontsize=6, loc="upper left")
         m = report.machine

@@ -309,7 +309,6 @@ def _run_sweep(sweep: Sweep, *, quick, dev, repeats, min_time, max_call, memory,
         points.append(point)
         if why is not None:
             point["status"] = f"unavailable: {why}"
-            log(_point_line(point))
             break
         if last is not None and last[1] * (value / last[0]) ** sweep.grows > max_call:
             point["status"] = (f"skipped: ~{last[1] * (value / last[0]) ** sweep.grows:.2g} s per call "
@@ -324,16 +323,15 @@ def _run_sweep(sweep: Sweep, *, quick, dev, repeats, min_time, max_call, memory,
                 point["status"] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
                 _free(dev)
         if point["status"] != "ok":
-            log(_point_line(point))
             for rest in sizes[i + 1:]:
                 points.append({**point, "value": rest, "params": sweep.params(rest, quick), "flops": None,
                                "bytes": None})
             break
     if ready:
         _time_rounds(ready, dev, repeats)
-        for point, _ in ready:
-            log(_point_line(point))
     ready.clear()
+    for point in points:
+        log(_point_line(point))
     _free(dev)
     return points
 
