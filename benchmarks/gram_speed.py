@@ -31,6 +31,16 @@ jk, uniform scale, ``--dtype`` (float64), it measures
   tile, scaled to Σ_{i <= j} N_i N_j node pairs × (num_layers − 1)·num_mlp_layers
   ReLU layers: no batched Gram can be cheaper than this without changing the
   ReLU maps.  ``batched / floor`` says how close the batched engine comes.
+  With numba installed ``ntk_step`` is the one-pass kernel of
+  ``fastgnn.gntk.fused`` and the CPU engine runs the compiled tile
+  (``engine`` column), whose aggregation is not the torch one timed above;
+* **accuracy** (``--no-check`` skips it): batched vs decoupled (``GNTK(method="decoupled")``)
+  on ``--check-graphs`` random graphs of those the batched run covered, as the
+  largest entry difference over the largest entry (float64: should be ~1e-15,
+  the issue asks <= 1e-10); and float32 batched vs float64 batched on the same
+  graphs as the CPU run (the whole dataset, or the subset when extrapolated);
+* **peak RSS** of the benchmark process after the run (``ru_maxrss``; it holds
+  the dataset and the prepared operands too).
 
 Each timing is the median of ``--repeats`` runs where affordable (a timing
 whose first run, times the repeats, exceeds ``--max-seconds`` is run once).
@@ -51,6 +61,7 @@ import inspect
 import math
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -62,6 +73,7 @@ import numpy as np
 import torch
 
 from fastgnn import GNTK, datasets
+from fastgnn.gntk import fused
 from fastgnn.gntk.engine import plan_chunks, tile_nodes_for_budget
 from fastgnn.gntk.estimator import parse_memory
 from fastgnn.gntk.pairwise import pair_readouts, prepare
@@ -82,7 +94,8 @@ FIELDS = [
     "batched_cpu_s", "batched_cpu_gram_s", "batched_cpu_how", "batched_cpu_repeats", "node_pairs_per_s_cpu",
     "batched_cuda_s", "batched_cuda_gram_s", "batched_cuda_how", "node_pairs_per_s_cuda",
     "tile_nodes", "agg_tile_nodes", "agg_nnz", "agg_s", "agg_gflops", "matmul_n", "matmul_gflops",
-    "floor_tile_s", "floor_s", "floor_note", "batched_cpu_over_floor", "decoupled_over_batched_cpu", "commit",
+    "floor_tile_s", "floor_s", "floor_note", "batched_cpu_over_floor", "decoupled_over_batched_cpu", "engine",
+    "check_graphs", "batched_vs_decoupled_rel", "float32_graphs", "float32_vs_float64_rel", "peak_rss_gb", "commit",
 ]
 
 
@@ -195,8 +208,11 @@ def run_dataset(name, ds, args, dtype, tile_nodes, cuda) -> dict:
     ops = None  # free the operands before the batched runs
 
     # batched
+    row["engine"] = "compiled tile (numba)" if fused.available() else "torch tiles"
     for device in ["cpu"] + (["cuda"] if cuda else []):
-        total_s, gram_s, how, reps = batched(ds, sizes, device, dtype, tile_nodes, rng, args)
+        total_s, gram_s, how, reps, covered = batched(ds, sizes, device, dtype, tile_nodes, rng, args)
+        if device == "cpu" and not args.no_check:
+            check(row, graphs, covered, dtype, args, rng)
         key = f"batched_{device}"
         row[f"{key}_s"], row[f"{key}_gram_s"], row[f"{key}_how"] = total_s, gram_s, how
         row[f"node_pairs_per_s_{device}"] = node_pairs / gram_s
@@ -205,9 +221,29 @@ def run_dataset(name, ds, args, dtype, tile_nodes, cuda) -> dict:
         print(f"  batched {device}: {total_s:.4g} s ({gram_s:.4g} s gram + prepare; {how}); "
               f"{node_pairs / gram_s:.4g} node pairs/s")
         sys.stdout.flush()
+    row["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     row["batched_cpu_over_floor"] = row["batched_cpu_s"] / row["floor_s"]
     row["decoupled_over_batched_cpu"] = row["decoupled_gram_s_extrapolated"] / row["batched_cpu_s"]
     return row
+
+
+def check(row, graphs, covered: np.ndarray, dtype, args, rng) -> None:
+    """batched vs decoupled on a sample of the covered graphs; float32 vs float64 on all of them."""
+    kw = dict(num_layers=NUM_LAYERS, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform", jk=True, progress=False,
+              max_memory=args.max_memory)
+    pick = np.sort(rng.choice(covered, size=min(args.check_graphs, len(covered)), replace=False))
+    sub = [graphs[t] for t in pick]
+    k_dec = GNTK(method="decoupled", dtype=torch.float64, **kw).fit_transform(sub)
+    k_bat = GNTK(dtype=torch.float64, **kw).fit_transform(sub)
+    row["check_graphs"] = len(pick)
+    row["batched_vs_decoupled_rel"] = float(np.abs(k_bat - k_dec).max() / np.abs(k_dec).max())
+    cov = [graphs[t] for t in covered]
+    k64 = GNTK(dtype=torch.float64, **kw).fit_transform(cov)
+    k32 = GNTK(dtype=torch.float32, **kw).fit_transform(cov)
+    row["float32_graphs"] = len(cov)
+    row["float32_vs_float64_rel"] = float(np.abs(k32 - k64).max() / np.abs(k64).max())
+    print(f"  check: batched vs decoupled on {len(pick)} graphs: {row['batched_vs_decoupled_rel']:.2e} relative; "
+          f"float32 vs float64 on {len(cov)} graphs: {row['float32_vs_float64_rel']:.2e} relative")
 
 
 def tile(row, ops, sizes, tile_nodes, rng, dtype, args) -> None:
@@ -274,7 +310,7 @@ def _step_with(s, t, dl, dr, *, work):
 
 
 def batched(ds, sizes, device, dtype, tile_nodes, rng, args):
-    """(seconds, gram seconds, how, repeats) of GNTK(...).fit_transform on ``device``."""
+    """(seconds, gram seconds, how, repeats, indices of the graphs run) of GNTK(...).fit_transform on ``device``."""
 
     def run(graphs):
         est = GNTK(num_layers=NUM_LAYERS, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform", jk=True,
@@ -300,7 +336,7 @@ def batched(ds, sizes, device, dtype, tile_nodes, rng, args):
         print(f"  batched {device}: subset of {len(keep)} graphs ({int(sizes[keep].sum())} nodes) took "
               f"{sub_total:.3g} s -> {est:.4g} s estimated for the whole Gram")
         if est > args.max_seconds:
-            return est, gram_est, f"extrapolated from {len(keep)} graphs (x{scale:.3g} node pairs)", 0
+            return est, gram_est, f"extrapolated from {len(keep)} graphs (x{scale:.3g} node pairs)", 0, np.sort(keep)
     times = []
     total, gram = run(graphs)
     times.append((total, gram))
@@ -308,7 +344,7 @@ def batched(ds, sizes, device, dtype, tile_nodes, rng, args):
         times += [run(graphs) for _ in range(args.repeats - 1)]
     total = statistics.median(t for t, _ in times)
     gram = statistics.median(g for _, g in times)
-    return total, gram, f"measured (median of {len(times)})", len(times)
+    return total, gram, f"measured (median of {len(times)})", len(times), np.arange(len(graphs))
 
 
 # --------------------------------------------------------------------------- pieces
@@ -400,6 +436,9 @@ COLUMNS = [  # (header, key, format)
     ("floor s", "floor_s", "{:.4g}"),
     ("batched/floor", "batched_cpu_over_floor", "{:.3g}"),
     ("decoupled/batched", "decoupled_over_batched_cpu", "{:.3g}"),
+    ("batched vs decoupled", "batched_vs_decoupled_rel", "{:.1e}"),
+    ("float32 vs float64", "float32_vs_float64_rel", "{:.1e}"),
+    ("peak RSS GB", "peak_rss_gb", "{:.3g}"),
 ]
 
 
@@ -480,6 +519,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default torch.get_num_threads())")
     p.add_argument("--no-cuda", action="store_true", help="skip CUDA even where available")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-check", action="store_true", help="skip the batched-vs-decoupled and float32 checks")
+    p.add_argument("--check-graphs", type=int, default=60, help="graphs of the batched-vs-decoupled check")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "gram_speed"),
                    help="output path without suffix: writes OUT.csv and OUT.png")
     return p

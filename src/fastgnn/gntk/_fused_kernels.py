@@ -63,28 +63,47 @@ def relu_pair(sig, inv_l, left_pi, inv_r, right, snap):
     return (rho * dot + sq) * left_pi * right, dot / _PI
 
 
+@numba.njit(inline="always", fastmath=False, error_model="numpy")
+def inverse(d):
+    """1/d, and 0 where d = 0 (an all-zero node), as ``torch.where(d > 0, 1.0 / d, 0)``."""
+    return 1.0 / d if d > 0 else 0.0
+
+
+@numba.njit(fastmath=False, error_model="numpy")
+def _inverses(d):
+    out = np.empty(d.shape[0], dtype=np.float64)
+    for j in range(d.shape[0]):
+        out[j] = inverse(d[j])
+    return out
+
+
 @numba.njit(parallel=True, fastmath=False, cache=True, error_model="numpy", nogil=True)
-def ntk_step_kernel(sigma, theta, inv_left, inv_right, left_pi, right, snap):
-    """In place over ``[M, P]``: ``sigma ← Σ'``, ``theta ← Θ ⊙ Σ̇ + Σ'``; rows in parallel."""
+def ntk_step_kernel(sigma, theta, diag_left, diag_right, snap):
+    """In place over ``[M, P]``: ``sigma ← Σ'``, ``theta ← Θ ⊙ Σ̇ + Σ'``; rows in parallel.
+
+    ``diag_left``/``diag_right``: the standard deviations d of the row and column nodes.
+    """
     m, p = sigma.shape
+    inv_right = _inverses(diag_right)
     for i in numba.prange(m):
-        il = inv_left[i]
-        lp = left_pi[i]
+        il = inverse(diag_left[i])
+        lp = diag_left[i] / _PI
         for j in range(p):
-            nxt, dot = relu_pair(sigma[i, j], il, lp, inv_right[j], right[j], snap)
+            nxt, dot = relu_pair(sigma[i, j], il, lp, inv_right[j], diag_right[j], snap)
             theta[i, j] = theta[i, j] * dot + nxt
             sigma[i, j] = nxt
 
 
 @numba.njit(fastmath=False, cache=True, error_model="numpy", nogil=True)
-def relu_maps_kernel(sigma, sigma_next, dot_out, inv_left, inv_right, left_pi, right, snap):
+def relu_maps_kernel(sigma, sigma_next, dot_out, diag_left, diag_right, snap):
     """``sigma_next ← Σ'``, ``dot_out ← Σ̇`` over ``[M, P]`` (one thread: used for single graphs)."""
     m, p = sigma.shape
+    inv_right = _inverses(diag_right)
     for i in range(m):
-        il = inv_left[i]
-        lp = left_pi[i]
+        il = inverse(diag_left[i])
+        lp = diag_left[i] / _PI
         for j in range(p):
-            sigma_next[i, j], dot_out[i, j] = relu_pair(sigma[i, j], il, lp, inv_right[j], right[j], snap)
+            sigma_next[i, j], dot_out[i, j] = relu_pair(sigma[i, j], il, lp, inv_right[j], diag_right[j], snap)
 
 
 # --------------------------------------------------------------------------- the whole recursion of a tile

@@ -66,22 +66,22 @@ def ntk_step_fused(sigma: torch.Tensor, theta: torch.Tensor, diag_left: torch.Te
     numba's maximum).
     """
     kernels = _kernels()
-    inv_left, left_pi = _row_vectors(diag_left)
-    inv_right, _ = _row_vectors(diag_right)
-    with _threads(kernels.numba):
-        kernels.ntk_step_kernel(sigma.numpy(), theta.numpy(), inv_left.numpy(), inv_right.numpy(), left_pi.numpy(),
-                                diag_right.contiguous().numpy(), _snap(sigma.dtype))
+    with _threads(kernels.numba, parallel=sigma.numel() >= PARALLEL_MIN):
+        kernels.ntk_step_kernel(sigma.numpy(), theta.numpy(), diag_left.numpy(), diag_right.numpy(),
+                                _snap(sigma.dtype))
+
+
+#: Arrays smaller than this run the kernels on one thread (waking a thread pool costs more).
+PARALLEL_MIN = 2**16
 
 
 def relu_maps_fused(sigma: torch.Tensor, diag_left: torch.Tensor,
                     diag_right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(Σ', Σ̇)`` as :func:`fastgnn.gntk.relu.relu_maps` returns them, in one pass on one thread."""
     kernels = _kernels()
-    inv_left, left_pi = _row_vectors(diag_left)
-    inv_right, _ = _row_vectors(diag_right)
     sigma_next, dot = torch.empty_like(sigma), torch.empty_like(sigma)
-    kernels.relu_maps_kernel(sigma.numpy(), sigma_next.numpy(), dot.numpy(), inv_left.numpy(), inv_right.numpy(),
-                             left_pi.numpy(), diag_right.contiguous().numpy(), _snap(sigma.dtype))
+    kernels.relu_maps_kernel(sigma.numpy(), sigma_next.numpy(), dot.numpy(), diag_left.numpy(), diag_right.numpy(),
+                             _snap(sigma.dtype))
     return sigma_next, dot
 
 
@@ -168,9 +168,10 @@ def _one_blas_thread():
 
 
 @contextlib.contextmanager
-def _threads(numba, chunksize: int | None = None):
-    """numba on ``torch.get_num_threads()`` threads (at most its maximum) for the block; restored after."""
-    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+def _threads(numba, chunksize: int | None = None, parallel: bool = True):
+    """numba on ``torch.get_num_threads()`` threads (at most its maximum; 1 unless ``parallel``) for the
+    block; restored after."""
+    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)) if parallel else 1
     before = numba.get_num_threads()
     old_chunk = numba.get_parallel_chunksize() if chunksize is not None else None
     if before != threads:
