@@ -210,9 +210,9 @@ def run_dataset(name, ds, args, dtype, tile_nodes, cuda) -> dict:
     # batched
     row["engine"] = "compiled tile (numba)" if fused.available() else "torch tiles"
     for device in ["cpu"] + (["cuda"] if cuda else []):
-        total_s, gram_s, how, reps, covered = batched(ds, sizes, device, dtype, tile_nodes, rng, args)
+        total_s, gram_s, how, reps, covered, gram = batched(ds, sizes, device, dtype, tile_nodes, rng, args)
         if device == "cpu" and not args.no_check:
-            check(row, graphs, covered, dtype, args, rng)
+            check(row, graphs, covered, gram, sizes, args, rng)
         key = f"batched_{device}"
         row[f"{key}_s"], row[f"{key}_gram_s"], row[f"{key}_how"] = total_s, gram_s, how
         row[f"node_pairs_per_s_{device}"] = node_pairs / gram_s
@@ -227,22 +227,26 @@ def run_dataset(name, ds, args, dtype, tile_nodes, cuda) -> dict:
     return row
 
 
-def check(row, graphs, covered: np.ndarray, dtype, args, rng) -> None:
-    """batched vs decoupled on a sample of the covered graphs; float32 vs float64 on all of them."""
+def check(row, graphs, covered: np.ndarray, gram: np.ndarray, sizes, args, rng) -> None:
+    """batched vs decoupled on a sample of the covered graphs (against the entries of the batched
+    run's Gram ``gram``, float64 runs only); float32 vs float64 on up to ``--check-nodes`` nodes of them."""
     kw = dict(num_layers=NUM_LAYERS, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform", jk=True, progress=False,
               max_memory=args.max_memory)
-    pick = np.sort(rng.choice(covered, size=min(args.check_graphs, len(covered)), replace=False))
-    sub = [graphs[t] for t in pick]
-    k_dec = GNTK(method="decoupled", dtype=torch.float64, **kw).fit_transform(sub)
-    k_bat = GNTK(dtype=torch.float64, **kw).fit_transform(sub)
-    row["check_graphs"] = len(pick)
-    row["batched_vs_decoupled_rel"] = float(np.abs(k_bat - k_dec).max() / np.abs(k_dec).max())
-    cov = [graphs[t] for t in covered]
-    k64 = GNTK(dtype=torch.float64, **kw).fit_transform(cov)
+    at = rng.choice(len(covered), size=min(args.check_graphs, len(covered)), replace=False)
+    at.sort()
+    k_dec = GNTK(method="decoupled", dtype=torch.float64, **kw).fit_transform([graphs[covered[t]] for t in at])
+    row["check_graphs"] = len(at)
+    if gram.dtype == np.float64 and args.dtype == "float64":
+        k_bat = gram[np.ix_(at, at)]
+        row["batched_vs_decoupled_rel"] = float(np.abs(k_bat - k_dec).max() / np.abs(k_dec).max())
+    cut = int(np.searchsorted(np.cumsum(sizes[covered]), args.check_nodes)) + 1
+    cov = [graphs[t] for t in covered[:cut]]
+    k64 = gram[:cut, :cut] if args.dtype == "float64" else GNTK(dtype=torch.float64, **kw).fit_transform(cov)
     k32 = GNTK(dtype=torch.float32, **kw).fit_transform(cov)
     row["float32_graphs"] = len(cov)
     row["float32_vs_float64_rel"] = float(np.abs(k32 - k64).max() / np.abs(k64).max())
-    print(f"  check: batched vs decoupled on {len(pick)} graphs: {row['batched_vs_decoupled_rel']:.2e} relative; "
+    print(f"  check: batched vs decoupled on {len(at)} graphs: {row.get('batched_vs_decoupled_rel', np.nan):.2e} "
+          "relative; "
           f"float32 vs float64 on {len(cov)} graphs: {row['float32_vs_float64_rel']:.2e} relative")
 
 
@@ -312,12 +316,14 @@ def _step_with(s, t, dl, dr, *, work):
 def batched(ds, sizes, device, dtype, tile_nodes, rng, args):
     """(seconds, gram seconds, how, repeats, indices of the graphs run) of GNTK(...).fit_transform on ``device``."""
 
+    last = {}
+
     def run(graphs):
         est = GNTK(num_layers=NUM_LAYERS, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform", jk=True,
                    device=device, dtype=dtype, max_memory=args.max_memory, progress=False)
         _sync(device)
         t0 = time.perf_counter()
-        est.fit_transform(graphs)
+        last["gram"] = est.fit_transform(graphs)
         _sync(device)
         total = time.perf_counter() - t0
         return total, est.time_
@@ -336,7 +342,8 @@ def batched(ds, sizes, device, dtype, tile_nodes, rng, args):
         print(f"  batched {device}: subset of {len(keep)} graphs ({int(sizes[keep].sum())} nodes) took "
               f"{sub_total:.3g} s -> {est:.4g} s estimated for the whole Gram")
         if est > args.max_seconds:
-            return est, gram_est, f"extrapolated from {len(keep)} graphs (x{scale:.3g} node pairs)", 0, np.sort(keep)
+            return (est, gram_est, f"extrapolated from {len(keep)} graphs (x{scale:.3g} node pairs)", 0, keep,
+                    last["gram"])
     times = []
     total, gram = run(graphs)
     times.append((total, gram))
@@ -344,7 +351,7 @@ def batched(ds, sizes, device, dtype, tile_nodes, rng, args):
         times += [run(graphs) for _ in range(args.repeats - 1)]
     total = statistics.median(t for t, _ in times)
     gram = statistics.median(g for _, g in times)
-    return total, gram, f"measured (median of {len(times)})", len(times), np.arange(len(graphs))
+    return total, gram, f"measured (median of {len(times)})", len(times), np.arange(len(graphs)), last["gram"]
 
 
 # --------------------------------------------------------------------------- pieces
@@ -521,6 +528,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-check", action="store_true", help="skip the batched-vs-decoupled and float32 checks")
     p.add_argument("--check-graphs", type=int, default=60, help="graphs of the batched-vs-decoupled check")
+    p.add_argument("--check-nodes", type=int, default=20000, help="most nodes of the float32-vs-float64 check")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "gram_speed"),
                    help="output path without suffix: writes OUT.csv and OUT.png")
     return p
