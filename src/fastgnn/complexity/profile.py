@@ -118,8 +118,9 @@ class Report:
                 continue
             agree = {True: "yes", False: "**no**", None: "-"}[r["agree"]]
             se = f" ± {r['stderr']:.2f}" if math.isfinite(r["stderr"]) else ""
+            formula = f"{r['formula']} ({r['source']})".replace("|", "\\|")  # |E| would split the cell
             lines.append(
-                f"| {r['operation']} | {r['variable']} | {r['range']} | {r['formula']} ({r['source']}) | "
+                f"| {r['operation']} | {r['variable']} | {r['range']} | {formula} | "
                 f"{_num(r['predicted'])} | {_num(r['measured'])}{se} | {agree} | {_num(r['measured_other_clock'])} | "
                 f"{_num(r['gflops'], 1)} | {_num(r['gbps'], 1)} | {_num(r['mem_predicted'], 1)} / "
                 f"{_num(r['mem_measured'], 1)} | {r['impl']} |")
