@@ -24,6 +24,7 @@ from fastgnn.complexity import (
     time_call,
 )
 from fastgnn.complexity.measure import cpu_peak_supported, peak_memory
+from fastgnn.complexity.profile import load_report
 
 
 def _sizes(lo=2**6, steps=8, factor=2.0):
@@ -208,7 +209,7 @@ def _tiny_sweep(k=2.0):
         return lambda: _time.sleep(2e-4 * (p["n"] / 4) ** k)
 
     return Sweep(op="test-sleep", variable="n", values=(4, 8, 16), quick=(4, 8, 16), fixed={}, build=build,
-                 costs=(Cost("test", "n²", lambda p: p["n"] ** 2),), flops=lambda p: p["n"] ** 2, grows=2)
+                 costs=(Cost("test", "|n|²", lambda p: p["n"] ** 2),), flops=lambda p: p["n"] ** 2, grows=2)
 
 
 def test_profile_end_to_end_on_small_sweeps(tmp_path, monkeypatch):
@@ -227,6 +228,11 @@ def test_profile_end_to_end_on_small_sweeps(tmp_path, monkeypatch):
     data = json.loads((tmp_path / "complexity.json").read_text())
     assert data["table"][0]["operation"] in ("test-sleep", "gntk-aggregate-decoupled")
     assert (tmp_path / "complexity.csv").read_text().startswith("operation,variable")
+    md = (tmp_path / "complexity.md").read_text()
+    assert "\\|n\\|²" in md  # a | in a formula does not split the Markdown cell
+    assert all(line.count(" | ") == md.splitlines()[0].count(" | ") for line in md.splitlines() if "test-sleep" in line)
+    back = load_report(tmp_path / "complexity.json")  # strict JSON (NaN -> null) reads back
+    assert back.rows()[0]["operation"] == rep.rows()[0]["operation"] and back.table()
 
 
 def test_unavailable_operation_is_reported_not_raised(monkeypatch):

@@ -89,22 +89,10 @@ def run_cli(args) -> int:
 
 
 def _print_json(obj) -> None:
+    from fastgnn.complexity.profile import finite
     from fastgnn.io import _default
 
-    print(json.dumps(_finite(obj), default=_default))
-
-
-def _finite(o):
-    """NaN/inf -> None, so the output is strict JSON."""
-    import math
-
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    if isinstance(o, dict):
-        return {k: _finite(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_finite(v) for v in o]
-    return o
+    print(json.dumps(finite(obj), default=_default))
 
 
 def main(argv=None) -> int:

@@ -158,7 +158,7 @@ class Report:
         from fastgnn.io import save_json, save_text
 
         out = Path(out)
-        paths = [save_json(out / f"{prefix}.json", self.to_dict()),
+        paths = [save_json(out / f"{prefix}.json", finite(self.to_dict())),
                  save_text(out / f"{prefix}.csv", self.table_csv()),
                  save_text(out / f"{prefix}_points.csv", self.points_csv()),
                  save_text(out / f"{prefix}.md", self.markdown() + "\n")]
@@ -167,6 +167,17 @@ class Report:
 
             paths += plot_report(self, out, prefix=prefix)
         return paths
+
+
+def finite(o):
+    """A copy of ``o`` with NaN and inf replaced by None, so that it is strict JSON."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [finite(v) for v in o]
+    return o
 
 
 def load_report(path) -> Report:
