@@ -52,7 +52,8 @@ def plot_report(report, out, *, prefix: str = "complexity", dpi: int = 72) -> li
             ax.set_xlabel(f["variable"], fontsize=7)
             ax.set_ylabel(f"seconds ({f.get('clock', 'wall')} clock)", fontsize=7)
             ax.xaxis.set_minor_formatter(NullFormatter())
-            ax.yaxis.set_minor_formatter(NullFormatter())
+            if t.max() > 10 * t.min():  # less than a decade shows no major tick: keep the minor labels
+                ax.yaxis.set_minor_formatter(NullFormatter())
             ax.tick_params(which="both", labelsize=6)
             ax.grid(True, which="both", alpha=0.25)
             ax.legend(fontsize=6, loc="upper left")
