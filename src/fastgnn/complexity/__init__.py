@@ -24,7 +24,7 @@ from fastgnn.complexity import operations as _operations  # noqa: F401  (registe
 from fastgnn.complexity.cli import add_subparser, run_cli
 from fastgnn.complexity.fit import Fit, fit_exponent, loglog_slope, predicted_exponent
 from fastgnn.complexity.measure import copy_gbps, matmul_gflops, peak_memory, time_call
-from fastgnn.complexity.profile import AGREEMENT, Report, profile
+from fastgnn.complexity.profile import AGREEMENT, Report, load_report, profile
 from fastgnn.complexity.registry import REGISTRY, Cost, Sweep, register, select, sweep_names
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "add_subparser",
     "copy_gbps",
     "fit_exponent",
+    "load_report",
     "loglog_slope",
     "matmul_gflops",
     "peak_memory",

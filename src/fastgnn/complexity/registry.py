@@ -141,8 +141,15 @@ def register(sweep: Sweep) -> Sweep:
     return sweep
 
 
+def _registered() -> list[Sweep]:
+    """:data:`REGISTRY`, after importing :mod:`fastgnn.complexity.operations` (which fills it)."""
+    import fastgnn.complexity.operations  # noqa: F401
+
+    return REGISTRY
+
+
 def sweep_names() -> list[str]:
-    return [s.name for s in REGISTRY]
+    return [s.name for s in _registered()]
 
 
 def select(patterns=None) -> list[Sweep]:
@@ -151,17 +158,18 @@ def select(patterns=None) -> list[Sweep]:
     ``None`` or empty: all.  Patterns may also be comma-separated.  An unmatched pattern is a
     ValueError listing the known names.
     """
+    registry = _registered()
     if not patterns:
-        return list(REGISTRY)
+        return list(registry)
     if isinstance(patterns, str):
         patterns = [patterns]
     pats = [p.strip() for item in patterns for p in str(item).split(",") if p.strip()]
     chosen = []
     for pat in pats:
-        hit = [s for s in REGISTRY
+        hit = [s for s in registry
                if fnmatch.fnmatchcase(s.name, pat) or fnmatch.fnmatchcase(s.op, pat) or s.group == pat]
         if not hit:
             raise ValueError(f"no operation matches {pat!r}; known: {', '.join(sweep_names())} "
-                             f"(groups: {', '.join(sorted({s.group for s in REGISTRY}))})")
+                             f"(groups: {', '.join(sorted({s.group for s in registry}))})")
         chosen += [s for s in hit if s not in chosen]
-    return [s for s in REGISTRY if s in chosen]
+    return [s for s in registry if s in chosen]
