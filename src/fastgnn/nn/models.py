@@ -15,7 +15,8 @@ batches (:func:`fastgnn.train.collate`):
 * :class:`GIN` — Xu et al. (2019): ``num_layers - 1`` layers ``h <- MLP((1 + eps) h + sum of
   neighbours)`` (2-layer MLPs with batch norm), and a jumping-knowledge readout: every layer's
   (and the input's) graph sum/mean goes through its own linear map, and the scores are added.
-* :class:`GraphGCN` — the same with GCNConv layers (A' aggregation) in place of the GIN update.
+* :class:`GraphGCN` — the same with GCNConv layers (A' aggregation) in place of the GIN update
+  (and no batch norm).
 
 Each model has ``prepare(edge_index, num_nodes)``, which builds the graph operator its layers
 take (A' for GCN, the attention graph for GAT ...) once, so training reuses it every epoch.
@@ -140,10 +141,14 @@ class GIN(nn.Module):
         readout: ``"sum"`` (bioinformatics) or ``"mean"`` (social) graph pooling.
         dropout: on each layer's score (0.5).
         train_eps: learn eps (GIN-eps) instead of eps = 0 (GIN-0).
+        batch_norm: batch norm after each layer (GIN's; off by default in :class:`GraphGCN`).
     """
 
+    default_batch_norm = True
+
     def __init__(self, in_channels: int, num_classes: int, hidden: int = 64, num_layers: int = 5,
-                 mlp_layers: int = 2, readout: str = "sum", dropout: float = 0.5, train_eps: bool = False):
+                 mlp_layers: int = 2, readout: str = "sum", dropout: float = 0.5, train_eps: bool = False,
+                 batch_norm: bool | None = None):
         super().__init__()
         if readout not in ("sum", "mean"):
             raise ValueError(f"readout must be 'sum' or 'mean', got {readout!r}")
@@ -153,7 +158,9 @@ class GIN(nn.Module):
         self.eps = nn.Parameter(torch.zeros(num_layers - 1)) if train_eps else None
         self.layers = nn.ModuleList(self._layer(in_channels if k == 0 else hidden, hidden, mlp_layers)
                                     for k in range(num_layers - 1))
-        self.norms = nn.ModuleList(nn.BatchNorm1d(hidden) for _ in range(num_layers - 1))
+        batch_norm = self.default_batch_norm if batch_norm is None else batch_norm
+        self.norms = nn.ModuleList(nn.BatchNorm1d(hidden) if batch_norm else nn.Identity()
+                                   for _ in range(num_layers - 1))
         self.heads = nn.ModuleList(nn.Linear(in_channels if k == 0 else hidden, num_classes)
                                    for k in range(num_layers))
 
@@ -184,7 +191,13 @@ class GIN(nn.Module):
 
 
 class GraphGCN(GIN):
-    """:class:`GIN`'s architecture and readout with GCNConv layers (A' = D^-1/2 (A+I) D^-1/2)."""
+    """:class:`GIN`'s architecture and readout with GCNConv layers (A' = D^-1/2 (A+I) D^-1/2).
+
+    Without batch norm by default: with it, the test accuracy on MUTAG swung between 28 % and
+    89 % from one epoch to the next (10-fold mean after 100 epochs 67 %, against 81 % without).
+    """
+
+    default_batch_norm = False
 
     def _layer(self, in_channels: int, hidden: int, mlp_layers: int) -> nn.Module:
         return GCNConv(in_channels, hidden)
