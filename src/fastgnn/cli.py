@@ -3,7 +3,8 @@
 Subcommands: ``gntk`` (a Gram matrix), ``evaluate`` (10-fold accuracy of a
 Gram), ``search`` (the GNTK grid), ``demo`` (the whole job on an embedded
 default), ``datasets`` (what is where), ``train`` (a GNN: node classification
-over seeds, or graph classification by 10-fold CV).  Every command takes ``--json``.
+over seeds, or graph classification by 10-fold CV), ``complexity`` (measured scaling
+against the theory).  Every command takes ``--json``.
 """
 
 from __future__ import annotations
@@ -473,6 +474,10 @@ def _parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("datasets", help="list the known datasets and where they are found")
     common(ls)
     ls.set_defaults(func=cmd_datasets)
+
+    from fastgnn.complexity.cli import add_subparser as add_complexity
+
+    add_complexity(sub)  # `fastgnn complexity`: the profiler owns its flags
     return p
 
 
