@@ -214,3 +214,15 @@ def test_compiled_tile_equals_torch_tile(monkeypatch, dense_ratio, dtype):
     upper = fused.tile_readouts_fused(full, full, 3, 2, upper=True)
     whole = fused.tile_readouts_fused(full, full, 3, 2)
     assert ((upper - whole).abs().max() / whole.abs().max()).item() <= tol
+
+
+@needs_numba
+def test_kernels_leave_torch_thread_count_alone():
+    """numba's OpenMP regions share torch's libgomp: the user's torch thread count must survive them."""
+    s = torch.rand(300, 300, dtype=torch.float64)
+    d = torch.ones(300, dtype=torch.float64)
+    for threads in (1, 2, 1):
+        torch.set_num_threads(threads)
+        fused.ntk_step_fused(s.clone(), s.clone(), d, d)
+        fused.ntk_step_fused(s[:5, :5].clone(), s[:5, :5].clone(), d[:5], d[:5])
+        assert torch.get_num_threads() == threads

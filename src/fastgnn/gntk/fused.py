@@ -114,7 +114,7 @@ def tile_readouts_fused(left, right, num_blocks: int, num_mlp_layers: int, upper
     inv_r = torch.stack([_row_vectors(d)[0] for d in right.diags]).numpy()
     d_r = torch.stack(list(right.diags)).numpy()
     out = np.zeros((num_blocks + 1, left.num_graphs, right.num_graphs), dtype=np.float64)
-    with _threads(kernels.numba, chunksize=1), _one_blas_thread():
+    with _threads(kernels.numba, chunksize=1), _one_blas_thread(sides[0][0] or sides[1][0]):
         kernels.tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, *sides, inv_l, lpi, inv_r, d_r, num_blocks,
                                       num_mlp_layers, bool(upper), COLUMN_CHUNK, _snap(dtype), out)
     if upper:
@@ -155,23 +155,44 @@ def _snap(dtype) -> float:
     return float(32 * torch.finfo(dtype).eps)
 
 
+_BLAS = []
+
+
 @contextlib.contextmanager
-def _one_blas_thread():
-    """BLAS (called by the kernel for dense blocks, from numba's threads) on one thread for the block."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn depends on threadpoolctl
+def _one_blas_thread(needed: bool = True):
+    """BLAS (called by the kernel for dense blocks, from numba's threads) on one thread for the block.
+
+    The threadpoolctl controller is made once: making one inspects every loaded
+    library (milliseconds, more than a small tile takes).
+    """
+    if not needed:
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - scikit-learn depends on threadpoolctl
+            _BLAS.append(None)
+        else:
+            _BLAS.append(ThreadpoolController())
+    if _BLAS[0] is None:
+        yield
+        return
+    with _BLAS[0].limit(limits=1, user_api="blas"):
         yield
 
 
 @contextlib.contextmanager
 def _threads(numba, chunksize: int | None = None, parallel: bool = True):
     """numba on ``torch.get_num_threads()`` threads (at most its maximum; 1 unless ``parallel``) for the
-    block; restored after."""
-    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)) if parallel else 1
+    block; restored after.
+
+    numba's OpenMP layer shares the ``libgomp.so.1`` that torch loaded, and its
+    parallel regions set that runtime's thread count: torch's count (which
+    ``torch.get_num_threads()`` reads from it) is therefore put back as well.
+    """
+    torch_threads = torch.get_num_threads()
+    threads = max(1, min(torch_threads, numba.config.NUMBA_NUM_THREADS)) if parallel else 1
     before = numba.get_num_threads()
     old_chunk = numba.get_parallel_chunksize() if chunksize is not None else None
     if before != threads:
@@ -185,3 +206,5 @@ def _threads(numba, chunksize: int | None = None, parallel: bool = True):
             numba.set_num_threads(before)
         if chunksize is not None:
             numba.set_parallel_chunksize(old_chunk)
+        if torch.get_num_threads() != torch_threads:
+            torch.set_num_threads(torch_threads)
