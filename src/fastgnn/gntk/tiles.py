@@ -11,6 +11,13 @@ Their node rows are stacked (M_I and M_J nodes) and the recursion of
   diagonals computed once (in :func:`fastgnn.gntk.pairwise.prepare`);
 * the readout is a segment sum ``R_I Θ R_Jᵀ`` with R the ``[n, M]`` membership
   matrix, giving every graph pair of the tile at once.
+
+On a CPU with numba installed, an exact tile takes the compiled path instead
+(:func:`fastgnn.gntk.fused.tile_readouts_fused`): the same recursion, but one
+left graph's rows at a time against a few hundred right columns, in cache, so
+no ``[M_I, M_J]`` array is ever formed (the torch path below makes ~40 passes
+over eight of them per tile).  The torch path remains for CUDA, the sketched
+kernel, and installations without numba.
 """
 
 from __future__ import annotations
