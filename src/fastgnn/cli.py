@@ -219,7 +219,8 @@ def cmd_train(args) -> int:
     args.seeds = args.seeds if args.seeds is not None else (10 if node else 1)
     if node:
         sbm_args = {"num_nodes": args.nodes, "num_classes": args.classes, "num_features": args.features,
-                    "avg_degree": args.avg_degree, "homophily": args.homophily, "seed": args.data_seed}
+                    "avg_degree": args.avg_degree, "homophily": args.homophily, "seed": args.data_seed,
+                    "feature_signal": args.feature_signal}
         info = experiment.run_node_experiment(
             args.model, args.dataset, args.data_dir, seeds=args.seeds, first_seed=args.seed, sgd=args.sgd,
             batch_size=args.batch_size or 512, fanouts=fanouts, epochs=args.epochs, lr=args.lr,
@@ -463,6 +464,8 @@ def _parser() -> argparse.ArgumentParser:
     sbm.add_argument("--features", type=int, default=32, help="number of features (default 32)")
     sbm.add_argument("--avg-degree", type=float, default=10.0, help="mean degree (default 10)")
     sbm.add_argument("--homophily", type=float, default=0.8, help="fraction of same-class edges (default 0.8)")
+    sbm.add_argument("--feature-signal", type=float, default=0.1,
+                     help="separation of the class means in feature space (default 0.1: weak features)")
     sbm.add_argument("--data-seed", type=int, default=0, help="seed of the generated graph (default 0)")
     t.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     t.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
