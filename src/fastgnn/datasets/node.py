@@ -78,14 +78,8 @@ class NodeData:
     def num_nodes(self) -> int:
         return int(self.x.shape[0])
 
-    @property
-    def num_edges(self) -> int:
-        """Number of directed edges E (twice the undirected count)."""
-        return int(self.edge_index.shape[1])
-
-    @property
-    def num_features(self) -> int:
-        return int(self.x.shape[1])
+    num_edges = Graph.num_edges  # directed edges E (twice the undirected count)
+    num_features = Graph.num_features
 
     def to(self, device=None, dtype=None) -> NodeData:
         """A copy on ``device``, with float features cast to ``dtype`` when given."""
