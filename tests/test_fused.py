@@ -12,7 +12,7 @@ from fastgnn.datasets import synthetic
 from fastgnn.gntk import GNTK, fused, relu
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-needs_numba = pytest.mark.skipif(not fused._HAVE_NUMBA, reason="numba not installed")
+needs_numba = pytest.mark.skipif(not fused.available(), reason="numba not installed, or FASTGNN_NO_NUMBA set")
 
 
 @pytest.fixture
@@ -135,6 +135,7 @@ def test_usable_refuses_what_the_kernel_cannot_take(monkeypatch):
     a = torch.rand(4, 6, dtype=torch.float64)
     d = torch.rand(4, dtype=torch.float64)
     monkeypatch.setattr(fused, "_HAVE_NUMBA", True)
+    monkeypatch.setattr(fused, "ENABLED", True)
     assert fused.usable(a, a, d, d)
     assert not fused.usable(a.T, a.T, d, d)  # not contiguous
     assert not fused.usable(a, a.float(), d, d)  # mixed dtypes
