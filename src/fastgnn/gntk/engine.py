@@ -112,7 +112,9 @@ def reserved_bytes(rows: Sequence[Operand], cols: Sequence[Operand] | None, num_
     The output is ``[num_blocks + 1, n_rows, n_cols]`` float64.  Every chunk's
     stack stays cached for the run: its features, and its sparse aggregation
     factors at most 16 bytes (value and column index) per entry of the
-    operands' dense factors.
+    operands' dense factors; for the exact kernel also the dense ``C A`` blocks
+    and the features as CSR (at most 16 bytes per entry) that the compiled
+    tile of :mod:`fastgnn.gntk.fused` reads.
     """
     n_cols = len(rows) if cols is None else len(cols)
     out = 8 * (num_blocks + 1) * len(rows) * n_cols
@@ -123,6 +125,8 @@ def reserved_bytes(rows: Sequence[Operand], cols: Sequence[Operand] | None, num_
             total += op.x.numel() * op.x.element_size()
             factors = [op.a] if op.sketch is None else [op.sketch, op.sketched_a]
             total += sum(2 * f.numel() * 8 for f in factors)
+            if op.sketch is None:
+                total += op.a.numel() * op.a.element_size() + 16 * op.x.numel()
             total += sum(d.numel() * d.element_size() for d in op.diags)
         return total
 
