@@ -10,7 +10,6 @@ against the theory).  Every command takes ``--json``.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -348,9 +347,9 @@ def _ints(text) -> tuple:
 
 
 def _print_json(obj) -> None:
-    from fastgnn.io import _default
+    from fastgnn.io import to_json
 
-    print(json.dumps(obj, default=_default))
+    print(to_json(obj))
 
 
 def _parser() -> argparse.ArgumentParser:

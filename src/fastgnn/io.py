@@ -7,6 +7,7 @@ partial file behind.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_path", "save_npy", "save_json", "save_text"]
+__all__ = ["atomic_path", "save_npy", "save_json", "save_text", "to_json", "finite"]
 
 
 @contextmanager
@@ -39,7 +40,30 @@ def save_npy(path, array) -> Path:
 
 
 def save_json(path, obj) -> Path:
-    return save_text(path, json.dumps(obj, indent=2, default=_default) + "\n")
+    """Write ``obj`` as strict JSON (see :func:`to_json`), atomically."""
+    return save_text(path, to_json(obj, indent=2) + "\n")
+
+
+def to_json(obj, indent: int | None = None) -> str:
+    """Strict JSON text of ``obj``: NaN and ±inf become ``null`` (a plain ``json.dumps`` writes
+    ``NaN``, which JSON readers reject), NumPy scalars and arrays become numbers and lists, paths
+    and other objects their ``str``."""
+    return json.dumps(finite(obj), indent=indent, default=_default, allow_nan=False)
+
+
+def finite(o):
+    """A copy of ``o`` (nested dicts, lists, tuples, NumPy values) with NaN and ±inf as None."""
+    if isinstance(o, np.ndarray):
+        o = o.tolist()
+    elif isinstance(o, np.generic):
+        o = o.item()
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if isinstance(o, dict):
+        return {k: finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [finite(v) for v in o]
+    return o
 
 
 def save_text(path, text: str) -> Path:

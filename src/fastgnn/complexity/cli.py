@@ -6,7 +6,6 @@ table (or one JSON document with ``--json``), write the files with ``--out``.
 
 from __future__ import annotations
 
-import json
 import sys
 
 __all__ = ["add_subparser", "run_cli"]
@@ -89,10 +88,9 @@ def run_cli(args) -> int:
 
 
 def _print_json(obj) -> None:
-    from fastgnn.complexity.profile import finite
-    from fastgnn.io import _default
+    from fastgnn.io import to_json
 
-    print(json.dumps(finite(obj), default=_default))
+    print(to_json(obj))
 
 
 def main(argv=None) -> int:
