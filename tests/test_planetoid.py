@@ -255,3 +255,13 @@ def test_download_failure_is_not_found_and_leaves_nothing(file_server, isolated_
         load_planetoid("CiteSeer", url=url, progress=False)
     folder = isolated_data_env / "planetoid"
     assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_load_passes_dtype_to_the_node_datasets(shared_planetoid):
+    from fastgnn import datasets
+
+    assert datasets.is_node_dataset("cora") and datasets.is_node_dataset("SBM")
+    assert not datasets.is_node_dataset("MUTAG")
+    assert datasets.load("Cora", root=shared_planetoid, download=False).x.dtype == torch.float32  # the default
+    assert datasets.load("Cora", root=shared_planetoid, download=False, dtype=torch.float64).x.dtype == torch.float64
+    assert datasets.load("sbm", dtype=torch.float64).x.dtype == torch.float64

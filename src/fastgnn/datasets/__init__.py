@@ -77,6 +77,7 @@ __all__ = [
     "DownloadError",
     "NodeData",
     "NODE_NAMES",
+    "is_node_dataset",
     "load_planetoid",
     "read_planetoid",
     "row_normalize",
@@ -99,6 +100,11 @@ DATASETS: dict[str, tuple[str, str]] = {
 KNOWN_NAMES = [*DATASETS, "synthetic"]
 #: node-classification datasets: ``load`` returns a NodeData for these
 NODE_NAMES = [*PLANETOID_NAMES, "sbm"]
+
+
+def is_node_dataset(name: str) -> bool:
+    """Whether ``name`` (any case) is a node-classification dataset: Cora, CiteSeer or sbm."""
+    return str(name).strip().lower() in {n.lower() for n in NODE_NAMES}
 _ALIASES = {
     "PTC_MR": "PTC",
     "IMDB-BINARY": "IMDBBINARY",
@@ -156,8 +162,8 @@ def load(
     url: str | None = None,
     features: str | None = None,
     progress: bool = True,
-    dtype: torch.dtype = torch.float64,
-) -> GraphDataset:
+    dtype: torch.dtype | None = None,
+) -> GraphDataset | NodeData:
     """Load a benchmark dataset (or ``"synthetic"``) as a GraphDataset.
 
     ``"Cora"`` and ``"CiteSeer"`` (public split, via :func:`load_planetoid`) and ``"sbm"`` (the
@@ -174,7 +180,8 @@ def load(
             ``$FASTGNN_URL`` or :data:`DEFAULT_URL`.
         features: ``"tags"`` or ``"degree"``; default the papers' choice.
         progress: show a progress bar while downloading.
-        dtype: dtype of the one-hot node features ``x``.
+        dtype: dtype of the node features ``x``; default float64 for the graph datasets
+            (one-hot), float32 for the node datasets.
 
     Returns:
         the dataset: graphs with one-hot ``x`` ``[N, F]`` (F the same for every
@@ -187,10 +194,12 @@ def load(
             a data folder.
         DatasetFormatError: a file is malformed (message: ``path:line: ...``).
     """
-    if str(name).strip().lower() in {n.lower() for n in PLANETOID_NAMES}:  # node classification
-        return load_planetoid(name, root, cache_dir=cache_dir, download=download, progress=progress)
-    if str(name).strip().lower() == "sbm":
-        return sbm()
+    if is_node_dataset(name):  # node classification
+        dtype = dtype or torch.float32
+        if str(name).strip().lower() == "sbm":
+            return sbm(dtype=dtype)
+        return load_planetoid(name, root, cache_dir=cache_dir, download=download, progress=progress, dtype=dtype)
+    dtype = dtype or torch.float64
     name = canonical_name(name)
     if name == "synthetic":
         return synthetic(dtype=dtype)

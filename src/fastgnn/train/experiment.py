@@ -13,6 +13,7 @@ import time
 
 import torch
 
+from fastgnn.datasets import is_node_dataset
 from fastgnn.nn.models import GRAPH_MODELS, NODE_MODELS, graph_model, node_model
 from fastgnn.train.graph import cross_validate
 from fastgnn.train.node import train_node
@@ -30,12 +31,6 @@ NODE_DEFAULTS = {
 #: Xu et al. (GIN): Adam lr 0.01 halved every 50 epochs, batches of 32 graphs (350 epochs in the paper)
 GRAPH_DEFAULTS = dict(epochs=100, lr=0.01, weight_decay=0.0, batch_size=32)
 MODEL_NAMES = list(dict.fromkeys([*NODE_MODELS, *GRAPH_MODELS]))
-
-
-def is_node_dataset(name: str) -> bool:
-    from fastgnn.datasets import NODE_NAMES
-
-    return str(name).strip().lower() in {n.lower() for n in NODE_NAMES}
 
 
 def _mean_std(values) -> tuple[float, float]:
