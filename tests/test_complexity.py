@@ -249,6 +249,32 @@ def test_unavailable_operation_is_reported_not_raised(monkeypatch):
     assert "unavailable" in rep.table()
 
 
+def test_profile_drops_the_cached_adjacency(monkeypatch):
+    """The sweeps' reused A' lives only while profile() runs, also when a sweep raises."""
+    from fastgnn.complexity import operations, registry
+
+    seen = []
+
+    def build(p, ctx):
+        adj = operations._gcn_adj({"N": 8, "E": 16}, ctx)
+        seen.append(operations._ADJ_CACHE.get("adj") is adj)
+        if p["n"] == 8 and p.get("fail"):
+            raise ValueError("boom")
+        return lambda: adj
+
+    ok = Sweep(op="test-adj", variable="n", values=(4, 8), quick=(4, 8), fixed={}, build=build,
+               costs=(Cost("test", "1", lambda p: 1.0),), grows=1)
+    bad = Sweep(op="test-adj-fail", variable="n", values=(4, 8), quick=(4, 8), fixed={"fail": True},
+                build=build, costs=(Cost("test", "1", lambda p: 1.0),), grows=1)
+    monkeypatch.setattr(registry, "REGISTRY", [*registry.REGISTRY, ok, bad])
+    profile(["test-adj"], quick=True, repeats=1, baselines=False, memory=False)
+    assert seen and all(seen)
+    assert not operations._ADJ_CACHE
+    with pytest.raises(ValueError, match="boom"):
+        profile(["test-adj-fail"], quick=True, repeats=1, baselines=False, memory=False)
+    assert not operations._ADJ_CACHE
+
+
 def test_profile_argument_errors():
     with pytest.raises(ValueError, match="repeats"):
         profile(["ref-copy"], repeats=0)

@@ -9,23 +9,19 @@ Forward passes are timed under ``torch.no_grad()``; a backward is timed on its o
 runs once in the builder and the timed call is ``torch.autograd.grad(out, [x, *params], g,
 retain_graph=True)`` — the gradients of the inputs and of the weights (the note's eqs. 28-29).
 
-The GNN layers come from :mod:`fastgnn.nn` where it has them; a layer not there is timed through
-a plain-torch reference implementation of the same arithmetic (attention), or reported as
-unavailable (GCN), and the report says which (column ``impl``).  Likewise the SGD step uses
-``fastgnn.train.NeighborSampler`` when there is one, else a plain-torch sampler (labelled).
+The GNN layers are :mod:`fastgnn.nn`'s and the SGD step samples with
+``fastgnn.train.NeighborSampler``; the report names what is timed (column ``impl``).
 """
 
 from __future__ import annotations
 
-import importlib
-import math
 import warnings
 
 import torch
 
 from fastgnn.complexity.registry import Cost, Sweep, register
 
-__all__ = ["random_edges", "random_graph", "neighbor_sample"]
+__all__ = ["random_edges", "random_graph"]
 
 F32, F64 = 4, 8
 
@@ -49,27 +45,6 @@ def random_graph(n: int, p: float, gen: torch.Generator, num_tags: int = 4):
     tags = torch.randint(0, num_tags, (n,), generator=gen)
     x = torch.nn.functional.one_hot(tags, num_tags).to(torch.float64)
     return Graph(edge_index=edge_index, num_nodes=n, x=x)
-
-
-def _nn(name: str):
-    """``fastgnn.nn.<name>`` or None (the layers land one by one)."""
-    try:
-        mod = importlib.import_module("fastgnn.nn")
-    except ImportError:
-        return None
-    return getattr(mod, name, None)
-
-
-def _need_nn(*names):
-    def check():
-        missing = [n for n in names if _nn(n) is None]
-        return f"fastgnn.nn has no {', '.join(missing)} yet" if missing else None
-
-    return check
-
-
-def _impl(name: str, fallback: str = "torch reference"):
-    return lambda: f"fastgnn.nn.{name}" if _nn(name) is not None else fallback
 
 
 def _timed(forward, leaves, kind: str):
@@ -96,18 +71,26 @@ def _with_e(p: dict) -> dict:
     return p
 
 
+_ADJ_CACHE: dict = {}
+
+
 def _gcn_adj(p, ctx):
     """A' of a random graph with N nodes and E edges; the last one is reused (a forward sweep and
-    its backward sweep share their graphs, and building A' for millions of edges takes seconds)."""
+    its backward sweep share their graphs, and building A' for millions of edges takes seconds).
+    :func:`fastgnn.complexity.profile` drops it when it returns (:func:`clear_cache`)."""
+    from fastgnn.nn import gcn_norm
+
     key = (p["N"], p["E"], ctx.generator.initial_seed(), ctx.dtype, str(ctx.device))
     if _ADJ_CACHE.get("key") != key:
         _ADJ_CACHE.clear()
         edges = random_edges(p["N"], p["E"], ctx.generator, ctx.device)
-        _ADJ_CACHE.update(key=key, adj=_nn("gcn_norm")(edges, p["N"], dtype=ctx.dtype, device=ctx.device))
+        _ADJ_CACHE.update(key=key, adj=gcn_norm(edges, p["N"], dtype=ctx.dtype, device=ctx.device))
     return _ADJ_CACHE["adj"]
 
 
-_ADJ_CACHE: dict = {}
+def clear_cache() -> None:
+    """Drop the reused A' (:func:`_gcn_adj`), which can hold millions of edges."""
+    _ADJ_CACHE.clear()
 
 
 # --------------------------------------------------------------------------- reference kernels
@@ -169,8 +152,10 @@ register(Sweep(
 
 def _gcn_sparse_build(kind):
     def build(p, ctx):
+        from fastgnn.nn import GCNConv
+
         adj = _gcn_adj(p, ctx)
-        layers = [_nn("GCNConv")(p["F"], p["F"]).to(device=ctx.device, dtype=ctx.dtype) for _ in range(p["L"])]
+        layers = [GCNConv(p["F"], p["F"]).to(device=ctx.device, dtype=ctx.dtype) for _ in range(p["L"])]
         x = ctx.randn(p["N"], p["F"], requires_grad=kind == "bwd")
 
         def forward():
@@ -188,8 +173,10 @@ def _gcn_sparse_build(kind):
 
 def _gcn_dense_build(kind):
     def build(p, ctx):
-        adj = _nn("DenseAdjacency")(_gcn_adj(p, ctx).to_dense())
-        layer = _nn("DenseGCNConv")(p["F"], p["F"]).to(device=ctx.device, dtype=ctx.dtype)
+        from fastgnn.nn import DenseAdjacency, DenseGCNConv
+
+        adj = DenseAdjacency(_gcn_adj(p, ctx).to_dense())
+        layer = DenseGCNConv(p["F"], p["F"]).to(device=ctx.device, dtype=ctx.dtype)
         x = ctx.randn(p["N"], p["F"], requires_grad=kind == "bwd")
         return _timed(lambda: layer(x, adj), [x, *layer.parameters()], kind)
 
@@ -243,16 +230,15 @@ _GCN_SWEEPS = {
 for _kind, _costs in (("fwd", (FWD_SUM, _weighted_gcn(2))), ("bwd", (BWD_SUM, BWD_36, _weighted_gcn(4)))):
     for _var, (_vals, _quick, _fixed, _qfixed) in _GCN_SWEEPS.items():
         register(Sweep(
-            op=f"gcn-sparse-{_kind}", variable=_var, group="gcn", impl=_impl("GCNConv"),
-            available=_need_nn("GCNConv", "gcn_norm"), values=_vals, quick=_quick, fixed=_fixed,
+            op=f"gcn-sparse-{_kind}", variable=_var, group="gcn", impl="fastgnn.nn.GCNConv",
+            values=_vals, quick=_quick, fixed=_fixed,
             quick_fixed=_qfixed, derive=_with_e, build=_gcn_sparse_build(_kind), costs=_costs,
             flops=_sp_flops(2 if _kind == "fwd" else 4), bytes=_sp_bytes(1 if _kind == "fwd" else 2),
             space=SP_SPACE, grows=2,
         ))
     # the discriminating sweeps for the note's two backward formulas (and the forward alike)
     register(Sweep(
-        op=f"gcn-sparse-{_kind}", variable="N@E", group="gcn", impl=_impl("GCNConv"),
-        available=_need_nn("GCNConv", "gcn_norm"),
+        op=f"gcn-sparse-{_kind}", variable="N@E", group="gcn", impl="fastgnn.nn.GCNConv",
         values=(2**10, 2**12, 2**14, 2**16), quick=(2**10, 2**12, 2**14),
         fixed={"E": 2**18, "F": 32, "L": 1}, quick_fixed={"E": 2**16},
         derive=lambda p: {**p, "N": p["N@E"]}, build=_gcn_sparse_build(_kind), costs=_costs,
@@ -261,8 +247,7 @@ for _kind, _costs in (("fwd", (FWD_SUM, _weighted_gcn(2))), ("bwd", (BWD_SUM, BW
         note="N grows with E fixed (degree falls): §3.6 predicts N² (its LN²F term), the summary ≤ N",
     ))
     register(Sweep(
-        op=f"gcn-sparse-{_kind}", variable="F@E", group="gcn", impl=_impl("GCNConv"),
-        available=_need_nn("GCNConv", "gcn_norm"),
+        op=f"gcn-sparse-{_kind}", variable="F@E", group="gcn", impl="fastgnn.nn.GCNConv",
         values=(16, 32, 64, 128, 256), quick=(16, 32, 64),
         fixed={"N": 2**11, "E": 2**19, "L": 1}, quick_fixed={"E": 2**17},
         derive=lambda p: {**p, "F": p["F@E"]}, build=_gcn_sparse_build(_kind), costs=_costs,
@@ -281,9 +266,11 @@ def _banded_edges(n: int, e: int, gen: torch.Generator, width: int = 64) -> torc
 
 def _gcn_banded_build(kind):
     def build(p, ctx):
-        adj = _nn("gcn_norm")(_banded_edges(p["N"], p["E"], ctx.generator).to(ctx.device), p["N"], dtype=ctx.dtype,
-                              device=ctx.device)
-        layer = _nn("GCNConv")(p["F"], p["F"]).to(device=ctx.device, dtype=ctx.dtype)
+        from fastgnn.nn import GCNConv, gcn_norm
+
+        adj = gcn_norm(_banded_edges(p["N"], p["E"], ctx.generator).to(ctx.device), p["N"], dtype=ctx.dtype,
+                       device=ctx.device)
+        layer = GCNConv(p["F"], p["F"]).to(device=ctx.device, dtype=ctx.dtype)
         x = ctx.randn(p["N"], p["F"], requires_grad=kind == "bwd")
         return _timed(lambda: layer(x, adj), [x, *layer.parameters()], kind)
 
@@ -292,8 +279,8 @@ def _gcn_banded_build(kind):
 
 for _kind, _costs in (("fwd", (FWD_SUM,)), ("bwd", (BWD_SUM, BWD_36))):
     register(Sweep(
-        op=f"gcn-sparse-{_kind}-banded", variable="N", group="gcn", impl=_impl("GCNConv"),
-        available=_need_nn("GCNConv", "gcn_norm"), values=_GCN_SWEEPS["N"][0], quick=_GCN_SWEEPS["N"][1],
+        op=f"gcn-sparse-{_kind}-banded", variable="N", group="gcn", impl="fastgnn.nn.GCNConv",
+        values=_GCN_SWEEPS["N"][0], quick=_GCN_SWEEPS["N"][1],
         fixed=_GCN_SWEEPS["N"][2], derive=_with_e, build=_gcn_banded_build(_kind), costs=_costs,
         flops=_sp_flops(2 if _kind == "fwd" else 4), bytes=_sp_bytes(1 if _kind == "fwd" else 2), space=SP_SPACE,
         grows=2, note="as gcn-sparse/N, but every edge joins nodes < 64 ids apart: the gathers stay in cache",
@@ -301,8 +288,7 @@ for _kind, _costs in (("fwd", (FWD_SUM,)), ("bwd", (BWD_SUM, BWD_36))):
 
 for _kind in ("fwd", "bwd"):
     register(Sweep(
-        op=f"gcn-dense-{_kind}", variable="N", group="gcn", impl=_impl("DenseGCNConv"),
-        available=_need_nn("DenseGCNConv", "DenseAdjacency", "gcn_norm"),
+        op=f"gcn-dense-{_kind}", variable="N", group="gcn", impl="fastgnn.nn.DenseGCNConv",
         values=(256, 512, 1024, 2048, 4096), quick=(256, 512, 1024), fixed={"deg": 8, "F": 64},
         derive=_with_e, build=_gcn_dense_build(_kind),
         costs=(Cost("note §3.8", "LN²F + LNF²", _dense),),
@@ -312,8 +298,7 @@ for _kind in ("fwd", "bwd"):
         grows=2,
     ))
     register(Sweep(
-        op=f"gcn-dense-{_kind}", variable="F", group="gcn", impl=_impl("DenseGCNConv"),
-        available=_need_nn("DenseGCNConv", "DenseAdjacency", "gcn_norm"),
+        op=f"gcn-dense-{_kind}", variable="F", group="gcn", impl="fastgnn.nn.DenseGCNConv",
         values=(16, 32, 64, 128, 256, 512), quick=(16, 64, 256), fixed={"N": 2048, "deg": 8},
         quick_fixed={"N": 1024}, derive=_with_e, build=_gcn_dense_build(_kind),
         costs=(Cost("note §3.8", "LN²F + LNF²", _dense),),
@@ -326,54 +311,12 @@ for _kind in ("fwd", "bwd"):
 # --------------------------------------------------------------------------- attention
 
 
-class _RefSelfAttention(torch.nn.Module):
-    """softmax(Q Kᵀ/√d) V over all node pairs, multi-head, with an output projection (autograd)."""
-
-    def __init__(self, f_in, f_out, heads):
-        super().__init__()
-        self.heads = heads
-        self.qkv = torch.nn.Linear(f_in, 3 * f_out, bias=False)
-        self.out = torch.nn.Linear(f_out, f_out, bias=False)
-
-    def forward(self, x, edge_index=None):
-        n = x.shape[0]
-        q, k, v = self.qkv(x).view(n, 3, self.heads, -1).permute(1, 2, 0, 3)  # [H, N, C] each
-        a = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(q.shape[-1]), dim=-1)  # [H, N, N]
-        return self.out((a @ v).transpose(0, 1).reshape(n, -1))
-
-
-class _RefGAT(torch.nn.Module):
-    """Edge-wise multi-head attention (GAT): scores on edges, softmax over in-edges (autograd)."""
-
-    def __init__(self, f_in, c, heads):
-        super().__init__()
-        self.heads, self.c = heads, c
-        self.lin = torch.nn.Linear(f_in, heads * c, bias=False)
-        self.att_src = torch.nn.Parameter(torch.randn(1, heads, c) * 0.1)
-        self.att_dst = torch.nn.Parameter(torch.randn(1, heads, c) * 0.1)
-
-    def forward(self, x, edge_index):
-        n = x.shape[0]
-        src, dst = edge_index
-        h = self.lin(x).view(n, self.heads, self.c)
-        s = torch.nn.functional.leaky_relu((h * self.att_src).sum(-1)[src] + (h * self.att_dst).sum(-1)[dst], 0.2)
-        smax = torch.full((n, self.heads), -math.inf, dtype=s.dtype, device=s.device)
-        smax = smax.scatter_reduce(0, dst[:, None].expand_as(s), s, "amax")
-        w = (s - smax[dst]).exp()
-        den = torch.zeros(n, self.heads, dtype=s.dtype, device=s.device).index_add(0, dst, w)
-        alpha = w / den[dst]
-        out = torch.zeros(n, self.heads, self.c, dtype=s.dtype, device=s.device)
-        return out.index_add(0, dst, alpha[..., None] * h[src]).reshape(n, -1)
-
-
 def _attention_build(kind):
     def build(p, ctx):
-        cls = _nn("SelfAttention")
-        if cls is None:
-            layer = _RefSelfAttention(p["F"], p["F"], p["H"])
-        else:  # heads of width F/H, concatenated: [N, F]
-            layer = cls(p["F"], p["F"] // p["H"], p["H"])
-        layer = layer.to(device=ctx.device, dtype=ctx.dtype)
+        from fastgnn.nn import SelfAttention
+
+        # heads of width F/H, concatenated: [N, F]
+        layer = SelfAttention(p["F"], p["F"] // p["H"], p["H"]).to(device=ctx.device, dtype=ctx.dtype)
         x = ctx.randn(p["N"], p["F"], requires_grad=kind == "bwd")
         return _timed(lambda: layer(x), [x, *layer.parameters()], kind)
 
@@ -382,11 +325,11 @@ def _attention_build(kind):
 
 def _gat_build(kind):
     def build(p, ctx):
-        cls = _nn("GATConv")
-        layer = (cls or _RefGAT)(p["F"], p["F"] // p["H"], p["H"]).to(device=ctx.device, dtype=ctx.dtype)
+        from fastgnn.nn import GATConv, gat_graph
+
+        layer = GATConv(p["F"], p["F"] // p["H"], p["H"]).to(device=ctx.device, dtype=ctx.dtype)
         edges = random_edges(p["N"], p["E"], ctx.generator, ctx.device)
-        if cls is not None and _nn("gat_graph") is not None:
-            edges = _nn("gat_graph")(edges, p["N"], device=ctx.device)  # built once, as A' for the GCN
+        edges = gat_graph(edges, p["N"], device=ctx.device)  # built once, as A' for the GCN
         x = ctx.randn(p["N"], p["F"], requires_grad=kind == "bwd")
         return _timed(lambda: layer(x, edges), [x, *layer.parameters()], kind)
 
@@ -403,7 +346,7 @@ def _gat_cost(p):
 
 for _kind, _m in (("fwd", 1), ("bwd", 2)):
     _att = dict(
-        group="attention", impl=_impl("SelfAttention"), build=_attention_build(_kind),
+        group="attention", impl="fastgnn.nn.SelfAttention", build=_attention_build(_kind),
         costs=(Cost("note §4.1, §4.3", "LN²F + LNF²", _att_cost),
                Cost("note's terms + softmax, at measured rates", "(N²F + NF²)/r_mm + HN²/r_softmax", terms={
                    "matmul": lambda p, m=_m: m * (6 * p["N"] * p["F"] ** 2 + 4 * p["N"] ** 2 * p["F"]),
@@ -417,7 +360,7 @@ for _kind, _m in (("fwd", 1), ("bwd", 2)):
     register(Sweep(op=f"attention-dense-{_kind}", variable="F", values=(16, 32, 64, 128, 256, 512),
                    quick=(16, 64, 256), fixed={"N": 1024, "H": 4}, quick_fixed={"N": 512}, grows=2, **_att))
     _gat = dict(
-        group="attention", impl=_impl("GATConv", "torch reference (E×H×C messages)"), build=_gat_build(_kind),
+        group="attention", impl="fastgnn.nn.GATConv", build=_gat_build(_kind),
         derive=_with_e, costs=(Cost("note §4.3 (sparse)", "LEF + LNF²", _gat_cost),
                                Cost("note's terms at measured rates", "LEF/r_spmm + LNF²/r_mm + EH/r_softmax", terms={
                                    "matmul": lambda p, m=_m: m * 2 * p["N"] * p["F"] ** 2,
@@ -437,42 +380,15 @@ for _kind, _m in (("fwd", 1), ("bwd", 2)):
 # --------------------------------------------------------------------------- GD vs SGD
 
 
-def neighbor_sample(rowptr, col, seeds, fanouts, gen):
-    """L-hop neighbour sampling (with replacement) over in-edges, in plain torch.
-
-    ``rowptr, col``: CSR of the in-edges (``col[rowptr[i]:rowptr[i+1]]`` are i's sources).
-    Returns ``(nodes, edge_index, seed_pos)``: the sampled nodes (sorted global ids), the
-    sampled edges relabelled into ``0..len(nodes)-1`` and the seeds' positions.  Cost
-    O(B·∏fanouts·log), independent of N.
-    """
-    frontier, srcs, dsts = seeds, [], []
-    for k in fanouts:
-        start = rowptr[frontier]
-        deg = rowptr[frontier + 1] - start
-        r = torch.randint(0, 2**62, (frontier.numel(), k), generator=gen) % deg.clamp(min=1)[:, None]
-        keep = (deg > 0)[:, None].expand(-1, k)
-        src = col[start[:, None] + r][keep]
-        dst = frontier[:, None].expand(-1, k)[keep]
-        srcs.append(src)
-        dsts.append(dst)
-        frontier = torch.unique(src)
-    nodes = torch.unique(torch.cat([seeds, *srcs]))
-    src, dst = torch.cat(srcs), torch.cat(dsts)
-    edge_index = torch.stack([torch.searchsorted(nodes, src), torch.searchsorted(nodes, dst)])
-    return nodes, edge_index, torch.searchsorted(nodes, seeds)
-
-
 def _train_setup(p, ctx):
+    from fastgnn.nn import GCNConv
+
     n, e = p["N"], p["E"]
     edges = random_edges(n, e, ctx.generator)
-    order = torch.argsort(edges[1])
-    src, dst = edges[0][order], edges[1][order]
-    rowptr = torch.zeros(n + 1, dtype=torch.long)
-    rowptr[1:] = torch.cumsum(torch.bincount(dst, minlength=n), 0)
     x = ctx.randn(n, p["F"])
     y = torch.randint(0, p["C"], (n,), generator=ctx.generator).to(ctx.device)
-    conv = _nn("GCNConv")
-    model = torch.nn.ModuleList([conv(p["F"], p["F"]), conv(p["F"], p["C"])]).to(device=ctx.device, dtype=ctx.dtype)
+    model = torch.nn.ModuleList([GCNConv(p["F"], p["F"]), GCNConv(p["F"], p["C"])])
+    model = model.to(device=ctx.device, dtype=ctx.dtype)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
 
     def step(xb, graph, yb, pos=None):
@@ -484,50 +400,32 @@ def _train_setup(p, ctx):
         opt.step()
         return loss.detach()
 
-    return edges, rowptr, src, x, y, step
+    return edges, x, y, step
 
 
 def _build_gd(p, ctx):
-    edges, _, _, x, y, step = _train_setup(p, ctx)
-    adj = _nn("gcn_norm")(edges.to(ctx.device), p["N"], dtype=ctx.dtype, device=ctx.device)  # once, reused
+    from fastgnn.nn import gcn_norm
+
+    edges, x, y, step = _train_setup(p, ctx)
+    adj = gcn_norm(edges.to(ctx.device), p["N"], dtype=ctx.dtype, device=ctx.device)  # once, reused
     return lambda: step(x, adj, y)
 
 
-def _sampler_cls():
-    """``fastgnn.train.NeighborSampler`` or None."""
-    try:
-        from fastgnn.train.sampling import NeighborSampler
-    except ImportError:
-        return None
-    return NeighborSampler
-
-
-def _sgd_impl() -> str:
-    sampler = "fastgnn.train.NeighborSampler" if _sampler_cls() is not None else "torch neighbour sampler"
-    return f"fastgnn.nn.GCNConv + {sampler}"
-
-
 def _build_sgd(p, ctx):
-    edges, rowptr, col, x, y, step = _train_setup(p, ctx)
-    gen = torch.Generator().manual_seed(2)
-    fanouts = [p["fanout"]] * 2
-    cls = _sampler_cls()
-    if cls is not None:
-        sampler = cls(edges, p["N"], fanouts)
+    from fastgnn.nn import gcn_norm
+    from fastgnn.train.sampling import NeighborSampler
 
-        def sample(seeds):
-            sub = sampler.sample(seeds, gen)
-            return sub.nodes, sub.edge_index, torch.arange(sub.num_seeds)
-    else:
-        def sample(seeds):
-            return neighbor_sample(rowptr, col, seeds, fanouts, gen)
+    edges, x, y, step = _train_setup(p, ctx)
+    gen = torch.Generator().manual_seed(2)
+    sampler = NeighborSampler(edges, p["N"], [p["fanout"]] * 2)
 
     def sgd_step():
         # distinct seeds in O(B log B): no O(N) permutation, so nothing in the step grows with N
         seeds = torch.unique(torch.randint(0, p["N"], (p["B"],), generator=gen))
-        nodes, ei, pos = sample(seeds)
-        sub = _nn("gcn_norm")(ei.to(ctx.device), nodes.numel(), dtype=ctx.dtype, device=ctx.device)
-        return step(x[nodes.to(ctx.device)], sub, y[seeds.to(ctx.device)], pos.to(ctx.device))
+        sub = sampler.sample(seeds, gen)  # the seeds are its first num_seeds nodes
+        adj = gcn_norm(sub.edge_index.to(ctx.device), sub.nodes.numel(), dtype=ctx.dtype, device=ctx.device)
+        pos = torch.arange(sub.num_seeds, device=ctx.device)
+        return step(x[sub.nodes.to(ctx.device)], adj, y[seeds.to(ctx.device)], pos)
 
     return sgd_step
 
@@ -541,22 +439,22 @@ def _sub(p):
     return {"N": p["B"] * (1 + f + f * f), "E": p["B"] * (f + f * f), "F": p["F"], "C": p["C"]}
 
 
-_TRAIN = dict(group="training", available=_need_nn("GCNConv", "gcn_norm"), derive=_with_e)
+_TRAIN = dict(group="training", derive=_with_e)
 register(Sweep(
-    op="train-gd-step", variable="N", impl=_impl("GCNConv"), values=(2**11, 2**13, 2**15, 2**17),
+    op="train-gd-step", variable="N", impl="fastgnn.nn.GCNConv", values=(2**11, 2**13, 2**15, 2**17),
     quick=(2**10, 2**12, 2**14), fixed={"deg": 8, "F": 32, "C": 8, "B": 256, "fanout": 10},
     build=_build_gd, costs=(Cost("note §3.1 (GD)", "LEF + LNF²", lambda p: _sp_summary({**p, "L": 2})),),
     flops=_gd_flops, grows=1, note="2-layer GCN, full graph: forward, cross-entropy, backward, SGD update",
     **_TRAIN))
 register(Sweep(
-    op="train-sgd-step", variable="N", impl=_sgd_impl,
+    op="train-sgd-step", variable="N", impl="fastgnn.nn.GCNConv + fastgnn.train.NeighborSampler",
     values=(2**11, 2**13, 2**15, 2**17), quick=(2**10, 2**12, 2**14),
     fixed={"deg": 8, "F": 32, "C": 8, "B": 64, "fanout": 10},
     build=_build_sgd, costs=(Cost("note §3.7 (SGD)", "L·B·∏fanouts·F² (no N)", lambda p: 1.0),),
     flops=lambda p: _gd_flops(_sub(p)), grows=1,
     note="batch B=64 seeds, 2-hop fanouts (10, 10): the step's cost must not grow with N", **_TRAIN))
 register(Sweep(
-    op="train-sgd-step", variable="B", impl=_sgd_impl,
+    op="train-sgd-step", variable="B", impl="fastgnn.nn.GCNConv + fastgnn.train.NeighborSampler",
     values=(16, 32, 64, 128, 256, 512), quick=(16, 64, 256),
     fixed={"N": 2**17, "deg": 8, "F": 32, "C": 8, "fanout": 10}, quick_fixed={"N": 2**16},
     build=_build_sgd, costs=(Cost("note §3.7 (SGD)", "L·B·∏fanouts·F²", lambda p: p["B"]),),

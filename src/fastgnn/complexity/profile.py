@@ -23,6 +23,7 @@ from fastgnn.complexity.measure import (
     spmm_gflops,
     synchronize,
 )
+from fastgnn.complexity.operations import clear_cache
 from fastgnn.complexity.registry import Context, Sweep, select
 
 __all__ = ["profile", "Report", "load_report", "AGREEMENT", "MEMORY_FLOOR"]
@@ -274,15 +275,18 @@ def profile(
                     settings={"quick": quick, "device": str(dev), "repeats": repeats, "min_time": min_time,
                               "max_call_seconds": max_call, "memory": memory, "clock": clock, "seed": seed,
                               "ops": [s.name for s in sweeps]})
-    for sweep in sweeps:
-        t0 = time.perf_counter()
-        points = _run_sweep(sweep, quick=quick, dev=dev, repeats=repeats, min_time=min_time, max_call=max_call,
-                            memory=memory, seed=seed, log=log)
-        report.points += points
-        fit = _fit_sweep(sweep, points, quick, baselines, clock)
-        fit["elapsed"] = time.perf_counter() - t0
-        report.fits.append(fit)
-        log(f"{sweep.name}: exponent {fit['time']['slope']:.2f} ({clock} clock), {fit['elapsed']:.1f} s")
+    try:
+        for sweep in sweeps:
+            t0 = time.perf_counter()
+            points = _run_sweep(sweep, quick=quick, dev=dev, repeats=repeats, min_time=min_time, max_call=max_call,
+                                memory=memory, seed=seed, log=log)
+            report.points += points
+            fit = _fit_sweep(sweep, points, quick, baselines, clock)
+            fit["elapsed"] = time.perf_counter() - t0
+            report.fits.append(fit)
+            log(f"{sweep.name}: exponent {fit['time']['slope']:.2f} ({clock} clock), {fit['elapsed']:.1f} s")
+    finally:
+        clear_cache()  # the sweeps' reused A' (millions of edges) is not kept past the run
     report.seconds = time.perf_counter() - t_start
     return report
 
