@@ -143,8 +143,8 @@ class DenseGCNConv(nn.Module):
         """Dense A' ``[N, N]`` in ``x``'s dtype and device."""
         if isinstance(adj, (NormalizedAdjacency, DenseAdjacency)):
             check_features(x, adj.num_nodes)
-            if isinstance(adj, NormalizedAdjacency):
-                adj = DenseAdjacency(adj.to(x.dtype, x.device).to_dense())
+            if isinstance(adj, NormalizedAdjacency):  # densified once, kept with the operator
+                adj = adj.to(x.dtype, x.device).dense()
             return adj.to(x.dtype, x.device)
         check_features(x)
         if isinstance(adj, torch.Tensor) and torch.is_floating_point(adj):

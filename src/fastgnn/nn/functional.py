@@ -124,6 +124,12 @@ class NormalizedAdjacency(_Operator):
         """A' as a dense ``[N, N]`` tensor (O(N²) memory)."""
         return self.csr.to_dense()
 
+    def dense(self) -> DenseAdjacency:
+        """The same operator as a :class:`DenseAdjacency`, built once and kept with this one."""
+        if "dense" not in self._converted:
+            self._converted["dense"] = DenseAdjacency(self.to_dense())
+        return self._converted["dense"]
+
     def __repr__(self) -> str:
         return f"NormalizedAdjacency(num_nodes={self.num_nodes}, nnz={self.nnz}, dtype={self.dtype})"
 
