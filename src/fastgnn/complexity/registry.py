@@ -81,10 +81,9 @@ class Sweep:
         space: the predicted extra memory of one call, or None.
         derive: fills derived parameters (e.g. ``E = N·deg``) before anything else sees them.
         group: for the plots: ``reference``, ``gcn``, ``attention``, ``training``, ``gntk``.
-        impl: what is timed (``"fastgnn.nn.GCNConv"``, ``"torch reference"``), or a callable
+        impl: what is timed (``"fastgnn.nn.GCNConv"``, ``"torch.matmul"``), or a callable
             returning that string (decided when the profile runs).
-        available: ``() -> None`` when runnable, else the reason it is not (e.g. a layer not
-            yet in :mod:`fastgnn.nn`).
+        available: ``() -> None`` when runnable, else the reason it is not (e.g. no CUDA device).
         dtype: ``"float32"`` or ``"float64"`` (the GNTK's default).
         grows: the largest exponent the time can have in the variable, for skipping points
             whose extrapolated time exceeds the per-call limit.
