@@ -71,6 +71,22 @@ def num_tiles(graphs, **kw) -> int:
     return len(engine.plan_tiles(ops, None, tn).tiles)
 
 
+def test_reserved_bytes_counts_the_compiled_tiles_arrays_only_where_it_runs(graphs, monkeypatch):
+    """The dense ``C A`` blocks and the features' CSR are budgeted only where the compiled tile runs
+    (not on CUDA, not without numba): elsewhere the tiles get that memory."""
+    from fastgnn.gntk import fused
+
+    est = GNTK()
+    est._check_params()
+    ops = est._prepare(graphs, "fit")
+    extra = sum(op.a.numel() * op.a.element_size() + 16 * op.x.numel() for op in ops)
+    monkeypatch.setattr(fused, "ENABLED", False)
+    off = engine.reserved_bytes(ops, None, est.num_blocks)
+    monkeypatch.setattr(fused, "ENABLED", True)
+    on = engine.reserved_bytes(ops, None, est.num_blocks)
+    assert on == (off + extra if fused.available() else off)
+
+
 def folders(root):
     return sorted(p for p in root.iterdir() if p.is_dir())
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -136,6 +138,7 @@ def test_usable_refuses_what_the_kernel_cannot_take(monkeypatch):
     d = torch.rand(4, dtype=torch.float64)
     monkeypatch.setattr(fused, "_HAVE_NUMBA", True)
     monkeypatch.setattr(fused, "ENABLED", True)
+    monkeypatch.setattr(fused, "_KERNEL", object())  # as if imported: only the tensor checks are tested
     assert fused.usable(a, a, d, d)
     assert not fused.usable(a.T, a.T, d, d)  # not contiguous
     assert not fused.usable(a, a.float(), d, d)  # mixed dtypes
@@ -170,6 +173,64 @@ def test_torch_fallback_when_disabled(torch_path, monkeypatch):
     relu.ntk_step(sigma, theta, dl, dr)
     ds = synthetic(num_graphs=6, min_nodes=4, max_nodes=9, seed=1)
     assert np.isfinite(GNTK(num_layers=3).fit_transform(ds.graphs)).all()
+
+
+class BrokenNumba:
+    """A ``sys.meta_path`` finder making ``import numba`` fail as numba does under a NumPy it does not support."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "numba":
+            raise ImportError("Numba needs NumPy 2.2 or less. Got NumPy 9.9. (simulated)")
+        return None
+
+
+def test_numba_failing_to_import_falls_back_to_torch(monkeypatch):
+    """numba installed but failing to import (e.g. built for another NumPy): the first use warns once,
+    naming the error, then the torch path runs, in the ReLU step and in the whole Gram; the results
+    are the torch path's."""
+    sigma, theta, dl, dr = tile(20, 30, torch.float64)
+    ds = synthetic(num_graphs=6, min_nodes=4, max_nodes=9, seed=1)
+    monkeypatch.setattr(fused, "ENABLED", False)
+    want_step = relu.ntk_step(sigma.clone(), theta.clone(), dl, dr)
+    want_gram = GNTK(num_layers=3).fit_transform(ds.graphs)
+    # numba installed, the kernels not imported yet, and `import numba` raising ImportError
+    monkeypatch.setattr(fused, "ENABLED", True)
+    monkeypatch.setattr(fused, "_HAVE_NUMBA", True)
+    monkeypatch.setattr(fused, "_KERNEL", None)
+    monkeypatch.setattr(fused, "_IMPORT_ERROR", None)
+    monkeypatch.delitem(sys.modules, "fastgnn.gntk._fused_kernels", raising=False)
+    monkeypatch.delitem(sys.modules, "numba", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [BrokenNumba(), *sys.meta_path])
+    with pytest.warns(RuntimeWarning, match=r"could not be imported \(ImportError: Numba needs NumPy") as first:
+        got_step = relu.ntk_step(sigma.clone(), theta.clone(), dl, dr)
+    assert len([w for w in first if "numba" in str(w.message)]) == 1
+    with warnings.catch_warnings(record=True) as later:
+        warnings.simplefilter("always")
+        got_gram = GNTK(num_layers=3).fit_transform(ds.graphs)
+    assert not [w for w in later if "numba" in str(w.message)]  # warned once only
+    assert not fused.available()
+    assert torch.equal(got_step[0], want_step[0]) and torch.equal(got_step[1], want_step[1])
+    assert np.array_equal(got_gram, want_gram)
+
+
+def test_stacks_hold_dense_blocks_only_for_the_compiled_tile(monkeypatch):
+    """The dense ``C A`` blocks (read only by the compiled tile) are built only where it runs."""
+    from fastgnn.gntk.pairwise import prepare
+    from fastgnn.gntk.tiles import stack_operands
+
+    graphs = synthetic(num_graphs=5, min_nodes=2, max_nodes=9, seed=2).graphs
+    ops = [prepare(g, num_blocks=2, num_mlp_layers=2, scale="uniform", method="decoupled", sketch_size=None,
+                   sketch_kind="ams", seed=0, dtype=torch.float64, device="cpu") for g in graphs]
+    monkeypatch.setattr(fused, "ENABLED", False)
+    st = stack_operands(ops, False, "sparse")
+    assert st.dense_blocks is None and st.block_offsets is None
+    monkeypatch.setattr(fused, "ENABLED", True)
+    st = stack_operands(ops, False, "sparse")
+    if fused.available():
+        assert st.dense_blocks.numel() == sum(op.a.numel() for op in ops)
+        assert st.block_offsets[-1] == st.dense_blocks.numel()
+    else:
+        assert st.dense_blocks is None
 
 
 @needs_numba

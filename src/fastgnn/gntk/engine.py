@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fastgnn.gntk import fused
 from fastgnn.gntk.pairwise import Operand
 from fastgnn.gntk.tiles import stack_operands, tile_readouts
 from fastgnn.io import save_json, save_npy
@@ -112,9 +113,10 @@ def reserved_bytes(rows: Sequence[Operand], cols: Sequence[Operand] | None, num_
     The output is ``[num_blocks + 1, n_rows, n_cols]`` float64.  Every chunk's
     stack stays cached for the run: its features, and its sparse aggregation
     factors at most 16 bytes (value and column index) per entry of the
-    operands' dense factors; for the exact kernel also the dense ``C A`` blocks
-    and the features as CSR (at most 16 bytes per entry) that the compiled
-    tile of :mod:`fastgnn.gntk.fused` reads.
+    operands' dense factors; where the compiled tile of :mod:`fastgnn.gntk.fused`
+    runs (exact kernel, :func:`fastgnn.gntk.fused.tile_usable`: CPU, numba) also
+    the dense ``C A`` blocks and the features as CSR (at most 16 bytes per
+    entry) that only it reads.
     """
     n_cols = len(rows) if cols is None else len(cols)
     out = 8 * (num_blocks + 1) * len(rows) * n_cols
@@ -125,7 +127,7 @@ def reserved_bytes(rows: Sequence[Operand], cols: Sequence[Operand] | None, num_
             total += op.x.numel() * op.x.element_size()
             factors = [op.a] if op.sketch is None else [op.sketch, op.sketched_a]
             total += sum(2 * f.numel() * 8 for f in factors)
-            if op.sketch is None:
+            if op.sketch is None and fused.tile_usable(op.x, *op.diags[:1]):
                 total += op.a.numel() * op.a.element_size() + 16 * op.x.numel()
             total += sum(d.numel() * d.element_size() for d in op.diags)
         return total

@@ -18,15 +18,19 @@ internally and rounded once when stored.
 
 Used by :func:`fastgnn.gntk.relu.ntk_step` for contiguous CPU float32/float64
 tensors when numba is importable (and :data:`ENABLED` is true); everything else
-(CUDA, autograd, no numba) takes the eager torch path.
+(CUDA, autograd, no numba) takes the eager torch path.  numba installed but
+failing to import (say, built for another NumPy) counts as no numba: the first
+attempt warns once, naming the error (see :func:`available`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import math
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -37,24 +41,43 @@ __all__ = ["ENABLED", "available", "ntk_step_fused", "relu_maps_fused", "tile_re
 ENABLED = os.environ.get("FASTGNN_NO_NUMBA", "") in ("", "0")
 
 _HAVE_NUMBA = importlib.util.find_spec("numba") is not None
-_KERNEL = None
+_KERNEL = None  # the imported kernel module, once imported
+_IMPORT_ERROR: str | None = None  # why importing it failed (then the torch path is used from then on)
 
 
 def available() -> bool:
-    """Whether the numba kernel can run (numba installed and :data:`ENABLED`); numba is imported lazily."""
-    return _HAVE_NUMBA and ENABLED
+    """Whether the numba kernels can run: numba installed, :data:`ENABLED`, and the kernels import.
+
+    numba is imported lazily, by the first call that gets this far.  If that
+    import fails (numba installed but broken, e.g. built for another NumPy), a
+    warning names the error once and this returns False from then on.
+    """
+    return _HAVE_NUMBA and ENABLED and _load() is not None
+
+
+def _plain(tensors) -> bool:
+    """CPU, strided, one float dtype (float32 or float64), no autograd."""
+    t0 = tensors[0]
+    return all(t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) and t.dtype == t0.dtype
+               and not t.requires_grad and t.layout == torch.strided for t in tensors)
 
 
 def usable(*tensors: torch.Tensor) -> bool:
     """Whether :func:`ntk_step_fused` applies to these tensors (else use the torch path)."""
-    if not available():
-        return False
-    t0 = tensors[0]
-    for t in tensors:
-        if (t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64) or t.dtype != t0.dtype
-                or not t.is_contiguous() or t.requires_grad or t.layout != torch.strided):
-            return False
-    return True
+    return _plain(tensors) and all(t.is_contiguous() for t in tensors) and available()
+
+
+def tile_usable(*tensors: torch.Tensor) -> bool:
+    """Whether :func:`tile_readouts_fused` can run on exact sparse stacks of these tensors (else the torch tile).
+
+    Pass the stacks' features and self-diagonals (or one graph's: the same
+    device, dtype and autograd state).  Unlike :func:`usable`, no contiguity is
+    needed: the tile reads copies (``x_csr()``, ``x.T.contiguous()``).  Also
+    decides whether a stack gets the dense ``C A`` blocks only this tile reads
+    (:func:`fastgnn.gntk.tiles.stack_operands`) and whether the engine budgets
+    for them (:func:`fastgnn.gntk.engine.reserved_bytes`).
+    """
+    return _plain(tensors) and available()
 
 
 def ntk_step_fused(sigma: torch.Tensor, theta: torch.Tensor, diag_left: torch.Tensor,
@@ -83,12 +106,6 @@ def relu_maps_fused(sigma: torch.Tensor, diag_left: torch.Tensor,
     kernels.relu_maps_kernel(sigma.numpy(), sigma_next.numpy(), dot.numpy(), diag_left.numpy(), diag_right.numpy(),
                              _snap(sigma.dtype))
     return sigma_next, dot
-
-
-def tile_usable(left, right, sketched: bool) -> bool:
-    """Whether :func:`tile_readouts_fused` can compute this tile (exact kernel, CPU float stacks)."""
-    return (not sketched and left.x.dtype == right.x.dtype
-            and usable(left.x.contiguous(), right.x.contiguous(), *left.diags[:1], *right.diags[:1]))
 
 
 #: Columns (stacked nodes of whole graphs) per block of :func:`tile_readouts_fused`: a block of
@@ -137,13 +154,25 @@ def _side(st) -> tuple:
     return (bool(dense), blocks, boff, ptr, idx, val, off)
 
 
-def _kernels():
-    global _KERNEL
-    if _KERNEL is None:
-        from fastgnn.gntk import _fused_kernels  # imports numba and loads the compiled kernels from its cache
-
-        _KERNEL = _fused_kernels
+def _load():
+    """The kernel module (imports numba and loads the compiled kernels from its cache), or None when
+    importing it failed; tried once, the failure warned about once."""
+    global _KERNEL, _IMPORT_ERROR
+    if _KERNEL is None and _IMPORT_ERROR is None:
+        try:
+            _KERNEL = importlib.import_module("fastgnn.gntk._fused_kernels")
+        except (ImportError, OSError) as exc:  # OSError: llvmlite's shared library failing to load
+            _IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
+            warnings.warn(f"fastgnn: the numba kernels could not be imported ({_IMPORT_ERROR}); "
+                          "the GNTK uses the torch path instead", RuntimeWarning, stacklevel=2)
     return _KERNEL
+
+
+def _kernels():
+    kernels = _load()
+    if kernels is None:
+        raise ImportError(f"the numba kernels of fastgnn.gntk.fused are unavailable ({_IMPORT_ERROR})")
+    return kernels
 
 
 def _row_vectors(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -49,8 +49,9 @@ class Stack:
     Attributes:
         x: ``[M, d]`` node features of all graphs.
         offsets: sparse layout: ``[n + 1]`` graph g's first row (and the total).
-        dense_blocks / block_offsets: sparse exact layout: every graph's dense ``C A``,
-            row-major, back to back from ``block_offsets[g]`` (for the compiled tile).
+        dense_blocks / block_offsets: sparse exact layout, where the compiled tile runs
+            (:func:`fastgnn.gntk.fused.tile_usable`): every graph's dense ``C A``,
+            row-major, back to back from ``block_offsets[g]``; else ``None``.
         factors: aggregation factors applied in order: ``[B]`` (exact, ``[M, M]`` CSR)
             or ``[S, P]`` (sketched: S ``[b_total, M]``, P ``[M, b_total]``, CSR);
             ``[]`` in the padded dense layout.
@@ -127,7 +128,7 @@ def choose_layout(ops: Sequence[Operand], sketched: bool) -> str:
     (exact kernel, CPU float tensors, numba installed): it works graph by graph on
     the sparse layout's CSR and is faster than either torch layout.
     """
-    if sketched or not ops or _fused_applies(ops[0].x, sketched):
+    if sketched or not ops or fused.tile_usable(ops[0].x, *ops[0].diags[:1]):
         return "sparse"
     sizes = [op.num_nodes for op in ops]
     p = max(sizes)
@@ -152,6 +153,7 @@ def stack_operands(ops: Sequence[Operand], sketched: bool, layout: str = "auto")
     device, dtype = x.device, x.dtype
     sizes = [op.num_nodes for op in ops]
     offsets = np.concatenate([[0], np.cumsum(sizes)])
+    dense_blocks = block_offsets = None
     if sketched:
         b_sizes = [op.sketch.shape[0] for op in ops]
         b_offsets = np.concatenate([[0], np.cumsum(b_sizes)])
@@ -160,15 +162,14 @@ def stack_operands(ops: Sequence[Operand], sketched: bool, layout: str = "auto")
         factors = [s, p]
     else:
         factors = [_block_diag_csr([op.a for op in ops], offsets, offsets)]
+    diags = [torch.cat([op.diags[k] for op in ops]) for k in range(len(ops[0].diags))]
+    if not sketched and fused.tile_usable(x, *diags[:1]):  # only the compiled tile reads them
         dense_blocks = torch.cat([op.a.reshape(-1) for op in ops])
         block_offsets = np.concatenate([[0], np.cumsum([n * n for n in sizes])]).astype(np.int64)
-    diags = [torch.cat([op.diags[k] for op in ops]) for k in range(len(ops[0].diags))]
     membership = _block_diag_csr(
         [torch.ones(1, n, dtype=dtype, device=device) for n in sizes],
         np.arange(len(ops) + 1), offsets,
     )
-    if sketched:
-        dense_blocks = block_offsets = None
     return Stack(x=x, factors=factors, diags=diags, membership=membership, offsets=offsets,
                  dense_blocks=dense_blocks, block_offsets=block_offsets)
 
@@ -194,10 +195,6 @@ def _stack_padded(ops: Sequence[Operand]) -> Stack:
     return Stack(x=x, factors=[], diags=diags, membership=membership, blocks=blocks)
 
 
-def _fused_applies(x: torch.Tensor, sketched: bool) -> bool:
-    return not sketched and fused.usable(x.new_empty(0))
-
-
 def tile_readouts(
     left: Stack, right: Stack, num_blocks: int, num_mlp_layers: int, upper: bool = False
 ) -> torch.Tensor:
@@ -215,7 +212,7 @@ def tile_readouts(
     fresh large tensor costs page faults that take longer than the arithmetic.
     """
     if left.offsets is not None and right.offsets is not None and len(left.factors) == 1 \
-            and fused.tile_usable(left, right, sketched=False):
+            and fused.tile_usable(left.x, right.x, *left.diags[:1], *right.diags[:1]):
         return fused.tile_readouts_fused(left, right, num_blocks, num_mlp_layers, upper=upper)
     buffers: dict = {}
 
