@@ -275,7 +275,7 @@ def test_datasets_lists_mutag_console_script(shared_datasets):
     assert proc.returncode == 0, proc.stderr
     listing = json.loads(proc.stdout)
     rows = {r["name"]: r for r in listing["datasets"]}
-    assert list(rows) == KNOWN
+    assert list(rows) == [*KNOWN, "Cora", "CiteSeer", "sbm"]
     assert rows["MUTAG"]["format"] == "gin"
     assert rows["MUTAG"]["path"] == str(shared_datasets / "MUTAG" / "MUTAG.txt")
     assert rows["synthetic"]["format"] == "generated"
@@ -286,6 +286,7 @@ def test_datasets_not_found(capsys, tmp_path, isolated_data_env):
     listing = run_json(capsys, "datasets", "--data-dir", tmp_path)
     rows = {r["name"]: r for r in listing["datasets"]}
     assert rows["MUTAG"] == {"name": "MUTAG", "format": None, "path": None}
+    assert rows["Cora"] == {"name": "Cora", "format": None, "path": None}
     assert listing["searched"] == [str(tmp_path), str(isolated_data_env)]
 
     code, out, _ = run_cli(capsys, "datasets", "--data-dir", tmp_path)
@@ -392,3 +393,10 @@ def test_search_cache_is_keyed_by_the_data(tmp_path):
     assert gntk_search(a, **kw).kernel_seconds == 0  # reused
     assert gntk_search(b, **kw).kernel_seconds > 0  # other graphs: recomputed
     assert len(list(tmp_path.glob("same-name-*.npy"))) == 2
+
+
+def test_datasets_lists_the_planetoid_folder(capsys, isolated_data_env, shared_planetoid):
+    rows = {r["name"]: r for r in run_json(capsys, "datasets", "--data-dir", shared_planetoid)["datasets"]}
+    assert rows["Cora"]["format"] == rows["CiteSeer"]["format"] == "planetoid"
+    assert rows["Cora"]["path"] == str(shared_planetoid)
+    assert rows["sbm"]["format"] == "generated"

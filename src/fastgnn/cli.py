@@ -193,6 +193,11 @@ def cmd_datasets(args) -> int:
         where = datasets.find(name, args.data_dir) if name != "synthetic" else ("generated", "")
         rows.append({"name": name, "format": where[0] if where else None,
                      "path": str(where[1]) if where else None})
+    for name in datasets.PLANETOID_NAMES:  # node classification: a folder of ind.* files
+        folder = datasets.find_planetoid(name, args.data_dir)
+        rows.append({"name": name, "format": "planetoid" if folder else None,
+                     "path": str(folder) if folder else None})
+    rows.append({"name": "sbm", "format": "generated", "path": ""})
     if args.json:
         _print_json({"datasets": rows, "searched": [str(d) for d in datasets.search_dirs(args.data_dir)]})
     else:

@@ -45,7 +45,13 @@ from fastgnn.datasets.gin import (
     symmetrise,
 )
 from fastgnn.datasets.node import NodeData, row_normalize
-from fastgnn.datasets.planetoid import PLANETOID_NAMES, UnsafePickleError, load_planetoid, read_planetoid
+from fastgnn.datasets.planetoid import (
+    PLANETOID_NAMES,
+    UnsafePickleError,
+    find_planetoid,
+    load_planetoid,
+    read_planetoid,
+)
 from fastgnn.datasets.sbm import sbm
 from fastgnn.datasets.synthetic import synthetic, synthetic_collab
 from fastgnn.datasets.tu import load_tu_dataset, read_tu
@@ -77,6 +83,7 @@ __all__ = [
     "DownloadError",
     "NodeData",
     "NODE_NAMES",
+    "find_planetoid",
     "is_node_dataset",
     "load_planetoid",
     "read_planetoid",
