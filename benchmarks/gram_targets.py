@@ -49,18 +49,22 @@ def main(argv=None) -> int:
         row["target_seconds"] = TARGETS.get(name)
         row["met"] = row["target_seconds"] is None or row["seconds"] < row["target_seconds"]
         rows.append(row)
+        _write_csv(Path(args.out), rows)  # after each dataset: an interrupted run keeps what it measured
         print(f"{name:>11}: {row['graphs']} graphs, {row['seconds']:.1f} s (target {row['target_seconds']} s), "
               f"{row['node_pairs_per_s']:.3g} node pairs/s, peak RSS {row['peak_rss_gb']:.2f} GB, "
               f"{row['threads']} threads", flush=True)
 
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
     from fastgnn.io import atomic_path
 
-    with atomic_path(Path(args.out), ".csv") as tmp, open(tmp, "w", newline="") as f:
+    with atomic_path(path, ".csv") as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    print(f"wrote {args.out}")
-    return 0
 
 
 def _measure(name: str, data_dir: str, threads: int) -> dict:
