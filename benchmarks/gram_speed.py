@@ -461,12 +461,13 @@ def print_table(rows) -> None:
           "floor: ntk_step alone over those node pairs x 6 ReLU layers")
 
 
-def write_csv(rows, path: Path) -> None:
+def write_csv(rows, path: Path, fields=FIELDS) -> None:
+    """``rows`` (dicts) as a CSV of ``fields``, floats to 6 significant digits, written atomically."""
     with atomic_path(path, ".csv") as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         for r in rows:
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items() if k in FIELDS})
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items() if k in fields})
 
 
 def plot(rows, path: Path, header) -> None:

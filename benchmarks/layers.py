@@ -35,7 +35,6 @@ Writes ``--out``.csv and ``--out``.png atomically (``fastgnn.io.atomic_path``); 
 from __future__ import annotations
 
 import argparse
-import csv
 import ctypes
 import gc
 import json
@@ -80,7 +79,7 @@ def main(argv=None) -> int:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from gram_speed import commit_line, machine_line
+    from gram_speed import commit_line, machine_line, write_csv
 
     torch.set_num_threads(args.threads)
     sizes = [1000, 10000] if args.quick else [int(float(s)) for s in args.sizes.split(",")]
@@ -107,7 +106,7 @@ def main(argv=None) -> int:
                   f"  {r.get('note', '')}", flush=True)
     add_ratios(rows)
     print_table(rows)
-    write_csv(rows, Path(args.out + ".csv"))
+    write_csv(rows, Path(args.out + ".csv"), FIELDS)
     plot(rows, Path(args.out + ".png"), header)
     print(f"wrote {args.out}.csv and {args.out}.png")
     return 0
@@ -266,16 +265,6 @@ def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.3g}"
     return str(v)
-
-
-def write_csv(rows, path: Path) -> None:
-    from fastgnn.io import atomic_path
-
-    with atomic_path(path, ".csv") as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items() if k in FIELDS})
 
 
 def plot(rows, path: Path, header) -> None:
