@@ -37,10 +37,7 @@ class Graph:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.edge_index = torch.as_tensor(self.edge_index, dtype=torch.long).reshape(2, -1)
-        self.x = torch.as_tensor(self.x)
-        if not torch.is_floating_point(self.x):
-            self.x = self.x.to(torch.get_default_dtype())
+        self.edge_index, self.x = as_edge_index_and_features(self.edge_index, self.x)
         self.num_nodes = int(self.num_nodes)
         self.validate()
 
@@ -242,3 +239,12 @@ def from_pyg(data) -> Graph:
     if y is not None:
         y = int(y.reshape(-1)[0])
     return Graph(data.edge_index, n, x.to(torch.float64), y)
+
+
+def as_edge_index_and_features(edge_index, x) -> tuple[torch.Tensor, torch.Tensor]:
+    """``edge_index`` as int64 ``[2, E]`` and ``x`` as a tensor (integer features become the
+    default float dtype): the coercion every graph container applies on construction."""
+    x = torch.as_tensor(x)
+    if not torch.is_floating_point(x):
+        x = x.to(torch.get_default_dtype())
+    return torch.as_tensor(edge_index, dtype=torch.long).reshape(2, -1), x

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from fastgnn.graph import Graph
+from fastgnn.graph import Graph, as_edge_index_and_features
 
 __all__ = ["NodeData", "row_normalize"]
 
@@ -42,10 +42,7 @@ class NodeData:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.edge_index = torch.as_tensor(self.edge_index, dtype=torch.long).reshape(2, -1)
-        self.x = torch.as_tensor(self.x)
-        if not torch.is_floating_point(self.x):
-            self.x = self.x.to(torch.get_default_dtype())
+        self.edge_index, self.x = as_edge_index_and_features(self.edge_index, self.x)
         self.y = torch.as_tensor(self.y, dtype=torch.long).reshape(-1)
         for m in ("train_mask", "val_mask", "test_mask"):
             setattr(self, m, torch.as_tensor(getattr(self, m), dtype=torch.bool).reshape(-1))
