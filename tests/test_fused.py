@@ -251,11 +251,12 @@ def test_relu_maps_fused_equals_torch(dtype):
 
 
 @needs_numba
-@pytest.mark.parametrize("dense_ratio", [0.0, 1e9])
+@pytest.mark.parametrize("layout", ["csr", "dense", "dense-csr", "csr-dense"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_compiled_tile_equals_torch_tile(monkeypatch, dense_ratio, dtype):
-    """The compiled tile, with CSR or with dense blocks on both sides, equals the torch tile; so does
-    its upper-triangle mode on a diagonal tile; degree scale and isolated nodes included."""
+def test_compiled_tile_equals_torch_tile(monkeypatch, layout, dtype):
+    """The compiled tile, with CSR or dense blocks on either side (both dense: BLAS straight on the
+    blocks), equals the torch tile; so does its upper-triangle mode on a diagonal tile; degree scale
+    (a non-symmetric C A) and isolated nodes included."""
     from fastgnn.gntk.pairwise import prepare
     from fastgnn.gntk.tiles import stack_operands, tile_readouts
 
@@ -264,7 +265,9 @@ def test_compiled_tile_equals_torch_tile(monkeypatch, dense_ratio, dtype):
                    method="decoupled", sketch_size=None, sketch_kind="ams", seed=0, dtype=dtype, device="cpu")
            for k, g in enumerate(graphs)]
     left, right = stack_operands(ops[:8], False, "sparse"), stack_operands(ops[5:], False, "sparse")
-    monkeypatch.setattr(fused, "DENSE_RATIO", dense_ratio)
+    dense_left, dense_right = (part == "dense" for part in (layout.split("-") * 2)[:2])
+    side = fused._side
+    monkeypatch.setattr(fused, "_side", lambda st: (dense_left if st is left else dense_right, *side(st)[1:]))
     got = fused.tile_readouts_fused(left, right, 3, 2)
     monkeypatch.setattr(fused, "ENABLED", False)
     want = tile_readouts(left, right, 3, 2)
@@ -272,6 +275,8 @@ def test_compiled_tile_equals_torch_tile(monkeypatch, dense_ratio, dtype):
     assert got.dtype == dtype and got.shape == want.shape
     assert ((got - want).abs().max() / want.abs().max()).item() <= tol
     monkeypatch.setattr(fused, "ENABLED", True)
+    monkeypatch.setattr(fused, "_side", side)
+    monkeypatch.setattr(fused, "DENSE_RATIO", 1e9 if dense_left else 0.0)
     full = stack_operands(ops, False, "sparse")
     upper = fused.tile_readouts_fused(full, full, 3, 2, upper=True)
     whole = fused.tile_readouts_fused(full, full, 3, 2)
@@ -288,3 +293,35 @@ def test_kernels_leave_torch_thread_count_alone():
         fused.ntk_step_fused(s.clone(), s.clone(), d, d)
         fused.ntk_step_fused(s[:5, :5].clone(), s[:5, :5].clone(), d[:5], d[:5])
         assert torch.get_num_threads() == threads
+
+
+def test_balanced_bins_split_the_work_evenly():
+    """Greedy longest-first: every item in exactly one bin, bin totals within the largest item."""
+    rng = np.random.default_rng(0)
+    for n, bins in [(1, 2), (7, 3), (200, 2), (200, 16)]:
+        costs = rng.lognormal(0.0, 1.5, size=n)
+        order, ptr = fused.balanced_bins(costs, bins)
+        assert sorted(order.tolist()) == list(range(n)) and ptr[0] == 0 and ptr[-1] == n and len(ptr) == bins + 1
+        loads = np.array([costs[order[ptr[b]:ptr[b + 1]]].sum() for b in range(bins)])
+        assert loads.max() - loads.min() <= costs.max() + 1e-9
+
+
+@needs_numba
+def test_compiled_tile_same_on_one_and_two_threads():
+    """The split of the left graphs over threads changes nothing in the result."""
+    from fastgnn.gntk.pairwise import prepare
+    from fastgnn.gntk.tiles import stack_operands
+
+    graphs = synthetic(num_graphs=30, min_nodes=2, max_nodes=40, seed=3).graphs
+    ops = [prepare(g, num_blocks=3, num_mlp_layers=2, scale="uniform", method="decoupled", sketch_size=None,
+                   sketch_kind="ams", seed=0, dtype=torch.float64, device="cpu") for g in graphs]
+    st = stack_operands(ops, False, "sparse")
+    before = torch.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            results.append(fused.tile_readouts_fused(st, st, 3, 2, upper=True))
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(results[0], results[1])

@@ -12,8 +12,10 @@ import math
 
 import numba
 import numpy as np
+from numba.extending import overload
+from numba.np.linalg import _BLAS, get_blas_kind
 
-__all__ = ["acos", "ntk_step_kernel", "numba", "relu_maps_kernel", "relu_pair", "tile_recursion_kernel"]
+__all__ = ["acos", "gemm", "ntk_step_kernel", "numba", "relu_maps_kernel", "relu_pair", "tile_recursion_kernel"]
 
 _PI = math.pi
 # fdlibm e_acos.c: acos(x) = π/2 − (x + x·p(z)/q(z)) with z = x² for |x| < 1/2, and
@@ -61,6 +63,36 @@ def relu_pair(sig, inv_l, left_pi, inv_r, right, snap):
     sq = 1.0 - rho * rho
     sq = math.sqrt(max(sq, 0.0))
     return (rho * dot + sq) * left_pi * right, dot / _PI
+
+
+def gemm(trans_a, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc):
+    """Column-major BLAS ``C[m, n] = op(A) B`` on flat arrays from element offsets (``op``: Aᵀ if
+    ``trans_a``), with leading dimensions, so that a product can read and write a column range of
+    a row-major block in place.  Callable from the kernels only (an ``overload``).
+
+    A row-major ``[r, c]`` buffer is the column-major ``[c, r]`` transpose, so the row-major
+    ``Y = X W`` is ``gemm(False, cols(Y), rows(Y), rows(W), W, ..., X, ..., Y, ...)``.
+    numba's own ``np.dot`` needs contiguous operands; this calls the same BLAS (SciPy's, through
+    numba's ``numba_xxgemm`` helper, so the kernels stay cacheable).
+    """
+    raise NotImplementedError("gemm is called from numba kernels only")
+
+
+@overload(gemm, jit_options={"error_model": "numpy"})
+def _gemm_overload(trans_a, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc):
+    xxgemm = _BLAS().numba_xxgemm(c.dtype)
+    kind = ord(get_blas_kind(c.dtype))
+    dtype = c.dtype
+
+    def impl(trans_a, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc):
+        scalars = np.empty(2, dtype=dtype)  # alpha = 1, beta = 0
+        scalars[0] = 1.0
+        scalars[1] = 0.0
+        status = xxgemm(kind, 84 if trans_a else 78, 78, m, n, k, scalars[0:].ctypes, a[a_off:].ctypes, lda,
+                        b[b_off:].ctypes, ldb, scalars[1:].ctypes, c[c_off:].ctypes, ldc)
+        return status + 0 * scalars.size  # keeps ``scalars`` alive until BLAS returns
+
+    return impl
 
 
 @numba.njit(inline="always", fastmath=False, error_model="numpy")
@@ -174,6 +206,27 @@ def _aggregate_block(s, tmp, tmp_t, left, g, r0, right, h0, h1, c0):
 
 
 @numba.njit(inline="always", fastmath=False, error_model="numpy")
+def _aggregate_dense(st, work, count, left, g, right, h0, h1, c0):
+    """``st[i] ← A_g st[i] B_Cᵀ`` for ``i < count`` (Σ, or Σ and Θ) when both sides are dense:
+    BLAS products straight from and into the ``[p, w]`` blocks, no transposes.
+
+    ``st``/``work``: ``[2, p, w]`` (Σ, Θ and their buffers).  One left product
+    ``A_g st[i]`` per array; one right product per right graph h covering the
+    ``count·p`` rows of both arrays at once (their rows are consecutive, stride w).
+    """
+    _, p, w = st.shape
+    _, l_blk, l_boff, _, _, _, _ = left
+    _, r_blk, r_boff, _, _, _, r_off = right
+    flat, buf = st.reshape(-1), work.reshape(-1)
+    for i in range(count):  # work[i] = A_g st[i]
+        gemm(False, w, p, p, flat, i * p * w, w, l_blk, l_boff[g], p, buf, i * p * w, w)
+    for h in range(h0, h1):  # st[:, :, cols of h] = work[:, :, cols of h] B_hᵀ
+        q = r_off[h + 1] - r_off[h]
+        lo = r_off[h] - c0
+        gemm(True, q, count * p, q, r_blk, r_boff[h], q, buf, lo, w, flat, lo, w)
+
+
+@numba.njit(inline="always", fastmath=False, error_model="numpy")
 def _readout_block(t, colsum, r_off, h0, h1, c0, out, k, g):
     """``out[k, g, h] = Σ`` of ``t``'s columns of graph h, for h in ``h0 .. h1`` (``colsum``: a
     ``[w]`` buffer; column sums first, so the long loop vectorises)."""
@@ -193,7 +246,7 @@ def _readout_block(t, colsum, r_off, h0, h1, c0, out, k, g):
 @numba.njit(parallel=True, fastmath=False, cache=True, error_model="numpy", nogil=True)
 def tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, left, right,
                           inv_left, left_pi, inv_right, d_right, num_blocks, num_mlp_layers, upper,
-                          chunk_nodes, snap, out):
+                          chunk_nodes, snap, order, bin_ptr, out):
     """The whole GNTK recursion of one tile, graph by graph of the left side (in parallel).
 
     ``x_*``: the left features X_I as CSR; ``xt_right``: ``[d, M_J]`` X_Jᵀ (Σ⁽⁰⁾ = X_I X_Jᵀ is
@@ -205,6 +258,9 @@ def tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, left, right,
     ``inv_left``/``left_pi``: ``[K, M_I]`` 1/d (0 where d = 0) and d/π of the row nodes
     for each ReLU layer; ``inv_right``/``d_right``: ``[K, M_J]`` 1/d and d of the column
     nodes.  ``upper``: only graph pairs h >= g (a diagonal tile of a symmetric Gram).
+    ``order``/``bin_ptr``: the left graphs split into one bin per thread, bin b being
+    ``order[bin_ptr[b]:bin_ptr[b + 1]]`` (numba's OpenMP layer schedules a ``prange``
+    statically, so the balance is planned beforehand: :func:`fastgnn.gntk.fused.balanced_bins`).
     Writes ``out[num_blocks + 1, n_I, n_J]``.
 
     For a left graph g, its rows of every tile array depend on its rows only (the
@@ -212,45 +268,62 @@ def tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, left, right,
     sum), so the recursion runs on a ``[N_g, ≤ chunk_nodes]`` block at a time, in
     cache: the tile-sized arrays are never formed.
     """
+    both_dense = left[0] and right[0]
+    for b in numba.prange(bin_ptr.shape[0] - 1):
+        for gg in range(bin_ptr[b], bin_ptr[b + 1]):
+            g = np.int64(order[gg])  # prange's index may be unsigned: mixed with signed ints it would be a float
+            _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi, inv_right, d_right,
+                        num_blocks, num_mlp_layers, upper, chunk_nodes, snap, both_dense, out)
+
+
+@numba.njit(fastmath=False, error_model="numpy", nogil=True)
+def _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi, inv_right, d_right,
+                num_blocks, num_mlp_layers, upper, chunk_nodes, snap, both_dense, out):
+    """Row block g of :func:`tile_recursion_kernel`: the whole recursion of left graph g against every
+    column (h >= g when ``upper``), ``chunk_nodes`` columns at a time."""
     l_off = left[6]
     r_off = right[6]
-    n_i = l_off.shape[0] - 1
     n_j = r_off.shape[0] - 1
-    for gg in numba.prange(n_i):
-        g = np.int64(gg)  # prange's index may be unsigned: mixed with signed ints it would become a float
-        r0 = l_off[g]
-        p = l_off[g + 1] - r0
-        h = g if upper else np.int64(0)
-        while h < n_j:
-            c0 = r_off[h]
-            h1 = h + 1
-            while h1 < n_j and r_off[h1 + 1] - c0 <= chunk_nodes:
-                h1 += 1
-            w = r_off[h1] - c0
-            s = np.empty((p, w), dtype=xt_right.dtype)
-            t = np.empty((p, w), dtype=xt_right.dtype)
-            tmp = np.empty((p, w), dtype=xt_right.dtype)
-            tmp_t = np.empty((w, p), dtype=xt_right.dtype)
-            colsum = np.empty(w, dtype=np.float64)
-            for a in range(p):  # Σ⁽⁰⁾ = X_g X_Cᵀ
+    r0 = l_off[g]
+    p = l_off[g + 1] - r0
+    h = g if upper else np.int64(0)
+    while h < n_j:
+        c0 = r_off[h]
+        h1 = h + 1
+        while h1 < n_j and r_off[h1 + 1] - c0 <= chunk_nodes:
+            h1 += 1
+        w = r_off[h1] - c0
+        st = np.empty((2, p, w), dtype=xt_right.dtype)  # Σ and Θ, rows consecutive for one right product
+        work = np.empty((2, p, w), dtype=xt_right.dtype)
+        s = st[0]
+        t = st[1]
+        tmp = work[0]
+        tmp_t = np.empty((0, 0) if both_dense else (w, p), dtype=xt_right.dtype)
+        colsum = np.empty(w, dtype=np.float64)
+        for a in range(p):  # Σ⁽⁰⁾ = X_g X_Cᵀ
+            for c in range(w):
+                s[a, c] = 0.0
+            for e in range(x_ptr[r0 + a], x_ptr[r0 + a + 1]):
+                f = x_idx[e]
+                v = x_val[e]
                 for c in range(w):
-                    s[a, c] = 0.0
-                for e in range(x_ptr[r0 + a], x_ptr[r0 + a + 1]):
-                    f = x_idx[e]
-                    v = x_val[e]
-                    for c in range(w):
-                        s[a, c] += v * xt_right[f, c0 + c]
-            _readout_block(s, colsum, r_off, h, h1, c0, out, 0, g)
+                    s[a, c] += v * xt_right[f, c0 + c]
+        _readout_block(s, colsum, r_off, h, h1, c0, out, 0, g)
+        if both_dense:
+            _aggregate_dense(st, work, 1, left, g, right, h, h1, c0)
+        else:
             _aggregate_block(s, tmp, tmp_t, left, g, r0, right, h, h1, c0)
-            for a in range(p):
-                for c in range(w):
-                    t[a, c] = s[a, c]
-            for blk in range(num_blocks):
-                for rr in range(num_mlp_layers):
-                    k = blk * num_mlp_layers + rr
-                    _relu_rows(s, t, inv_left, left_pi, inv_right, d_right, k, r0, c0, snap)
-                _readout_block(t, colsum, r_off, h, h1, c0, out, blk + 1, g)
-                if blk < num_blocks - 1:
-                    _aggregate_block(s, tmp, tmp_t, left, g, r0, right, h, h1, c0)
-                    _aggregate_block(t, tmp, tmp_t, left, g, r0, right, h, h1, c0)
-            h = h1
+        for a in range(p):
+            for c in range(w):
+                t[a, c] = s[a, c]
+        for blk in range(num_blocks):
+            for rr in range(num_mlp_layers):
+                k = blk * num_mlp_layers + rr
+                _relu_rows(s, t, inv_left, left_pi, inv_right, d_right, k, r0, c0, snap)
+            _readout_block(t, colsum, r_off, h, h1, c0, out, blk + 1, g)
+            if blk < num_blocks - 1 and both_dense:
+                _aggregate_dense(st, work, 2, left, g, right, h, h1, c0)
+            elif blk < num_blocks - 1:
+                _aggregate_block(s, tmp, tmp_t, left, g, r0, right, h, h1, c0)
+                _aggregate_block(t, tmp, tmp_t, left, g, r0, right, h, h1, c0)
+        h = h1

@@ -131,13 +131,57 @@ def tile_readouts_fused(left, right, num_blocks: int, num_mlp_layers: int, upper
     inv_r = torch.stack([_row_vectors(d)[0] for d in right.diags]).numpy()
     d_r = torch.stack(list(right.diags)).numpy()
     out = np.zeros((num_blocks + 1, left.num_graphs, right.num_graphs), dtype=np.float64)
-    with _threads(kernels.numba, chunksize=1), _one_blas_thread(sides[0][0] or sides[1][0]):
+    with _threads(kernels.numba), _one_blas_thread(sides[0][0] or sides[1][0]):
+        order, bin_ptr = balanced_bins(_left_costs(sides[0][6], sides[1][6], upper), kernels.numba.get_num_threads())
         kernels.tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, *sides, inv_l, lpi, inv_r, d_r, num_blocks,
-                                      num_mlp_layers, bool(upper), COLUMN_CHUNK, _snap(dtype), out)
+                                      num_mlp_layers, bool(upper), COLUMN_CHUNK, _snap(dtype), order, bin_ptr, out)
     if upper:
         low = np.tril_indices(left.num_graphs, -1)
         out[:, low[0], low[1]] = out[:, low[1], low[0]]
     return torch.from_numpy(out).to(dtype)
+
+
+def _left_costs(left_offsets: np.ndarray, right_offsets: np.ndarray, upper: bool) -> np.ndarray:
+    """Estimated work of each left graph g of a tile: ``p (p Q + Q₂) + 300 p Q``.
+
+    p: g's nodes; Q, Q₂: the sum of the column graphs' sizes and of their squares
+    (every column when not ``upper``, those of graphs h >= g when it is).  The
+    first term is the dense aggregation's FLOPs per product (2(p²q + p q²) per
+    pair), the second the ReLU maps per node pair, weighed as measured on
+    COLLAB-sized tiles (one node pair's six ReLU steps cost about as much as
+    2 x 300 aggregation FLOPs).  Only the ratios between graphs matter.
+    """
+    p = np.diff(left_offsets).astype(np.float64)
+    q = np.diff(right_offsets).astype(np.float64)
+    if upper:  # graph g meets the columns of graphs h >= g: suffix sums
+        big_q, big_q2 = np.cumsum(q[::-1])[::-1], np.cumsum((q * q)[::-1])[::-1]
+    else:
+        big_q, big_q2 = np.full(p.shape, q.sum()), np.full(p.shape, (q * q).sum())
+    return p * (p * big_q + big_q2) + 300.0 * p * big_q
+
+
+def balanced_bins(costs: np.ndarray, num_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Items split into ``num_bins`` bins of about equal total cost: ``(order, bin_ptr)``, bin b being
+    ``order[bin_ptr[b]:bin_ptr[b + 1]]``.
+
+    Greedy longest-processing-time-first: items by decreasing cost, each to the
+    bin with the least cost so far (within 4/3 of the best split, and in practice
+    within one small item of it).  numba's OpenMP layer runs a ``prange`` on a
+    static schedule (``set_parallel_chunksize`` does not make it dynamic there), so
+    a ``prange`` over these bins, one per thread, is how the threads get equal work.
+    O(n log n + n·num_bins).
+    """
+    num_bins = max(1, int(num_bins))
+    load = np.zeros(num_bins)
+    owner = np.empty(len(costs), dtype=np.int64)
+    for item in np.argsort(-np.asarray(costs, dtype=np.float64), kind="stable"):
+        b = int(np.argmin(load))
+        owner[item] = b
+        load[b] += costs[item]
+    order = np.argsort(owner, kind="stable").astype(np.int64)
+    bin_ptr = np.zeros(num_bins + 1, dtype=np.int64)
+    bin_ptr[1:] = np.cumsum(np.bincount(owner, minlength=num_bins))
+    return order, bin_ptr
 
 
 #: A side's aggregation uses its dense ``C A`` blocks (BLAS products) when they hold at most this
