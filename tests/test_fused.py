@@ -251,16 +251,22 @@ def test_relu_maps_fused_equals_torch(dtype):
 
 
 @needs_numba
+@pytest.mark.parametrize("start", ["features", "aggregated"])
 @pytest.mark.parametrize("layout", ["csr", "dense", "dense-csr", "csr-dense"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_compiled_tile_equals_torch_tile(monkeypatch, layout, dtype):
+def test_compiled_tile_equals_torch_tile(monkeypatch, start, layout, dtype):
     """The compiled tile, with CSR or dense blocks on either side (both dense: BLAS straight on the
-    blocks), equals the torch tile; so does its upper-triangle mode on a diagonal tile; degree scale
-    (a non-symmetric C A) and isolated nodes included."""
+    blocks), starting from Σ⁽⁰⁾ or from the aggregated features (Y Y'ᵀ), equals the torch tile; so
+    does its upper-triangle mode on a diagonal tile; degree scale (a non-symmetric C A), isolated
+    nodes and non-integer features included."""
     from fastgnn.gntk.pairwise import prepare
     from fastgnn.gntk.tiles import stack_operands, tile_readouts
 
     graphs = synthetic(num_graphs=20, min_nodes=1, max_nodes=15, seed=8).graphs
+    gen = torch.Generator().manual_seed(0)
+    for g in graphs[::3]:  # some rows multi-hot with non-integer values
+        g.x = (g.x + 0.37 * (torch.rand(g.x.shape, generator=gen) < 0.2)).to(g.x.dtype)
+    monkeypatch.setattr(fused, "_aggregated_features_pay", lambda *args: start == "aggregated")
     ops = [prepare(g, num_blocks=3, num_mlp_layers=2, scale="degree" if k % 2 else "uniform",
                    method="decoupled", sketch_size=None, sketch_kind="ams", seed=0, dtype=dtype, device="cpu")
            for k, g in enumerate(graphs)]
@@ -325,3 +331,15 @@ def test_compiled_tile_same_on_one_and_two_threads():
     finally:
         torch.set_num_threads(before)
     assert torch.equal(results[0], results[1])
+
+
+def test_one_hot_tiles_start_from_the_aggregated_features():
+    """With one-hot labels nnz(Y) <= nnz(C A): the cost rule takes the aggregated start."""
+    from fastgnn.gntk.pairwise import prepare
+    from fastgnn.gntk.tiles import stack_operands
+
+    graphs = synthetic(num_graphs=10, min_nodes=3, max_nodes=20, seed=2).graphs
+    ops = [prepare(g, num_blocks=3, num_mlp_layers=2, scale="uniform", method="decoupled", sketch_size=None,
+                   sketch_kind="ams", seed=0, dtype=torch.float64, device="cpu") for g in graphs]
+    st = stack_operands(ops, False, "sparse")
+    assert fused._aggregated_features_pay(st, st, (fused._side(st), fused._side(st)))

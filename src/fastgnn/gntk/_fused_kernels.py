@@ -226,6 +226,26 @@ def _aggregate_dense(st, work, count, left, g, right, h0, h1, c0):
         gemm(True, q, count * p, q, r_blk, r_boff[h], q, buf, lo, w, flat, lo, w)
 
 
+@numba.njit(fastmath=False, error_model="numpy")
+def _dense_rows(ptr, idx, val, r0, p, d, dtype):
+    """Rows ``r0 .. r0 + p`` of a CSR matrix with d columns as ``(features, dense)``: the k columns
+    they use (in order of first use) and the ``[p, max(k, 1)]`` dense block over those columns."""
+    slot = np.full(d, -1, dtype=np.int64)
+    feats = np.empty(d, dtype=np.int64)
+    k = 0
+    for e in range(ptr[r0], ptr[r0 + p]):
+        f = idx[e]
+        if slot[f] < 0:
+            slot[f] = k
+            feats[k] = f
+            k += 1
+    dense = np.zeros((p, max(k, 1)), dtype=dtype)
+    for a in range(p):
+        for e in range(ptr[r0 + a], ptr[r0 + a + 1]):
+            dense[a, slot[idx[e]]] += val[e]
+    return feats[:k].copy(), dense
+
+
 @numba.njit(inline="always", fastmath=False, error_model="numpy")
 def _readout_block(t, colsum, r_off, h0, h1, c0, out, k, g):
     """``out[k, g, h] = Σ`` of ``t``'s columns of graph h, for h in ``h0 .. h1`` (``colsum``: a
@@ -246,11 +266,14 @@ def _readout_block(t, colsum, r_off, h0, h1, c0, out, k, g):
 @numba.njit(parallel=True, fastmath=False, cache=True, error_model="numpy", nogil=True)
 def tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, left, right,
                           inv_left, left_pi, inv_right, d_right, num_blocks, num_mlp_layers, upper,
-                          chunk_nodes, snap, order, bin_ptr, out):
+                          chunk_nodes, snap, order, bin_ptr, aggregated, out):
     """The whole GNTK recursion of one tile, graph by graph of the left side (in parallel).
 
     ``x_*``: the left features X_I as CSR; ``xt_right``: ``[d, M_J]`` X_Jᵀ (Σ⁽⁰⁾ = X_I X_Jᵀ is
     formed block by block: one row axpy per non-zero feature, one for one-hot labels).
+    ``aggregated``: they are the aggregated features Y = (C A) X of both sides instead, so
+    the block starts from the first aggregation's result ``A_g Σ⁽⁰⁾ B_Cᵀ = Y_g Y_Cᵀ``,
+    which skips that aggregation; ``out[0]`` (the readout of Σ⁽⁰⁾) is then left to the caller.
     ``left``/``right``: each side's aggregation as a tuple ``(dense, blocks, block_offsets,
     indptr, indices, values, offsets)``: ``dense`` whether to use the dense blocks (graph g's
     ``C A`` row-major at ``blocks[block_offsets[g]:]``) or the block-diagonal CSR (indptr,
@@ -273,12 +296,12 @@ def tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, left, right,
         for gg in range(bin_ptr[b], bin_ptr[b + 1]):
             g = np.int64(order[gg])  # prange's index may be unsigned: mixed with signed ints it would be a float
             _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi, inv_right, d_right,
-                        num_blocks, num_mlp_layers, upper, chunk_nodes, snap, both_dense, out)
+                        num_blocks, num_mlp_layers, upper, chunk_nodes, snap, both_dense, aggregated, out)
 
 
 @numba.njit(fastmath=False, error_model="numpy", nogil=True)
 def _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi, inv_right, d_right,
-                num_blocks, num_mlp_layers, upper, chunk_nodes, snap, both_dense, out):
+                num_blocks, num_mlp_layers, upper, chunk_nodes, snap, both_dense, aggregated, out):
     """Row block g of :func:`tile_recursion_kernel`: the whole recursion of left graph g against every
     column (h >= g when ``upper``), ``chunk_nodes`` columns at a time."""
     l_off = left[6]
@@ -286,6 +309,8 @@ def _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi
     n_j = r_off.shape[0] - 1
     r0 = l_off[g]
     p = l_off[g + 1] - r0
+    if aggregated:  # graph g's feature rows as a dense [p, k] over the k features it uses
+        feats, y_g = _dense_rows(x_ptr, x_idx, x_val, r0, p, xt_right.shape[0], xt_right.dtype)
     h = g if upper else np.int64(0)
     while h < n_j:
         c0 = r_off[h]
@@ -300,19 +325,28 @@ def _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi
         tmp = work[0]
         tmp_t = np.empty((0, 0) if both_dense else (w, p), dtype=xt_right.dtype)
         colsum = np.empty(w, dtype=np.float64)
-        for a in range(p):  # Σ⁽⁰⁾ = X_g X_Cᵀ
-            for c in range(w):
-                s[a, c] = 0.0
-            for e in range(x_ptr[r0 + a], x_ptr[r0 + a + 1]):
-                f = x_idx[e]
-                v = x_val[e]
+        if aggregated:  # s = Y_g Y_Cᵀ: one product over g's k features (the rows of Y_Cᵀ it needs, gathered)
+            k = feats.shape[0]
+            gathered = np.empty((k, w), dtype=xt_right.dtype)
+            for i in range(k):
                 for c in range(w):
-                    s[a, c] += v * xt_right[f, c0 + c]
-        _readout_block(s, colsum, r_off, h, h1, c0, out, 0, g)
-        if both_dense:
-            _aggregate_dense(st, work, 1, left, g, right, h, h1, c0)
+                    gathered[i, c] = xt_right[feats[i], c0 + c]
+            gemm(False, w, p, k, gathered.reshape(-1), 0, w, y_g.reshape(-1), 0, max(k, 1), st.reshape(-1), 0, w)
         else:
-            _aggregate_block(s, tmp, tmp_t, left, g, r0, right, h, h1, c0)
+            for a in range(p):  # Σ⁽⁰⁾ = X_g X_Cᵀ
+                for c in range(w):
+                    s[a, c] = 0.0
+                for e in range(x_ptr[r0 + a], x_ptr[r0 + a + 1]):
+                    f = x_idx[e]
+                    v = x_val[e]
+                    for c in range(w):
+                        s[a, c] += v * xt_right[f, c0 + c]
+        if not aggregated:  # s = Σ⁽⁰⁾: read out, then aggregate (else s is already A_g Σ⁽⁰⁾ B_Cᵀ)
+            _readout_block(s, colsum, r_off, h, h1, c0, out, 0, g)
+            if both_dense:
+                _aggregate_dense(st, work, 1, left, g, right, h, h1, c0)
+            else:
+                _aggregate_block(s, tmp, tmp_t, left, g, r0, right, h, h1, c0)
         for a in range(p):
             for c in range(w):
                 t[a, c] = s[a, c]

@@ -70,6 +70,8 @@ class Stack:
     block_offsets: np.ndarray | None = None
     _csr: tuple | None = None
     _x_csr: tuple | None = None
+    _ax_csr: tuple | None = None
+    _feature_sums: np.ndarray | None = None
 
     def x_csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(indptr, indices, values)`` of the features ``x`` as CSR NumPy arrays, cached."""
@@ -78,6 +80,29 @@ class Stack:
             self._x_csr = (xs.crow_indices().numpy().astype(np.int64), xs.col_indices().numpy().astype(np.int64),
                            xs.values().contiguous().numpy())
         return self._x_csr
+
+    def ax_csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The aggregated features ``Y = B x`` (B = blockdiag(C_g A_g)) as CSR NumPy arrays, cached.
+
+        ``B Σ⁽⁰⁾ B'ᵀ = Y Y'ᵀ``: the compiled tile starts from it (exact sparse layout only).
+        O(nnz(B) d) to form; ``[M, d]`` dense transiently, only the CSR is kept.
+        """
+        if self._ax_csr is None:
+            if self.blocks is not None or len(self.factors) != 1 or self.offsets is None:
+                raise ValueError("ax_csr() needs the exact sparse layout")
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+                ys = (self.factors[0] @ self.x).to_sparse_csr()
+            self._ax_csr = (ys.crow_indices().numpy().astype(np.int64), ys.col_indices().numpy().astype(np.int64),
+                            ys.values().contiguous().numpy())
+        return self._ax_csr
+
+    def feature_sums(self) -> np.ndarray:
+        """``[n, d]`` float64: row g is ``1ᵀ X_g``, the sum of graph g's feature rows (cached), so that
+        Σ⁽⁰⁾'s readout of a graph pair is one dot product."""
+        if self._feature_sums is None:
+            self._feature_sums = (self.membership.to(torch.float64) @ self.x.to(torch.float64)).numpy()
+        return self._feature_sums
 
     def csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(indptr, indices, values, offsets)`` of the exact sparse layout's aggregation, as NumPy
