@@ -79,12 +79,35 @@ def test_reserved_bytes_counts_the_compiled_tiles_arrays_only_where_it_runs(grap
     est = GNTK()
     est._check_params()
     ops = est._prepare(graphs, "fit")
-    extra = sum(op.a.numel() * op.a.element_size() + 16 * op.x.numel() for op in ops)
+    extra = sum(op.a.numel() * op.a.element_size() + engine.compiled_csr_bytes(op) for op in ops)
     monkeypatch.setattr(fused, "ENABLED", False)
     off = engine.reserved_bytes(ops, None, est.num_blocks)
     monkeypatch.setattr(fused, "ENABLED", True)
     on = engine.reserved_bytes(ops, None, est.num_blocks)
     assert on == (off + extra if fused.available() else off)
+
+
+def test_compiled_csr_bytes_bound_the_csrs_the_compiled_tile_keeps(graphs):
+    """The budgeted CSR bytes cover what the stacks really hold: X's and (C A) X's non-zeros."""
+    from fastgnn.gntk.tiles import stack_operands
+
+    est = GNTK()
+    est._check_params()
+    ops = est._prepare(graphs, "fit")
+    st = stack_operands(ops, False, "sparse")
+    held = 16 * (st.x_csr()[2].size + st.ax_csr()[2].size)
+    budgeted = sum(engine.compiled_csr_bytes(op) for op in ops)
+    assert held <= budgeted <= 16 * sum(op.x.numel() + op.a.numel() for op in ops)
+    assert st.x_csr()[2].size == int(torch.count_nonzero(st.x))
+
+
+def test_compiled_tiles_grow_with_the_free_memory_within_their_bounds():
+    """The compiled tile's rule: b M + a M² within the free bytes, 64 <= M <= COMPILED_MAX_TILE_NODES."""
+    sizes = [engine.compiled_tile_nodes(free, 8, 100, 3, 50.0) for free in (0, 2**20, 2**24, 2**28, 2**40)]
+    assert sizes[0] == 64 and sizes[-1] == engine.COMPILED_MAX_TILE_NODES
+    assert sizes == sorted(sizes) and sizes[1] < sizes[2] < sizes[3]
+    m = sizes[2]
+    assert 2 * 100 * 8 * m + 4 * 16 / 50.0**2 * m * m <= 2**24 < 2 * 100 * 8 * (m + 2) + 4 * 16 / 50.0**2 * (m + 2) ** 2
 
 
 def folders(root):
@@ -335,8 +358,8 @@ CHILD = textwrap.dedent(
 )
 
 
-def run_child(budget: float) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+def run_child(budget: float, torch_tile: bool = False) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "FASTGNN_NO_NUMBA": "1" if torch_tile else "0"}
     res = subprocess.run([sys.executable, "-c", CHILD, str(budget)], capture_output=True, text=True,
                          env=env, timeout=300, check=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -344,13 +367,18 @@ def run_child(budget: float) -> dict:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB and malloc_trim: Linux")
 def test_peak_memory_within_budget():
-    """Peak RSS of the kernel (child minus a child without it) stays within max_memory."""
-    base = run_child(0)["maxrss"]
-    runs = {b: run_child(b) for b in (64 * 2**20, 256 * 2**20)}
-    for budget, info in runs.items():
-        used = info["maxrss"] - base
-        print(f"budget {budget / 2**20:.0f} MiB: peak {used / 2**20:.1f} MiB, "
-              f"{info['tiles']} tiles of <= {info['tile_nodes']} nodes")
-        assert used <= budget, (budget, used, info)
-    small, large = runs[64 * 2**20], runs[256 * 2**20]
+    """Peak RSS of the kernel (child minus a child without it) stays within max_memory: the torch tile,
+    whose ``[M, M]`` arrays the budget limits (smaller budget, more and smaller tiles), and the
+    compiled tile, which holds no such array."""
+    torch_runs = {}
+    for torch_tile, budgets in ((True, (64 * 2**20, 256 * 2**20)), (False, (48 * 2**20,))):
+        base = run_child(0, torch_tile)["maxrss"]
+        runs = {b: run_child(b, torch_tile) for b in budgets}
+        torch_runs.update(runs if torch_tile else {})
+        for budget, info in runs.items():
+            used = info["maxrss"] - base
+            print(f"{'torch' if torch_tile else 'compiled'} tile, budget {budget / 2**20:.0f} MiB: peak "
+                  f"{used / 2**20:.1f} MiB, {info['tiles']} tiles of <= {info['tile_nodes']} nodes")
+            assert used <= budget, (budget, used, info)
+    small, large = torch_runs[64 * 2**20], torch_runs[256 * 2**20]
     assert small["tile_nodes"] < large["tile_nodes"] and small["tiles"] > large["tiles"] > 1

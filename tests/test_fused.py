@@ -343,3 +343,22 @@ def test_one_hot_tiles_start_from_the_aggregated_features():
                    sketch_kind="ams", seed=0, dtype=torch.float64, device="cpu") for g in graphs]
     st = stack_operands(ops, False, "sparse")
     assert fused._aggregated_features_pay(st, st, (fused._side(st), fused._side(st)))
+
+
+@needs_numba
+@pytest.mark.parametrize("upper", [False, True])
+def test_tile_aggregation_counts_the_multiply_adds_of_its_products(upper):
+    """The benchmark's aggregation-only run reports Σ over graph pairs of nnz(A_g)·q_h + p_g·nnz(A_h), twice
+    (Σ and Θ), with a dense block counted as p²."""
+    from fastgnn.gntk.pairwise import prepare
+    from fastgnn.gntk.tiles import stack_operands
+
+    graphs = synthetic(num_graphs=12, min_nodes=2, max_nodes=25, seed=5).graphs
+    ops = [prepare(g, num_blocks=3, num_mlp_layers=2, scale="uniform", method="decoupled", sketch_size=None,
+                   sketch_kind="ams", seed=0, dtype=torch.float64, device="cpu") for g in graphs]
+    st = stack_operands(ops, False, "sparse")
+    dense = fused._side(st)[0]
+    cost = [op.num_nodes ** 2 if dense else int(torch.count_nonzero(op.a)) for op in ops]
+    want = sum(2 * (cost[g] * ops[h].num_nodes + ops[g].num_nodes * cost[h])
+               for g in range(len(ops)) for h in range(g if upper else 0, len(ops)))
+    assert fused.tile_aggregation_fused(st, st, upper=upper) == want

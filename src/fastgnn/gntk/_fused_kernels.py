@@ -15,7 +15,8 @@ import numpy as np
 from numba.extending import overload
 from numba.np.linalg import _BLAS, get_blas_kind
 
-__all__ = ["acos", "gemm", "ntk_step_kernel", "numba", "relu_maps_kernel", "relu_pair", "tile_recursion_kernel"]
+__all__ = ["acos", "gemm", "ntk_step_kernel", "numba", "relu_maps_kernel", "relu_pair", "tile_aggregation_kernel",
+           "tile_recursion_kernel"]
 
 _PI = math.pi
 # fdlibm e_acos.c: acos(x) = π/2 − (x + x·p(z)/q(z)) with z = x² for |x| < 1/2, and
@@ -226,6 +227,18 @@ def _aggregate_dense(st, work, count, left, g, right, h0, h1, c0):
         gemm(True, q, count * p, q, r_blk, r_boff[h], q, buf, lo, w, flat, lo, w)
 
 
+@numba.njit(inline="always", error_model="numpy")
+def _chunk_end(r_off, h, chunk_nodes):
+    """The right graph after the column block that starts at graph h: whole graphs, at most
+    ``chunk_nodes`` columns (at least one graph)."""
+    n_j = r_off.shape[0] - 1
+    c0 = r_off[h]
+    h1 = h + 1
+    while h1 < n_j and r_off[h1 + 1] - c0 <= chunk_nodes:
+        h1 += 1
+    return h1
+
+
 @numba.njit(fastmath=False, error_model="numpy")
 def _dense_rows(ptr, idx, val, r0, p, d, dtype):
     """Rows ``r0 .. r0 + p`` of a CSR matrix with d columns as ``(features, dense)``: the k columns
@@ -314,9 +327,7 @@ def _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi
     h = g if upper else np.int64(0)
     while h < n_j:
         c0 = r_off[h]
-        h1 = h + 1
-        while h1 < n_j and r_off[h1 + 1] - c0 <= chunk_nodes:
-            h1 += 1
+        h1 = _chunk_end(r_off, h, chunk_nodes)
         w = r_off[h1] - c0
         st = np.empty((2, p, w), dtype=xt_right.dtype)  # Σ and Θ, rows consecutive for one right product
         work = np.empty((2, p, w), dtype=xt_right.dtype)
@@ -361,3 +372,33 @@ def _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi
                 _aggregate_block(s, tmp, tmp_t, left, g, r0, right, h, h1, c0)
                 _aggregate_block(t, tmp, tmp_t, left, g, r0, right, h, h1, c0)
         h = h1
+
+
+@numba.njit(parallel=True, fastmath=False, cache=True, error_model="numpy", nogil=True)
+def tile_aggregation_kernel(left, right, upper, chunk_nodes, order, bin_ptr, like):
+    """Only the aggregations of :func:`tile_recursion_kernel`: Σ and Θ of every ``[p, w]`` block of
+    the tile aggregated once, by the same code and blocks as between the recursion's layers (filled
+    with ones; ``like``: an array of the dtype).  For the benchmark's aggregation GFLOP/s."""
+    l_off = left[6]
+    r_off = right[6]
+    n_j = r_off.shape[0] - 1
+    both_dense = left[0] and right[0]
+    for b in numba.prange(bin_ptr.shape[0] - 1):
+        for gg in range(bin_ptr[b], bin_ptr[b + 1]):
+            g = np.int64(order[gg])
+            r0 = l_off[g]
+            p = l_off[g + 1] - r0
+            h = g if upper else np.int64(0)
+            while h < n_j:
+                c0 = r_off[h]
+                h1 = _chunk_end(r_off, h, chunk_nodes)
+                w = r_off[h1] - c0
+                st = np.ones((2, p, w), dtype=like.dtype)
+                work = np.empty((2, p, w), dtype=like.dtype)
+                if both_dense:
+                    _aggregate_dense(st, work, 2, left, g, right, h, h1, c0)
+                else:
+                    tmp_t = np.empty((w, p), dtype=like.dtype)
+                    _aggregate_block(st[0], work[0], tmp_t, left, g, r0, right, h, h1, c0)
+                    _aggregate_block(st[1], work[0], tmp_t, left, g, r0, right, h, h1, c0)
+                h = h1

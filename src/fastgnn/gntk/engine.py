@@ -25,9 +25,12 @@ damaged file is detected and recomputed, never used.  The folder stays after
 the run (a finished run is then read back, not recomputed); delete it to free
 the space.
 
-**Memory.**  :func:`tile_nodes_for_budget` sizes the tiles: at its peak one tile
-holds :data:`LIVE_TILES` ``[M_I, M_J]`` arrays (counted there), and the output
-readouts and the stacked operands are set aside first (:func:`reserved_bytes`).
+**Memory.**  :func:`plan_tile_nodes` sizes the tiles, after setting aside the
+output readouts and the stacked operands (:func:`reserved_bytes`).  The torch
+tile holds :data:`LIVE_TILES` ``[M_I, M_J]`` arrays at its peak
+(:func:`tile_nodes_for_budget`); the compiled tile holds none, only the right
+side's dense features and the tile's readouts (:func:`compiled_tile_nodes`), so
+its tiles are as large as those allow, up to :data:`COMPILED_MAX_TILE_NODES`.
 :func:`default_max_memory` is the default budget.
 """
 
@@ -62,6 +65,8 @@ __all__ = [
     "place_tile",
     "plan_chunks",
     "plan_tiles",
+    "compiled_tile_nodes",
+    "plan_tile_nodes",
     "reserved_bytes",
     "tile_nodes_for_budget",
 ]
@@ -106,6 +111,43 @@ def tile_nodes_for_budget(
     return max(_MIN_TILE_NODES, int(math.sqrt(free / (live_tiles * itemsize))))
 
 
+#: Most nodes per side of a compiled tile: tiles stay numerous enough for the progress bar, the
+#: checkpoints and the split of left graphs over threads (a COLLAB-sized Gram: 276 tiles).
+COMPILED_MAX_TILE_NODES = 16384
+
+
+def compiled_tile_nodes(free_bytes: float, itemsize: int, num_features: int, num_blocks: int,
+                        mean_nodes: float) -> int:
+    """Largest M whose compiled tile fits in ``free_bytes``: ``b M + a M² <= free``, at least 64 and at
+    most :data:`COMPILED_MAX_TILE_NODES`.
+
+    b: the right side's features, dense and transposed (``[d, M_J]``), and the
+    left side's transient dense ``(C A) X`` when its CSR is first made: ``2 d``
+    values per node.  a: the tile's readouts ``[num_blocks + 1, n_I, n_J]``
+    float64 and their copy in the dtype, with ``n = M / mean_nodes`` graphs per
+    side.  The per-thread blocks (``[2, N_g, ≤ 512]`` and companions) are within
+    the fixed overhead.
+    """
+    b = 2.0 * num_features * itemsize
+    a = (num_blocks + 1) * (8 + itemsize) / max(mean_nodes, 1.0) ** 2
+    free = max(float(free_bytes), 0.0)
+    m = (math.sqrt(b * b + 4 * a * free) - b) / (2 * a)
+    return int(min(COMPILED_MAX_TILE_NODES, max(_MIN_TILE_NODES, m)))
+
+
+def plan_tile_nodes(rows: Sequence[Operand], cols: Sequence[Operand] | None, max_memory_bytes: float,
+                    itemsize: int, num_blocks: int, sketched: bool) -> int:
+    """Nodes per side of the tiles of this Gram within ``max_memory_bytes``: the compiled tile's rule
+    where it runs (exact kernel, :func:`fastgnn.gntk.fused.tile_usable`), else the torch tile's."""
+    free = float(max_memory_bytes) - reserved_bytes(rows, cols, num_blocks)
+    op = rows[0]
+    if not sketched and fused.tile_usable(op.x, *op.diags[:1]):
+        everything = list(rows) + ([] if cols is None else list(cols))
+        mean_nodes = sum(o.num_nodes for o in everything) / len(everything)
+        return compiled_tile_nodes(free, itemsize, int(op.x.shape[1]), num_blocks, mean_nodes)
+    return tile_nodes_for_budget(free, itemsize)
+
+
 def reserved_bytes(rows: Sequence[Operand], cols: Sequence[Operand] | None, num_blocks: int) -> int:
     """Memory of the engine outside the tiles: the output readouts, the stacked operands and
     a fixed 16 MiB (what a first run touches besides: library code, the plan, the Python objects).
@@ -128,11 +170,25 @@ def reserved_bytes(rows: Sequence[Operand], cols: Sequence[Operand] | None, num_
             factors = [op.a] if op.sketch is None else [op.sketch, op.sketched_a]
             total += sum(2 * f.numel() * 8 for f in factors)
             if op.sketch is None and fused.tile_usable(op.x, *op.diags[:1]):
-                total += op.a.numel() * op.a.element_size() + 16 * op.x.numel()
+                total += op.a.numel() * op.a.element_size() + compiled_csr_bytes(op)
             total += sum(d.numel() * d.element_size() for d in op.diags)
         return total
 
     return int(_FIXED_OVERHEAD + out + stacks(rows) + (0 if cols is None else stacks(cols)))
+
+
+def compiled_csr_bytes(op: Operand) -> int:
+    """Bytes of the CSRs only the compiled tile keeps for a graph: its features X and its aggregated
+    features (C A) X (:meth:`fastgnn.gntk.tiles.Stack.ax_csr`), 16 bytes (value, column) per entry.
+
+    nnz(X) is counted; nnz((C A) X) is bounded by ``min(N d, nnz(C A) · k)``, k the most
+    non-zeros in a row of X (one-hot labels: k = 1, so at most nnz(C A)).
+    """
+    nnz_row = torch.count_nonzero(op.x, dim=1) if op.x.numel() else torch.zeros(1)
+    nnz_x = int(nnz_row.sum())
+    k = int(nnz_row.max()) if nnz_row.numel() else 0
+    nnz_y = min(op.x.numel(), int(torch.count_nonzero(op.a)) * k)
+    return 16 * (nnz_x + nnz_y)
 
 
 def default_max_memory(device="cpu") -> int:

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import torch
 
-from fastgnn.gntk.engine import default_max_memory, gram_readouts, reserved_bytes, tile_nodes_for_budget
+from fastgnn.gntk.engine import default_max_memory, gram_readouts, plan_tile_nodes
 from fastgnn.gntk.pairwise import PAIR_METHODS, Operand, pair_readouts, prepare
 from fastgnn.gntk.recursion import combine_readouts
 from fastgnn.graph import Graph
@@ -225,9 +225,8 @@ class GNTK:
                 num_blocks=self.num_blocks,
                 num_mlp_layers=self.num_mlp_layers,
                 sketched=self.sketch_size is not None,
-                tile_nodes=tile_nodes_for_budget(
-                    budget, itemsize, reserved=reserved_bytes(rows, cols, self.num_blocks)
-                ),
+                tile_nodes=plan_tile_nodes(rows, cols, budget, itemsize, self.num_blocks,
+                                           sketched=self.sketch_size is not None),
                 progress=show,
                 checkpoint_dir=self.checkpoint_dir,
                 config={

@@ -35,7 +35,8 @@ import warnings
 import numpy as np
 import torch
 
-__all__ = ["ENABLED", "available", "ntk_step_fused", "relu_maps_fused", "tile_readouts_fused", "tile_usable", "usable"]
+__all__ = ["ENABLED", "available", "balanced_bins", "ntk_step_fused", "relu_maps_fused", "tile_aggregation_fused",
+           "tile_readouts_fused", "tile_usable", "usable"]
 
 #: Set to False (or set the environment variable ``FASTGNN_NO_NUMBA=1``) to force the torch path.
 ENABLED = os.environ.get("FASTGNN_NO_NUMBA", "") in ("", "0")
@@ -147,6 +148,38 @@ def tile_readouts_fused(left, right, num_blocks: int, num_mlp_layers: int, upper
         low = np.tril_indices(left.num_graphs, -1)
         out[:, low[0], low[1]] = out[:, low[1], low[0]]
     return torch.from_numpy(out).to(dtype)
+
+
+def tile_aggregation_fused(left, right, upper: bool = False) -> int:
+    """Run only the aggregations of :func:`tile_readouts_fused` (Σ and Θ of every block, once); returns
+    the multiply-adds they did.  For benchmarks: seconds of this over the count is the compiled tile's
+    aggregation rate (a recursion does ``2 (num_blocks - 1)`` such, plus the first on the features).
+
+    Per left graph g (p rows) against its columns (all, or graphs h >= g when
+    ``upper``): ``nnz(A_g)·W + p·Σ_h nnz(B_h)`` per array, ``nnz`` counting a dense
+    block as ``p²`` and W the columns' total.
+    """
+    kernels = _kernels()
+    sides = tuple(_side(st) for st in (left, right))
+    with _threads(kernels.numba), _one_blas_thread(sides[0][0] or sides[1][0]):
+        order, bin_ptr = balanced_bins(_left_costs(sides[0][6], sides[1][6], upper), kernels.numba.get_num_threads())
+        kernels.tile_aggregation_kernel(*sides, bool(upper), COLUMN_CHUNK, order, bin_ptr,
+                                        np.empty(0, dtype=left.x.numpy().dtype))
+    nnz_l, nnz_r = (_per_graph_nnz(side) for side in sides)
+    p = np.diff(sides[0][6])
+    width = np.diff(sides[1][6])
+    if upper:
+        cols, right_nnz = np.cumsum(width[::-1])[::-1], np.cumsum(nnz_r[::-1])[::-1]
+    else:
+        cols, right_nnz = np.full(p.shape, width.sum()), np.full(p.shape, nnz_r.sum())
+    return int(2 * (nnz_l * cols + p * right_nnz).sum())
+
+
+def _per_graph_nnz(side) -> np.ndarray:
+    """Multiply-adds per column of one product with each graph's ``C A``: its dense block's p² or its
+    CSR rows' non-zeros."""
+    dense, _, _, ptr, _, _, off = side
+    return np.diff(off) ** 2 if dense else np.diff(ptr[off])
 
 
 def _aggregated_features_pay(left, right, sides) -> bool:
