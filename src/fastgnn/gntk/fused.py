@@ -183,8 +183,9 @@ def _per_graph_nnz(side) -> np.ndarray:
 
 
 def _aggregated_features_pay(left, right, sides) -> bool:
-    """Whether a tile should start from the aggregated features: ``Y_I Y_Jᵀ`` (``nnz(Y_I)`` row
-    axpys per column) instead of ``Σ⁽⁰⁾ = X_I X_Jᵀ`` followed by the first aggregation
+    """Whether a tile should start from the aggregated features: ``Y_I Y_Jᵀ`` (at most ``nnz(Y_I)``
+    multiply-adds per column; the kernel does it as one product over each graph's labels) instead of
+    ``Σ⁽⁰⁾ = X_I X_Jᵀ`` followed by the first aggregation
     (``nnz(X_I)`` axpys plus the products with ``C A`` on both sides).
 
     ``Y = (C A) X`` is exact algebra, ``A Σ⁽⁰⁾ Bᵀ = (A X)(B X')ᵀ``; with one-hot
@@ -325,7 +326,7 @@ def _one_blas_thread(needed: bool = True):
 
 
 @contextlib.contextmanager
-def _threads(numba, chunksize: int | None = None, parallel: bool = True):
+def _threads(numba, parallel: bool = True):
     """numba on ``torch.get_num_threads()`` threads (at most its maximum; 1 unless ``parallel``) for the
     block; restored after.
 
@@ -336,17 +337,12 @@ def _threads(numba, chunksize: int | None = None, parallel: bool = True):
     torch_threads = torch.get_num_threads()
     threads = max(1, min(torch_threads, numba.config.NUMBA_NUM_THREADS)) if parallel else 1
     before = numba.get_num_threads()
-    old_chunk = numba.get_parallel_chunksize() if chunksize is not None else None
     if before != threads:
         numba.set_num_threads(threads)
-    if chunksize is not None:
-        numba.set_parallel_chunksize(chunksize)
     try:
         yield
     finally:
         if before != threads:
             numba.set_num_threads(before)
-        if chunksize is not None:
-            numba.set_parallel_chunksize(old_chunk)
         if torch.get_num_threads() != torch_threads:
             torch.set_num_threads(torch_threads)
