@@ -227,6 +227,17 @@ def _aggregate_dense(st, work, count, left, g, right, h0, h1, c0):
         gemm(True, q, count * p, q, r_blk, r_boff[h], q, buf, lo, w, flat, lo, w)
 
 
+@numba.njit(inline="always", fastmath=False, error_model="numpy")
+def _aggregate(st, work, tmp_t, count, both_dense, left, g, r0, right, h0, h1, c0):
+    """``st[i] ← A_g st[i] B_Cᵀ`` for ``i < count``: :func:`_aggregate_dense` when both sides are
+    dense, else :func:`_aggregate_block` per array (``tmp_t``: its ``[w, p]`` buffer)."""
+    if both_dense:
+        _aggregate_dense(st, work, count, left, g, right, h0, h1, c0)
+    else:
+        for i in range(count):
+            _aggregate_block(st[i], work[0], tmp_t, left, g, r0, right, h0, h1, c0)
+
+
 @numba.njit(inline="always", error_model="numpy")
 def _chunk_end(r_off, h, chunk_nodes):
     """The right graph after the column block that starts at graph h: whole graphs, at most
@@ -333,7 +344,6 @@ def _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi
         work = np.empty((2, p, w), dtype=xt_right.dtype)
         s = st[0]
         t = st[1]
-        tmp = work[0]
         tmp_t = np.empty((0, 0) if both_dense else (w, p), dtype=xt_right.dtype)
         colsum = np.empty(w, dtype=np.float64)
         if aggregated:  # s = Y_g Y_Cᵀ: one product over g's k features (the rows of Y_Cᵀ it needs, gathered)
@@ -354,10 +364,7 @@ def _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi
                         s[a, c] += v * xt_right[f, c0 + c]
         if not aggregated:  # s = Σ⁽⁰⁾: read out, then aggregate (else s is already A_g Σ⁽⁰⁾ B_Cᵀ)
             _readout_block(s, colsum, r_off, h, h1, c0, out, 0, g)
-            if both_dense:
-                _aggregate_dense(st, work, 1, left, g, right, h, h1, c0)
-            else:
-                _aggregate_block(s, tmp, tmp_t, left, g, r0, right, h, h1, c0)
+            _aggregate(st, work, tmp_t, 1, both_dense, left, g, r0, right, h, h1, c0)
         for a in range(p):
             for c in range(w):
                 t[a, c] = s[a, c]
@@ -366,11 +373,8 @@ def _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi
                 k = blk * num_mlp_layers + rr
                 _relu_rows(s, t, inv_left, left_pi, inv_right, d_right, k, r0, c0, snap)
             _readout_block(t, colsum, r_off, h, h1, c0, out, blk + 1, g)
-            if blk < num_blocks - 1 and both_dense:
-                _aggregate_dense(st, work, 2, left, g, right, h, h1, c0)
-            elif blk < num_blocks - 1:
-                _aggregate_block(s, tmp, tmp_t, left, g, r0, right, h, h1, c0)
-                _aggregate_block(t, tmp, tmp_t, left, g, r0, right, h, h1, c0)
+            if blk < num_blocks - 1:
+                _aggregate(st, work, tmp_t, 2, both_dense, left, g, r0, right, h, h1, c0)
         h = h1
 
 
@@ -395,10 +399,6 @@ def tile_aggregation_kernel(left, right, upper, chunk_nodes, order, bin_ptr, lik
                 w = r_off[h1] - c0
                 st = np.ones((2, p, w), dtype=like.dtype)
                 work = np.empty((2, p, w), dtype=like.dtype)
-                if both_dense:
-                    _aggregate_dense(st, work, 2, left, g, right, h, h1, c0)
-                else:
-                    tmp_t = np.empty((w, p), dtype=like.dtype)
-                    _aggregate_block(st[0], work[0], tmp_t, left, g, r0, right, h, h1, c0)
-                    _aggregate_block(st[1], work[0], tmp_t, left, g, r0, right, h, h1, c0)
+                tmp_t = np.empty((0, 0) if both_dense else (w, p), dtype=like.dtype)
+                _aggregate(st, work, tmp_t, 2, both_dense, left, g, r0, right, h, h1, c0)
                 h = h1
