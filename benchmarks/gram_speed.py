@@ -76,7 +76,7 @@ import torch
 
 from fastgnn import GNTK, datasets
 from fastgnn.gntk import fused
-from fastgnn.gntk.engine import plan_chunks, tile_nodes_for_budget
+from fastgnn.gntk.engine import default_max_memory, plan_chunks, plan_tile_nodes, tile_nodes_for_budget
 from fastgnn.gntk.estimator import parse_memory
 from fastgnn.gntk.pairwise import pair_readouts, prepare
 from fastgnn.gntk.relu import ntk_step
@@ -111,12 +111,17 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     cuda = torch.cuda.is_available() and not args.no_cuda
-    tile_nodes = tile_nodes_for_budget(parse_memory(args.max_memory), torch.empty((), dtype=dtype).element_size())
+    budget = parse_memory(args.max_memory) if args.max_memory else default_max_memory("cpu")
+    args.budget = budget
+    # the representative tile of the aggregation / floor columns: the torch tile's size at this budget
+    # (it holds [M, M] arrays); the engine's own plan, per dataset, is the ``tile_nodes`` column
+    probe_nodes = tile_nodes_for_budget(min(budget, 2**30), torch.empty((), dtype=dtype).element_size())
     commit = commit_line()
 
     header = [machine_line(threads), f"commit: {commit}",
               f"num_layers={NUM_LAYERS}, num_mlp_layers={NUM_MLP_LAYERS}, jk, uniform scale, {args.dtype}, "
-              f"max_memory={args.max_memory} (tile of {tile_nodes} nodes); median of {args.repeats} repeats "
+              f"max_memory={budget / 2**30:.3g} GiB; representative tile of {probe_nodes} nodes; "
+              f"median of {args.repeats} repeats "
               f"where affordable; --max-seconds {args.max_seconds}; CUDA: {'yes' if cuda else 'not available'}"]
     for line in header:
         print(line)
@@ -128,7 +133,7 @@ def main(argv=None) -> int:
         ds = load_dataset(name, data_dir, dtype)
         if ds is None:
             continue
-        row = run_dataset(name, ds, args, dtype, tile_nodes, cuda)
+        row = run_dataset(name, ds, args, dtype, probe_nodes, cuda)
         row.update(dtype=args.dtype, threads=threads, commit=commit.split()[0])
         rows.append(row)
         sys.stdout.flush()
@@ -165,18 +170,14 @@ def load_dataset(name: str, data_dir: Path, dtype):
 # --------------------------------------------------------------------------- one dataset
 
 
-def run_dataset(name, ds, args, dtype, tile_nodes, cuda) -> dict:
+def run_dataset(name, ds, args, dtype, probe_nodes, cuda) -> dict:
     graphs = list(ds.graphs)
     sizes = np.array([g.num_nodes for g in graphs], dtype=np.int64)
     n = len(graphs)
     total = int(sizes.sum())
     node_pairs = (total * total + int((sizes * sizes).sum())) // 2
-    engine_pairs = engine_node_pairs(sizes, tile_nodes)
     row = {"dataset": name if name != "COLLAB" else "COLLAB-sized (synthetic)", "graphs": n, "nodes": total,
-           "max_nodes": int(sizes.max()), "graph_pairs": n * (n + 1) // 2, "node_pairs": node_pairs,
-           "engine_node_pairs": engine_pairs, "tile_nodes": tile_nodes}
-    print(f"{n} graphs, {total} nodes (max {sizes.max()}), {row['graph_pairs']:.4g} graph pairs i<=j, "
-          f"{node_pairs:.4g} node pairs i<=j, {engine_pairs:.4g} computed by the engine's tiles")
+           "max_nodes": int(sizes.max()), "graph_pairs": n * (n + 1) // 2, "node_pairs": node_pairs}
     rng = np.random.default_rng(args.seed)
 
     # prepare (shared by decoupled and batched)
@@ -188,6 +189,15 @@ def run_dataset(name, ds, args, dtype, tile_nodes, cuda) -> dict:
 
     row["prepare_s"] = measure(prep, args)
     print(f"  prepare all graphs: {row['prepare_s']:.3g} s")
+
+    # the engine's own tile plan for this Gram (as GNTK.fit_transform makes it)
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    tile_nodes = plan_tile_nodes(ops, None, args.budget, itemsize, NUM_BLOCKS, sketched=False)
+    compiled = fused.tile_usable(ops[0].x, *ops[0].diags[:1])
+    row.update(tile_nodes=tile_nodes, engine_node_pairs=engine_node_pairs(sizes, tile_nodes, compiled))
+    print(f"{n} graphs, {total} nodes (max {sizes.max()}), {row['graph_pairs']:.4g} graph pairs i<=j, "
+          f"{node_pairs:.4g} node pairs i<=j, {row['engine_node_pairs']:.4g} computed by the engine's tiles "
+          f"(tiles of up to {tile_nodes} nodes, {'compiled' if compiled else 'torch'} tile)")
 
     # per-pair decoupled, extrapolated from a sample of pairs i <= j
     k = min(args.sample_pairs, row["graph_pairs"])
@@ -206,13 +216,13 @@ def run_dataset(name, ds, args, dtype, tile_nodes, cuda) -> dict:
           f"{row['decoupled_gram_s_extrapolated']:.4g} s for the Gram (extrapolated, prepare included)")
 
     # aggregation and elementwise floor on a representative tile
-    tile(row, ops, sizes, tile_nodes, rng, dtype, args)
+    tile(row, ops, sizes, probe_nodes, rng, dtype, args)
     ops = None  # free the operands before the batched runs
 
     # batched
     row["engine"] = "compiled tile (numba)" if fused.available() else "torch tiles"
     for device in ["cpu"] + (["cuda"] if cuda else []):
-        total_s, gram_s, how, reps, covered, gram = batched(ds, sizes, device, dtype, tile_nodes, rng, args)
+        total_s, gram_s, how, reps, covered, gram = batched(ds, sizes, device, dtype, (tile_nodes, compiled), rng, args)
         if device == "cpu" and not args.no_check:
             check(row, graphs, covered, gram, sizes, args, rng)
         key = f"batched_{device}"
@@ -233,7 +243,7 @@ def check(row, graphs, covered: np.ndarray, gram: np.ndarray, sizes, args, rng) 
     """batched vs decoupled on a sample of the covered graphs (against the entries of the batched
     run's Gram ``gram``, float64 runs only); float32 vs float64 on up to ``--check-nodes`` nodes of them."""
     kw = dict(num_layers=NUM_LAYERS, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform", jk=True, progress=False,
-              max_memory=args.max_memory)
+              max_memory=args.budget)
     at = rng.choice(len(covered), size=min(args.check_graphs, len(covered)), replace=False)
     at.sort()
     k_dec = GNTK(method="decoupled", dtype=torch.float64, **kw).fit_transform([graphs[covered[t]] for t in at])
@@ -322,14 +332,15 @@ def _step_with(s, t, dl, dr, *, work):
     return ntk_step(s, t, dl, dr, work=work)
 
 
-def batched(ds, sizes, device, dtype, tile_nodes, rng, args):
+def batched(ds, sizes, device, dtype, plan, rng, args):
     """(seconds, gram seconds, how, repeats, indices of the graphs run) of GNTK(...).fit_transform on ``device``."""
 
     last = {}
 
     def run(graphs):
         est = GNTK(num_layers=NUM_LAYERS, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform", jk=True,
-                   device=device, dtype=dtype, max_memory=args.max_memory, progress=False)
+                   device=device, dtype=dtype, progress=False,
+                   max_memory=args.budget if device == "cpu" else args.max_memory)
         _sync(device)
         t0 = time.perf_counter()
         last["gram"] = est.fit_transform(graphs)
@@ -345,7 +356,13 @@ def batched(ds, sizes, device, dtype, tile_nodes, rng, args):
         order = rng.permutation(len(graphs))
         keep = order[: int(np.searchsorted(np.cumsum(sizes[order]), args.subset_nodes)) + 1]
         sub_total, sub_gram = run([graphs[t] for t in keep])
-        scale = engine_node_pairs(sizes, tile_nodes) / engine_node_pairs(sizes[keep], tile_nodes)
+        # the node pairs the engine computes, each under its own plan: the subset's tiles are those
+        # of its own (smaller) operands, so its plan is made here as GNTK makes it
+        sub_ops = [_prepare(graphs[t], dtype) for t in keep]
+        sub_nodes = plan_tile_nodes(sub_ops, None, args.budget, torch.empty((), dtype=dtype).element_size(),
+                                    NUM_BLOCKS, sketched=False)
+        sub_ops = None
+        scale = engine_node_pairs(sizes, *plan) / engine_node_pairs(sizes[keep], sub_nodes, plan[1])
         gram_est = sub_gram * scale
         est = gram_est + (sub_total - sub_gram) * len(graphs) / len(keep)
         print(f"  batched {device}: subset of {len(keep)} graphs ({int(sizes[keep].sum())} nodes) took "
@@ -366,8 +383,16 @@ def batched(ds, sizes, device, dtype, tile_nodes, rng, args):
 # --------------------------------------------------------------------------- pieces
 
 
-def engine_node_pairs(sizes, tile_nodes: int) -> int:
-    """Node pairs the engine computes for a symmetric Gram: Σ_{I <= J} M_I M_J over its tiles."""
+def engine_node_pairs(sizes, tile_nodes: int, compiled: bool) -> int:
+    """Node pairs the engine computes for a symmetric Gram.
+
+    The compiled tile computes only the graph pairs on or above the diagonal of a
+    diagonal tile: Σ_{i <= j} N_i N_j exactly.  The torch tile computes whole
+    tiles: Σ_{I <= J} M_I M_J over its chunks.
+    """
+    if compiled:
+        total = int(np.sum(sizes))
+        return (total * total + int(np.sum(np.asarray(sizes, dtype=np.int64) ** 2))) // 2
     m = np.array([int(sizes[c].sum()) for c in plan_chunks(list(map(int, sizes)), tile_nodes)], dtype=np.int64)
     return int((m.sum() ** 2 + (m * m).sum()) // 2)
 
@@ -531,7 +556,8 @@ def _parser() -> argparse.ArgumentParser:
                         "and no timing is repeated")
     p.add_argument("--subset-nodes", type=int, default=8000,
                    help="nodes of the random subset the batched time is first estimated from")
-    p.add_argument("--max-memory", default="1GB", help="GNTK max_memory (sets the tile size)")
+    p.add_argument("--max-memory", default=None,
+                   help="GNTK max_memory (sets the tile size); default GNTK's: a quarter of free RAM, at most 4 GiB")
     p.add_argument("--repeats", type=int, default=3, help="timed repeats (the median is reported)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default torch.get_num_threads())")
     p.add_argument("--no-cuda", action="store_true", help="skip CUDA even where available")
