@@ -362,3 +362,10 @@ def test_tile_aggregation_counts_the_multiply_adds_of_its_products(upper):
     want = sum(2 * (cost[g] * ops[h].num_nodes + ops[g].num_nodes * cost[h])
                for g in range(len(ops)) for h in range(g if upper else 0, len(ops)))
     assert fused.tile_aggregation_fused(st, st, upper=upper) == want
+    if not upper:  # an off-diagonal tile: 5 left graphs against the other 7
+        left, right = stack_operands(ops[:5], False, "sparse"), stack_operands(ops[5:], False, "sparse")
+        side_cost = {id(st): [op.num_nodes ** 2 if fused._side(st)[0] else int(torch.count_nonzero(op.a))
+                              for op in ops] for st in (left, right)}
+        cl, cr = side_cost[id(left)], side_cost[id(right)]
+        want = sum(2 * (cl[g] * ops[h].num_nodes + ops[g].num_nodes * cr[h]) for g in range(5) for h in range(5, 12))
+        assert fused.tile_aggregation_fused(left, right) == want

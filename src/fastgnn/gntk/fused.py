@@ -167,12 +167,16 @@ def tile_aggregation_fused(left, right, upper: bool = False) -> int:
                                         np.empty(0, dtype=left.x.numpy().dtype))
     nnz_l, nnz_r = (_per_graph_nnz(side) for side in sides)
     p = np.diff(sides[0][6])
-    width = np.diff(sides[1][6])
-    if upper:
-        cols, right_nnz = np.cumsum(width[::-1])[::-1], np.cumsum(nnz_r[::-1])[::-1]
-    else:
-        cols, right_nnz = np.full(p.shape, width.sum()), np.full(p.shape, nnz_r.sum())
+    cols, right_nnz = (_met_by_left(v, len(p), upper) for v in (np.diff(sides[1][6]), nnz_r))
     return int(2 * (nnz_l * cols + p * right_nnz).sum())
+
+
+def _met_by_left(per_right_graph: np.ndarray, num_left: int, upper: bool) -> np.ndarray:
+    """``[num_left]``: for each left graph g of a tile, the sum of a per-right-graph quantity over the
+    graphs g meets: all of them, or those h >= g (``upper``, a diagonal tile, left = right: suffix sums)."""
+    if upper:
+        return np.cumsum(per_right_graph[::-1])[::-1]
+    return np.full(num_left, per_right_graph.sum())
 
 
 def _per_graph_nnz(side) -> np.ndarray:
@@ -223,10 +227,7 @@ def _left_costs(left_offsets: np.ndarray, right_offsets: np.ndarray, upper: bool
     """
     p = np.diff(left_offsets).astype(np.float64)
     q = np.diff(right_offsets).astype(np.float64)
-    if upper:  # graph g meets the columns of graphs h >= g: suffix sums
-        big_q, big_q2 = np.cumsum(q[::-1])[::-1], np.cumsum((q * q)[::-1])[::-1]
-    else:
-        big_q, big_q2 = np.full(p.shape, q.sum()), np.full(p.shape, (q * q).sum())
+    big_q, big_q2 = (_met_by_left(v, len(p), upper) for v in (q, q * q))
     return p * (p * big_q + big_q2) + 300.0 * p * big_q
 
 
