@@ -40,9 +40,8 @@ def _rel(a, b) -> float:
     return float(np.abs(a - b).max() / np.abs(b).max())
 
 
-@pytest.mark.data
 @pytest.mark.parametrize("tile", ["compiled", "torch"])
-@pytest.mark.parametrize("name", [*TU_SETS, "COLLAB-like"])
+@pytest.mark.parametrize("name", [*(pytest.param(n, marks=pytest.mark.data) for n in TU_SETS), "COLLAB-like"])
 def test_batched_equals_decoupled_on_a_subset(name, tile, monkeypatch):
     graphs = _collab_like() if name == "COLLAB-like" else _subset(load_shared(name).graphs, 15, seed=7)
     if tile == "compiled":
