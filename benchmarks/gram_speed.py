@@ -20,11 +20,13 @@ jk, uniform scale, ``--dtype`` (float64), it measures
   (a warm-up run first; synchronised around the timing);
 * **node pairs / s**: Σ_{i <= j} N_i N_j (the graph pairs of the symmetric half
   of the Gram, diagonal included) over the batched gram seconds (prepare
-  excluded).  The engine computes whole diagonal tiles, so it does a little more
-  than that (``engine_node_pairs`` in the CSV);
+  excluded).  The compiled CPU tile computes exactly these; the torch tile (CUDA,
+  or no numba) computes whole diagonal tiles, so a little more
+  (``engine_node_pairs`` in the CSV, under the engine's own tile plan: ``tile_nodes``);
 * **aggregation GFLOP/s**: the aggregation ``B Σ Bᵀ`` of Σ and Θ on one
-  representative tile (a random chunk of graphs of the engine's tile size,
-  stacked by ``stack_operands``) by the code the engine runs: where the compiled
+  representative tile (a random chunk of graphs of the torch tile's size at the
+  budget, capped at 1 GiB's worth: the probe holds [M, M] arrays; stacked by
+  ``stack_operands``) by the code the engine runs: where the compiled
   tile runs, ``fused.tile_aggregation_fused`` (its BLAS products on the dense
   ``C A`` blocks or its CSR row updates, block by block as in the recursion),
   else the torch tile's two sparse (or batched dense) products per array;
@@ -76,7 +78,13 @@ import torch
 
 from fastgnn import GNTK, datasets
 from fastgnn.gntk import fused
-from fastgnn.gntk.engine import default_max_memory, plan_chunks, plan_tile_nodes, tile_nodes_for_budget
+from fastgnn.gntk.engine import (
+    compiled_tile_runs,
+    default_max_memory,
+    plan_chunks,
+    plan_tile_nodes,
+    tile_nodes_for_budget,
+)
 from fastgnn.gntk.estimator import parse_memory
 from fastgnn.gntk.pairwise import pair_readouts, prepare
 from fastgnn.gntk.relu import ntk_step
@@ -193,7 +201,7 @@ def run_dataset(name, ds, args, dtype, probe_nodes, cuda) -> dict:
     # the engine's own tile plan for this Gram (as GNTK.fit_transform makes it)
     itemsize = torch.empty((), dtype=dtype).element_size()
     tile_nodes = plan_tile_nodes(ops, None, args.budget, itemsize, NUM_BLOCKS, sketched=False)
-    compiled = fused.tile_usable(ops[0].x, *ops[0].diags[:1])
+    compiled = compiled_tile_runs(ops[0], sketched=False)
     row.update(tile_nodes=tile_nodes, engine_node_pairs=engine_node_pairs(sizes, tile_nodes, compiled))
     print(f"{n} graphs, {total} nodes (max {sizes.max()}), {row['graph_pairs']:.4g} graph pairs i<=j, "
           f"{node_pairs:.4g} node pairs i<=j, {row['engine_node_pairs']:.4g} computed by the engine's tiles "

@@ -66,6 +66,7 @@ __all__ = [
     "plan_chunks",
     "plan_tiles",
     "compiled_tile_nodes",
+    "compiled_tile_runs",
     "plan_tile_nodes",
     "reserved_bytes",
     "tile_nodes_for_budget",
@@ -140,12 +141,18 @@ def plan_tile_nodes(rows: Sequence[Operand], cols: Sequence[Operand] | None, max
     """Nodes per side of the tiles of this Gram within ``max_memory_bytes``: the compiled tile's rule
     where it runs (exact kernel, :func:`fastgnn.gntk.fused.tile_usable`), else the torch tile's."""
     free = float(max_memory_bytes) - reserved_bytes(rows, cols, num_blocks)
-    op = rows[0]
-    if not sketched and fused.tile_usable(op.x, *op.diags[:1]):
+    if compiled_tile_runs(rows[0], sketched):
         everything = list(rows) + ([] if cols is None else list(cols))
         mean_nodes = sum(o.num_nodes for o in everything) / len(everything)
-        return compiled_tile_nodes(free, itemsize, int(op.x.shape[1]), num_blocks, mean_nodes)
+        return compiled_tile_nodes(free, itemsize, int(rows[0].x.shape[1]), num_blocks, mean_nodes)
     return tile_nodes_for_budget(free, itemsize)
+
+
+def compiled_tile_runs(op: Operand, sketched: bool) -> bool:
+    """Whether tiles of such operands run on the compiled tile of :mod:`fastgnn.gntk.fused`: the exact
+    kernel, and :func:`fastgnn.gntk.fused.tile_usable` for the graph's features and self-diagonals
+    (CPU, plain float tensors, numba installed); else on the torch tile."""
+    return not sketched and fused.tile_usable(op.x, *op.diags[:1])
 
 
 def reserved_bytes(rows: Sequence[Operand], cols: Sequence[Operand] | None, num_blocks: int) -> int:
@@ -169,7 +176,7 @@ def reserved_bytes(rows: Sequence[Operand], cols: Sequence[Operand] | None, num_
             total += op.x.numel() * op.x.element_size()
             factors = [op.a] if op.sketch is None else [op.sketch, op.sketched_a]
             total += sum(2 * f.numel() * 8 for f in factors)
-            if op.sketch is None and fused.tile_usable(op.x, *op.diags[:1]):
+            if compiled_tile_runs(op, sketched=op.sketch is not None):
                 total += op.a.numel() * op.a.element_size() + compiled_csr_bytes(op)
             total += sum(d.numel() * d.element_size() for d in op.diags)
         return total
