@@ -193,7 +193,7 @@ def compiled_csr_bytes(op: Operand) -> int:
     """
     nnz_row = torch.count_nonzero(op.x, dim=1) if op.x.numel() else torch.zeros(1)
     nnz_x = int(nnz_row.sum())
-    k = int(nnz_row.max()) if nnz_row.numel() else 0
+    k = int(nnz_row.max())
     nnz_y = min(op.x.numel(), int(torch.count_nonzero(op.a)) * k)
     return 16 * (nnz_x + nnz_y)
 

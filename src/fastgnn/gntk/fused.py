@@ -138,7 +138,7 @@ def tile_readouts_fused(left, right, num_blocks: int, num_mlp_layers: int, upper
     d_r = torch.stack(list(right.diags)).numpy()
     out = np.zeros((num_blocks + 1, left.num_graphs, right.num_graphs), dtype=np.float64)
     with _threads(kernels.numba), _one_blas_thread(sides[0][0] or sides[1][0]):
-        order, bin_ptr = balanced_bins(_left_costs(sides[0][6], sides[1][6], upper), kernels.numba.get_num_threads())
+        order, bin_ptr = _thread_bins(sides, upper, kernels.numba)
         kernels.tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, *sides, inv_l, lpi, inv_r, d_r, num_blocks,
                                       num_mlp_layers, bool(upper), COLUMN_CHUNK, _snap(dtype), order, bin_ptr,
                                       aggregated, out)
@@ -162,7 +162,7 @@ def tile_aggregation_fused(left, right, upper: bool = False) -> int:
     kernels = _kernels()
     sides = tuple(_side(st) for st in (left, right))
     with _threads(kernels.numba), _one_blas_thread(sides[0][0] or sides[1][0]):
-        order, bin_ptr = balanced_bins(_left_costs(sides[0][6], sides[1][6], upper), kernels.numba.get_num_threads())
+        order, bin_ptr = _thread_bins(sides, upper, kernels.numba)
         kernels.tile_aggregation_kernel(*sides, bool(upper), COLUMN_CHUNK, order, bin_ptr,
                                         np.empty(0, dtype=left.x.numpy().dtype))
     nnz_l, nnz_r = (_per_graph_nnz(side) for side in sides)
@@ -213,6 +213,12 @@ def _dense_transposed(csr: tuple, rows: int, cols: int) -> np.ndarray:
     row_of = np.repeat(np.arange(rows), np.diff(ptr))
     out[idx, row_of] = val
     return out
+
+
+def _thread_bins(sides, upper: bool, numba) -> tuple[np.ndarray, np.ndarray]:
+    """The left graphs of a tile split into one bin per numba thread (call inside :func:`_threads`), by
+    :func:`balanced_bins` on :func:`_left_costs`."""
+    return balanced_bins(_left_costs(sides[0][6], sides[1][6], upper), numba.get_num_threads())
 
 
 def _left_costs(left_offsets: np.ndarray, right_offsets: np.ndarray, upper: bool) -> np.ndarray:
