@@ -13,19 +13,20 @@ prints the test predictions that differ, both accuracies and libsvm's iteration 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.svm import SVC
-
-from fastgnn import GNTK, datasets
-from fastgnn.evaluate import scale_gram
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from float32_accuracy import fit_both  # noqa: E402
+
+from fastgnn import GNTK, datasets  # noqa: E402
+from fastgnn.evaluate import scale_gram  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -50,25 +51,12 @@ def main(argv=None) -> int:
     print(f"{args.dataset}, L={args.layers} R={args.mlp} uniform jk, C={args.C:.4g}, raw; "
           f"float32 kernel rel. error {np.abs(grams[1] - grams[0]).max() / np.abs(grams[0]).max():.2e}")
     for cap in (args.max_iter, -1):
-        changed = tested = 0
-        right = [0, 0]
-        iters = []
         t0 = time.perf_counter()
-        for tr, te in ds.folds:
-            tr, te = np.asarray(tr), np.asarray(te)
-            preds = []
-            for k in grams:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)  # counted below instead
-                    model = SVC(kernel="precomputed", C=args.C, max_iter=cap).fit(k[np.ix_(tr, tr)], y[tr])
-                iters.append(int(np.max(model.n_iter_)))
-                preds.append(model.predict(k[np.ix_(te, tr)]))
-            changed += int((preds[0] != preds[1]).sum())
-            tested += len(te)
-            right = [r + int((p == y[te]).sum()) for r, p in zip(right, preds)]
-        print(f"max_iter={'none' if cap < 0 else cap}: {changed} of {tested} test predictions changed; accuracy "
-              f"float64 {100 * right[0] / tested:.2f}, float32 {100 * right[1] / tested:.2f}; libsvm iterations "
-              f"per fit {min(iters)}-{max(iters)}; {time.perf_counter() - t0:.0f} s", flush=True)
+        fit = fit_both(grams[0], grams[1], y, ds.folds, args.C, "raw", cap)
+        right, tested, iters = fit["right"], fit["tested"], fit["iterations"]
+        print(f"max_iter={'none' if cap < 0 else cap}: {fit['changed']} of {tested} test predictions changed; "
+              f"accuracy float64 {100 * right[0] / tested:.2f}, float32 {100 * right[1] / tested:.2f}; libsvm "
+              f"iterations per fit {min(iters)}-{max(iters)}; {time.perf_counter() - t0:.0f} s", flush=True)
     return 0
 
 
