@@ -362,8 +362,7 @@ def _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi
                     v = x_val[e]
                     for c in range(w):
                         s[a, c] += v * xt_right[f, c0 + c]
-        if not aggregated:  # s = Σ⁽⁰⁾: read out, then aggregate (else s is already A_g Σ⁽⁰⁾ B_Cᵀ)
-            _readout_block(s, colsum, r_off, h, h1, c0, out, 0, g)
+            _readout_block(s, colsum, r_off, h, h1, c0, out, 0, g)  # read Σ⁽⁰⁾ out, then aggregate it
             _aggregate(st, work, tmp_t, 1, both_dense, left, g, r0, right, h, h1, c0)
         for a in range(p):
             for c in range(w):
