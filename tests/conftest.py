@@ -1,4 +1,4 @@
-"""Shared fixtures: the benchmark data in ``../shared/datasets`` and an isolated cache.
+"""Shared fixtures: the benchmark data in ``../shared/datasets`` and an isolated cache; ``rel``.
 
 The benchmark files are not in this repository; they sit beside it in
 ``<repo>/../shared/datasets/tu/NAME/``.  Tests that need them take the
@@ -11,12 +11,19 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_TU = REPO_ROOT.parent / "shared" / "datasets" / "tu"
 SHARED_PLANETOID = REPO_ROOT.parent / "shared" / "datasets" / "planetoid"
+
+
+def rel(a, b) -> float:
+    """The largest entry difference of ``a`` from ``b`` over ``b``'s largest entry (the relative error
+    the GNTK tests and benchmarks report)."""
+    return float(np.abs(a - b).max() / np.abs(b).max())
 
 
 def shared_dir() -> Path:

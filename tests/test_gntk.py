@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import load_shared, rel
 
 from fastgnn import GNTK, Graph
 from fastgnn.gntk import aggregate_decoupled, aggregate_sketch, combine_readouts, sketch_matrix
@@ -27,10 +28,6 @@ def graphs():
     gs.append(random_graph(rng, 6, isolated=2, onehot=True))
     gs.append(Graph(torch.zeros(2, 0, dtype=torch.long), 1, torch.tensor([[1.0, 0.0, 0.0]])))
     return gs
-
-
-def rel(a, b):
-    return np.abs(a - b).max() / np.abs(b).max()
 
 
 @pytest.mark.parametrize("scale", ["uniform", "degree"])
@@ -263,8 +260,6 @@ def test_cuda_matches_cpu(graphs, sketch_size):
 @pytest.mark.data
 def test_sketched_gram_error_falls_with_b_on_proteins():
     """The sketched kernel approaches the exact one as b grows, on a real dataset's Gram."""
-    from conftest import load_shared
-
     data = load_shared("PROTEINS")
     big = [g for g in data.graphs if 60 <= g.num_nodes <= 90][:16]
     exact = GNTK(num_layers=3, num_mlp_layers=1, method="batched").fit_transform(big)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import load_shared
+from conftest import load_shared, rel
 
 from fastgnn import GNTK
 from fastgnn.datasets.synthetic import COLLAB_PRESET, synthetic
@@ -36,10 +36,6 @@ def _collab_like():
     return synthetic(**{**COLLAB_PRESET, "num_graphs": 14, "max_nodes": 150, "mean_edges": 1500.0}, seed=3).graphs
 
 
-def _rel(a, b) -> float:
-    return float(np.abs(a - b).max() / np.abs(b).max())
-
-
 @pytest.mark.parametrize("tile", ["compiled", "torch"])
 @pytest.mark.parametrize("name", [*(pytest.param(n, marks=pytest.mark.data) for n in TU_SETS), "COLLAB-like"])
 def test_batched_equals_decoupled_on_a_subset(name, tile, monkeypatch):
@@ -56,10 +52,10 @@ def test_batched_equals_decoupled_on_a_subset(name, tile, monkeypatch):
     batched = GNTK(method="batched", **CONFIG).fit_transform(graphs)
     assert bool(calls) == (tile == "compiled")  # the tile kind under test is the one that ran
     assert np.isfinite(batched).all()
-    assert _rel(batched, decoupled) < 1e-10
+    assert rel(batched, decoupled) < 1e-10
     # transform against fitted graphs: the off-diagonal block, on tiles that are not symmetric
     est = GNTK(method="batched", **CONFIG).fit(graphs[:6])
-    assert _rel(est.transform(graphs[6:]), decoupled[6:, :6]) < 1e-10
+    assert rel(est.transform(graphs[6:]), decoupled[6:, :6]) < 1e-10
 
 
 def test_collab_like_subset_is_dense_and_degree_featured():
