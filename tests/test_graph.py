@@ -66,11 +66,15 @@ def test_stratified_folds_partition_the_data():
 
 def test_networkx_roundtrip():
     nx = pytest.importorskip("networkx")
-    g = nx.karate_club_graph()
-    ours = from_networkx(g, y=1)
+    g = nx.karate_club_graph()  # node attribute "club", edge attribute "weight"
+    ours = from_networkx(g, y=1, node_attr="club")
     assert ours.num_nodes == 34 and ours.num_edges == 2 * g.number_of_edges()
+    assert ours.meta["categories"] == {"club": ("Mr. Hi", "Officer")}
+    clubs = [g.nodes[v]["club"] for v in g.nodes]
+    assert ours.x[:, 1].tolist() == [float(c == "Officer") for c in clubs]
+    assert ours.weighted
     back = to_networkx(ours)
-    assert nx.is_isomorphic(g, back)
+    assert nx.is_isomorphic(g, back, edge_match=lambda a, b: a["weight"] == b["weight"])
 
 
 def test_from_pyg_data_object():

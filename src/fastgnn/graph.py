@@ -10,13 +10,14 @@ name.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-__all__ = ["Graph", "GraphDataset", "from_networkx", "to_networkx", "from_pyg"]
+__all__ = ["Graph", "GraphDataset", "from_networkx", "to_networkx", "from_pyg", "from_numpy", "from_scipy"]
 
 
 @dataclass(eq=False)
@@ -24,21 +25,39 @@ class Graph:
     """One graph.
 
     Attributes:
-        edge_index: ``[2, E]`` int64 tensor of directed edges (source, target).
+        edge_index: ``[2, E]`` int64 tensor of edges (source, target).  An ``[E, 2]`` list is
+            refused (transpose it); by default each edge is read both ways (``directed=False``).
         num_nodes: N; nodes are ``0..N-1`` (isolated nodes are allowed).
         x: ``[N, F]`` float tensor of node features.
-        y: the graph's label (an ``int``) or ``None``.
+        y: the graph's label: an ``int``, or a ``float`` when it is not a whole number (a
+            one-element tensor or array is read as its value, never truncated), or ``None``.
+        meta: free-form information (the converters record the one-hot ``categories`` here).
+        edge_weight: ``[E]`` float tensor of edge weights, or ``None`` (unweighted).  The GNN
+            layers can take it; the GNTK (defined on unweighted graphs) refuses a graph whose
+            weights are not all 1.
+        directed: whether ``edge_index`` is a directed graph.  ``False`` (default) reads every
+            edge both ways, as the GNTK papers' code does; the converters set ``True`` for a
+            directed source (a networkx ``DiGraph``, an asymmetric adjacency or PyG
+            ``edge_index``), which the GNTK refuses rather than symmetrise silently.
     """
 
     edge_index: torch.Tensor
     num_nodes: int
     x: torch.Tensor
-    y: int | None = None
+    y: int | float | None = None
     meta: dict = field(default_factory=dict)
+    edge_weight: torch.Tensor | None = None
+    directed: bool = False
 
     def __post_init__(self) -> None:
         self.edge_index, self.x = as_edge_index_and_features(self.edge_index, self.x)
         self.num_nodes = int(self.num_nodes)
+        self.y = as_label(self.y)
+        self.directed = bool(self.directed)
+        if self.edge_weight is not None:
+            self.edge_weight = torch.as_tensor(self.edge_weight)
+            if not torch.is_floating_point(self.edge_weight):
+                self.edge_weight = self.edge_weight.to(torch.get_default_dtype())
         self.validate()
 
     def validate(self) -> None:
@@ -64,6 +83,20 @@ class Graph:
         ):
             bad = self.edge_index[(self.edge_index < 0) | (self.edge_index >= n)][0]
             raise ValueError(f"edge_index holds node {int(bad)}, outside 0..{n - 1} (num_nodes={n})")
+        w = getattr(self, "edge_weight", None)  # NodeData shares these checks and has no weights
+        if w is not None:
+            if w.dim() == 2 and w.shape[1] == 1:
+                self.edge_weight = w = w.reshape(-1)
+            if w.shape != (self.num_edges,):
+                raise ValueError(f"edge_weight must have shape [E] = [{self.num_edges}] (one weight per "
+                                 f"edge_index column), got {tuple(w.shape)}")
+            if not bool(torch.isfinite(w).all()):
+                raise ValueError("edge_weight holds a non-finite value")
+
+    @property
+    def weighted(self) -> bool:
+        """Whether the graph has edge weights other than 1."""
+        return self.edge_weight is not None and bool((self.edge_weight != 1).any())
 
     @property
     def num_edges(self) -> int:
@@ -98,9 +131,10 @@ class Graph:
         return a.sum(1).long()
 
     def __repr__(self) -> str:
+        extra = (", weighted" if self.weighted else "") + (", directed" if self.directed else "")
         return (
             f"Graph(num_nodes={self.num_nodes}, num_edges={self.num_edges}, "
-            f"num_features={self.num_features}, y={self.y})"
+            f"num_features={self.num_features}, y={self.y}{extra})"
         )
 
 
@@ -199,52 +233,296 @@ def stratified_folds(y, n_splits: int = 10, seed: int = 0):
     return [(tr.astype(np.int64), te.astype(np.int64)) for tr, te in skf.split(np.zeros(len(y)), y)]
 
 
-def from_networkx(g, x=None, y=None, node_attr: str | None = None) -> Graph:
-    """Build a :class:`Graph` from a networkx graph.
+def from_networkx(
+    g,
+    x=None,
+    y=None,
+    node_attr=None,
+    *,
+    categories: dict | None = None,
+    edge_weight: str | None = "weight",
+    drop_attrs: bool = False,
+):
+    """Build a :class:`Graph` from a networkx graph (or a list of Graphs from a list of them).
 
-    Nodes are renumbered ``0..N-1`` in the graph's node order.  Features come
-    from ``x`` (``[N, F]``), else from the node attribute ``node_attr``, else a
-    column of ones.
+    Nodes are renumbered ``0..N-1`` in the graph's node order.  Nothing the graph carries is
+    dropped without a word:
+
+    * **Node features** come from ``x`` (``[N, F]``), else from the node attribute(s)
+      ``node_attr`` (a key or a list of keys), else a column of ones.  Categorical values
+      (strings, integers, booleans) are one-hot encoded, as GraKeL's ``node_labels``; floats and
+      sequences of floats are used as they are.  The one-hot columns follow ``categories``
+      (``{key: [values...]}``), else the sorted values found; they are recorded in
+      ``graph.meta["categories"]``, and the GNTK refuses graphs encoded over different
+      categories.  Convert a data set's graphs together (pass the list), or pass the training
+      graphs' ``categories`` when converting new ones.  Nodes that carry attributes while
+      ``node_attr`` and ``x`` are not given raise ``ValueError`` (pass ``node_attr=False`` or
+      ``drop_attrs=True`` to ignore them).
+    * **Edge weights**: the edge attribute ``edge_weight`` (default ``"weight"``; missing = 1)
+      becomes ``Graph.edge_weight`` unless every weight is 1.  Other edge attributes raise
+      ``ValueError`` unless ``drop_attrs=True``.
+    * **Direction**: a ``DiGraph`` gives ``directed=True`` (one ``edge_index`` column per arc);
+      an undirected graph gives both directions of each edge.  Multigraphs are refused.
+
+    Args:
+        g: a networkx graph, or an iterable of them (then ``y`` is a list of labels or None,
+            ``x`` must be None, and the categories are those of all the graphs together).
+        x, y: node features ``[N, F]`` and the graph's label.
+        node_attr: the node attribute key(s) to use as features; ``False`` ignores them.
+
+    Cost: O(N + E) Python operations.
     """
+    if not hasattr(g, "nodes"):
+        graphs = list(g)
+        if x is not None:
+            raise ValueError("from_networkx: x= is one graph's features; pass a single graph with it")
+        ys = [None] * len(graphs) if y is None else list(y)
+        if len(ys) != len(graphs):
+            raise ValueError(f"from_networkx: {len(ys)} labels for {len(graphs)} graphs")
+        keys = _attr_keys(node_attr)
+        if categories is None and keys:
+            categories = {k: _sorted_values([d.get(k) for h in graphs for _, d in h.nodes(data=True)])
+                          for k in keys if _categorical([d.get(k) for h in graphs for _, d in h.nodes(data=True)])}
+        return [from_networkx(h, None, yy, node_attr, categories=categories, edge_weight=edge_weight,
+                              drop_attrs=drop_attrs) for h, yy in zip(graphs, ys)]
+    if g.is_multigraph():
+        raise ValueError("from_networkx: a multigraph's parallel edges have no meaning here; collapse them "
+                         "first (networkx.Graph(g)), with their count as a 'weight' if it matters")
     nodes = list(g.nodes)
     index = {v: i for i, v in enumerate(nodes)}
-    pairs = [(index[u], index[v]) for u, v in g.edges]
-    if not g.is_directed():
-        pairs = pairs + [(v, u) for u, v in pairs if u != v]
+    directed = g.is_directed()
+    pairs, weights = [], []
+    extra_edge_attrs = set()
+    for u, v, d in g.edges(data=True):
+        extra_edge_attrs.update(k for k in d if k != edge_weight)
+        w = float(d.get(edge_weight, 1.0)) if edge_weight is not None else 1.0
+        pairs.append((index[u], index[v]))
+        weights.append(w)
+        if not directed and u != v:
+            pairs.append((index[v], index[u]))
+            weights.append(w)
+    if extra_edge_attrs and not drop_attrs:
+        raise ValueError(f"from_networkx: the edges carry attribute(s) {sorted(map(str, extra_edge_attrs))}, "
+                         f"which a Graph cannot hold (it keeps only the edge weight {edge_weight!r}); pass "
+                         "drop_attrs=True to drop them")
     edge_index = torch.tensor(pairs, dtype=torch.long).t().reshape(2, -1)
-    if x is None and node_attr is not None:
-        x = np.array([np.atleast_1d(g.nodes[v][node_attr]) for v in nodes], dtype=np.float64)
+    w = torch.tensor(weights, dtype=torch.float64)
+    edge_w = w if bool((w != 1).any()) else None
+    meta = {}
     if x is None:
-        x = np.ones((len(nodes), 1))
-    return Graph(edge_index, len(nodes), torch.as_tensor(np.asarray(x), dtype=torch.float64), y)
+        x, cats = _node_features(g, nodes, node_attr, categories, drop_attrs)
+        if cats:
+            meta["categories"] = cats
+    x = torch.as_tensor(np.asarray(x), dtype=torch.float64)
+    return Graph(edge_index, len(nodes), x, y, meta=meta, edge_weight=edge_w, directed=directed)
+
+
+def _attr_keys(node_attr) -> list:
+    if node_attr is None or node_attr is False:
+        return []
+    return [node_attr] if isinstance(node_attr, str) else list(node_attr)
+
+
+def _categorical(values) -> bool:
+    """Whether node-attribute values are categories (str, int, bool) rather than numbers to use as such."""
+    kinds = {isinstance(v, (str, bool, np.bool_, int, np.integer)) for v in values}
+    if len(kinds) > 1:
+        raise ValueError("from_networkx: a node attribute mixes categorical values (str, int, bool) with "
+                         "numbers or sequences; make them all one kind")
+    return kinds == {True}
+
+
+def _sorted_values(values) -> tuple:
+    """Distinct values, sorted by (type name, value) so that mixed types sort too."""
+    distinct = {(type(v).__name__, v.item() if isinstance(v, np.generic) else v) for v in values}
+    return tuple(v for _, v in sorted(distinct, key=lambda t: (t[0], str(t[1]) if t[0] == "str" else t[1])))
+
+
+def _node_features(g, nodes, node_attr, categories, drop_attrs) -> tuple[np.ndarray, dict]:
+    present = sorted({str(k) for _, d in g.nodes(data=True) for k in d})
+    keys = _attr_keys(node_attr)
+    if not keys:
+        if present and node_attr is not False and not drop_attrs:
+            raise ValueError(
+                f"from_networkx: the nodes carry attribute(s) {present}, which would be dropped: pass "
+                f"node_attr={present[0]!r} (categorical values become one-hot columns, numbers are used as "
+                "they are), or x=..., or node_attr=False to ignore them")
+        return np.ones((len(nodes), 1)), {}
+    unused = sorted(set(present) - {str(k) for k in keys})
+    if unused and not drop_attrs:
+        raise ValueError(f"from_networkx: node attribute(s) {unused} would be dropped (node_attr={keys!r}); "
+                         "add them to node_attr or pass drop_attrs=True")
+    blocks, cats = [], {}
+    for key in keys:
+        values = []
+        for v in nodes:
+            if key not in g.nodes[v]:
+                raise ValueError(f"from_networkx: node {v!r} has no attribute {key!r}")
+            values.append(g.nodes[v][key])
+        if _categorical(values):
+            known = tuple((categories or {}).get(key) or _sorted_values(values))
+            col = {c: i for i, c in enumerate(known)}
+            block = np.zeros((len(nodes), len(known)))
+            for i, val in enumerate(values):
+                val = val.item() if isinstance(val, np.generic) else val
+                if val not in col:
+                    raise ValueError(f"from_networkx: node {nodes[i]!r} has {key}={val!r}, not among the "
+                                     f"categories {list(known)}")
+                block[i, col[val]] = 1.0
+            cats[key] = known
+        else:
+            try:
+                rows = [np.atleast_1d(np.asarray(val, dtype=np.float64)) for val in values]
+                block = np.stack(rows)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"from_networkx: node attribute {key!r} is neither categorical nor a number or "
+                                 f"a fixed-length sequence of numbers ({e})") from None
+            if block.ndim != 2:
+                raise ValueError(f"from_networkx: node attribute {key!r} must be a number or a flat sequence")
+        blocks.append(block)
+    return np.concatenate(blocks, axis=1), cats
 
 
 def to_networkx(graph: Graph):
-    """The undirected networkx graph of ``graph`` (features as node attribute ``x``)."""
+    """The networkx graph of ``graph``: a ``Graph`` (``DiGraph`` when ``graph.directed``), features as
+    node attribute ``x``, edge weights (when weighted) as edge attribute ``weight``."""
     import networkx as nx
 
-    g = nx.Graph()
+    g = nx.DiGraph() if graph.directed else nx.Graph()
     g.add_nodes_from(range(graph.num_nodes))
     for i in range(graph.num_nodes):
         g.nodes[i]["x"] = graph.x[i].tolist()
-    g.add_edges_from(graph.edge_index.t().tolist())
+    if graph.weighted:
+        g.add_weighted_edges_from(
+            (u, v, w) for (u, v), w in zip(graph.edge_index.t().tolist(), graph.edge_weight.tolist()))
+    else:
+        g.add_edges_from(graph.edge_index.t().tolist())
     return g
 
 
-def from_pyg(data) -> Graph:
-    """Build a :class:`Graph` from a PyTorch Geometric ``Data`` object."""
+def from_pyg(data, *, ignore_edge_attr: bool = False):
+    """Build a :class:`Graph` from a PyTorch Geometric ``Data`` object; a ``Batch`` (or a list of
+    ``Data``) gives a list of Graphs, each with its own label.
+
+    ``y`` must be one value per graph (a float label stays a float: 0.7 is not read as 0; node
+    labels, one per node, raise ``ValueError``).  ``edge_weight`` is kept; ``edge_attr`` (edge
+    features, which a Graph cannot hold) raises ``ValueError`` unless ``ignore_edge_attr=True``.
+    An ``edge_index`` that is not symmetric (with its weights) gives ``directed=True``.
+    """
+    if hasattr(data, "to_data_list") and hasattr(data, "num_graphs"):  # a Batch
+        return [from_pyg(d, ignore_edge_attr=ignore_edge_attr) for d in data.to_data_list()]
+    if isinstance(data, (list, tuple)):
+        return [from_pyg(d, ignore_edge_attr=ignore_edge_attr) for d in data]
     n = int(data.num_nodes)
     x = data.x if getattr(data, "x", None) is not None else torch.ones(n, 1)
-    y = getattr(data, "y", None)
-    if y is not None:
-        y = int(y.reshape(-1)[0])
-    return Graph(data.edge_index, n, x.to(torch.float64), y)
+    if getattr(data, "edge_attr", None) is not None and not ignore_edge_attr:
+        raise ValueError(f"from_pyg: data.edge_attr {list(data.edge_attr.shape)} would be dropped: a Graph holds "
+                         "edge weights only (set data.edge_weight for those), or pass ignore_edge_attr=True")
+    try:
+        y = as_label(getattr(data, "y", None))
+    except ValueError as e:
+        raise ValueError(f"from_pyg: {e} (node-level labels belong to node classification, not to a Graph)") from None
+    edge_index = torch.as_tensor(data.edge_index)
+    weight = getattr(data, "edge_weight", None)
+    directed = not _symmetric(edge_index, n, weight)
+    return Graph(edge_index, n, x.to(torch.float64), y, edge_weight=weight, directed=directed)
+
+
+def from_scipy(adj, x=None, y=None) -> Graph:
+    """Build a :class:`Graph` from a SciPy sparse adjacency matrix ``[N, N]``.
+
+    Every stored nonzero ``adj[u, v]`` is an edge ``u -> v`` (diagonal entries are self-loops);
+    values other than 1 become ``edge_weight``; an asymmetric matrix gives ``directed=True``.
+    ``x`` defaults to a column of ones.  Cost O(N + nnz log nnz).
+    """
+    import scipy.sparse as sp
+
+    a = sp.coo_matrix(adj)
+    if a.shape[0] != a.shape[1]:
+        raise ValueError(f"adjacency must be square [N, N], got shape {a.shape}")
+    a = a.tocsr()
+    a.sum_duplicates()
+    a.eliminate_zeros()
+    if not np.isfinite(a.data).all():
+        raise ValueError("adjacency holds a non-finite value")
+    directed = (abs(a - a.T) > 0).nnz > 0
+    a = a.tocoo()
+    edge_index = torch.from_numpy(np.stack([a.row, a.col]).astype(np.int64))
+    vals = torch.from_numpy(a.data.astype(np.float64))
+    weight = vals if bool((vals != 1).any()) else None
+    n = a.shape[0]
+    x = torch.ones(n, 1, dtype=torch.float64) if x is None else torch.as_tensor(np.asarray(x), dtype=torch.float64)
+    return Graph(edge_index, n, x, y, edge_weight=weight, directed=bool(directed))
+
+
+def from_numpy(adj, x=None, y=None) -> Graph:
+    """Build a :class:`Graph` from a dense NumPy adjacency matrix ``[N, N]`` (as :func:`from_scipy`:
+    nonzeros are edges, values other than 1 weights, an asymmetric matrix a directed graph)."""
+    a = np.asarray(adj)
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ValueError(f"adjacency must be a square [N, N] matrix, got shape {a.shape}")
+    if not np.issubdtype(a.dtype, np.number) and a.dtype != bool:
+        raise ValueError(f"adjacency must be numeric, got dtype {a.dtype}")
+    return from_scipy(a.astype(np.float64), x, y)
+
+
+def _symmetric(edge_index: torch.Tensor, n: int, weight=None) -> bool:
+    """Whether the (weighted) adjacency of ``edge_index`` equals its transpose."""
+    import scipy.sparse as sp
+
+    if edge_index.numel() == 0:
+        return True
+    ei = edge_index.detach().cpu().numpy()
+    w = np.ones(ei.shape[1]) if weight is None else torch.as_tensor(weight).detach().cpu().reshape(-1).double().numpy()
+    a = sp.coo_matrix((w, (ei[0], ei[1])), shape=(n, n)).tocsr()
+    return (abs(a - a.T) > 0).nnz == 0
+
+
+def as_label(y):
+    """A graph label as a Python value: a one-element tensor or array becomes its value; a float that
+    is a whole number becomes an ``int``, any other float stays a float (0.7 is not truncated to 0).
+    ``ValueError`` for several values (a label per node or per task) or a non-finite float."""
+    if y is None:
+        return None
+    if isinstance(y, (torch.Tensor, np.ndarray)):
+        size = y.numel() if isinstance(y, torch.Tensor) else y.size
+        if size != 1:
+            raise ValueError(f"y has {size} values, but a graph's label is one value")
+        y = y.reshape(-1)[0].item()
+    if isinstance(y, np.generic):
+        y = y.item()
+    if isinstance(y, bool):
+        return int(y)
+    if isinstance(y, float):
+        if not math.isfinite(y):
+            raise ValueError(f"y = {y} is not a finite label")
+        return int(y) if y.is_integer() else y
+    return y
 
 
 def as_edge_index_and_features(edge_index, x) -> tuple[torch.Tensor, torch.Tensor]:
     """``edge_index`` as int64 ``[2, E]`` and ``x`` as a tensor (integer features become the
-    default float dtype): the coercion every graph container applies on construction."""
+    default float dtype): the coercion every graph container applies on construction.
+
+    An ``[E, 2]`` list of pairs (E != 2) is refused with a message saying to transpose it, rather
+    than read as another graph; so are other shapes and non-integer indices.
+    """
     x = torch.as_tensor(x)
     if not torch.is_floating_point(x):
         x = x.to(torch.get_default_dtype())
-    return torch.as_tensor(edge_index, dtype=torch.long).reshape(2, -1), x
+    ei = torch.as_tensor(edge_index)
+    if ei.numel() == 0:
+        return ei.to(torch.long).reshape(2, 0), x
+    if ei.dim() != 2 or ei.shape[0] != 2:
+        shape = list(ei.shape)
+        if ei.dim() == 2 and ei.shape[1] == 2:
+            raise ValueError(
+                f"edge_index has shape {shape}, a list of [source, target] pairs; fastgnn, like PyTorch "
+                "Geometric, takes [2, E] (row 0 the sources, row 1 the targets): transpose it "
+                "(edge_index.t() or edge_index.T)")
+        raise ValueError(f"edge_index must have shape [2, E], got {shape}")
+    if torch.is_floating_point(ei) or torch.is_complex(ei):
+        if not bool((ei == torch.round(ei.real)).all()):
+            raise ValueError("edge_index holds non-integer node indices")
+        ei = ei.real
+    return ei.to(torch.long), x

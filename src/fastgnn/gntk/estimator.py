@@ -1,33 +1,50 @@
-"""The GNTK estimator, scikit-learn style."""
+"""The GNTK estimator: a scikit-learn transformer from graphs to kernel values.
+
+:class:`GNTK` subclasses ``sklearn.base.BaseEstimator`` and ``TransformerMixin``: ``get_params``,
+``set_params``, ``clone``, ``repr``, ``set_output`` and ``check_is_fitted`` behave as for any
+scikit-learn transformer, and a ``Pipeline(GNTK(), SVC(kernel="precomputed"))`` runs in
+``GridSearchCV`` over the kernel's parameters and C.  Its parameters are checked at ``fit``
+against one table, :data:`fastgnn.gntk.params.PARAMETER_CONSTRAINTS`.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import sys
 import time
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.exceptions import NotFittedError
 
 from fastgnn.gntk.engine import default_max_memory, gram_readouts, plan_tile_nodes
-from fastgnn.gntk.pairwise import PAIR_METHODS, Operand, pair_readouts, prepare
+from fastgnn.gntk.pairwise import Operand, pair_readouts, prepare
+from fastgnn.gntk.params import DTYPES, KERNEL_PARAMS, METHODS, PARAMETER_CONSTRAINTS
 from fastgnn.gntk.recursion import combine_readouts
 from fastgnn.graph import Graph
 
-__all__ = ["GNTK", "METHODS", "parse_memory"]
-
-METHODS = ("batched", *PAIR_METHODS)
+__all__ = ["GNTK", "METHODS", "NotFittedGNTKError", "parse_memory"]
 
 
-class GNTK:
+class NotFittedGNTKError(NotFittedError, RuntimeError):
+    """``transform`` before ``fit``: scikit-learn's ``NotFittedError`` (also a ``RuntimeError``)."""
+
+
+class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Graph Neural Tangent Kernel (Du et al. 2019), computed by any of the paper's algorithms.
 
     Args:
         num_layers: layers of the GNN, the input layer counted: ``num_layers − 1``
-            blocks of (Aggregate, then ``num_mlp_layers`` ReLU layers). >= 2.
-        num_mlp_layers: R, ReLU layers per block. >= 1.
+            blocks of (Aggregate, then ``num_mlp_layers`` ReLU layers). An integer >= 2.
+        num_mlp_layers: R, ReLU layers per block. An integer >= 1.
         scale: ``"uniform"`` (c_u = 1) or ``"degree"`` (c_u = 1/(deg(u)+1)).
-        jk: jumping knowledge: sum the readouts of the input layer and of every block.
+        jk: jumping knowledge: sum the readouts of the input layer and of every block (a bool).
+        normalize: return the cosine-normalised kernel ``K(G, H) / sqrt(K(G, G) K(H, H))``, from
+            ``fit_transform`` and ``transform`` alike (``transform`` computes the self-kernels
+            of the new graphs: one pair each, O(N³)).  Default False: the raw kernel.
         method: how the Aggregate step is computed.
 
             * ``"batched"`` (default): the whole Gram by tiles of stacked graphs with
@@ -36,7 +53,7 @@ class GNTK:
             * ``"decoupled"``: Fact 4.2, ``C_G A_G Σ A_Hᵀ C_H``, O(N³) per pair; exact.
             * ``"sketch"``: Section 4.3, ``C_G A_G S_Gᵀ S_G Σ S_Hᵀ S_H A_Hᵀ C_H``,
               O(N² b) per pair; randomised.
-        sketch_size: b, rows of each graph's sketching matrix.  Required by
+        sketch_size: b, rows of each graph's sketching matrix (an integer >= 1).  Required by
             ``method="sketch"``; with ``"batched"`` it selects the sketched kernel
             computed the batched way.  A graph with N <= b nodes is aggregated
             exactly: the sketch would cost more than the exact product
@@ -45,21 +62,34 @@ class GNTK:
         sketch: ``"ams"`` (entries ±1/√b, the paper's) or ``"gaussian"`` (N(0, 1/b)).
         seed: seeds the sketches; each graph's sketch depends on the seed and on
             the graph itself, so ``transform`` and ``fit_transform`` agree.
-        device: ``"cpu"``, ``"cuda"`` or a torch.device.
-        dtype: ``torch.float64`` (default) or ``torch.float32``.
-        max_memory: memory budget of the batched engine, bytes or a string like
+        device: ``"cpu"``, ``"cuda"`` or a torch.device (``"cuda"`` without a CUDA build or
+            device raises ``ValueError`` at ``fit``).
+        dtype: ``torch.float64`` (default) or ``torch.float32`` (or their names).
+        max_memory: memory budget of the batched engine, bytes (> 0) or a string like
             ``"2GB"``; sets how many nodes a tile stacks (the output readouts and
             the stacked graphs are set aside first).  ``"auto"`` (default) or
             None: a quarter of the available RAM capped at 4 GiB, or half of the
             free GPU memory (:func:`fastgnn.gntk.engine.default_max_memory`).
+        progress: show a progress bar (default: only for long runs, i.e. when
+            more than 20 000 graph pairs are computed).
         checkpoint_dir: batched method only: save each finished tile of the
             Gram under this folder, in a subfolder named by a fingerprint of the
             graphs and of every setting that changes the result, and load the
             tiles a previous (interrupted) run with the same inputs finished;
             the result is bitwise that of an uninterrupted run.  None: no
             checkpoint.
-        progress: show a progress bar (default: only for long runs, i.e. when
-            more than 20 000 graph pairs are computed).
+
+    Inputs (``X`` of ``fit``, ``transform``, ``fit_transform``): a list of :class:`~fastgnn.Graph`,
+    networkx graphs (without node attributes; convert those with :func:`fastgnn.from_networkx`,
+    which one-hot encodes them) or PyG ``Data`` objects, a PyG ``Batch``, or a
+    :class:`~fastgnn.GraphDataset`.  Directed graphs and graphs with edge weights other than 1
+    are refused: the GNTK of Du et al. is defined on unweighted undirected graphs.
+
+    Fitted attributes: ``graphs_`` (the fitted graphs), ``fitted_`` (their prepared operands),
+    ``num_node_features_``, ``time_`` (seconds of the last kernel computation).  Changing a
+    parameter that changes the operands (``num_layers``, ``num_mlp_layers``, ``scale``, the
+    sketch, ``device``, ``dtype``) after ``fit`` re-prepares the fitted graphs at the next
+    ``transform``: the numbers are always those of the current parameters.
 
     The kernel value is the readout sum itself; Du et al.'s code returns twice it.
 
@@ -69,12 +99,16 @@ class GNTK:
         >>> K = GNTK(num_layers=3, num_mlp_layers=2).fit_transform(data)
     """
 
+    _parameter_constraints: dict = PARAMETER_CONSTRAINTS
+
     def __init__(
         self,
         num_layers: int = 3,
+        *,
         num_mlp_layers: int = 2,
         scale: str = "uniform",
         jk: bool = True,
+        normalize: bool = False,
         method: str = "batched",
         sketch_size: int | None = None,
         sketch: str = "ams",
@@ -89,6 +123,7 @@ class GNTK:
         self.num_mlp_layers = num_mlp_layers
         self.scale = scale
         self.jk = jk
+        self.normalize = normalize
         self.method = method
         self.sketch_size = sketch_size
         self.sketch = sketch
@@ -100,54 +135,67 @@ class GNTK:
         self.checkpoint_dir = checkpoint_dir
 
     # -- scikit-learn protocol -------------------------------------------------
-    def get_params(self, deep: bool = True) -> dict:
-        keys = (
-            "num_layers num_mlp_layers scale jk method sketch_size sketch seed device dtype "
-            "max_memory progress checkpoint_dir"
-        ).split()
-        return {k: getattr(self, k) for k in keys}
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # X is a list of graphs, not an array
+        tags.requires_fit = True
+        tags.target_tags.required = False
+        tags.transformer_tags.preserves_dtype = []  # float64 out, whatever the graphs hold
+        return tags
 
-    def set_params(self, **params) -> GNTK:
-        for k, v in params.items():
-            if k not in self.get_params():
-                raise ValueError(f"GNTK has no parameter {k!r}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"GNTK({args})"
-
-    def fit(self, graphs) -> GNTK:
-        """Prepare the graphs the kernel is taken against.  O(n N³)."""
+    def fit(self, X, y=None) -> GNTK:
+        """Prepare the graphs ``X`` the kernel is taken against (``y`` is ignored).  O(n N³)."""
         self._check_params()
-        self.fitted_ = self._prepare(graphs, "fit")
+        graphs = _as_graph_list(X, "fit")
+        _check_categories(graphs, None, "fit")
+        self.graphs_ = graphs
+        self.num_node_features_ = graphs[0].num_features
+        self._n_features_out = len(graphs)
+        self._prepare_fitted()
         return self
 
-    def transform(self, graphs) -> np.ndarray:
-        """The kernel between ``graphs`` and the fitted graphs: ``(n_new, n_fitted)``."""
+    def transform(self, X) -> np.ndarray:
+        """The kernel between ``X`` and the fitted graphs: ``(n_new, n_fitted)`` float64.
+
+        With ``normalize=True`` the cosine-normalised kernel; cost one pair per new graph on top."""
         if not hasattr(self, "fitted_"):
-            raise RuntimeError("GNTK is not fitted: call fit(graphs) first")
-        new = self._prepare(graphs, "transform")
-        parts = self._readouts(new, self.fitted_)
-        return combine_readouts(parts, self.num_layers, self.jk)
+            raise NotFittedGNTKError("GNTK is not fitted: call fit(graphs) first")
+        self._check_params()
+        fitted = self._current_operands()
+        graphs = _as_graph_list(X, "transform")
+        _check_categories(graphs, self.graphs_, "transform")
+        new = self._prepare(graphs, fitted)
+        parts = self._readouts(new, fitted)
+        gram = combine_readouts(parts, self.num_layers, self.jk)
+        if self.normalize:
+            gram = _cosine(gram, self._combine(self._self_readouts(new)),
+                           self._combine(self._fitted_self_readouts()), "transform")
+        return gram
 
-    def fit_transform(self, graphs, y=None) -> np.ndarray:
-        """The symmetric Gram matrix ``(n, n)`` of ``graphs`` (and fit on them)."""
-        self.fit(graphs)
+    def fit_transform(self, X, y=None) -> np.ndarray:
+        """The symmetric Gram matrix ``(n, n)`` of ``X`` (and fit on them); cosine-normalised with
+        ``normalize=True``."""
+        self.fit(X)
         parts = self._readouts(self.fitted_, None)
-        return combine_readouts(parts, self.num_layers, self.jk)
+        self.self_readouts_ = np.diagonal(parts, axis1=1, axis2=2).copy()
+        gram = combine_readouts(parts, self.num_layers, self.jk)
+        if self.normalize:
+            d = self._combine(self.self_readouts_)
+            gram = _cosine(gram, d, d, "fit_transform")
+        return gram
 
-    def readouts(self, graphs) -> np.ndarray:
-        """Every layer's readout of the Gram: ``(num_layers, n, n)``.
+    def readouts(self, X) -> np.ndarray:
+        """Every layer's readout of the Gram: ``(num_layers, n, n)`` (raw, never normalised).
 
         Index 0 is the input layer, index l the l-th block.  The Gram of any
         shallower GNTK with the same ``num_mlp_layers`` and ``scale``, with or
         without jk, follows by :func:`fastgnn.gntk.combine_readouts`, so a grid
         search over depths needs one pass.
         """
-        self.fit(graphs)
-        return self._readouts(self.fitted_, None)
+        self.fit(X)
+        parts = self._readouts(self.fitted_, None)
+        self.self_readouts_ = np.diagonal(parts, axis1=1, axis2=2).copy()
+        return parts
 
     # -- internals -------------------------------------------------------------
     @property
@@ -155,68 +203,92 @@ class GNTK:
         return self.num_layers - 1
 
     def _check_params(self) -> None:
-        if int(self.num_layers) < 2:
-            raise ValueError(f"num_layers must be >= 2 (input layer + 1 block), got {self.num_layers}")
-        if int(self.num_mlp_layers) < 1:
-            raise ValueError(f"num_mlp_layers must be >= 1, got {self.num_mlp_layers}")
-        if self.scale not in ("uniform", "degree"):
-            raise ValueError(f"scale must be 'uniform' or 'degree', got {self.scale!r}")
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        """The table's checks (scikit-learn's), then those between parameters and the device."""
+        self._validate_params()
         if self.method == "sketch" and self.sketch_size is None:
             raise ValueError("method='sketch' needs sketch_size (rows b of each sketching matrix)")
         if self.sketch_size is not None and self.method not in ("sketch", "batched"):
             raise ValueError(
                 f"sketch_size applies to method='sketch' or 'batched', not method={self.method!r}"
             )
-        if self.sketch_size is not None and int(self.sketch_size) < 1:
-            raise ValueError(f"sketch_size must be >= 1, got {self.sketch_size}")
-        if self.sketch not in ("ams", "gaussian"):
-            raise ValueError(f"sketch must be 'ams' or 'gaussian', got {self.sketch!r}")
-        if self.dtype not in (torch.float64, torch.float32):
-            raise ValueError(f"dtype must be torch.float64 or torch.float32, got {self.dtype}")
         if not _auto_memory(self.max_memory):
             parse_memory(self.max_memory)
         if self.checkpoint_dir is not None and self.method != "batched":
             raise ValueError(f"checkpoint_dir needs method='batched', got method={self.method!r}")
+        _check_device(self.device)
 
-    def _prepare(self, graphs, what: str) -> list[Operand]:
-        graphs = _as_graph_list(graphs, what)
+    def _kernel_key(self) -> tuple:
+        return tuple(str(getattr(self, k)) for k in KERNEL_PARAMS)
+
+    def _torch_dtype(self) -> torch.dtype:
+        return DTYPES[self.dtype] if isinstance(self.dtype, str) else self.dtype
+
+    def _prepare_fitted(self) -> None:
+        self.fitted_ = self._prepare(self.graphs_, None)
+        self._fit_key = self._kernel_key()
+        self.self_readouts_ = None
+
+    def _current_operands(self) -> list[Operand]:
+        """The fitted operands, re-prepared first if a parameter they depend on changed since."""
+        if getattr(self, "_fit_key", None) != self._kernel_key():
+            self._prepare_fitted()
+        return self.fitted_
+
+    def _prepare(self, graphs: list[Graph], fitted: list[Operand] | None) -> list[Operand]:
         dims = {g.num_features for g in graphs}
-        if hasattr(self, "fitted_") and what == "transform":
-            dims.add(int(self.fitted_[0].x.shape[1]))
+        if fitted is not None:
+            dims.add(int(fitted[0].x.shape[1]))
         if len(dims) > 1:
             raise ValueError(f"graphs have different feature dimensions {sorted(dims)}")
         device = torch.device(self.device)
-        sketched = self.sketch_size is not None
         with _single_thread_if(device.type == "cpu"):
-            return self._prepare_each(graphs, device, sketched)
+            return [
+                prepare(
+                    g,
+                    num_blocks=self.num_blocks,
+                    num_mlp_layers=self.num_mlp_layers,
+                    scale=self.scale,
+                    # the self-diagonals: sketched when the kernel is, else exact by the cheap O(N³)
+                    # product (kron gives the same values, at O(N⁴))
+                    method=self._self_method(),
+                    sketch_size=self.sketch_size,
+                    sketch_kind=self.sketch,
+                    seed=self.seed,
+                    dtype=self._torch_dtype(),
+                    device=device,
+                )
+                for g in graphs
+            ]
 
-    def _prepare_each(self, graphs, device: torch.device, sketched: bool) -> list[Operand]:
-        return [
-            prepare(
-                g,
-                num_blocks=self.num_blocks,
-                num_mlp_layers=self.num_mlp_layers,
-                scale=self.scale,
-                # the self-diagonals: sketched when the kernel is, else exact by the cheap O(N³)
-                # product (kron gives the same values, at O(N⁴))
-                method="sketch" if sketched else "decoupled",
-                sketch_size=self.sketch_size,
-                sketch_kind=self.sketch,
-                seed=self.seed,
-                dtype=self.dtype,
-                device=device,
-            )
-            for g in graphs
-        ]
+    def _self_method(self) -> str:
+        return "sketch" if self.sketch_size is not None else "decoupled"
+
+    def _self_readouts(self, ops: list[Operand]) -> np.ndarray:
+        """``[num_layers, n]``: each graph's readouts against itself, one pair each (O(N³), or
+        O(N² b) sketched): the same kernel as the Gram's diagonal, to rounding."""
+        out = np.empty((self.num_blocks + 1, len(ops)))
+        with _single_thread_if(torch.device(self.device).type == "cpu"):
+            for i, op in enumerate(ops):
+                out[:, i] = pair_readouts(op, op, method=self._self_method(), num_blocks=self.num_blocks,
+                                          num_mlp_layers=self.num_mlp_layers).cpu().numpy()
+        return out
+
+    def _fitted_self_readouts(self) -> np.ndarray:
+        if getattr(self, "self_readouts_", None) is None:
+            self.self_readouts_ = self._self_readouts(self.fitted_)
+        return self.self_readouts_
+
+    def _combine(self, parts: np.ndarray) -> np.ndarray:
+        return combine_readouts(parts, self.num_layers, self.jk)
 
     def _readouts(self, rows: list[Operand], cols: list[Operand] | None) -> np.ndarray:
         n_pairs = len(rows) * (len(rows) + 1) // 2 if cols is None else len(rows) * len(cols)
         show = self.progress if self.progress is not None else n_pairs > 20_000
+        dtype = self._torch_dtype()
         t0 = time.perf_counter()
         if self.method == "batched":
-            itemsize = torch.empty((), dtype=self.dtype).element_size()
+            _announce_compilation(self.device, self.sketch_size is not None)
+            itemsize = torch.empty((), dtype=dtype).element_size()
             auto = _auto_memory(self.max_memory)
             budget = default_max_memory(self.device) if auto else parse_memory(self.max_memory)
             out = gram_readouts(
@@ -230,7 +302,7 @@ class GNTK:
                 progress=show,
                 checkpoint_dir=self.checkpoint_dir,
                 config={
-                    "scale": self.scale, "sketch_size": self.sketch_size, "dtype": str(self.dtype),
+                    "scale": self.scale, "sketch_size": self.sketch_size, "dtype": str(dtype),
                     "device": torch.device(self.device).type,
                     **({"sketch": self.sketch, "seed": self.seed} if self.sketch_size is not None else {}),
                 },
@@ -239,7 +311,7 @@ class GNTK:
         else:
             out = self._pairwise(rows, cols, show)
         self.time_ = time.perf_counter() - t0
-        return out
+        return np.asarray(out, dtype=np.float64)
 
     def _pairwise(self, rows, cols, show: bool) -> np.ndarray:
         symmetric = cols is None
@@ -264,27 +336,131 @@ class GNTK:
         return out
 
 
-def _as_graph_list(graphs, what: str) -> list[Graph]:
-    if hasattr(graphs, "graphs"):
-        graphs = graphs.graphs
-    graphs = list(graphs)
+def _as_graph_list(X, what: str) -> list[Graph]:
+    """``X`` as a list of :class:`Graph`, each checked to be one the GNTK is defined on."""
+    from fastgnn.datasets.node import NodeData
+    from fastgnn.graph import from_networkx, from_pyg
+
+    if isinstance(X, NodeData):
+        raise ValueError(f"{what}: {X.name} is a node-classification dataset (one graph whose nodes are "
+                         "labelled); the GNTK compares whole graphs: give a graph dataset (MUTAG, PROTEINS, ...) "
+                         "or a list of graphs")
+    if isinstance(X, (np.ndarray, torch.Tensor)) or _is_single_graph(X):
+        kind = "one graph" if _is_single_graph(X) else f"a {type(X).__name__} of shape {tuple(X.shape)}"
+        raise TypeError(f"{what}: X is {kind}, but the GNTK takes a list of graphs (fastgnn.Graph, networkx "
+                        "or PyG Data); an adjacency matrix converts with fastgnn.from_numpy or from_scipy")
+    if hasattr(X, "graphs"):
+        X = X.graphs
+    elif hasattr(X, "to_data_list") and hasattr(X, "num_graphs"):  # a PyG Batch
+        X = from_pyg(X)
+    graphs = list(X)
     if not graphs:
         raise ValueError(f"{what}: no graphs given")
     out = []
     for i, g in enumerate(graphs):
         if not isinstance(g, Graph):
-            try:
-                from fastgnn.graph import from_networkx
-
-                g = from_networkx(g)
-            except Exception as exc:  # noqa: BLE001
-                raise TypeError(
-                    f"{what}: item {i} is a {type(g).__name__}, expected fastgnn.Graph or a networkx graph"
-                ) from exc
+            if hasattr(g, "nodes") and hasattr(g, "is_directed"):  # networkx
+                try:
+                    g = from_networkx(g)
+                except ValueError as e:
+                    raise ValueError(f"{what}: graph {i}: {e}; convert the list with fastgnn.from_networkx("
+                                     "graphs, node_attr=...) first, so every graph gets the same columns") from None
+            elif hasattr(g, "edge_index") and hasattr(g, "num_nodes"):  # PyG Data
+                g = from_pyg(g)
+            else:
+                raise TypeError(f"{what}: item {i} is a {type(g).__name__}, expected fastgnn.Graph, a networkx "
+                                "graph or a PyG Data")
         if g.num_nodes == 0:
             raise ValueError(f"{what}: graph {i} has 0 nodes; the GNTK of an empty graph is undefined")
+        if g.directed:
+            raise ValueError(f"{what}: graph {i} is directed; the GNTK (Du et al. 2019) is defined on undirected "
+                             "graphs: symmetrise it yourself (networkx: g.to_undirected(); PyG: "
+                             "torch_geometric.utils.to_undirected), or build the Graph with directed=False to read "
+                             "each edge both ways")
+        if g.weighted:
+            raise ValueError(f"{what}: graph {i} has edge weights other than 1; the GNTK (Du et al. 2019) is "
+                             "defined on unweighted graphs: drop them (graph.edge_weight = None) if the structure "
+                             "alone is meant (the GNN layers take edge_weight)")
         out.append(g)
     return out
+
+
+def _is_single_graph(X) -> bool:
+    return isinstance(X, Graph) or (hasattr(X, "nodes") and hasattr(X, "is_directed")) or (
+        hasattr(X, "edge_index") and not hasattr(X, "num_graphs") and not hasattr(X, "graphs"))
+
+
+def _check_categories(graphs: list[Graph], fitted: list[Graph] | None, what: str) -> None:
+    """Refuse graphs one-hot encoded over different categories (their feature columns would mean
+    different things, and the kernel would compare unrelated values without a word)."""
+    reference = (fitted or graphs)[0].meta.get("categories")
+    for i, g in enumerate(graphs):
+        cats = g.meta.get("categories")
+        if cats != reference:
+            against = "the fitted graphs'" if fitted else "graph 0's"
+            raise ValueError(
+                f"{what}: graph {i} was one-hot encoded over the categories {cats}, {against} over {reference}: "
+                "the same feature column would mean different things. Convert the graphs together "
+                "(fastgnn.from_networkx(graphs, node_attr=...)) or pass categories=<the fitted graphs' "
+                "graph.meta['categories']> when converting new ones")
+
+
+def _cosine(gram: np.ndarray, d_rows: np.ndarray, d_cols: np.ndarray, what: str) -> np.ndarray:
+    """``gram[i, j] / sqrt(d_rows[i] d_cols[j])``; a unit diagonal when the rows are the columns."""
+    for d, side in ((d_rows, "the given"), (d_cols, "the fitted")):
+        if not np.all(d > 0):
+            i = int(np.flatnonzero(~(d > 0))[0])
+            raise ValueError(f"{what}: normalize=True, but graph {i} of {side} graphs has self-kernel {d[i]} "
+                             "(all-zero features?), so its cosine-normalised kernel is undefined")
+    out = gram / np.sqrt(np.outer(d_rows, d_cols))
+    if d_rows is d_cols:
+        np.fill_diagonal(out, 1.0)
+    return out
+
+
+def _check_device(device) -> None:
+    """``ValueError`` for a device the GNTK cannot run on here (before any work is done)."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device={device!r} is not a torch device ({e})") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = ("this torch build has no CUDA support" if torch.version.cuda is None
+                   else "no CUDA device is visible (driver, CUDA_VISIBLE_DEVICES)")
+            raise ValueError(f"device={device!r}, but {why} (torch {torch.__version__}); use device='cpu', or "
+                             "install a CUDA build of torch")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r}, but only {torch.cuda.device_count()} CUDA device(s) are visible")
+    elif dev.type != "cpu":
+        raise ValueError(f"device={device!r}: the GNTK runs on 'cpu' or 'cuda'")
+
+
+_ANNOUNCED = False
+
+
+def _announce_compilation(device, sketched: bool) -> None:
+    """Say once per process, on stderr, that the numba kernels are being compiled, when they are:
+    the first batched CPU run on a machine compiles them (about 15-20 s on 2 cores) before caching
+    them, which would otherwise look like a hang or a slow kernel."""
+    global _ANNOUNCED
+    if _ANNOUNCED or sketched or torch.device(device).type != "cpu":
+        return
+    _ANNOUNCED = True
+    try:
+        from fastgnn.gntk import fused
+
+        if not fused.available():
+            return
+        kernel = sys.modules["fastgnn.gntk._fused_kernels"].tile_recursion_kernel
+        index = kernel._cache._cache_file._index_path  # numba's on-disk cache index of this kernel
+
+        if os.path.exists(index):
+            return
+    except Exception:  # noqa: BLE001 - a missing internal only costs the message
+        return
+    print("fastgnn: compiling the GNTK's numba kernels on first use (about 20 s; cached for later runs); "
+          "the first progress figures include it", file=sys.stderr, flush=True)
 
 
 def _auto_memory(value) -> bool:
@@ -296,13 +472,20 @@ _UNITS = {"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 2**
 
 
 def parse_memory(value) -> float:
-    """Bytes from ``4e9``, ``"4GB"``, ``"512MiB"``."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    m = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
-    if not m or m.group(2).lower() not in _UNITS:
-        raise ValueError(f"max_memory: cannot read {value!r}; use bytes or e.g. '4GB', '512MiB'")
-    return float(m.group(1)) * _UNITS[m.group(2).lower()]
+    """Bytes from ``4e9``, ``"4GB"``, ``"512MiB"``; ``ValueError`` unless the result is > 0."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        out = float(value)
+    else:
+        m = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
+        if not m or m.group(2).lower() not in _UNITS:
+            raise ValueError(f"max_memory: cannot read {value!r}; use bytes or e.g. '4GB', '512MiB'")
+        try:
+            out = float(m.group(1)) * _UNITS[m.group(2).lower()]
+        except ValueError:
+            raise ValueError(f"max_memory: cannot read {value!r}; use bytes or e.g. '4GB', '512MiB'") from None
+    if not out > 0 or not np.isfinite(out):
+        raise ValueError(f"max_memory must be a positive number of bytes, got {value!r}")
+    return out
 
 
 @contextlib.contextmanager
