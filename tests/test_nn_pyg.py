@@ -1,5 +1,6 @@
-"""fastgnn.nn against PyTorch Geometric: with the same weights, outputs and gradients (wrt x and
-every parameter) agree in float64. Skipped where torch_geometric is not installed."""
+"""fastgnn.nn against PyTorch Geometric: with the same weights, outputs and gradients (wrt x, every
+parameter, and the edge weights / edge features / dense adjacency where they are inputs) agree in
+float64, for every option of the PyG signature. Skipped where torch_geometric is not installed."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import pytest
 import torch
 
 pyg_nn = pytest.importorskip("torch_geometric.nn")
+pyg_utils = pytest.importorskip("torch_geometric.utils")
 
 from fastgnn.nn import DenseGCNConv, GATConv, GCNConv  # noqa: E402
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
+              pytest.mark.filterwarnings("ignore:Sparse invariant checks:UserWarning"),
+              pytest.mark.filterwarnings("ignore:Converting sparse tensor to CSR:UserWarning")]  # PyG's own
 
 F64 = torch.float64
 
@@ -24,20 +28,75 @@ def graphs():
     }
 
 
-def assert_same_outputs_and_grads(ours, theirs, x, edge_index):
-    """Forward both, backpropagate one random cotangent, compare output, dx and every parameter's grad."""
-    x1 = x.clone().requires_grad_()
-    x2 = x.clone().requires_grad_()
-    y1, y2 = ours(x1, edge_index), theirs(x2, edge_index)
+def simple_graph():
+    """Directed, with a self-loop and an isolated node but no duplicate edge (a sparse adjacency
+    cannot hold duplicates): 6 nodes, 9 edges."""
+    return torch.tensor([[0, 1, 2, 3, 3, 4, 1, 2, 5], [1, 2, 0, 4, 3, 1, 0, 3, 2]]), 7
+
+
+def compare(ours, theirs, inputs, *grad_inputs, out=lambda y: y):
+    """Run ``ours(*inputs)`` and ``theirs(*inputs)`` on separate copies of the tensors in
+    ``grad_inputs`` (indices into ``inputs`` whose gradients are compared, besides every
+    parameter's), backpropagate one random cotangent and compare everything."""
+
+    def run(module):
+        args = list(inputs)
+        leaves = []
+        for i in grad_inputs:
+            args[i] = _leaf(args[i])
+            leaves.append(args[i])
+        y = out(module(*args))
+        return y, leaves
+
+    y1, l1 = run(ours)
+    y2, l2 = run(theirs)
     torch.testing.assert_close(y1, y2)
     dy = torch.randn_like(y1)
     p1, p2 = dict(ours.named_parameters()), dict(theirs.named_parameters())
     assert set(p1) <= set(p2), (set(p1), set(p2))
     names = sorted(p1)
-    g1 = torch.autograd.grad(y1, [x1] + [p1[k] for k in names], dy)
-    g2 = torch.autograd.grad(y2, [x2] + [p2[k] for k in names], dy)
-    for name, a, b in zip(["x"] + names, g1, g2):
-        torch.testing.assert_close(a, b, msg=f"gradient wrt {name}")
+    g1 = torch.autograd.grad(y1, _tensors(l1) + [p1[k] for k in names], dy, allow_unused=True)
+    g2 = torch.autograd.grad(y2, _tensors(l2) + [p2[k] for k in names], dy, allow_unused=True)
+    labels = [f"input {i}" for i in range(len(_tensors(l1)))] + names
+    for name, a, b in zip(labels, g1, g2):
+        if a is None or b is None:
+            assert a is None and b is None or (a if b is None else b).abs().max() == 0, name
+            continue
+        if a.layout != torch.strided:
+            a, b = a.to_dense(), b.to_dense()
+        torch.testing.assert_close(a, b, msg=lambda m, name=name: f"gradient wrt {name}: {m}")
+    return y1
+
+
+def _leaf(t):
+    if isinstance(t, tuple):
+        return tuple(_leaf(u) for u in t)
+    if t is None:
+        return None
+    if t.layout != torch.strided:
+        return t.detach().clone().requires_grad_()
+    return t.detach().clone().requires_grad_()
+
+
+def _tensors(leaves):
+    out = []
+    for t in leaves:
+        out += [u for u in t if u is not None] if isinstance(t, tuple) else [t]
+    return out
+
+
+def same_weights(ours, theirs, *inputs):
+    """Random bias (and any lazy weight materialised by one forward), then PyG gets our state."""
+    if inputs:
+        with torch.no_grad():
+            ours(*inputs), theirs(*inputs)
+    for name, p in ours.named_parameters():
+        if name == "bias" or name.endswith("att_edge"):
+            torch.nn.init.normal_(p)
+    theirs.load_state_dict(ours.state_dict())
+
+
+# --- GCNConv ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("impl", ["spmm", "scatter"])
@@ -48,9 +107,84 @@ def test_gcn_conv_equals_pyg(name, impl, normalize):
     torch.manual_seed(1)
     ours = GCNConv(5, 4, aggr_impl=impl, normalize=normalize).double()
     theirs = pyg_nn.GCNConv(5, 4, normalize=normalize).double()
-    torch.nn.init.normal_(ours.bias)
-    theirs.load_state_dict(ours.state_dict())  # same parameter names: lin.weight [F_out, F_in], bias
-    assert_same_outputs_and_grads(ours, theirs, torch.randn(n, 5, dtype=F64), edge_index)
+    same_weights(ours, theirs)  # same parameter names: lin.weight [F_out, F_in], bias
+    compare(ours, theirs, (torch.randn(n, 5, dtype=F64), edge_index), 0)
+
+
+@pytest.mark.parametrize("impl", ["spmm", "scatter"])
+@pytest.mark.parametrize("name", ["directed", "random"])
+@pytest.mark.parametrize("options", [
+    {}, {"improved": True}, {"normalize": False}, {"add_self_loops": False}, {"bias": False},
+])
+def test_gcn_conv_with_edge_weight_equals_pyg(name, impl, options):
+    """edge_weight enters the normalisation and the aggregation; its gradient goes through our
+    sampled product and autograd's normalisation, PyG's through autograd only."""
+    edge_index, n = graphs()[name]
+    torch.manual_seed(3)
+    ours = GCNConv(5, 4, aggr_impl=impl, **options).double()
+    theirs = pyg_nn.GCNConv(5, 4, **options).double()
+    same_weights(ours, theirs)
+    weight = torch.rand(edge_index.shape[1], dtype=F64) + 0.1
+    compare(ours, theirs, (torch.randn(n, 5, dtype=F64), edge_index, weight), 0, 2)
+
+
+def test_gcn_conv_improved_without_edge_weight_is_a_plus_2i():
+    """PyG 2.8 ignores ``improved=True`` when no edge_weight is given (its self-loops keep weight 1);
+    ours follows the documented A + 2I, which PyG computes when given unit edge weights."""
+    edge_index, n = graphs()["random"]
+    ours = GCNConv(5, 4, improved=True).double()
+    theirs = pyg_nn.GCNConv(5, 4, improved=True).double()
+    same_weights(ours, theirs)
+    x = torch.randn(n, 5, dtype=F64)
+    ones = torch.ones(edge_index.shape[1], dtype=F64)
+    torch.testing.assert_close(ours(x, edge_index), theirs(x, edge_index, ones))
+    assert not torch.allclose(theirs(x, edge_index), theirs(x, edge_index, ones))
+
+
+@pytest.mark.parametrize("layout", ["csr", "coo", "csr-weighted", "coo-weighted"])
+@pytest.mark.parametrize("improved", [False, True])
+def test_gcn_conv_on_sparse_adj_t_equals_pyg(layout, improved):
+    """A torch.sparse adj_t (rows = targets, values = weights) as PyG takes it, gradients wrt the
+    values included."""
+    edge_index, n = simple_graph()
+    torch.manual_seed(4)
+    ours = GCNConv(5, 4, improved=improved).double()
+    theirs = pyg_nn.GCNConv(5, 4, improved=improved).double()
+    same_weights(ours, theirs)
+    weighted = layout.endswith("weighted")
+    value = torch.rand(edge_index.shape[1], dtype=F64) + 0.1 if weighted else torch.ones(edge_index.shape[1], dtype=F64)
+    adj = pyg_utils.to_torch_coo_tensor(edge_index, value, size=(n, n)).t().coalesce()
+    if layout.startswith("csr"):
+        adj = adj.to_sparse_csr()
+    x = torch.randn(n, 5, dtype=F64)
+    compare(ours, theirs, (x, adj), 0)
+    if weighted:  # without self-loops (which PyG treats differently for each), edge_index + edge_weight
+        keep = edge_index[0] != edge_index[1]
+        adj = pyg_utils.to_torch_coo_tensor(edge_index[:, keep], value[keep], size=(n, n)).t()
+        torch.testing.assert_close(ours(x, adj), ours(x, edge_index[:, keep], value[keep]))
+
+
+def test_gcn_conv_static_graph_and_flow_equal_pyg():
+    edge_index, n = graphs()["random"]
+    torch.manual_seed(5)
+    ours = GCNConv(5, 4, flow="target_to_source").double()
+    theirs = pyg_nn.GCNConv(5, 4, flow="target_to_source").double()
+    same_weights(ours, theirs)
+    compare(ours, theirs, (torch.randn(n, 5, dtype=F64), edge_index), 0)
+    ours.flow = theirs.flow = "source_to_target"
+    compare(ours, theirs, (torch.randn(3, n, 5, dtype=F64), edge_index), 0)  # x [B, N, F]: one graph
+
+
+def test_gcn_conv_lazy_in_channels_equals_pyg():
+    edge_index, n = graphs()["directed"]
+    ours, theirs = GCNConv(-1, 4).double(), pyg_nn.GCNConv(-1, 4).double()
+    x = torch.randn(n, 5, dtype=F64)
+    same_weights(ours, theirs, x, edge_index)
+    assert ours.lin.weight.shape == (4, 5)
+    compare(ours, theirs, (x, edge_index), 0)
+
+
+# --- GATConv ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("concat", [True, False])
@@ -62,46 +196,161 @@ def test_gat_conv_equals_pyg(name, concat, self_loops):
     kwargs = dict(heads=3, concat=concat, negative_slope=0.1, add_self_loops=self_loops)
     ours = GATConv(5, 4, **kwargs).double()
     theirs = pyg_nn.GATConv(5, 4, **kwargs).double()
-    torch.nn.init.normal_(ours.bias)
-    theirs.load_state_dict(ours.state_dict())  # lin.weight [H C, F_in], att_src, att_dst [1, H, C], bias
-    assert_same_outputs_and_grads(ours, theirs, torch.randn(n, 5, dtype=F64), edge_index)
+    same_weights(ours, theirs)  # lin.weight [H C, F_in], att_src, att_dst [1, H, C], bias
+    compare(ours, theirs, (torch.randn(n, 5, dtype=F64), edge_index), 0)
 
 
 def test_gat_conv_with_dropout_equals_pyg_in_eval_mode():
     edge_index, n = graphs()["random"]
     ours, theirs = GATConv(5, 4, heads=2, dropout=0.6).double(), pyg_nn.GATConv(5, 4, heads=2, dropout=0.6).double()
-    theirs.load_state_dict(ours.state_dict())
+    same_weights(ours, theirs)
     ours.eval(), theirs.eval()
-    assert_same_outputs_and_grads(ours, theirs, torch.randn(n, 5, dtype=F64), edge_index)
+    compare(ours, theirs, (torch.randn(n, 5, dtype=F64), edge_index), 0)
 
 
-class _PygDenseUnbatched(torch.nn.Module):
-    """PyG's DenseGCNConv on one graph: ``(x [N, F], adj [N, N])`` → ``[N, F_out]``."""
-
-    def __init__(self, conv):
-        super().__init__()
-        self.conv = conv
-
-    def forward(self, x, adj):
-        return self.conv(x, adj)[0]
+FILL_VALUES = [0.5, "mean", "add", "max", "min", "mul", "tensor"]
 
 
-def test_dense_gcn_conv_equals_pyg_dense_gcn_conv_on_a_dense_adjacency():
+@pytest.mark.parametrize("fill_value", FILL_VALUES)
+@pytest.mark.parametrize("edge_dim", [1, 3])
+def test_gat_conv_with_edge_attr_equals_pyg(edge_dim, fill_value):
+    """edge_dim / edge_attr / fill_value: output and gradients wrt x, every parameter (lin_edge,
+    att_edge) and edge_attr."""
+    edge_index, n = graphs()["directed"]
+    torch.manual_seed(6)
+    if fill_value == "tensor":
+        fill_value = torch.linspace(-1, 1, edge_dim, dtype=F64)
+    kwargs = dict(heads=2, edge_dim=edge_dim, fill_value=fill_value)
+    ours, theirs = GATConv(5, 4, **kwargs).double(), pyg_nn.GATConv(5, 4, **kwargs).double()
+    same_weights(ours, theirs)
+    shape = (edge_index.shape[1],) if edge_dim == 1 else (edge_index.shape[1], edge_dim)
+    edge_attr = torch.randn(*shape, dtype=F64)
+    compare(ours, theirs, (torch.randn(n, 5, dtype=F64), edge_index, edge_attr), 0, 2)
+
+
+@pytest.mark.parametrize("concat", [True, False])
+def test_gat_conv_residual_equals_pyg(concat):
+    edge_index, n = graphs()["random"]
+    torch.manual_seed(7)
+    ours = GATConv(5, 4, heads=2, concat=concat, residual=True).double()
+    theirs = pyg_nn.GATConv(5, 4, heads=2, concat=concat, residual=True).double()
+    same_weights(ours, theirs)
+    compare(ours, theirs, (torch.randn(n, 5, dtype=F64), edge_index), 0)
+
+
+def bipartite():
+    """8 sources, 5 targets; a duplicate edge; target 4 without in-edges."""
+    g = torch.Generator().manual_seed(8)
+    edge_index = torch.stack([torch.randint(0, 8, (20,), generator=g), torch.randint(0, 4, (20,), generator=g)])
+    edge_index[:, 1] = edge_index[:, 0]
+    return edge_index, 8, 5
+
+
+@pytest.mark.parametrize("in_channels", [(5, 3), 5])
+@pytest.mark.parametrize("residual", [False, True])
+def test_gat_conv_bipartite_equals_pyg(in_channels, residual):
+    edge_index, n_src, n_dst = bipartite()
+    torch.manual_seed(9)
+    ours = GATConv(in_channels, 4, heads=2, residual=residual).double()
+    theirs = pyg_nn.GATConv(in_channels, 4, heads=2, residual=residual).double()
+    same_weights(ours, theirs)
+    f_dst = in_channels[1] if isinstance(in_channels, tuple) else in_channels
+    x = (torch.randn(n_src, 5, dtype=F64), torch.randn(n_dst, f_dst, dtype=F64))
+    compare(ours, theirs, (x, edge_index), 0)
+    compare(ours, theirs, (x, edge_index, None, (n_src, n_dst)), 0)
+    # no target features: the size says how many targets, and there is no residual or a_dst term
+    compare(ours, theirs, ((x[0], None), edge_index, None, (n_src, n_dst)), 0)
+
+
+def test_gat_conv_bipartite_sparse_adj_t_equals_pyg():
+    edge_index, n_src, n_dst = bipartite()
+    edge_index = torch.unique(edge_index, dim=1)
+    ours, theirs = GATConv((5, 3), 4, heads=2).double(), pyg_nn.GATConv((5, 3), 4, heads=2).double()
+    same_weights(ours, theirs)
+    adj_t = pyg_utils.to_torch_csc_tensor(edge_index, size=(n_src, n_dst)).t()
+    x = (torch.randn(n_src, 5, dtype=F64), torch.randn(n_dst, 3, dtype=F64))
+    y = compare(ours, theirs, (x, adj_t), 0)
+    torch.testing.assert_close(y, ours(x, edge_index))
+
+
+@pytest.mark.parametrize("layout", ["edge_index", "csr", "coo"])
+def test_gat_conv_return_attention_weights_equals_pyg(layout):
+    edge_index, n = simple_graph()
+    ours, theirs = GATConv(5, 4, heads=2).double(), pyg_nn.GATConv(5, 4, heads=2).double()
+    same_weights(ours, theirs)
+    graph = edge_index
+    if layout != "edge_index":
+        graph = pyg_utils.to_torch_coo_tensor(edge_index, size=(n, n)).t().coalesce()
+        graph = graph.to_sparse_csr() if layout == "csr" else graph
+    x = torch.randn(n, 5, dtype=F64)
+    out1, (adj1, alpha1) = ours(x, graph, return_attention_weights=True)
+    out2, (adj2, alpha2) = theirs(x, graph, return_attention_weights=True)
+    torch.testing.assert_close(out1, out2)
+    torch.testing.assert_close(alpha1, alpha2.detach())
+    if layout == "edge_index":
+        assert torch.equal(adj1, adj2)
+    else:
+        assert adj1.layout == adj2.layout and adj1.shape == adj2.shape == (n, n, 2)
+        torch.testing.assert_close(adj1.to_dense(), adj2.detach().to_dense())
+
+
+def test_gat_conv_lazy_in_channels_equals_pyg():
+    edge_index, n_src, n_dst = bipartite()
+    ours, theirs = GATConv((-1, -1), 4, heads=2).double(), pyg_nn.GATConv((-1, -1), 4, heads=2).double()
+    x = (torch.randn(n_src, 5, dtype=F64), torch.randn(n_dst, 3, dtype=F64))
+    same_weights(ours, theirs, x, edge_index)
+    assert ours.lin_src.weight.shape == (8, 5) and ours.lin_dst.weight.shape == (8, 3)
+    compare(ours, theirs, (x, edge_index), 0)
+
+
+# --- DenseGCNConv ----------------------------------------------------------------------------
+
+
+def dense_batch():
+    """Two graphs of 4 and 3 nodes padded to N = 4, weighted, with the mask of real nodes."""
+    g = torch.Generator().manual_seed(10)
+    adj = (torch.rand(2, 4, 4, generator=g, dtype=F64) > 0.4).to(F64) * torch.rand(2, 4, 4, generator=g, dtype=F64)
+    adj[1, 3, :] = adj[1, :, 3] = 0.0
+    mask = torch.tensor([[True] * 4, [True, True, True, False]])
+    return adj, mask
+
+
+@pytest.mark.parametrize("options", [{}, {"improved": True}, {"bias": False}])
+@pytest.mark.parametrize("forward", [{}, {"add_loop": False}, {"mask": True}])
+def test_dense_gcn_conv_batched_equals_pyg(options, forward):
+    """PyG's batched form, gradients wrt x, the parameters and the adjacency (DiffPool's use)."""
+    adj, mask = dense_batch()
+    torch.manual_seed(11)
+    ours, theirs = DenseGCNConv(5, 4, **options).double(), pyg_nn.DenseGCNConv(5, 4, **options).double()
+    same_weights(ours, theirs)
+    kwargs = {"mask": mask} if forward.get("mask") else {k: v for k, v in forward.items() if k != "mask"}
+
+    class Call(torch.nn.Module):
+        def __init__(self, conv):
+            super().__init__()
+            self.conv = conv
+
+        def forward(self, x, adj):
+            return self.conv(x, adj, **kwargs)
+
+    ours_c, theirs_c = Call(ours), Call(theirs)
+    compare(ours_c, theirs_c, (torch.randn(2, 4, 5, dtype=F64), adj), 0, 1)
+
+
+def test_dense_gcn_conv_broadcasting_equals_pyg():
+    """One adjacency [N, N] for a batch of feature matrices, and one feature matrix for a batch
+    of adjacencies."""
+    adj, _ = dense_batch()
+    ours, theirs = DenseGCNConv(5, 4).double(), pyg_nn.DenseGCNConv(5, 4).double()
+    same_weights(ours, theirs)
+    compare(ours, theirs, (torch.randn(3, 4, 5, dtype=F64), adj[0]), 0, 1)
+    compare(ours, theirs, (torch.randn(4, 5, dtype=F64), adj), 0, 1)
+
+
+def test_dense_gcn_conv_equals_pyg_dense_gcn_conv_on_one_graph():
     edge_index, n = graphs()["random"]
     adj = torch.zeros(n, n, dtype=F64)
     adj[edge_index[1], edge_index[0]] = 1.0  # adj[i, j] = 1 for an edge j → i (binary)
-    ours = DenseGCNConv(5, 4).double()
-    torch.nn.init.normal_(ours.bias)
-    theirs = pyg_nn.DenseGCNConv(5, 4).double()
-    theirs.load_state_dict(ours.state_dict())
-    wrapped = _PygDenseUnbatched(theirs)
-    # wrapped's parameters are named conv.*: compare through the shared names
-    x = torch.randn(n, 5, dtype=F64)
-    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
-    y1, y2 = ours(x1, adj), wrapped(x2, adj)
-    torch.testing.assert_close(y1, y2)
-    dy = torch.randn_like(y1)
-    g1 = torch.autograd.grad(y1, [x1, ours.lin.weight, ours.bias], dy)
-    g2 = torch.autograd.grad(y2, [x2, theirs.lin.weight, theirs.bias], dy)
-    for a, b in zip(g1, g2):
-        torch.testing.assert_close(a, b)
+    ours, theirs = DenseGCNConv(5, 4).double(), pyg_nn.DenseGCNConv(5, 4).double()
+    same_weights(ours, theirs)
+    compare(ours, theirs, (torch.randn(n, 5, dtype=F64), adj), 0, 1)

@@ -1,14 +1,24 @@
-"""GNN layers of the complexity note, each with an explicit backward (``fastgnn.nn``).
+"""GNN layers of the complexity note, called as PyTorch Geometric's, each with an explicit backward.
 
-PyTorch Geometric's calling convention: ``layer(x, edge_index)`` with ``x [N, F]`` and
-``edge_index [2, E]`` (row 0 source, row 1 target). See :mod:`fastgnn.nn.functional` for the
-normalised adjacency and the autograd Functions, :mod:`fastgnn.nn.conv` for the graph
-convolutions and :mod:`fastgnn.nn.attention` for dense self-attention.
+PyTorch Geometric's calling convention and parameter names: ``layer(x, edge_index)`` with
+``x [N, F]`` and ``edge_index [2, E]`` (row 0 source, row 1 target), or a sparse ``adj_t``;
+``lin.weight``, ``bias``, ``att_src`` ..., so a PyG ``state_dict`` loads unchanged. One file per
+layer, with its autograd Function beside it:
+
+* :mod:`fastgnn.nn.gcn_conv` — :class:`GCNConv` and ``GCNFunction``;
+* :mod:`fastgnn.nn.dense_gcn_conv` — :class:`DenseGCNConv` (dense, batched, masked);
+* :mod:`fastgnn.nn.gat_conv` — :class:`GATConv`, the attention graph and ``GATAggregate``;
+* :mod:`fastgnn.nn.self_attention` — dense :class:`SelfAttention` over all node pairs;
+* :mod:`fastgnn.nn.adjacency` — :func:`gcn_norm` and the sparse/dense operators A';
+* :mod:`fastgnn.nn.inputs` and :mod:`fastgnn.nn.validation` — reading PyG's inputs, checks;
+* :mod:`fastgnn.nn.models` — ready-made classifiers.
 """
 
-from fastgnn.nn.attention import SelfAttention, self_attention
-from fastgnn.nn.conv import DenseGCNConv, GATConv, GCNConv
-from fastgnn.nn.functional import DenseAdjacency, GATGraph, NormalizedAdjacency, aggregate, gat_graph, gcn_norm
+from fastgnn.nn.adjacency import DenseAdjacency, NormalizedAdjacency, aggregate, dense_gcn_norm, gcn_norm
+from fastgnn.nn.dense_gcn_conv import DenseGCNConv
+from fastgnn.nn.gat_conv import GATConv, GATGraph, gat_graph
+from fastgnn.nn.gcn_conv import GCNConv
+from fastgnn.nn.self_attention import SelfAttention, self_attention
 
 __all__ = [
     "GCNConv",
@@ -17,6 +27,7 @@ __all__ = [
     "SelfAttention",
     "self_attention",
     "gcn_norm",
+    "dense_gcn_norm",
     "gat_graph",
     "aggregate",
     "NormalizedAdjacency",

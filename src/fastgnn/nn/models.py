@@ -28,9 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fastgnn.nn.attention import SelfAttention
-from fastgnn.nn.conv import DenseGCNConv, GATConv, GCNConv
-from fastgnn.nn.functional import DenseAdjacency, aggregate, gat_graph, gcn_norm
+from fastgnn.nn.adjacency import DenseAdjacency, aggregate, gcn_norm
+from fastgnn.nn.dense_gcn_conv import DenseGCNConv
+from fastgnn.nn.gat_conv import GATConv, gat_graph
+from fastgnn.nn.gcn_conv import GCNConv
+from fastgnn.nn.self_attention import SelfAttention
 
 __all__ = ["GCN", "GAT", "DenseGCN", "AttentionNet", "GIN", "GraphGCN", "NODE_MODELS", "GRAPH_MODELS",
            "node_model", "graph_model"]

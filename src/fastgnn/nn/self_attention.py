@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from fastgnn.nn.functional import check_edge_index, check_features
+from fastgnn.nn.validation import check_edge_index, check_features
 
 __all__ = ["SelfAttention", "SelfAttentionFunction", "self_attention"]
 
