@@ -75,7 +75,7 @@ class Graph:
         if not bool(torch.isfinite(self.x).all()):
             bad = torch.nonzero(~torch.isfinite(self.x))[0].tolist()
             raise ValueError(
-                f"x holds a non-finite value ({self.x[bad[0], bad[1]].item()}) at node {bad[0]}, "
+                f"x holds a non-finite value (NaN or inf): {self.x[bad[0], bad[1]].item()} at node {bad[0]}, "
                 f"feature {bad[1]}"
             )
         if self.edge_index.numel() and (

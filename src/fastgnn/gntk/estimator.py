@@ -64,7 +64,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             the graph itself, so ``transform`` and ``fit_transform`` agree.
         device: ``"cpu"``, ``"cuda"`` or a torch.device (``"cuda"`` without a CUDA build or
             device raises ``ValueError`` at ``fit``).
-        dtype: ``torch.float64`` (default) or ``torch.float32`` (or their names).
+        dtype: ``"float64"`` (default) or ``"float32"`` (or the ``torch.dtype``).
         max_memory: memory budget of the batched engine, bytes (> 0) or a string like
             ``"2GB"``; sets how many nodes a tile stacks (the output readouts and
             the stacked graphs are set aside first).  ``"auto"`` (default) or
@@ -86,7 +86,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     are refused: the GNTK of Du et al. is defined on unweighted undirected graphs.
 
     Fitted attributes: ``graphs_`` (the fitted graphs), ``fitted_`` (their prepared operands),
-    ``num_node_features_``, ``time_`` (seconds of the last kernel computation).  Changing a
+    ``num_node_features_``, ``time_`` (seconds of the Gram computed by ``fit_transform`` or
+    ``readouts``).  Changing a
     parameter that changes the operands (``num_layers``, ``num_mlp_layers``, ``scale``, the
     sketch, ``device``, ``dtype``) after ``fit`` re-prepares the fitted graphs at the next
     ``transform``: the numbers are always those of the current parameters.
@@ -114,7 +115,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         sketch: str = "ams",
         seed: int = 0,
         device="cpu",
-        dtype=torch.float64,
+        dtype="float64",
         max_memory: int | str | None = "auto",
         progress: bool | None = None,
         checkpoint_dir=None,
@@ -176,8 +177,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """The symmetric Gram matrix ``(n, n)`` of ``X`` (and fit on them); cosine-normalised with
         ``normalize=True``."""
         self.fit(X)
-        parts = self._readouts(self.fitted_, None)
-        self.self_readouts_ = np.diagonal(parts, axis1=1, axis2=2).copy()
+        parts = self._timed_readouts()
         gram = combine_readouts(parts, self.num_layers, self.jk)
         if self.normalize:
             d = self._combine(self.self_readouts_)
@@ -193,9 +193,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         search over depths needs one pass.
         """
         self.fit(X)
-        parts = self._readouts(self.fitted_, None)
-        self.self_readouts_ = np.diagonal(parts, axis1=1, axis2=2).copy()
-        return parts
+        return self._timed_readouts()
 
     # -- internals -------------------------------------------------------------
     @property
@@ -216,6 +214,14 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if self.checkpoint_dir is not None and self.method != "batched":
             raise ValueError(f"checkpoint_dir needs method='batched', got method={self.method!r}")
         _check_device(self.device)
+
+    def _timed_readouts(self) -> np.ndarray:
+        """The fitted graphs' Gram readouts; records ``time_`` and the self-readouts (its diagonal)."""
+        t0 = time.perf_counter()
+        parts = self._readouts(self.fitted_, None)
+        self.time_ = time.perf_counter() - t0
+        self.self_readouts_ = np.diagonal(parts, axis1=1, axis2=2).copy()
+        return parts
 
     def _kernel_key(self) -> tuple:
         return tuple(str(getattr(self, k)) for k in KERNEL_PARAMS)
@@ -285,7 +291,6 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         n_pairs = len(rows) * (len(rows) + 1) // 2 if cols is None else len(rows) * len(cols)
         show = self.progress if self.progress is not None else n_pairs > 20_000
         dtype = self._torch_dtype()
-        t0 = time.perf_counter()
         if self.method == "batched":
             _announce_compilation(self.device, self.sketch_size is not None)
             itemsize = torch.empty((), dtype=dtype).element_size()
@@ -310,7 +315,6 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             )
         else:
             out = self._pairwise(rows, cols, show)
-        self.time_ = time.perf_counter() - t0
         return np.asarray(out, dtype=np.float64)
 
     def _pairwise(self, rows, cols, show: bool) -> np.ndarray:
