@@ -101,3 +101,100 @@ def test_folds_for_data_that_cannot_be_stratified():
     assert stratified_folds([7]) == []
     data = GraphDataset([path_graph(3), path_graph(4), path_graph(5)], y=[0, 1, 2], name="tiny")
     assert len(data.folds) == 3
+
+
+# --- inputs that used to be misread without a word (issue 14) --------------------------------
+
+
+def test_edge_list_of_pairs_is_refused_with_transpose_hint():
+    pairs = torch.tensor([[0, 1], [1, 2], [2, 0]])  # [E, 2]: was read as another graph
+    with pytest.raises(ValueError, match=r"\[3, 2\].*transpose"):
+        Graph(pairs, 3, torch.ones(3, 1))
+    g = Graph(pairs.t(), 3, torch.ones(3, 1))
+    assert g.num_edges == 3 and g.edge_index[:, 0].tolist() == [0, 1]
+    with pytest.raises(ValueError, match=r"shape \[2, E\]"):
+        Graph(torch.arange(6), 3, torch.ones(3, 1))  # flat: was reshaped silently
+    with pytest.raises(ValueError, match="non-integer"):
+        Graph(torch.tensor([[0.0, 1.5], [1.0, 0.0]]), 2, torch.ones(2, 1))
+    assert Graph(torch.zeros(0, dtype=torch.long), 2, torch.ones(2, 1)).num_edges == 0
+
+
+def test_labels_are_not_truncated():
+    edges = torch.tensor([[0], [1]])
+    assert Graph(edges, 2, torch.ones(2, 1), y=0.7).y == 0.7  # was cast to 0 by from_pyg
+    assert Graph(edges, 2, torch.ones(2, 1), y=torch.tensor([1.0])).y == 1
+    assert isinstance(Graph(edges, 2, torch.ones(2, 1), y=np.float32(2.0)).y, int)
+    with pytest.raises(ValueError, match="3 values"):
+        Graph(edges, 2, torch.ones(2, 1), y=torch.tensor([1, 0, 1]))
+    data = SimpleNamespace(num_nodes=2, x=None, edge_index=torch.tensor([[0, 1], [1, 0]]), y=torch.tensor([0.7]))
+    assert from_pyg(data).y == pytest.approx(0.7)
+    ds = GraphDataset([Graph(edges, 2, torch.ones(2, 1), y=v) for v in (0.7, 0.2, 0.7, 0.2)], name="floats")
+    assert ds.y.tolist() == [1, 0, 1, 0] and ds.label_names == [0.2, 0.7]
+
+
+def test_from_pyg_batch_gives_each_graph_with_its_label():
+    pyg = pytest.importorskip("torch_geometric")
+    datas = [pyg.data.Data(x=torch.full((n, 1), float(n)), edge_index=path_graph(n).edge_index, y=torch.tensor([n % 2]))
+             for n in (2, 3, 4)]
+    graphs = from_pyg(pyg.data.Batch.from_data_list(datas))  # was one merged graph with the first label
+    assert [g.num_nodes for g in graphs] == [2, 3, 4] and [g.y for g in graphs] == [0, 1, 0]
+    assert all(torch.equal(g.edge_index, d.edge_index) for g, d in zip(graphs, datas))
+    assert [g.num_nodes for g in from_pyg(datas)] == [2, 3, 4]
+
+
+def test_from_pyg_keeps_weights_and_direction_and_refuses_edge_attr():
+    edges = torch.tensor([[0, 1], [1, 0]])
+    w = from_pyg(SimpleNamespace(num_nodes=2, x=None, edge_index=edges, edge_weight=torch.tensor([2.0, 2.0])))
+    assert w.weighted and not w.directed
+    one_way = from_pyg(SimpleNamespace(num_nodes=2, x=None, edge_index=torch.tensor([[0], [1]])))
+    assert one_way.directed
+    node_labels = SimpleNamespace(num_nodes=2, x=None, edge_index=edges, y=torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="node-level labels"):
+        from_pyg(node_labels)
+    bonds = SimpleNamespace(num_nodes=2, x=None, edge_index=edges, edge_attr=torch.ones(2, 4))
+    with pytest.raises(ValueError, match="edge_attr"):
+        from_pyg(bonds)
+    assert from_pyg(bonds, ignore_edge_attr=True).num_edges == 2
+
+
+def test_from_numpy_and_scipy():
+    import scipy.sparse as sp
+
+    from fastgnn.graph import from_numpy, from_scipy
+
+    a = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]])
+    g = from_numpy(a, y=1)
+    assert g.num_nodes == 3 and g.num_edges == 4 and not g.directed and not g.weighted and g.y == 1
+    assert torch.equal(g.adjacency(self_loops=False), torch.as_tensor(a, dtype=torch.float64))
+    assert torch.equal(from_scipy(sp.csr_matrix(a)).adjacency(), g.adjacency())
+    weighted = from_numpy(a * 0.5)
+    assert weighted.weighted and weighted.edge_weight.tolist() == [0.5] * 4
+    directed = from_numpy(np.triu(a))
+    assert directed.directed and directed.num_edges == 2
+    x = np.arange(6.0).reshape(3, 2)
+    assert torch.equal(from_numpy(a, x=x).x, torch.as_tensor(x))
+    with pytest.raises(ValueError, match="square"):
+        from_numpy(np.ones((2, 3)))
+
+
+def test_from_networkx_direction_weights_attributes():
+    nx = pytest.importorskip("networkx")
+    d = from_networkx(nx.DiGraph([(0, 1), (1, 2)]))
+    assert d.directed and d.num_edges == 2  # was symmetrised without a word
+    with pytest.raises(ValueError, match="multigraph"):
+        from_networkx(nx.MultiGraph([(0, 1), (0, 1)]))
+    g = nx.path_graph(3)
+    nx.set_edge_attributes(g, "single", "bond")
+    with pytest.raises(ValueError, match="bond"):
+        from_networkx(g)
+    assert from_networkx(g, drop_attrs=True).num_edges == 4
+    h = nx.path_graph(3)
+    nx.set_node_attributes(h, {0: [0.5, 1.0], 1: [2.0, 0.0], 2: [1.0, 1.0]}, "pos")
+    nx.set_node_attributes(h, {0: 1, 1: 6, 2: 1}, "element")
+    with pytest.raises(ValueError, match="'pos'"):
+        from_networkx(h, node_attr="element")  # 'pos' would be dropped
+    both = from_networkx(h, node_attr=["element", "pos"])
+    assert both.x.tolist() == [[1, 0, 0.5, 1.0], [0, 1, 2.0, 0.0], [1, 0, 1.0, 1.0]]
+    assert both.meta["categories"] == {"element": (1, 6)}
+    with pytest.raises(ValueError, match="not among the categories"):
+        from_networkx(h, node_attr="element", categories={"element": (1, 8)}, drop_attrs=True)

@@ -6,11 +6,12 @@ decoupled, sketched) and by a batched engine; kernel-SVM evaluation as in the
 papers; graphs and the benchmark datasets.
 """
 
-from fastgnn.graph import Graph, GraphDataset, from_networkx, from_pyg, to_networkx
+from fastgnn.graph import Graph, GraphDataset, from_networkx, from_numpy, from_pyg, from_scipy, to_networkx
 
 __version__ = "0.1.0"
 
-__all__ = ["Graph", "GraphDataset", "GNTK", "from_networkx", "from_pyg", "to_networkx", "__version__"]
+__all__ = ["Graph", "GraphDataset", "GNTK", "from_networkx", "from_numpy", "from_pyg", "from_scipy", "to_networkx",
+           "__version__"]
 
 
 def __getattr__(name):
