@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fastgnn.io import atomic_path, save_json, to_json
+from fastgnn.io import atomic_path, save_json, save_npy, save_text, to_json
 
 
 def test_to_json_writes_null_for_nan_and_inf_where_json_dumps_writes_invalid_nan():
@@ -30,3 +32,20 @@ def test_save_json_is_strict_and_leaves_the_old_file_when_writing_fails(tmp_path
         raise RuntimeError("crash mid-write")
     assert json.loads(path.read_text()) == {"acc": None}
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_written_files_respect_the_umask(tmp_path, umask):
+    """Files were created 0600 whatever the umask (mkstemp's mode); now as open() would make them."""
+    old = os.umask(umask)
+    try:
+        paths = [save_json(tmp_path / "a.json", {"x": 1}), save_npy(tmp_path / "b.npy", np.zeros(2)),
+                 save_text(tmp_path / "c.txt", "hi")]
+        with open(tmp_path / "reference", "w") as f:  # what a plain open() gives under this umask
+            f.write("")
+    finally:
+        os.umask(old)
+    expected = stat.S_IMODE((tmp_path / "reference").stat().st_mode)
+    assert expected == 0o666 & ~umask
+    for p in paths:
+        assert stat.S_IMODE(p.stat().st_mode) == expected, p

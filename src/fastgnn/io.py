@@ -1,7 +1,8 @@
 """Atomic file output: write to a temporary file beside the target, then rename.
 
 A crash or an error half-way leaves the previous file (if any) intact and no
-partial file behind.
+partial file behind.  The file gets the mode ``open()`` would give it (0666 minus the umask),
+not the temporary file's 0600.
 """
 
 from __future__ import annotations
@@ -25,12 +26,28 @@ def atomic_path(path, suffix: str = ""):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a file written by open() gets 0666 minus the umask
     try:
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows (``os.umask`` can only be
+    read by setting it, which races with other threads creating files)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def save_npy(path, array) -> Path:
