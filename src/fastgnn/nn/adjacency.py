@@ -269,10 +269,11 @@ def gcn_norm(
         dtype = edges.weight.dtype if edges.weight is not None else torch.get_default_dtype()
     src, dst = edges.src.to(device), edges.dst.to(device)
     weight = None if edges.weight is None else edges.weight.to(device=device, dtype=dtype)
-    if add_self_loops and improved and weight is None:
-        weight = torch.ones(src.numel(), dtype=dtype, device=device)
     if add_self_loops:
-        src, dst, weight = _self_loops(src, dst, weight, edges, 2.0 if improved else 1.0)
+        given = weight is not None  # only given weights are kept on existing loops
+        if improved and weight is None:
+            weight = torch.ones(src.numel(), dtype=dtype, device=device)
+        src, dst, weight = _self_loops(src, dst, weight, edges, 2.0 if improved else 1.0, given)
     if weight is None:
         weight = torch.ones(src.numel(), dtype=dtype, device=device)
     if normalize:
@@ -283,7 +284,7 @@ def gcn_norm(
     return NormalizedAdjacency(dst, src, weight, num_nodes)
 
 
-def _self_loops(src, dst, weight, edges: Edges, fill: float):
+def _self_loops(src, dst, weight, edges: Edges, fill: float, given: bool):
     """Self-loops as PyG adds them for this input layout (see :func:`gcn_norm`)."""
     n = edges.num_dst
     loop = torch.arange(n, device=src.device)
@@ -292,7 +293,7 @@ def _self_loops(src, dst, weight, edges: Edges, fill: float):
         keep = torch.ones_like(src, dtype=torch.bool)  # torch.sparse: loops added on top (add_self_loops)
     else:
         keep = src != dst
-        if weight is not None and edges.layout == "edge_index":  # existing loops keep their weight
+        if given and edges.layout == "edge_index":  # existing loops keep their given weight
             loop_weight = loop_weight.index_put((src[~keep],), weight[~keep])
     src, dst = torch.cat([src[keep], loop]), torch.cat([dst[keep], loop])
     if weight is not None:

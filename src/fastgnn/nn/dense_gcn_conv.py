@@ -13,7 +13,7 @@ import torch
 from fastgnn.nn.adjacency import DenseAdjacency, NormalizedAdjacency, dense_gcn_norm, gcn_norm
 from fastgnn.nn.gcn_conv import GCNLayer, gcn
 from fastgnn.nn.inputs import materialize
-from fastgnn.nn.validation import check_features
+from fastgnn.nn.validation import check_features, check_finite
 
 __all__ = ["DenseGCNConv"]
 
@@ -72,8 +72,7 @@ class DenseGCNConv(GCNLayer):
         x = x.unsqueeze(0) if x.dim() == 2 else x
         adj = adj.unsqueeze(0) if adj.dim() == 2 else adj
         batch = torch.broadcast_shapes(x.shape[:1], adj.shape[:1])[0]
-        if not bool(torch.isfinite(adj.detach()).all()):
-            raise ValueError("adj has a non-finite value")
+        check_finite(adj, "adj")
         materialize(self.lin, x)
         op = dense_gcn_norm(adj.to(x.dtype), add_self_loops=add_loop, improved=self.improved)
         out = gcn(x, self.lin.weight.T, self.bias, op, "dense")

@@ -444,7 +444,10 @@ def _attend(conv: GATConv, h_src, a_src, a_dst, x_dst, edge_index, edge_attr, si
         n_dst = size[1] if size is not None else x_dst.shape[0] if x_dst is not None else n_src
     if x_dst is not None and x_dst.shape[0] != n_dst:
         raise ValueError(f"x_dst has {x_dst.shape[0]} rows but the graph has {n_dst} target nodes")
-    num_loops = min(size) if size is not None else n_src if x_dst is None else min(n_src, x_dst.shape[0])
+    if is_sparse_adjacency(edge_index):  # PyG: one loop per node of the smaller side of adj_t
+        num_loops = min(n_src, n_dst)
+    else:
+        num_loops = min(size) if size is not None else n_src if x_dst is None else min(n_src, x_dst.shape[0])
     if edge_attr is not None:
         if conv.lin_edge is None:
             raise ValueError("edge_attr was given but the layer has edge_dim=None: build it with edge_dim=D")

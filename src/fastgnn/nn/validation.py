@@ -15,6 +15,7 @@ __all__ = [
     "check_edge_index",
     "check_features",
     "check_edge_values",
+    "check_finite",
 ]
 
 AGGR_IMPLS = ("spmm", "scatter")
@@ -37,6 +38,7 @@ def check_num_nodes(num_nodes, allow_empty: bool = False) -> int:
     return num_nodes
 
 
+@torch.compiler.disable  # data-dependent checks: run eagerly, not traced
 def check_edge_index(edge_index, num_nodes: int, num_targets: int | None = None) -> None:
     """``ValueError`` unless ``edge_index`` is an int64 ``[2, E]`` tensor with sources in
     ``[0, num_nodes)`` and targets in ``[0, num_targets)`` (default ``num_nodes``)."""
@@ -64,6 +66,7 @@ def check_edge_index(edge_index, num_nodes: int, num_targets: int | None = None)
             )
 
 
+@torch.compiler.disable  # data-dependent checks: run eagerly, not traced
 def check_features(x, num_nodes: int | None = None, name: str = "x", allow_empty: bool = False,
                    batched: bool = False) -> torch.Tensor:
     """``ValueError`` unless ``x`` is a finite floating ``[N, F]`` tensor (``[..., N, F]`` with
@@ -98,6 +101,7 @@ def check_features(x, num_nodes: int | None = None, name: str = "x", allow_empty
     return x
 
 
+@torch.compiler.disable  # data-dependent checks: run eagerly, not traced
 def check_edge_values(values, num_edges: int, name: str = "edge_weight", dims: tuple[int, ...] = (1,)) -> torch.Tensor:
     """``ValueError`` unless ``values`` is a finite floating tensor with ``num_edges`` rows and a
     dimension in ``dims`` (``edge_weight [E]``; ``edge_attr [E]`` or ``[E, D]``)."""
@@ -112,3 +116,10 @@ def check_edge_values(values, num_edges: int, name: str = "edge_weight", dims: t
         index = int(torch.nonzero(~torch.isfinite(values.detach()))[0, 0])
         raise ValueError(f"{name} has a non-finite value at edge {index}")
     return values
+
+
+@torch.compiler.disable  # data-dependent checks: run eagerly, not traced
+def check_finite(t: torch.Tensor, name: str) -> None:
+    """``ValueError`` if ``t`` holds a NaN or an infinity."""
+    if not bool(torch.isfinite(t.detach()).all()):
+        raise ValueError(f"{name} has a non-finite value")

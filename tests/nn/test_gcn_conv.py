@@ -1,0 +1,210 @@
+"""GCNConv: every behaviour PyTorch Geometric 2.8's ``test/nn/conv/test_gcn_conv.py`` checks, written
+here against independent references (a dense A' built by loops, PyG's convention for sparse
+``adj_t``), and the backward extended to edge weights, gradchecked in float64."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fastgnn.nn import GCNConv, gcn_norm
+from fastgnn.nn.gcn_conv import GCNFunction
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+F64 = torch.float64
+# PyG's test graph: a star around node 0, both directions
+STAR = torch.tensor([[0, 0, 0, 1, 2, 3], [1, 2, 3, 0, 0, 0]])
+
+
+def dense_gcn(edge_index, num_nodes, weight=None, loop=1.0):
+    """A' = D^-1/2 (A + loop I) D^-1/2 by loops: A[i, j] += w for each edge j → i, existing
+    self-loops replaced (kept with their weight when weighted), D the row sums."""
+    a = torch.zeros(num_nodes, num_nodes, dtype=F64)
+    loops = {}
+    for e, (j, i) in enumerate(edge_index.T.tolist()):
+        w = 1.0 if weight is None else float(weight[e])
+        if i == j:
+            loops[i] = w
+        else:
+            a[i, j] += w
+    for i in range(num_nodes):
+        a[i, i] = loops[i] if weight is not None and i in loops else loop
+    d = a.sum(1).pow(-0.5)
+    return d[:, None] * a * d[None, :]
+
+
+def csc_t(edge_index, num_nodes, value=None):
+    """PyG's ``to_torch_csc_tensor(edge_index, value).t()``: a CSR adj_t, rows = targets."""
+    value = torch.ones(edge_index.shape[1], dtype=F64) if value is None else value
+    adj = torch.sparse_coo_tensor(edge_index, value, (num_nodes, num_nodes)).coalesce().to_sparse_csc()
+    return adj.t()
+
+
+def test_repr_shape_and_sparse_adj_t_like_edge_index():
+    torch.manual_seed(0)
+    x = torch.randn(4, 16, dtype=F64)
+    value = torch.rand(STAR.shape[1], dtype=F64)
+    conv = GCNConv(16, 32).double()
+    torch.nn.init.normal_(conv.bias)
+    assert str(conv) == "GCNConv(16, 32)"
+    w, b = conv.lin.weight.detach().T, conv.bias.detach()
+    out1 = conv(x, STAR)
+    torch.testing.assert_close(out1, dense_gcn(STAR, 4) @ x @ w + b)
+    torch.testing.assert_close(conv(x, csc_t(STAR, 4)), out1)
+    out2 = conv(x, STAR, value)
+    torch.testing.assert_close(out2, dense_gcn(STAR, 4, value) @ x @ w + b)
+    torch.testing.assert_close(conv(x, csc_t(STAR, 4, value)), out2)
+
+
+def test_cached_switched_on_after_construction():
+    x = torch.randn(4, 16)
+    adj_t = csc_t(STAR, 4).float()
+    conv = GCNConv(16, 32)
+    out1 = conv(x, STAR)
+    assert conv._cached_edge_index is None
+    conv.cached = True
+    conv(x, STAR)
+    assert conv._cached_edge_index is not None
+    torch.testing.assert_close(conv(x, STAR), out1)
+    torch.testing.assert_close(conv(x, adj_t), out1)  # another graph object: rebuilt, never a stale A'
+
+
+def test_sparse_input_features():
+    x = torch.sparse_coo_tensor(torch.tensor([[0, 0], [0, 1]]), torch.tensor([1.0, 1.0]), (4, 16))
+    conv = GCNConv(16, 32)
+    out = conv(x, STAR)
+    assert out.shape == (4, 32)
+    torch.testing.assert_close(out, conv(x.to_dense(), STAR))
+    out.sum().backward()  # dW = Xᵀ D with a sparse X
+    ref = GCNConv(16, 32)
+    ref.load_state_dict(conv.state_dict())
+    ref(x.to_dense(), STAR).sum().backward()
+    torch.testing.assert_close(conv.lin.weight.grad, ref.lin.weight.grad)
+
+
+def test_static_graph_batch_of_feature_matrices():
+    torch.manual_seed(1)
+    x = torch.randn(3, 4, 16, dtype=F64, requires_grad=True)
+    conv = GCNConv(16, 32).double()
+    out = conv(x, STAR)
+    assert out.shape == (3, 4, 32)
+    for b in range(3):
+        torch.testing.assert_close(out[b], conv(x[b], STAR))
+    assert torch.autograd.gradcheck(lambda t: conv(t, STAR), (x,))
+
+
+def test_self_loops_without_normalisation_refused():
+    with pytest.raises(ValueError, match="does not support adding self-loops"):
+        GCNConv(16, 32, normalize=False, add_self_loops=True)
+
+
+def test_flow_target_to_source_reads_edge_index_the_other_way():
+    x = torch.randn(4, 16)
+    edge_index = torch.tensor([[0, 0, 0], [1, 2, 3]])
+    conv = GCNConv(16, 32, flow="source_to_target")
+    out1 = conv(x, edge_index)
+    conv.flow = "target_to_source"
+    torch.testing.assert_close(conv(x, edge_index.flip(0)), out1)
+    with pytest.raises(ValueError, match="flow must be one of"):
+        GCNConv(16, 32, flow="both")
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+@pytest.mark.parametrize("layout", [torch.sparse_coo, torch.sparse_csr])
+def test_gcn_norm_keeps_the_gradient_of_sparse_values(requires_grad, layout):
+    """PyG's ``test_gcn_norm_gradient``: A''s values need a gradient exactly when the sparse
+    input's do, and the gradient is the one of the dense normalisation (gradcheck)."""
+    value = torch.ones(STAR.shape[1], dtype=F64, requires_grad=requires_grad)
+    adj = torch.sparse_coo_tensor(STAR, value, (4, 4))
+    if layout == torch.sparse_csr:
+        adj = adj.coalesce().to_sparse_csr()
+    assert gcn_norm(adj).values.requires_grad == requires_grad
+    if requires_grad:
+        def norm(v):  # dense reference: D^-1/2 (A + I) D^-1/2 with torch.sparse's loops added on top
+            a = torch.zeros(4, 4, dtype=F64).index_put((STAR[0], STAR[1]), v, accumulate=True).T + torch.eye(4)
+            d = a.sum(1).pow(-0.5)
+            return d[:, None] * a * d[None, :]
+
+        torch.testing.assert_close(gcn_norm(adj).to_dense(), norm(value))
+        v = torch.rand(STAR.shape[1], dtype=F64, requires_grad=True)
+        assert torch.autograd.gradcheck(lambda v: gcn_norm(torch.sparse_coo_tensor(STAR, v, (4, 4))).to_dense(), (v,))
+
+
+# --- beyond PyG's file: the hand-written backward with edge weights, improved, errors ------
+
+
+GRAPH = torch.tensor([[0, 1, 2, 3, 3, 4, 0, 2, 2, 5], [1, 2, 0, 4, 3, 1, 1, 3, 3, 5]])  # dup edge, loops
+
+
+@pytest.mark.parametrize("impl", ["spmm", "scatter"])
+@pytest.mark.parametrize("options", [{}, {"improved": True}, {"normalize": False}])
+def test_backward_wrt_edge_weight_gradcheck(impl, options):
+    """GCNFunction's dA'_ij = <dY_i, Z_j> chained through the normalisation to edge_weight, and
+    dX, dW, db, all by gradcheck in float64."""
+    torch.manual_seed(2)
+    conv = GCNConv(3, 2, aggr_impl=impl, **options).double()
+    x = torch.randn(7, 3, dtype=F64, requires_grad=True)
+    w = (torch.rand(GRAPH.shape[1], dtype=F64) + 0.2).requires_grad_()
+    params = (conv.lin.weight, conv.bias)
+    assert torch.autograd.gradcheck(lambda x, w, *p: conv(x, GRAPH, w), (x, w) + params)
+
+
+@pytest.mark.parametrize("impl", ["spmm", "scatter"])
+def test_gcn_function_values_gradcheck(impl):
+    """The Function alone: gradients wrt x, W, b and A''s values (duplicates, a batch of x)."""
+    adj = gcn_norm(GRAPH, 7, dtype=F64)
+    values = adj.values.detach().clone().requires_grad_()
+    x = torch.randn(2, 7, 3, dtype=F64, requires_grad=True)
+    w = torch.randn(3, 2, dtype=F64, requires_grad=True)
+    b = torch.randn(2, dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda *t: GCNFunction.apply(*t, adj, impl), (x, w, b, values))
+
+
+def test_improved_is_a_plus_2i_and_weighted_loops_keep_their_weight():
+    torch.manual_seed(3)
+    x = torch.randn(7, 3, dtype=F64)
+    conv = GCNConv(3, 2, improved=True, bias=False).double()
+    w = conv.lin.weight.detach().T
+    torch.testing.assert_close(conv(x, GRAPH), dense_gcn(GRAPH, 7, loop=2.0) @ x @ w)
+    weight = torch.rand(GRAPH.shape[1], dtype=F64) + 0.1
+    torch.testing.assert_close(conv(x, GRAPH, weight), dense_gcn(GRAPH, 7, weight, loop=2.0) @ x @ w)
+
+
+def test_lazy_in_channels():
+    conv = GCNConv(-1, 4)
+    assert str(conv) == "GCNConv(-1, 4)"
+    out = conv(torch.randn(7, 5), GRAPH)
+    assert out.shape == (7, 4) and conv.lin.weight.shape == (4, 5)
+    bound = (6.0 / 9) ** 0.5  # Glorot, not the lazy Linear's Kaiming
+    assert float(conv.lin.weight.abs().max()) <= bound
+
+
+def test_bad_arguments_are_clear_errors():
+    x = torch.randn(7, 3)
+    conv = GCNConv(3, 2)
+    with pytest.raises(ValueError, match="does not support bipartite"):
+        conv((x, x), GRAPH)
+    with pytest.raises(ValueError, match=r"edge_weight must have shape \[E\] with E = 10"):
+        conv(x, GRAPH, torch.ones(9))
+    with pytest.raises(ValueError, match="edge_weight has a non-finite value at edge 2"):
+        conv(x, GRAPH, torch.tensor([1.0, 1, float("nan")] + [1.0] * 7))
+    with pytest.raises(ValueError, match=r"\[E, 2\] edge list: pass edge_index.t\(\)"):
+        conv(x, GRAPH.T)
+    with pytest.raises(ValueError, match=r"adj_t must have shape .* \[7, 7\]"):
+        conv(x, csc_t(STAR, 4).float())
+    with pytest.raises(ValueError, match="edge_weight must be None with a sparse adjacency"):
+        conv(x, csc_t(GRAPH[:, :6], 7).float(), torch.ones(6))
+    with pytest.raises(ValueError, match="aggr must be 'add'"):
+        GCNConv(3, 2, aggr="mean")
+    with pytest.raises(ValueError, match="in_channels must be a positive int or -1"):
+        GCNConv(0, 2)
+
+
+def test_weights_that_need_a_gradient_are_not_cached():
+    conv = GCNConv(3, 2, cached=True)
+    x, w = torch.randn(7, 3), torch.rand(GRAPH.shape[1], requires_grad=True)
+    conv(x, GRAPH, w).sum().backward()
+    assert conv._cached_edge_index is None
+    conv(x, GRAPH, w).sum().backward()  # a second backward through a fresh graph: no error
+    assert w.grad is not None
