@@ -10,7 +10,8 @@ import torch
 from fastgnn.nn import GCNConv, gcn_norm
 from fastgnn.nn.gcn_conv import GCNFunction
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
+              pytest.mark.filterwarnings("ignore:Sparse invariant checks:UserWarning")]
 
 F64 = torch.float64
 # PyG's test graph: a star around node 0, both directions
@@ -176,8 +177,11 @@ def test_lazy_in_channels():
     assert str(conv) == "GCNConv(-1, 4)"
     out = conv(torch.randn(7, 5), GRAPH)
     assert out.shape == (7, 4) and conv.lin.weight.shape == (4, 5)
-    bound = (6.0 / 9) ** 0.5  # Glorot, not the lazy Linear's Kaiming
-    assert float(conv.lin.weight.abs().max()) <= bound
+    torch.manual_seed(0)
+    wide = GCNConv(-1, 200)
+    wide(torch.randn(7, 300), GRAPH)
+    # Glorot's bound sqrt(6 / 500) = 0.110, not nn.Linear's Kaiming 1 / sqrt(300) = 0.058
+    assert 0.1 < float(wide.lin.weight.detach().abs().max()) <= (6.0 / 500) ** 0.5
 
 
 def test_bad_arguments_are_clear_errors():
