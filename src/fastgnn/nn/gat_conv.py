@@ -366,7 +366,8 @@ class GATConv(nn.Module):
                 h_dst = self.lin_dst(x_dst).view(-1, heads, c)
         a_src = (h_src * self.att_src).sum(-1)  # [N_src, H]: a_srcᵀ W x_j
         a_dst = None if h_dst is None else (h_dst * self.att_dst).sum(-1)  # [N_dst, H]
-        out, alpha, graph = _attend(self, h_src, a_src, a_dst, x_dst, edge_index, edge_attr, size)
+        out, alpha, graph = _attend(self, h_src, a_src, a_dst, x_dst, edge_index, edge_attr, size,
+                                    bool(return_attention_weights))
         out = out.reshape(out.shape[0], heads * c) if self.concat else out.mean(dim=1)
         if res is not None:
             out = out + res
@@ -429,8 +430,9 @@ def _pair(x):
 
 
 @torch.compiler.disable  # a graph break: dynamo does not trace the graph objects and the Function
-def _attend(conv: GATConv, h_src, a_src, a_dst, x_dst, edge_index, edge_attr, size):
-    """The attention part of :meth:`GATConv.forward`: ``[N_dst, H, C]``, β ``[H, E]``, the graph."""
+def _attend(conv: GATConv, h_src, a_src, a_dst, x_dst, edge_index, edge_attr, size, with_alpha: bool):
+    """The attention part of :meth:`GATConv.forward`: ``[N_dst, H, C]``, β ``[H, E]`` (None unless
+    ``with_alpha``: it costs an ``[H, E]`` copy) and the graph."""
     n_src = h_src.shape[0]
     if size is not None:
         size = tuple(int(s) for s in size)
@@ -465,11 +467,12 @@ def _attend(conv: GATConv, h_src, a_src, a_dst, x_dst, edge_index, edge_attr, si
         a_edge = attr @ (w * conv.att_edge.view(heads, c, 1)).sum(1).T  # [E, H]: a_edgeᵀ W_e e_ij
         a_edge = a_edge.T.contiguous()
     mask = conv.dropout_mask(graph.num_edges, h_src.device) if conv.training and conv.dropout > 0 else None
-    out, beta = GATAggregate.apply(
+    out = GATAggregate.apply(
         h_src.transpose(0, 1).contiguous(), a_src.T.contiguous(),
         None if a_dst is None else a_dst.T.contiguous(), a_edge, graph,
-        conv.negative_slope, mask, 1.0 / (1.0 - conv.dropout), True,
+        conv.negative_slope, mask, 1.0 / (1.0 - conv.dropout), with_alpha,
     )
+    out, beta = out if with_alpha else (out, None)
     return out.transpose(0, 1), beta, graph
 
 
