@@ -400,3 +400,52 @@ def test_datasets_lists_the_planetoid_folder(capsys, isolated_data_env, shared_p
     assert rows["Cora"]["format"] == rows["CiteSeer"]["format"] == "planetoid"
     assert rows["Cora"]["path"] == str(shared_planetoid)
     assert rows["sbm"]["format"] == "generated"
+
+
+# --------------------------------------------------------------------------- entry points (issue 14)
+
+
+def test_version_and_python_dash_m(capsys):
+    import fastgnn
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"fastgnn {fastgnn.__version__}"
+    proc = subprocess.run([sys.executable, "-m", "fastgnn", "--version"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"fastgnn {fastgnn.__version__}"
+
+
+@pytest.mark.parametrize("name", ["Cora", "citeseer", "sbm"])
+def test_node_dataset_given_to_gntk_is_a_clear_error(capsys, name):
+    code, out, err = run_cli(capsys, "gntk", name)
+    assert code == 1 and out == ""
+    assert err.startswith("fastgnn gntk: error:") and "node-classification" in err and "fastgnn train" in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_without_cuda_is_a_clear_error(capsys):
+    code, out, err = run_cli(capsys, "gntk", "synthetic", "--device", "cuda")
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert "device='cuda'" in err and "CUDA" in err
+
+
+def test_gntk_on_a_dataset_folder_by_path(capsys, tmp_path, isolated_data_env):
+    folder = tmp_path / "MYSET"
+    folder.mkdir()
+    (folder / "MYSET.txt").write_text("4\n2 0\n0 1 1\n1 1 0\n3 1\n0 1 1\n1 2 0 2\n0 1 1\n2 0\n0 1 1\n0 1 0\n"
+                                      "1 1\n0 0\n")
+    res = run_json(capsys, "gntk", folder, "--num-layers", "2", "--normalize", "--out", tmp_path / "out")
+    assert res["dataset"]["name"] == "MYSET" and res["dataset"]["graphs"] == 4
+    assert res["config"]["normalize"] is True
+    gram = np.load(tmp_path / "out" / "gram.npy")
+    assert np.allclose(np.diag(gram), 1.0)
+
+
+def test_cli_choices_come_from_the_parameter_table():
+    from fastgnn.cli import _parser
+    from fastgnn.gntk.params import options
+
+    gntk = next(a for a in _parser()._subparsers._group_actions[0].choices["gntk"]._actions
+                if a.dest == "scale")
+    assert tuple(gntk.choices) == options("scale")

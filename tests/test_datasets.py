@@ -11,6 +11,7 @@ from fastgnn.datasets import (
     DatasetFormatError,
     DatasetNotFoundError,
     canonical_name,
+    find,
     load,
     load_gin_dataset,
     read_folds,
@@ -401,3 +402,78 @@ def test_not_found_without_download(tmp_path, isolated_data_env):
 def test_symmetrise_empty_and_self_loop():
     assert symmetrise([], [], 3).shape == (2, 0)
     assert symmetrise([1, 0, 1], [1, 2, 1], 3).tolist() == [[0, 1, 2], [2, 1, 0]]
+
+
+# --------------------------------------------------------------------------- a dataset of one's own
+
+
+def test_own_tu_folder_by_path_and_by_name(tmp_path, isolated_data_env):
+    folder = write_tu(tmp_path / "MYSET", "MYSET", **TU)  # was refused as an unknown name
+    by_path = load(folder)
+    by_text = load(str(folder))
+    by_name = load("MYSET", root=tmp_path)
+    direct = read_tu(folder)
+    for ds in (by_path, by_text, by_name):
+        assert ds.name == "MYSET" and len(ds) == 2
+        assert [g.num_nodes for g in ds.graphs] == [g.num_nodes for g in direct]
+        assert ds.label_names == [-1, 1]
+        assert ds.num_features == 3  # one-hot of the node labels 0, 1, 2
+    assert find("MYSET", tmp_path) == ("tu", folder) and find(folder) == ("tu", folder)
+
+
+def test_own_tu_folder_without_node_labels_uses_degrees(tmp_path, isolated_data_env):
+    no_tags = {k: v for k, v in TU.items() if k != "node_labels"}
+    ds = load(write_tu(tmp_path / "SOCIAL", "SOCIAL", **no_tags))
+    degrees = sorted({int(d) for g in ds.graphs for d in g.degrees()})
+    assert ds.num_features == len(degrees) and ds.num_features > 1
+
+
+def test_own_folder_with_another_prefix(tmp_path, isolated_data_env):
+    folder = write_tu(tmp_path / "mydata", "GRAPHS", **TU)
+    ds = load(folder)
+    assert len(ds) == 2 and ds.name == "mydata"
+
+
+def test_own_gin_folder_by_path_and_file(tmp_path, isolated_data_env):
+    folder = tmp_path / "MINE"
+    folder.mkdir()
+    (folder / "MINE.txt").write_text(gin_text(5))
+    for arg in (folder, folder / "MINE.txt"):
+        ds = load(arg)
+        assert len(ds) == 5 and ds.name == "MINE"
+    assert len(load("MINE", tmp_path)) == 5
+    assert find(folder) == ("gin", folder / "MINE.txt")
+
+
+def test_own_folder_errors(tmp_path, isolated_data_env):
+    with pytest.raises(DatasetNotFoundError, match="does not exist"):
+        load(tmp_path / "absent")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetNotFoundError, match="no dataset in a known format"):
+        load(tmp_path / "empty")
+    with pytest.raises(ValueError, match=r"unknown dataset 'OTHER'.*looked for"):
+        load("OTHER", root=tmp_path, download=False)
+
+
+def test_a_format_is_one_registry_entry(tmp_path, isolated_data_env, monkeypatch):
+    """A new format plugs in with register_format; find and load loop over the registry."""
+    from fastgnn.datasets import FORMATS, DatasetFormat, register_format
+    from fastgnn.datasets.formats import Found
+
+    def probe(d, names):
+        path = d / names[0] / "graphs.json"
+        return Found("json", path, names[0]) if path.is_file() else None
+
+    def read(found, *, name, features, dtype):
+        return load_gin_dataset(found.path.with_name("as_gin.txt"), name=name, dtype=dtype)
+
+    monkeypatch.setattr("fastgnn.datasets.formats.FORMATS", list(FORMATS))
+    register_format(DatasetFormat("json", probe, read, lambda d, names: [f"{d}/{names[0]}/graphs.json"],
+                                  lambda found: "tags"), first=True)
+    (tmp_path / "J").mkdir()
+    (tmp_path / "J" / "graphs.json").write_text("{}")
+    (tmp_path / "J" / "as_gin.txt").write_text(gin_text(4))
+    assert find("J", tmp_path) == ("json", tmp_path / "J" / "graphs.json")
+    assert len(load("J", tmp_path)) == 4
+    with pytest.raises(ValueError, match="already registered"):
+        register_format(DatasetFormat("json", probe, read, None, None))

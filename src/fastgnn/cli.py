@@ -43,7 +43,7 @@ def cmd_gntk(args) -> int:
     data = _load(args.dataset, args.data_dir)
     est = GNTK(
         num_layers=args.num_layers, num_mlp_layers=args.num_mlp_layers, scale=args.scale,
-        jk=args.jk, method=args.method, sketch_size=args.sketch_size, sketch=args.sketch,
+        jk=args.jk, normalize=args.normalize, method=args.method, sketch_size=args.sketch_size, sketch=args.sketch,
         seed=args.seed, device=args.device, dtype=_dtype(args.dtype), max_memory=args.max_memory,
         progress=None if not args.json else False, checkpoint_dir=args.checkpoint_dir,
     )
@@ -273,8 +273,14 @@ def cmd_train(args) -> int:
 
 
 def _load(name, data_dir):
+    """A graph dataset by name or folder; a node dataset (Cora, CiteSeer, sbm) is refused by name."""
     from fastgnn import datasets
 
+    if datasets.is_node_dataset(name):
+        raise ValueError(f"{name} is a node-classification dataset (one graph whose nodes are labelled); this "
+                         "command compares whole graphs: give a graph dataset (MUTAG, PTC, NCI1, PROTEINS, COLLAB, "
+                         f"IMDBBINARY, IMDBMULTI, synthetic, or a folder), or train a GNN on {name} with "
+                         f"`fastgnn train --model gcn --dataset {name}`")
     return datasets.load(name, data_dir)
 
 
@@ -358,7 +364,11 @@ def _print_json(obj) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from fastgnn import __version__
+    from fastgnn.gntk.params import options
+
     p = argparse.ArgumentParser(prog="fastgnn", description=__doc__.split("\n\n")[0])
+    p.add_argument("--version", action="version", version=f"fastgnn {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def common(sp, data=True):
@@ -370,7 +380,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def kernel_flags(sp):
         sp.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-        sp.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+        sp.add_argument("--dtype", default="float64", choices=options("dtype"))
         sp.add_argument("--max-memory", default="auto",
                         help="memory budget of the batched engine, e.g. 4GB or 512MiB (default auto: "
                              "1/4 of the available RAM, at most 4 GiB; on CUDA 1/2 of the free memory)")
@@ -380,17 +390,20 @@ def _parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("gntk", help="compute a GNTK Gram matrix",
                        description="Compute the GNTK Gram matrix of a dataset.")
-    g.add_argument("dataset", help="MUTAG, PTC, NCI1, PROTEINS, COLLAB, IMDBBINARY, IMDBMULTI or synthetic")
+    g.add_argument("dataset", help="MUTAG, PTC, NCI1, PROTEINS, COLLAB, IMDBBINARY, IMDBMULTI, synthetic, or the "
+                                   "path of a dataset folder in the GIN or TU format (path/MYSET)")
     g.add_argument("--num-layers", type=int, default=3, help="GNN layers incl. the input layer (>= 2)")
     g.add_argument("--num-mlp-layers", type=int, default=2, help="ReLU layers per block (>= 1)")
-    g.add_argument("--scale", choices=("uniform", "degree"), default="uniform",
+    g.add_argument("--scale", choices=options("scale"), default="uniform",
                    help="neighbour scaling c_u: 1 or 1/(deg+1)")
     g.add_argument("--jk", action=argparse.BooleanOptionalAction, default=True,
                    help="jumping knowledge: sum every layer's readout (default on)")
-    g.add_argument("--method", choices=("batched", "kron", "decoupled", "sketch"), default="batched",
+    g.add_argument("--method", choices=options("method"), default="batched",
                    help="aggregation algorithm (default batched)")
     g.add_argument("--sketch-size", type=int, default=None, help="b, rows of each sketch matrix")
-    g.add_argument("--sketch", choices=("ams", "gaussian"), default="ams", help="sketch entries")
+    g.add_argument("--sketch", choices=options("sketch"), default="ams", help="sketch entries")
+    g.add_argument("--normalize", action="store_true",
+                   help="write the cosine-normalised kernel K(G,H)/sqrt(K(G,G) K(H,H)) (default: raw)")
     g.add_argument("--seed", type=int, default=0, help="seed of the sketches")
     g.add_argument("--out", metavar="DIR", help="write gram.npy, labels.npy, folds.npz, gntk.json")
     g.add_argument("--evaluate", action="store_true", help="also run the 10-fold SVM (both protocols)")

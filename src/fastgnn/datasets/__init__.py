@@ -6,6 +6,11 @@ COLLAB, IMDBBINARY, IMDBMULTI) or ``"synthetic"``.  Node features follow the
 papers: one-hot node tags for the bioinformatics sets, one-hot degree for the
 social ones.  Folds are the dataset's ``10fold_idx`` when present.
 
+A dataset of one's own loads the same way, by its folder (``load("path/MYSET")``, a folder in
+the GIN or the TU format) or by its name when it sits in one of the places below
+(``load("MYSET", root=...)``).  The formats are a registry
+(:mod:`fastgnn.datasets.formats`): ``find`` and ``load`` try each in turn.
+
 Where the files are looked for, in order (each place searched for the GIN text
 format ``D/NAME/NAME.txt`` first, then the TU format ``D/TUNAME/TUNAME_A.txt``):
 
@@ -36,6 +41,7 @@ from fastgnn.datasets.download import (
     download,
     extract_zip,
 )
+from fastgnn.datasets.formats import FORMATS, DatasetFormat, expected, get_format, probe, probe_folder, register_format
 from fastgnn.datasets.gin import (
     RawGraph,
     build_dataset,
@@ -80,6 +86,9 @@ __all__ = [
     "default_cache_dir",
     "DatasetFormatError",
     "DatasetNotFoundError",
+    "DatasetFormat",
+    "FORMATS",
+    "register_format",
     "DownloadError",
     "NodeData",
     "NODE_NAMES",
@@ -147,17 +156,35 @@ def search_dirs(root=None, *, cache_dir=None) -> list[Path]:
 
 
 def find(name: str, root=None, *, cache_dir=None) -> tuple[str, Path] | None:
-    """Where a dataset's files are: ``("gin", NAME.txt path)``, ``("tu", folder)`` or None."""
-    name = canonical_name(name)
-    tu_name = DATASETS[name][0]
-    for d in search_dirs(root, cache_dir=cache_dir):
-        gin = d / name / f"{name}.txt"
-        if gin.is_file():
-            return "gin", gin
-        for folder in dict.fromkeys([d / tu_name, d / name]):  # PTC_MR/ or PTC/ ...
-            if (folder / f"{tu_name}_A.txt").is_file():
-                return "tu", folder
-    return None
+    """Where a dataset's files are: ``(format, path)`` (``("gin", NAME.txt path)``, ``("tu", folder)``)
+    or None.  ``name`` is a benchmark's name, a dataset folder's path, or the name of a folder in
+    one of :func:`search_dirs`."""
+    if _is_path(name):
+        found = probe_folder(name)
+    else:
+        found = probe(search_dirs(root, cache_dir=cache_dir), _names(name))
+    return (found.format, found.path) if found else None
+
+
+def _names(name) -> list[str]:
+    """The names a dataset's files may carry: a benchmark's GIN and TU names, else the name itself."""
+    try:
+        key = canonical_name(name)
+    except ValueError:
+        return [str(name)]
+    return [key, DATASETS[key][0]] if key in DATASETS else [key]
+
+
+def _is_path(name) -> bool:
+    """Whether ``name`` names a folder or file rather than a dataset: a path object, text with a
+    separator, or an existing path that is not a known dataset's name."""
+    if isinstance(name, os.PathLike):
+        return True
+    text = str(name)
+    if "/" in text or os.sep in text or text.startswith("~"):
+        return True
+    known = {n.lower() for n in [*KNOWN_NAMES, *_ALIASES, *NODE_NAMES]}
+    return text.strip().lower() not in known and Path(text).exists()
 
 
 def load(
@@ -179,7 +206,11 @@ def load(
     Args:
         name: MUTAG, PTC, NCI1, PROTEINS, COLLAB, IMDBBINARY, IMDBMULTI or
             synthetic; case-insensitive; IMDB-BINARY, IMDB-MULTI and PTC_MR
-            are accepted too.
+            are accepted too.  Or a dataset of one's own: the path of its folder
+            (GIN ``MYSET/MYSET.txt`` or TU ``MYSET/MYSET_A.txt`` ...), or its name
+            when its folder sits in ``root`` (or the other searched places).  Its
+            node features default to one-hot node labels (one-hot degree for a TU
+            dataset without node labels).
         root: a folder to look in first (see the module docstring).
         cache_dir: the download cache (default :func:`default_cache_dir`).
         download: fetch the TU Dortmund zip when the files are nowhere.
@@ -195,7 +226,8 @@ def load(
         graph), labels ``y`` in ``0..C-1``, and 10 folds.
 
     Raises:
-        ValueError: unknown name (the message lists the known names).
+        ValueError: unknown name and no such folder (the message lists the known
+            names and the paths looked for).
         DatasetNotFoundError: the files are nowhere and could not be
             downloaded; the message says where it looked and how to point at
             a data folder.
@@ -207,24 +239,48 @@ def load(
             return sbm(dtype=dtype)
         return load_planetoid(name, root, cache_dir=cache_dir, download=download, progress=progress, dtype=dtype)
     dtype = dtype or torch.float64
-    name = canonical_name(name)
+    if _is_path(name):
+        return _load_folder(Path(name).expanduser(), features, dtype)
+    try:
+        name = canonical_name(name)
+    except ValueError as unknown:  # not a benchmark: a dataset of one's own in a searched folder?
+        found = probe(search_dirs(root, cache_dir=cache_dir), [str(name)])
+        if found is None:
+            looked = "\n  ".join(expected(search_dirs(root, cache_dir=cache_dir), [str(name)]))
+            raise ValueError(f"{unknown}; nor is it a dataset folder: looked for\n  {looked}\n(or give the "
+                             "folder's path)") from None
+        return get_format(found.format).read(found, name=str(name), features=features, dtype=dtype)
     if name == "synthetic":
         return synthetic(dtype=dtype)
     tu_name, default_features = DATASETS[name]
     features = features or default_features
 
-    found = find(name, root, cache_dir=cache_dir)
+    found = probe(search_dirs(root, cache_dir=cache_dir), _names(name))
     if found is None:
         if not download:
             raise DatasetNotFoundError(_not_found_message(name, root, cache_dir, None))
         try:
-            found = ("tu", _fetch(tu_name, cache_dir, url, progress))
+            folder = _fetch(tu_name, cache_dir, url, progress)
         except DownloadError as e:
             raise DatasetNotFoundError(_not_found_message(name, root, cache_dir, e)) from e
-    kind, path = found
-    if kind == "gin":
-        return load_gin_dataset(path, name=name, features=features, dtype=dtype)
-    return load_tu_dataset(path, tu_name, name=name, features=features, dtype=dtype)
+        found = get_format("tu").probe(folder.parent, [tu_name])
+    return get_format(found.format).read(found, name=name, features=features, dtype=dtype)
+
+
+def _load_folder(path: Path, features, dtype) -> GraphDataset:
+    """A dataset given by its folder (or GIN file): any registered format; a benchmark's name as
+    the folder's name brings the papers' node features."""
+    found = probe_folder(path)
+    if found is None:
+        looked = "\n  ".join(expected([path.parent], [path.name]))
+        why = "does not exist" if not path.exists() else "holds no dataset in a known format"
+        raise DatasetNotFoundError(f"{path} {why}: looked for\n  {looked}")
+    name = path.stem if path.is_file() else path.name
+    try:
+        features = features or DATASETS[canonical_name(name)][1]
+    except (ValueError, KeyError):
+        pass
+    return get_format(found.format).read(found, name=name, features=features, dtype=dtype)
 
 
 def _dataset_url(tu_name: str, url: str | None) -> str:
@@ -250,10 +306,10 @@ def _fetch(tu_name: str, cache_dir, url: str | None, progress: bool) -> Path:
 
 def _not_found_message(name: str, root, cache_dir, error: Exception | None) -> str:
     tu_name = DATASETS[name][0]
+    dirs = search_dirs(root, cache_dir=cache_dir)
     lines = [f"dataset {name} not found. Looked for"]
-    for d in search_dirs(root, cache_dir=cache_dir):
-        lines.append(f"  {d / name / (name + '.txt')} (GIN text format)")
-        lines.append(f"  {d / tu_name / (tu_name + '_A.txt')} (TU format)")
+    for d in dirs:
+        lines += [f"  {line}" for line in expected([d], _names(name))]
         if (d / name / "10fold_idx").is_dir() and not (d / name / f"{name}.txt").exists():
             lines.append(f"  ({d / name} holds 10fold_idx but not {name}.txt)")
     if error is None:
@@ -264,6 +320,6 @@ def _not_found_message(name: str, root, cache_dir, error: Exception | None) -> s
         "Point fastgnn at a folder holding NAME/NAME.txt (or the TU files): "
         f"load({name!r}, root='/path/to/datasets'), or set FASTGNN_DATA=/path/to/datasets, "
         "or pass --data-dir /path/to/datasets on the command line; "
-        f"or put the TU zip's contents in {search_dirs(None, cache_dir=cache_dir)[-1] / tu_name}."
+        f"or put the TU zip's contents in {dirs[-1] / tu_name}."
     )
     return "\n".join(lines)
