@@ -32,6 +32,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from fastgnn.gntk.params import SKETCHES
+
 __all__ = [
     "aggregate_kron",
     "aggregate_decoupled",
@@ -97,7 +99,7 @@ def sketch_matrix(
         return signs.div_(b**0.5)
     if kind == "gaussian":
         return torch.randn(b, n, generator=generator, dtype=dtype).div_(b**0.5)
-    raise ValueError(f"sketch kind must be 'ams' or 'gaussian', got {kind!r}")
+    raise ValueError(f"sketch kind must be one of {SKETCHES}, got {kind!r}")
 
 
 def sketch_factors(
