@@ -177,6 +177,17 @@ def test_gcn_conv_static_graph_and_flow_equal_pyg():
     compare(ours, theirs, (torch.randn(3, n, 5, dtype=F64), edge_index), 0)  # x [B, N, F]: one graph
 
 
+def test_gcn_conv_cached_and_sparse_features_equal_pyg():
+    edge_index, n = graphs()["random"]
+    ours, theirs = GCNConv(5, 4, cached=True).double(), pyg_nn.GCNConv(5, 4, cached=True).double()
+    same_weights(ours, theirs)
+    x = torch.randn(n, 5, dtype=F64)
+    for _ in range(2):  # built, then reused
+        compare(ours, theirs, (x, edge_index), 0)
+    sparse_x = (x * (torch.rand(n, 5, dtype=F64) < 0.3)).to_sparse()
+    torch.testing.assert_close(ours(sparse_x, edge_index), theirs(sparse_x, edge_index))
+
+
 def test_gcn_conv_lazy_in_channels_equals_pyg():
     edge_index, n = graphs()["directed"]
     ours, theirs = GCNConv(-1, 4).double(), pyg_nn.GCNConv(-1, 4).double()
@@ -192,10 +203,11 @@ def test_gcn_conv_lazy_in_channels_equals_pyg():
 @pytest.mark.parametrize("concat", [True, False])
 @pytest.mark.parametrize("name", ["directed", "random"])
 @pytest.mark.parametrize("self_loops", [True, False])
-def test_gat_conv_equals_pyg(name, concat, self_loops):
+@pytest.mark.parametrize("bias", [True, False])
+def test_gat_conv_equals_pyg(name, concat, self_loops, bias):
     edge_index, n = graphs()[name]
     torch.manual_seed(2)
-    kwargs = dict(heads=3, concat=concat, negative_slope=0.1, add_self_loops=self_loops)
+    kwargs = dict(heads=3, concat=concat, negative_slope=0.1, add_self_loops=self_loops, bias=bias)
     ours = GATConv(5, 4, **kwargs).double()
     theirs = pyg_nn.GATConv(5, 4, **kwargs).double()
     same_weights(ours, theirs)  # lin.weight [H C, F_in], att_src, att_dst [1, H, C], bias
@@ -215,14 +227,15 @@ FILL_VALUES = [0.5, "mean", "add", "max", "min", "mul", "tensor"]
 
 @pytest.mark.parametrize("fill_value", FILL_VALUES)
 @pytest.mark.parametrize("edge_dim", [1, 3])
-def test_gat_conv_with_edge_attr_equals_pyg(edge_dim, fill_value):
+@pytest.mark.parametrize("concat", [True, False])
+def test_gat_conv_with_edge_attr_equals_pyg(edge_dim, fill_value, concat):
     """edge_dim / edge_attr / fill_value: output and gradients wrt x, every parameter (lin_edge,
     att_edge) and edge_attr."""
     edge_index, n = graphs()["directed"]
     torch.manual_seed(6)
     if fill_value == "tensor":
         fill_value = torch.linspace(-1, 1, edge_dim, dtype=F64)
-    kwargs = dict(heads=2, edge_dim=edge_dim, fill_value=fill_value)
+    kwargs = dict(heads=2, edge_dim=edge_dim, fill_value=fill_value, concat=concat)
     ours, theirs = GATConv(5, 4, **kwargs).double(), pyg_nn.GATConv(5, 4, **kwargs).double()
     same_weights(ours, theirs)
     shape = (edge_index.shape[1],) if edge_dim == 1 else (edge_index.shape[1], edge_dim)
