@@ -69,3 +69,15 @@ def test_gat_conv_takes_a_sparse_tensor_and_returns_one_of_attention_weights():
     dense[row, col] = value
     dense2[edge_index[1], edge_index[0]] = alpha2
     torch.testing.assert_close(dense, dense2)
+
+
+def test_cached_gcn_conv_reuses_the_operator_of_the_same_sparse_tensor():
+    x, adj = torch.randn(5, 3), adj_t(EDGES, 5)
+    conv = GCNConv(3, 2, cached=True)
+    conv(x, adj)
+    first = conv._cached_edge_index
+    assert first is not None
+    conv(x, adj)
+    assert conv._cached_edge_index is first
+    conv(x, adj_t(EDGES, 5))  # another object: rebuilt
+    assert conv._cached_edge_index is not first

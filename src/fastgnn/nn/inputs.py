@@ -160,7 +160,7 @@ class GraphCache:
     def get(self, tensors: tuple, sizes: tuple, build, cached: bool):
         """``build()``, or the value kept for the same ``tensors`` (None entries allowed) and
         ``sizes``. Values that need a gradient are never kept (they would hold an autograd graph)."""
-        if not cached or any(t is not None and t.requires_grad for t in tensors):
+        if not cached or any(isinstance(t, torch.Tensor) and t.requires_grad for t in tensors):
             return build()
         key = tuple(None if t is None else _version(t) for t in tensors) + tuple(sizes)
         if self._key == key and len(self._refs) == len(tensors) and all(
@@ -173,8 +173,9 @@ class GraphCache:
         return value
 
 
-def _version(t: torch.Tensor) -> int:
+def _version(t) -> int:
+    """The in-place version counter (-1 where there is none: some sparse layouts, SparseTensor)."""
     try:
         return t._version
-    except RuntimeError:  # some sparse layouts have no version counter
+    except (RuntimeError, AttributeError):
         return -1
