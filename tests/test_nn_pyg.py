@@ -369,3 +369,12 @@ def test_dense_gcn_conv_equals_pyg_dense_gcn_conv_on_one_graph():
     ours, theirs = DenseGCNConv(5, 4).double(), pyg_nn.DenseGCNConv(5, 4).double()
     same_weights(ours, theirs)
     compare(ours, theirs, (torch.randn(n, 5, dtype=F64), adj), 0, 1)
+
+
+def test_dense_gcn_conv_lazy_in_channels_equals_pyg():
+    adj, mask = dense_batch()
+    ours, theirs = DenseGCNConv(-1, 4).double(), pyg_nn.DenseGCNConv(-1, 4).double()
+    x = torch.randn(2, 4, 5, dtype=F64)
+    same_weights(ours, theirs, x, adj)
+    assert ours.lin.weight.shape == (4, 5)
+    compare(ours, theirs, (x, adj, mask), 0, 1)
