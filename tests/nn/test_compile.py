@@ -44,3 +44,17 @@ def test_compiled_model_equals_eager_with_gradients():
         got_grads = torch.autograd.grad(got.sum(), [x, edge_weight] + list(net.parameters()))
         for a, b in zip(got_grads, want_grads):
             torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("name", ["gcn", "gat", "dense-gcn"])
+def test_compiled_node_model_with_a_prebuilt_operator_equals_eager(name):
+    """The models pass a prebuilt NormalizedAdjacency / GATGraph / DenseAdjacency (the CSR that
+    dynamo failed to wrap before): passed through to the eager part untouched."""
+    from fastgnn.nn.models import node_model
+
+    torch.manual_seed(1)
+    torch._dynamo.reset()
+    n = 30
+    model = node_model(name, 8, 3).eval()
+    x, graph = torch.randn(n, 8), model.prepare(torch.randint(0, n, (2, 120)), n)
+    torch.testing.assert_close(torch.compile(model, backend="aot_eager")(x, graph), model(x, graph))
