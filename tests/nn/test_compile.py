@@ -9,7 +9,7 @@ import torch
 
 from fastgnn.nn import DenseGCNConv, GATConv, GCNConv
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.slow]  # dynamo tracing: seconds per test
 
 
 class Net(torch.nn.Module):
