@@ -305,3 +305,37 @@ def test_cli_hook_json_and_out(tmp_path, capsys):
         run_cli(_cli(["--ops", "nothing-like-this", "--quick"]))
     with pytest.raises(ValueError, match="repeats"):
         run_cli(_cli(["--repeats", "0"]))
+
+
+# --------------------------------------------------------------------------- verdicts (issue 14)
+
+
+def test_overhead_regime_is_inconclusive_not_a_disagreement():
+    """Sizes where a fixed overhead dominates (as --quick's are): the slope is shallower than the
+    work's, and the verdict says the data cannot decide rather than "disagrees"."""
+    from fastgnn.complexity import verdict
+
+    x = [2**7, 2**8, 2**9]
+    c = 1e-3
+    t = [c + c / (2**10) ** 2 * v**2 for v in x]  # work below the overhead at every size
+    fit = fit_exponent(x, t)
+    assert fit.regime != "floor" and fit.slope < 1.5
+    assert verdict(fit, 2.0) == "inconclusive (overhead regime)"
+    # the same law over sizes reaching past the overhead floor: the fit recovers k and agrees
+    x = _sizes(lo=2**7, steps=10)
+    fit = fit_exponent(x, [c + c / (2**10) ** 2 * v**2 for v in x])
+    assert fit.regime == "floor" and verdict(fit, 2.0) == "agrees"
+    # a real disagreement above the floor stays one: the law is x^1, the prediction 2
+    t = [c + c / 2**10 * v for v in _sizes(lo=2**10, steps=10)]
+    fit = fit_exponent(_sizes(lo=2**10, steps=10), t)
+    assert fit.regime == "floor" and verdict(fit, 2.0) == "disagrees"
+
+
+def test_steeper_than_predicted_is_not_excused_by_overhead():
+    from fastgnn.complexity import verdict
+
+    fit = {"slope": 3.0, "stderr": 0.05, "regime": "top", "used": [2, 3, 4]}
+    assert verdict(fit, 1.0) == "disagrees"  # overhead can only flatten a slope
+    assert verdict({**fit, "stderr": 1.0}, 1.0) == "inconclusive (noisy fit)"
+    assert verdict({**fit, "used": [3, 4], "stderr": math.nan}, 1.0) == "inconclusive (too few points)"
+    assert verdict({**fit, "slope": 1.1}, 1.0) == "agrees"

@@ -22,9 +22,9 @@ Modules: :mod:`~fastgnn.complexity.registry` (the declarative :class:`Sweep` ent
 
 from fastgnn.complexity import operations as _operations  # noqa: F401  (registers the sweeps)
 from fastgnn.complexity.cli import add_subparser, run_cli
-from fastgnn.complexity.fit import Fit, fit_exponent, loglog_slope, predicted_exponent
+from fastgnn.complexity.fit import AGREEMENT, Fit, fit_exponent, loglog_slope, predicted_exponent, verdict
 from fastgnn.complexity.measure import copy_gbps, matmul_gflops, peak_memory, time_call
-from fastgnn.complexity.profile import AGREEMENT, Report, load_report, profile
+from fastgnn.complexity.profile import Report, load_report, profile
 from fastgnn.complexity.registry import REGISTRY, Cost, Sweep, register, select, sweep_names
 
 __all__ = [
@@ -48,4 +48,5 @@ __all__ = [
     "select",
     "sweep_names",
     "time_call",
+    "verdict",
 ]

@@ -22,6 +22,14 @@ The predicted exponent of a cost formula (:func:`predicted_exponent`) is the sam
 slope of ``log cost(x)`` over the *same* chosen points, so a formula with several terms
 (``E·F + N·F²``) is compared in the regime the sweep actually covered; for a single term it is
 that term's power.
+
+The verdict (:func:`verdict`) on a measured exponent against a predicted one is "agrees" within
+:data:`AGREEMENT`; otherwise "disagrees" only where the data can support it.  A per-call
+overhead only ever flattens a log-log slope, so a slope *shallower* than predicted from a fit
+outside the ``"floor"`` regime (fewer than ``min_points`` points above the overhead floor) is
+"inconclusive (overhead regime)"; a fit through 2 points has no error estimate ("inconclusive
+(too few points)"), and a difference within twice the slope's standard error (plus the
+tolerance) is "inconclusive (noisy fit)".
 """
 
 from __future__ import annotations
@@ -31,7 +39,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["Fit", "fit_exponent", "loglog_slope", "predicted_exponent"]
+__all__ = ["Fit", "fit_exponent", "loglog_slope", "predicted_exponent", "verdict", "AGREEMENT"]
+
+#: |measured - predicted| within this counts as agreement.
+AGREEMENT = 0.2
 
 
 @dataclass
@@ -123,3 +134,22 @@ def predicted_exponent(cost, xs) -> float:
     if min(vals) <= 0:
         raise ValueError("a cost formula must be positive on the swept sizes")
     return loglog_slope(xs, vals)[0]
+
+
+def verdict(fit: Fit | dict, predicted: float, tolerance: float = AGREEMENT) -> str:
+    """``"agrees"``, ``"disagrees"`` or ``"inconclusive (<why>)"`` for a measured exponent (the
+    slope of ``fit``) against ``predicted``; the rule is in the module docstring."""
+    f = fit if isinstance(fit, dict) else fit.to_dict()
+    slope, stderr, regime, used = f["slope"], f["stderr"], f["regime"], f["used"]
+    if not (math.isfinite(slope) and math.isfinite(predicted)):
+        return "inconclusive (no fit)"
+    diff = slope - predicted
+    if abs(diff) <= tolerance:
+        return "agrees"
+    if diff < 0 and regime != "floor":
+        return "inconclusive (overhead regime)"
+    if len(used) < 3 or not math.isfinite(stderr):
+        return "inconclusive (too few points)"
+    if abs(diff) <= tolerance + 2 * stderr:
+        return "inconclusive (noisy fit)"
+    return "disagrees"

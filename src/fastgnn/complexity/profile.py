@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from fastgnn.complexity.fit import fit_exponent, predicted_exponent
+from fastgnn.complexity.fit import AGREEMENT, fit_exponent, predicted_exponent, verdict
 from fastgnn.complexity.measure import (
     copy_gbps,
     machine_info,
@@ -28,8 +28,6 @@ from fastgnn.complexity.registry import Context, Sweep, select
 
 __all__ = ["profile", "Report", "load_report", "AGREEMENT", "MEMORY_FLOOR"]
 
-#: |measured - predicted| within this counts as agreement.
-AGREEMENT = 0.2
 #: peak memory below this (bytes) is at the page-granularity noise level and not fitted.
 MEMORY_FLOOR = 1 << 20
 
@@ -66,6 +64,7 @@ class Report:
                     "measured": f["time"]["slope"], "stderr": f["time"]["stderr"], "clock": f["clock"],
                     "measured_other_clock": f["time_other_clock"]["slope"],
                     "agree": pred["agree"] if pred else None,
+                    "verdict": pred.get("verdict", "") if pred else "",
                     "gflops": f["gflops"], "gbps": f["gbps"],
                     "mem_predicted": f["memory_predicted"], "mem_measured": f["memory"]["slope"],
                     "status": f["status"],
@@ -83,12 +82,13 @@ class Report:
                 lines.append(f"{r['operation']:<24} {r['variable']:<4} {r['status']}")
                 continue
             meas = _num(r["measured"]) + (f"±{r['stderr']:.2f}" if math.isfinite(r["stderr"]) else "")
-            agree = {True: "yes", False: "NO", None: "-"}[r["agree"]]
+            agree = {True: "yes", False: "NO", None: "?" if r["verdict"] else "-"}[r["agree"]]
             mem = f"{_num(r['mem_predicted'], 1)}/{_num(r['mem_measured'], 1)}"
+            why = f"  [{r['verdict']}]" if r["agree"] is None and r["verdict"] else ""
             lines.append(
                 f"{r['operation']:<24} {r['variable']:<4} {r['range']:>14} {_num(r['predicted']):>5} {meas:>11} "
                 f"{agree:>5} {_num(r['measured_other_clock']):>5}  {_num(r['gflops'], 1):>7} {_num(r['gbps'], 1):>6}  "
-                f"{mem:>9}  {r['formula']} ({r['source']})")
+                f"{mem:>9}  {r['formula']} ({r['source']}){why}")
         b = self.baselines
         lines.append("")
         lines.append(f"machine: {self.machine.get('processor')}, {self.machine.get('cpus')} CPUs, "
@@ -102,9 +102,21 @@ class Report:
                      f"(column {other}: the exponent by the other clock); "
                      f"exponents fitted by fastgnn.complexity.fit_exponent (log-log least squares above "
                      f"the overhead floor)")
-        lines.append(f"agreement: |measured - predicted| <= {AGREEMENT}; GFLOP/s, GB/s at the largest point; "
+        lines.append(f"verdicts: {self._tally()}")
+        lines.append(f"agreement: |measured - predicted| <= {AGREEMENT}; ?: inconclusive, the data cannot support "
+                     "a verdict (overhead regime: a shallower slope where fewer than 3 points sit above 8x the "
+                     "smallest time; too few points; noisy fit: within 2 standard errors); GFLOP/s, GB/s at the "
+                     "largest point; "
                      f"mem p/m: predicted/measured exponent of the peak memory; {self.seconds:.0f} s in all")
         return "\n".join(lines)
+
+    def _tally(self) -> str:
+        """``"12 agree, 3 disagree, 40 inconclusive (overhead regime), ..."`` over the table's rows."""
+        counts: dict[str, int] = {}
+        for r in self.rows():
+            if r["status"] == "ok" and r["verdict"]:
+                counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
+        return ", ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "none"
 
     def markdown(self) -> str:
         """The table as Markdown (for docs): one row per sweep and prediction."""
@@ -117,7 +129,7 @@ class Report:
             if r["status"] != "ok":
                 lines.append(f"| {r['operation']} | {r['variable']} | | {r['status']} | | | | | | | | |")
                 continue
-            agree = {True: "yes", False: "**no**", None: "-"}[r["agree"]]
+            agree = {True: "yes", False: "**no**", None: r["verdict"] or "-"}[r["agree"]]
             se = f" ± {r['stderr']:.2f}" if math.isfinite(r["stderr"]) else ""
             formula = f"{r['formula']} ({r['source']})".replace("|", "\\|")  # |E| would split the cell
             lines.append(
@@ -194,7 +206,8 @@ def _nan(o):
     if o is None:
         return math.nan
     if isinstance(o, dict):
-        return {k: (v if k in ("note", "memory_formula", "impl") else _nan(v)) for k, v in o.items()}
+        keep = ("note", "memory_formula", "impl", "agree", "verdict")  # None means "no value" there
+        return {k: (v if k in keep else _nan(v)) for k, v in o.items()}
     if isinstance(o, list):
         return [_nan(v) for v in o]
     return o
@@ -429,8 +442,9 @@ def _fit_sweep(sweep: Sweep, points: list, quick: bool, baselines: dict, clock: 
                  "elementwise": baselines["softmax_gelems_float32"]}
         for cost in sweep.costs:
             k = predicted_exponent(lambda v, c=cost: c.evaluate(sweep.params(v, quick), rates), used_x)
-            preds.append({"source": cost.source, "label": cost.label, "exponent": k,
-                          "agree": bool(abs(tfit.slope - k) <= AGREEMENT)})
+            v = verdict(tfit, k)
+            preds.append({"source": cost.source, "label": cost.label, "exponent": k, "verdict": v,
+                          "agree": True if v == "agrees" else False if v == "disagrees" else None})
     mem_pts = [p for p in ok if p["peak_bytes"] is not None]
     mfit = fit_exponent([p["value"] for p in mem_pts], [p["peak_bytes"] for p in mem_pts],
                         noise_floor=MEMORY_FLOOR)
