@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.exceptions import NotFittedError
 
 from fastgnn.gntk.engine import default_max_memory, gram_readouts, plan_tile_nodes
-from fastgnn.gntk.pairwise import Operand, pair_readouts, prepare
+from fastgnn.gntk.pairwise import Operand, pair_readouts, prepare_many
 from fastgnn.gntk.params import DTYPES, KERNEL_PARAMS, METHODS, PARAMETER_CONSTRAINTS
 from fastgnn.gntk.recursion import combine_readouts
 from fastgnn.graph import Graph
@@ -78,6 +78,12 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             tiles a previous (interrupted) run with the same inputs finished;
             the result is bitwise that of an uninterrupted run.  None: no
             checkpoint.
+        compress: run the exact kernel on each graph's colour classes (the coarsest
+            equitable partition refining the feature classes, :mod:`fastgnn.gntk.colour`)
+            instead of its nodes: k_G k_H class pairs instead of N_G N_H node pairs, the
+            same kernel (to rounding).  ``"auto"`` (default): graphs with fewer classes
+            than nodes, and never for the sketched kernel (its sketch is defined on
+            nodes); ``True``: every graph (refused with ``sketch_size``); ``False``: none.
 
     Inputs (``X`` of ``fit``, ``transform``, ``fit_transform``): a list of :class:`~fastgnn.Graph`,
     networkx graphs (without node attributes; convert those with :func:`fastgnn.from_networkx`,
@@ -119,6 +125,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         max_memory: int | str | None = "auto",
         progress: bool | None = None,
         checkpoint_dir=None,
+        compress="auto",
     ):
         self.num_layers = num_layers
         self.num_mlp_layers = num_mlp_layers
@@ -134,6 +141,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.max_memory = max_memory
         self.progress = progress
         self.checkpoint_dir = checkpoint_dir
+        self.compress = compress
 
     # -- scikit-learn protocol -------------------------------------------------
     def __sklearn_tags__(self):
@@ -248,23 +256,22 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"graphs have different feature dimensions {sorted(dims)}")
         device = torch.device(self.device)
         with _single_thread_if(device.type == "cpu"):
-            return [
-                prepare(
-                    g,
-                    num_blocks=self.num_blocks,
-                    num_mlp_layers=self.num_mlp_layers,
-                    scale=self.scale,
-                    # the self-diagonals: sketched when the kernel is, else exact by the cheap O(N³)
-                    # product (kron gives the same values, at O(N⁴))
-                    method=self._self_method(),
-                    sketch_size=self.sketch_size,
-                    sketch_kind=self.sketch,
-                    seed=self.seed,
-                    dtype=self._torch_dtype(),
-                    device=device,
-                )
-                for g in graphs
-            ]
+            return prepare_many(
+                graphs,
+                num_blocks=self.num_blocks,
+                num_mlp_layers=self.num_mlp_layers,
+                scale=self.scale,
+                # the self-diagonals: sketched when the kernel is, else exact by the cheap O(N³)
+                # product (kron gives the same values, at O(N⁴))
+                method=self._self_method(),
+                sketch_size=self.sketch_size,
+                sketch_kind=self.sketch,
+                seed=self.seed,
+                dtype=self._torch_dtype(),
+                device=device,
+                # "auto" runs the sketched kernel on nodes: its sketch is defined on them
+                compress=False if self.compress == "auto" and self.sketch_size is not None else self.compress,
+            )
 
     def _self_method(self) -> str:
         return "sketch" if self.sketch_size is not None else "decoupled"
@@ -445,26 +452,30 @@ _ANNOUNCED = False
 
 def _announce_compilation(device, sketched: bool) -> None:
     """Say once per process, on stderr, that the numba kernels are being compiled, when they are:
-    the first batched CPU run on a machine compiles them (about 15-20 s on 2 cores) before caching
-    them, which would otherwise look like a hang or a slow kernel."""
+    the first batched CPU run on a machine compiles them (about 17 s on 2 cores) before caching
+    them, which would otherwise look like a hang or a slow kernel (its progress bar's rate
+    included)."""
     global _ANNOUNCED
     if _ANNOUNCED or sketched or torch.device(device).type != "cpu":
         return
     _ANNOUNCED = True
+    if _compiled_kernels_cached() is False:
+        print("fastgnn: compiling the GNTK's numba kernels on first use (about 20 s, once: they are cached for "
+              "later runs); the first progress figures include it", file=sys.stderr, flush=True)
+
+
+def _compiled_kernels_cached() -> bool | None:
+    """Whether numba's on-disk cache holds the compiled tile kernel; None when that cannot be told
+    (numba missing or its internals changed: then nothing is announced)."""
     try:
         from fastgnn.gntk import fused
 
         if not fused.available():
-            return
+            return None
         kernel = sys.modules["fastgnn.gntk._fused_kernels"].tile_recursion_kernel
-        index = kernel._cache._cache_file._index_path  # numba's on-disk cache index of this kernel
-
-        if os.path.exists(index):
-            return
-    except Exception:  # noqa: BLE001 - a missing internal only costs the message
-        return
-    print("fastgnn: compiling the GNTK's numba kernels on first use (about 20 s; cached for later runs); "
-          "the first progress figures include it", file=sys.stderr, flush=True)
+        return os.path.exists(kernel._cache._cache_file._index_path)
+    except Exception:  # noqa: BLE001 - a changed numba internal only costs the message
+        return None
 
 
 def _auto_memory(value) -> bool:
