@@ -140,8 +140,18 @@ class NormalizedAdjacency(_Operator):
         return _csr_from_rowptr(self.crow, self.col, values, self.num_nodes, self.num_nodes)
 
     def matrix_t(self, values: torch.Tensor) -> torch.Tensor:
-        """A'ᵀ as CSR ``[N, N]`` with ``values`` given in A''s order (permuted here, O(nnz))."""
-        return _csr_from_rowptr(self.crow_t, self.row_t, values[self.perm_t], self.num_nodes, self.num_nodes)
+        """A'ᵀ as CSR ``[N, N]`` with ``values`` given in A''s order (permuted here, O(nnz); for
+        this operator's own values, which need no gradient, once and kept)."""
+        return _csr_from_rowptr(self.crow_t, self.row_t, self._values_t(values), self.num_nodes, self.num_nodes)
+
+    def _values_t(self, values: torch.Tensor) -> torch.Tensor:
+        w = self.weight  # the Function's saved copy of it is another Python object on the same storage
+        own = values is w or (values.data_ptr() == w.data_ptr() and values.shape == w.shape and values.dtype == w.dtype)
+        if not own or self.weight.requires_grad:
+            return values[self.perm_t]
+        if self._converted.get("values_t") is None:
+            self._converted["values_t"] = values[self.perm_t]
+        return self._converted["values_t"]
 
     def matmul(self, z: torch.Tensor, impl: str = "spmm", values: torch.Tensor | None = None) -> torch.Tensor:
         """Y = A' Z for Z ``[..., N, F]`` (node dimension -2): O(nnz · F) per leading index."""
