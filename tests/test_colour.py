@@ -57,7 +57,7 @@ def check_quotient(graph: Graph, c) -> None:
     np.testing.assert_array_equal(per_node, c.counts[c.labels])
     np.testing.assert_array_equal(c.sizes, onehot.sum(0))
     firsts = [int(np.flatnonzero(c.labels == k)[0]) for k in range(c.num_classes)]
-    assert firsts == sorted(firsts)
+    assert firsts == sorted(firsts) == c.firsts.tolist()
     x = graph.x.numpy()
     np.testing.assert_array_equal(x, x[np.array(firsts)][c.labels])
 

@@ -22,6 +22,7 @@ from fastgnn.cli import main
 from fastgnn.datasets import synthetic
 from fastgnn.gntk import GNTK
 from fastgnn.gntk.estimator import parse_memory
+from fastgnn.gntk.pairwise import prepare_many
 
 SMALL = 64 * 64 * 8 * engine.LIVE_TILES  # a budget of the smallest tiles (64 nodes)
 
@@ -61,13 +62,19 @@ def counted(monkeypatch):
     return Counter
 
 
-def num_tiles(graphs, **kw) -> int:
-    est = GNTK(**kw)
-    est._check_params()
-    ops = est._prepare(graphs, "fit")
-    itemsize = torch.empty((), dtype=est.dtype).element_size()
-    budget = parse_memory(est.max_memory)
-    tn = engine.tile_nodes_for_budget(budget, itemsize, reserved=engine.reserved_bytes(ops, None, est.num_blocks))
+def prepare_ops(graphs, num_layers=3, num_mlp_layers=2, scale="uniform", dtype=torch.float64, sketch_size=None,
+                compress="auto"):
+    """The operands GNTK(...) prepares for ``graphs`` (its defaults), by the engine's own preparation."""
+    return prepare_many(graphs, num_blocks=num_layers - 1, num_mlp_layers=num_mlp_layers, scale=scale,
+                        method="decoupled" if sketch_size is None else "sketch", sketch_size=sketch_size,
+                        sketch_kind="ams", seed=0, dtype=dtype, device="cpu", compress=compress)
+
+
+def num_tiles(graphs, max_memory, **kw) -> int:
+    ops = prepare_ops(graphs, **kw)
+    itemsize = ops[0].x.element_size()
+    tn = engine.tile_nodes_for_budget(parse_memory(max_memory), itemsize,
+                                      reserved=engine.reserved_bytes(ops, None, kw.get("num_layers", 3) - 1))
     return len(engine.plan_tiles(ops, None, tn).tiles)
 
 
@@ -76,14 +83,12 @@ def test_reserved_bytes_counts_the_compiled_tiles_arrays_only_where_it_runs(grap
     (not on CUDA, not without numba): elsewhere the tiles get that memory."""
     from fastgnn.gntk import fused
 
-    est = GNTK()
-    est._check_params()
-    ops = est._prepare(graphs, "fit")
+    ops = prepare_ops(graphs)
     extra = sum(op.a.numel() * op.a.element_size() + engine.compiled_csr_bytes(op) for op in ops)
     monkeypatch.setattr(fused, "ENABLED", False)
-    off = engine.reserved_bytes(ops, None, est.num_blocks)
+    off = engine.reserved_bytes(ops, None, 2)
     monkeypatch.setattr(fused, "ENABLED", True)
-    on = engine.reserved_bytes(ops, None, est.num_blocks)
+    on = engine.reserved_bytes(ops, None, 2)
     assert on == (off + extra if fused.available() else off)
 
 
@@ -91,9 +96,7 @@ def test_compiled_csr_bytes_bound_the_csrs_the_compiled_tile_keeps(graphs):
     """The budgeted CSR bytes cover what the stacks really hold: X's and (C A) X's non-zeros."""
     from fastgnn.gntk.tiles import stack_operands
 
-    est = GNTK()
-    est._check_params()
-    ops = est._prepare(graphs, "fit")
+    ops = prepare_ops(graphs)
     st = stack_operands(ops, False, "sparse")
     held = 16 * (st.x_csr()[2].size + st.ax_csr()[2].size)
     budgeted = sum(engine.compiled_csr_bytes(op) for op in ops)
@@ -179,7 +182,7 @@ def test_progress_counts_finished_tiles(graphs, tmp_path, counted, monkeypatch):
 
 def test_engine_resume_plan(graphs, tmp_path, counted):
     """An automatic budget may give another plan on restart: ``resume_plan`` keeps the checkpoint's."""
-    ops = GNTK(num_layers=3)._prepare(graphs, "fit")
+    ops = prepare_ops(graphs)
     kw = dict(num_blocks=2, num_mlp_layers=2, sketched=False)
     reference = engine.gram_readouts(ops, None, tile_nodes=64, **kw)
     counted.reset(fail_after=4)

@@ -358,14 +358,67 @@ def test_tile_aggregation_counts_the_multiply_adds_of_its_products(upper):
                    sketch_kind="ams", seed=0, dtype=torch.float64, device="cpu") for g in graphs]
     st = stack_operands(ops, False, "sparse")
     dense = fused._side(st)[0]
-    cost = [op.num_nodes ** 2 if dense else int(torch.count_nonzero(op.a)) for op in ops]
-    want = sum(2 * (cost[g] * ops[h].num_nodes + ops[g].num_nodes * cost[h])
+    cost = [op.num_rows ** 2 if dense else int(torch.count_nonzero(op.a)) for op in ops]
+    want = sum(2 * (cost[g] * ops[h].num_rows + ops[g].num_rows * cost[h])
                for g in range(len(ops)) for h in range(g if upper else 0, len(ops)))
     assert fused.tile_aggregation_fused(st, st, upper=upper) == want
     if not upper:  # an off-diagonal tile: 5 left graphs against the other 7
         left, right = stack_operands(ops[:5], False, "sparse"), stack_operands(ops[5:], False, "sparse")
-        side_cost = {id(st): [op.num_nodes ** 2 if fused._side(st)[0] else int(torch.count_nonzero(op.a))
+        side_cost = {id(st): [op.num_rows ** 2 if fused._side(st)[0] else int(torch.count_nonzero(op.a))
                               for op in ops] for st in (left, right)}
         cl, cr = side_cost[id(left)], side_cost[id(right)]
-        want = sum(2 * (cl[g] * ops[h].num_nodes + ops[g].num_nodes * cr[h]) for g in range(5) for h in range(5, 12))
+        want = sum(2 * (cl[g] * ops[h].num_rows + ops[g].num_rows * cr[h]) for g in range(5) for h in range(5, 12))
         assert fused.tile_aggregation_fused(left, right) == want
+
+
+_BLAS_CHILD = r"""
+import contextlib, sys, torch
+from fastgnn.gntk import fused
+from fastgnn.gntk.pairwise import prepare_many
+from fastgnn.gntk.tiles import stack_operands
+from fastgnn.graph import Graph
+
+torch.set_num_threads(2)
+if sys.argv[1] == "unlimited":  # what the tile did before: no BLAS limit on tiles without dense blocks
+    fused._one_blas_thread = contextlib.nullcontext
+graphs = []
+for g in range(6):  # sparse rings of 300 nodes, 12 labels: CSR sides, started from the aggregated features
+    n = 300
+    src = torch.arange(n)
+    ei = torch.stack([torch.cat([src, (src + 1) % n]), torch.cat([(src + 1) % n, src])])
+    x = torch.nn.functional.one_hot((src * (g + 7)) % 12, 12).double()
+    graphs.append(Graph(ei, n, x))
+ops = prepare_many(graphs, num_blocks=2, num_mlp_layers=1, scale="uniform", method="decoupled", sketch_size=None,
+                   sketch_kind="ams", seed=0, dtype=torch.float64, device="cpu", compress=False)
+st = stack_operands(ops, False, "sparse")
+fused.COLUMN_CHUNK = 4096
+assert not fused._side(st)[0]
+fused.tile_readouts_fused(st, st, 2, 1)
+"""
+
+
+@needs_numba
+@pytest.mark.slow
+def test_compiled_tile_calls_blas_single_threaded_inside_its_parallel_region(tmp_path):
+    """OpenBLAS (pthreads) warns "Detect OpenMP Loop and this application may hang" when a multi-threaded
+    call comes from inside an OpenMP parallel region, as the tile's start product ``Y_g Y_Cᵀ`` did on
+    sparse tiles (PROTEINS, 2 threads): the tile now runs BLAS on one thread whatever its layout.
+    The child without the limit shows that the check sees the warning where it happens."""
+    import os
+    import subprocess
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one CPU: neither numba nor OpenBLAS runs two threads")
+    script = tmp_path / "child.py"
+    script.write_text(_BLAS_CHILD)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2", "NUMBA_NUM_THREADS": "2"}
+
+    def stderr(mode):
+        done = subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True, env=env,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    assert "Detect OpenMP Loop" not in stderr("limited")
+    if "Detect OpenMP Loop" not in stderr("unlimited"):
+        pytest.skip("this OpenBLAS does not warn (an OpenMP build, or it ran the product on one thread)")

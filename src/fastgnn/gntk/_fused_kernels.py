@@ -271,25 +271,27 @@ def _dense_rows(ptr, idx, val, r0, p, d, dtype):
 
 
 @numba.njit(inline="always", fastmath=False, error_model="numpy")
-def _readout_block(t, colsum, r_off, h0, h1, c0, out, k, g):
-    """``out[k, g, h] = Σ`` of ``t``'s columns of graph h, for h in ``h0 .. h1`` (``colsum``: a
-    ``[w]`` buffer; column sums first, so the long loop vectorises)."""
+def _readout_block(t, colsum, w_left, w_right, r0, r_off, h0, h1, c0, out, k, g):
+    """``out[k, g, h] = s_gᵀ t s_h`` over ``t``'s columns of graph h, for h in ``h0 .. h1``: the rows'
+    and columns' weights (class sizes; 1 for nodes) from ``w_left[r0:]`` and ``w_right[c0:]``
+    (``colsum``: a ``[w]`` buffer; weighted column sums first, so the long loop vectorises)."""
     p, w = t.shape
     for c in range(w):
         colsum[c] = 0.0
     for a in range(p):
+        wa = w_left[r0 + a]
         for c in range(w):
-            colsum[c] += t[a, c]
+            colsum[c] += wa * t[a, c]
     for h in range(h0, h1):
         acc = 0.0
         for c in range(r_off[h] - c0, r_off[h + 1] - c0):
-            acc += colsum[c]
+            acc += w_right[c0 + c] * colsum[c]
         out[k, g, h] = acc
 
 
 @numba.njit(parallel=True, fastmath=False, cache=True, error_model="numpy", nogil=True)
 def tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, left, right,
-                          inv_left, left_pi, inv_right, d_right, num_blocks, num_mlp_layers, upper,
+                          inv_left, left_pi, inv_right, d_right, w_left, w_right, num_blocks, num_mlp_layers, upper,
                           chunk_nodes, snap, order, bin_ptr, aggregated, out):
     """The whole GNTK recursion of one tile, graph by graph of the left side (in parallel).
 
@@ -320,12 +322,13 @@ def tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, left, right,
         for gg in range(bin_ptr[b], bin_ptr[b + 1]):
             g = np.int64(order[gg])  # prange's index may be unsigned: mixed with signed ints it would be a float
             _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi, inv_right, d_right,
-                        num_blocks, num_mlp_layers, upper, chunk_nodes, snap, both_dense, aggregated, out)
+                        w_left, w_right, num_blocks, num_mlp_layers, upper, chunk_nodes, snap, both_dense, aggregated,
+                        out)
 
 
 @numba.njit(fastmath=False, error_model="numpy", nogil=True)
 def _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi, inv_right, d_right,
-                num_blocks, num_mlp_layers, upper, chunk_nodes, snap, both_dense, aggregated, out):
+                w_left, w_right, num_blocks, num_mlp_layers, upper, chunk_nodes, snap, both_dense, aggregated, out):
     """Row block g of :func:`tile_recursion_kernel`: the whole recursion of left graph g against every
     column (h >= g when ``upper``), ``chunk_nodes`` columns at a time."""
     l_off = left[6]
@@ -362,7 +365,7 @@ def _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi
                     v = x_val[e]
                     for c in range(w):
                         s[a, c] += v * xt_right[f, c0 + c]
-            _readout_block(s, colsum, r_off, h, h1, c0, out, 0, g)  # read Σ⁽⁰⁾ out, then aggregate it
+            _readout_block(s, colsum, w_left, w_right, r0, r_off, h, h1, c0, out, 0, g)  # Σ⁽⁰⁾ read out, aggregated
             _aggregate(st, work, tmp_t, 1, both_dense, left, g, r0, right, h, h1, c0)
         for a in range(p):
             for c in range(w):
@@ -371,7 +374,7 @@ def _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi
             for rr in range(num_mlp_layers):
                 k = blk * num_mlp_layers + rr
                 _relu_rows(s, t, inv_left, left_pi, inv_right, d_right, k, r0, c0, snap)
-            _readout_block(t, colsum, r_off, h, h1, c0, out, blk + 1, g)
+            _readout_block(t, colsum, w_left, w_right, r0, r_off, h, h1, c0, out, blk + 1, g)
             if blk < num_blocks - 1:
                 _aggregate(st, work, tmp_t, 2, both_dense, left, g, r0, right, h, h1, c0)
         h = h1

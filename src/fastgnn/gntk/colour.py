@@ -55,11 +55,13 @@ class Colouring:
             ``0..k-1`` in order of their first node.
         sizes: ``[k]`` int64 class sizes s.
         counts: ``[k, k]`` float64 count matrix Q (see the module docstring).
+        firsts: ``[k]`` int64, each class's first node (increasing).
     """
 
     labels: np.ndarray
     sizes: np.ndarray
     counts: np.ndarray
+    firsts: np.ndarray
 
     @property
     def num_classes(self) -> int:
@@ -209,6 +211,8 @@ def _split(colour: np.ndarray, rows, cols, weights, offsets) -> list[Colouring] 
     flat[q_off[g_e] + (i_cls - class_off[g_e]) * k_g[g_e] + (k_cls - class_off[g_e])] = rep_counts
     sizes = np.bincount(cls, minlength=k)
     local = cls - np.repeat(class_off[:-1], np.diff(offsets))
+    firsts = first - np.repeat(offsets[:-1], k_g)
     return [Colouring(labels=local[offsets[g]:offsets[g + 1]], sizes=sizes[class_off[g]:class_off[g + 1]],
-                      counts=flat[q_off[g]:q_off[g + 1]].reshape(k_g[g], k_g[g]))
+                      counts=flat[q_off[g]:q_off[g + 1]].reshape(k_g[g], k_g[g]),
+                      firsts=firsts[class_off[g]:class_off[g + 1]])
             for g in range(k_g.shape[0])]

@@ -95,7 +95,7 @@ LIVE_TILES = 10
 
 _MIN_TILE_NODES = 64
 _FIXED_OVERHEAD = 16 * 2**20
-_FORMAT = 1
+_FORMAT = 2  # 2: operands' row weights (class sizes) in the fingerprint
 
 
 # --------------------------------------------------------------------------- memory
@@ -143,7 +143,7 @@ def plan_tile_nodes(rows: Sequence[Operand], cols: Sequence[Operand] | None, max
     free = float(max_memory_bytes) - reserved_bytes(rows, cols, num_blocks)
     if compiled_tile_runs(rows[0], sketched):
         everything = list(rows) + ([] if cols is None else list(cols))
-        mean_nodes = sum(o.num_nodes for o in everything) / len(everything)
+        mean_nodes = sum(o.num_rows for o in everything) / len(everything)
         return compiled_tile_nodes(free, itemsize, int(rows[0].x.shape[1]), num_blocks, mean_nodes)
     return tile_nodes_for_budget(free, itemsize)
 
@@ -294,8 +294,8 @@ class TilePlan:
 def plan_tiles(rows: Sequence[Operand], cols: Sequence[Operand] | None, tile_nodes: int) -> TilePlan:
     """The tile plan of ``rows`` × ``cols`` (``cols=None``: the symmetric Gram of ``rows``)."""
     symmetric = cols is None
-    row_chunks = plan_chunks([op.num_nodes for op in rows], tile_nodes)
-    col_chunks = row_chunks if symmetric else plan_chunks([op.num_nodes for op in cols], tile_nodes)
+    row_chunks = plan_chunks([op.num_rows for op in rows], tile_nodes)
+    col_chunks = row_chunks if symmetric else plan_chunks([op.num_rows for op in cols], tile_nodes)
     cols = rows if symmetric else cols
     tiles = [(i, j) for i in range(len(row_chunks)) for j in range(len(col_chunks)) if not symmetric or i <= j]
     return TilePlan(
@@ -304,8 +304,8 @@ def plan_tiles(rows: Sequence[Operand], cols: Sequence[Operand] | None, tile_nod
         symmetric=symmetric,
         tile_nodes=int(tile_nodes),
         tiles=tiles,
-        row_nodes=[sum(rows[t].num_nodes for t in c) for c in row_chunks],
-        col_nodes=[sum(cols[t].num_nodes for t in c) for c in col_chunks],
+        row_nodes=[sum(rows[t].num_rows for t in c) for c in row_chunks],
+        col_nodes=[sum(cols[t].num_rows for t in c) for c in col_chunks],
     )
 
 
@@ -389,7 +389,7 @@ def fingerprint(
     for side in (rows, [] if cols is None else cols):
         h.update(b"|side|")
         for op in side:
-            for t in (op.x, op.a, op.sketch, op.sketched_a, *op.diags):
+            for t in (op.x, op.a, op.sizes, op.sketch, op.sketched_a, *op.diags):
                 _hash_tensor(h, t)
     return h.hexdigest()
 

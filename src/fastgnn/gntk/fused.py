@@ -137,16 +137,16 @@ def tile_readouts_fused(left, right, num_blocks: int, num_mlp_layers: int, upper
     inv_r = torch.stack([_row_vectors(d)[0] for d in right.diags]).numpy()
     d_r = torch.stack(list(right.diags)).numpy()
     out = np.zeros((num_blocks + 1, left.num_graphs, right.num_graphs), dtype=np.float64)
-    with _threads(kernels.numba), _one_blas_thread(sides[0][0] or sides[1][0]):
+    with _threads(kernels.numba), _one_blas_thread():
         order, bin_ptr = _thread_bins(sides, upper, kernels.numba)
-        kernels.tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, *sides, inv_l, lpi, inv_r, d_r, num_blocks,
-                                      num_mlp_layers, bool(upper), COLUMN_CHUNK, _snap(dtype), order, bin_ptr,
-                                      aggregated, out)
-    if aggregated:  # the readout of Σ⁽⁰⁾ = X_I X_Jᵀ per graph pair: (1ᵀ X_g)(1ᵀ X_h)ᵀ
+        kernels.tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, *sides, inv_l, lpi, inv_r, d_r,
+                                      _float64(left.weights), _float64(right.weights), num_blocks, num_mlp_layers,
+                                      bool(upper), COLUMN_CHUNK, _snap(dtype), order, bin_ptr, aggregated, out)
+    if upper:  # mirror the strict upper triangle (the kernel left the lower one at zero)
+        for k in range(out.shape[0]):
+            out[k] += np.triu(out[k], 1).T
+    if aggregated:  # the readout of Σ⁽⁰⁾ = X_I X_Jᵀ per graph pair: (s_gᵀ X_g)(s_hᵀ X_h)ᵀ
         out[0] = left.feature_sums() @ right.feature_sums().T
-    if upper:
-        low = np.tril_indices(left.num_graphs, -1)
-        out[:, low[0], low[1]] = out[:, low[1], low[0]]
     return torch.from_numpy(out).to(dtype)
 
 
@@ -161,7 +161,7 @@ def tile_aggregation_fused(left, right, upper: bool = False) -> int:
     """
     kernels = _kernels()
     sides = tuple(_side(st) for st in (left, right))
-    with _threads(kernels.numba), _one_blas_thread(sides[0][0] or sides[1][0]):
+    with _threads(kernels.numba), _one_blas_thread():
         order, bin_ptr = _thread_bins(sides, upper, kernels.numba)
         kernels.tile_aggregation_kernel(*sides, bool(upper), COLUMN_CHUNK, order, bin_ptr,
                                         np.empty(0, dtype=left.x.numpy().dtype))
@@ -301,6 +301,10 @@ def _row_vectors(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.where(d > 0, 1.0 / d, torch.zeros_like(d)).contiguous(), (d / math.pi).contiguous()
 
 
+def _float64(t: torch.Tensor) -> np.ndarray:
+    return t.to(torch.float64).contiguous().numpy()
+
+
 def _snap(dtype) -> float:
     return float(32 * torch.finfo(dtype).eps)
 
@@ -309,15 +313,20 @@ _BLAS = []
 
 
 @contextlib.contextmanager
-def _one_blas_thread(needed: bool = True):
-    """BLAS (called by the kernel for dense blocks, from numba's threads) on one thread for the block.
+def _one_blas_thread():
+    """BLAS on one thread for the block: the compiled tile calls it from numba's threads (products
+    with dense ``C A`` blocks, and the start ``Y_g Y_Cᵀ`` of every tile that begins from the
+    aggregated features).
+
+    A multi-threaded OpenBLAS (pthreads build) called inside an OpenMP parallel region prints
+    "Detect OpenMP Loop and this application may hang" and may indeed deadlock; on one thread
+    each call runs on its caller's thread.  The limit once covered only tiles with dense
+    blocks, so a sparse tile's (large) start product went multi-threaded from inside the
+    ``prange`` (seen on PROTEINS with 2 threads); ``tests/test_fused.py`` checks stderr.
 
     The threadpoolctl controller is made once: making one inspects every loaded
     library (milliseconds, more than a small tile takes).
     """
-    if not needed:
-        yield
-        return
     if not _BLAS:
         try:
             from threadpoolctl import ThreadpoolController

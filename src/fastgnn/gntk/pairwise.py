@@ -1,15 +1,34 @@
 """Per-graph operands and the per-pair kernel (methods ``kron``, ``decoupled``, ``sketch``).
 
-Each graph is prepared once (:func:`prepare`): its features, its aggregation
-matrix ``a = C A`` (A with self-loops; C = I or diag(1/(deg+1))), its sketch
-factors when sketching, and its self standard deviations before every ReLU
-layer.  A pair is then one run of the recursion with the chosen aggregation.
+Each graph is prepared once (:func:`prepare`): its rows' features, its
+aggregation matrix, its row weights, its sketch factors when sketching, and its
+self standard deviations before every ReLU layer.  A pair is then one run of the
+recursion with the chosen aggregation and the weighted readout ``s_Gᵀ Θ s_H``.
+
+**Rows are colour classes.**  A graph's rows are its colour classes
+(:mod:`fastgnn.gntk.colour`: the coarsest equitable partition of Ã refining the
+feature classes), or its nodes when it is not compressed, which is the same
+thing with every class of size 1.  With class sizes s, count matrix Q and
+scaling c (1, or 1/Σ_K Q[I, K] = 1/(deg + 1): constant on a class), the
+node-level recursion of Du et al. (2019) is exactly, on class pairs,
+
+    Σ⁽⁰⁾[I, J] = x_I · x_J                                   (x_I: the class's feature row)
+    Σ'[I, J]  = c_I c_J Σ_K Σ_M Q_G[I, K] Q_H[J, M] Σ[K, M]  (a = C Q, not symmetric: a_G Σ a_Hᵀ)
+    ReLU maps elementwise, with the class diagonals d_I = sqrt(Σ_GG[I, I])
+    readout   = s_Gᵀ Θ s_H
+
+because every node of a class has the same row of Σ and Θ at every depth (the
+value depends only on the nodes' rooted computation trees), so a node's sum over
+its neighbours is the class's sum over classes weighted by Q.  An uncompressed
+graph has Q = Ã, s = 1.  The sketched kernel stays on nodes (its sketch S_G is
+defined on a graph's nodes): ``compress=True`` with a sketch is refused.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from fastgnn.gntk.aggregate import (
@@ -19,35 +38,55 @@ from fastgnn.gntk.aggregate import (
     graph_key,
     sketch_factors,
 )
+from fastgnn.gntk.colour import Colouring, colour_classes_many
+from fastgnn.gntk.params import PAIR_METHODS, SCALES
 from fastgnn.gntk.recursion import readouts, self_diagonals
 from fastgnn.graph import Graph
 
-__all__ = ["Operand", "prepare", "pair_readouts", "aggregation_matrix"]
+__all__ = ["COMPRESS", "Operand", "prepare", "prepare_many", "pair_readouts", "aggregation_matrix"]
 
-PAIR_METHODS = ("kron", "decoupled", "sketch")
+#: Values of ``compress``: ``"auto"`` compresses a graph when it has fewer classes than nodes (every
+#: cost of the kernel, the pair work and the self-diagonals, then falls: k_G k_H node pairs instead of
+#: N_G N_H, Q has no more non-zeros than Ã); ``True`` always (a graph of singletons is compressed to
+#: itself), ``False`` never (no colour refinement).  The kernel is the same either way.
+COMPRESS = ("auto", True, False)
 
 
 @dataclass
 class Operand:
-    """A graph prepared for the kernel.
+    """A graph prepared for the kernel: k rows, its colour classes (k <= N) or its nodes (k = N).
 
     Attributes:
-        x: ``[N, d]`` features.
-        a: ``[N, N]`` dense aggregation matrix C A.
-        diags: ``num_blocks · R`` tensors ``[N]``: self standard deviations.
-        sketch: S ``[b, N]`` (identity when not sketching or when b >= N).
+        x: ``[k, d]`` features of the rows.
+        a: ``[k, k]`` dense aggregation matrix C Q (C A when the rows are nodes).
+        diags: ``num_blocks · R`` tensors ``[k]``: self standard deviations.
+        sizes: ``[k]`` row weights of the readout: class sizes (ones for nodes).
+        sketch: S ``[b, N]`` (identity when not sketching or when b >= N; uncompressed only).
         sketched_a: ``a Sᵀ`` ``[N, b]``.
+        colouring: the graph's :class:`~fastgnn.gntk.colour.Colouring` when its rows are classes.
     """
 
     x: torch.Tensor
     a: torch.Tensor
     diags: list
+    sizes: torch.Tensor | None = None
     sketch: torch.Tensor | None = None
     sketched_a: torch.Tensor | None = None
+    colouring: Colouring | None = None
+
+    def __post_init__(self) -> None:
+        if self.sizes is None:
+            self.sizes = torch.ones(self.x.shape[0], dtype=self.x.dtype, device=self.x.device)
+
+    @property
+    def num_rows(self) -> int:
+        """k, the rows the kernel works on (classes or nodes)."""
+        return int(self.x.shape[0])
 
     @property
     def num_nodes(self) -> int:
-        return int(self.x.shape[0])
+        """N, the graph's nodes."""
+        return self.num_rows if self.colouring is None else self.colouring.num_nodes
 
 
 def aggregation_matrix(graph: Graph, scale: str, dtype, device) -> torch.Tensor:
@@ -55,13 +94,20 @@ def aggregation_matrix(graph: Graph, scale: str, dtype, device) -> torch.Tensor:
     a = graph.adjacency(self_loops=True, dtype=dtype).to(device)
     if scale == "degree":
         a = a / a.sum(1, keepdim=True)
-    elif scale != "uniform":
-        raise ValueError(f"scale must be 'uniform' or 'degree', got {scale!r}")
+    elif scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
     return a
 
 
-def prepare(
-    graph: Graph,
+def prepare(graph: Graph, **kwargs) -> Operand:
+    """Prepare one graph: :func:`prepare_many` of ``[graph]`` (same keyword arguments).  O(k³) for its
+    self-diagonals on k rows (O(N² b) when sketching), plus its colour refinement unless
+    ``compress=False``."""
+    return prepare_many([graph], **kwargs)[0]
+
+
+def prepare_many(
+    graphs,
     *,
     num_blocks: int,
     num_mlp_layers: int,
@@ -72,20 +118,87 @@ def prepare(
     seed: int,
     dtype,
     device,
-) -> Operand:
-    """Prepare one graph: O(N³) for its self-diagonals (O(N² b) when sketching)."""
-    if graph.num_nodes == 0:
-        raise ValueError("a graph with 0 nodes has no kernel value: remove empty graphs first")
-    x = graph.x.to(device=device, dtype=dtype)
-    a = aggregation_matrix(graph, scale, dtype, device)
-    op = Operand(x=x, a=a, diags=[])
-    if sketch_size is not None:
-        key = graph_key(graph.edge_index, graph.x, graph.num_nodes)
-        op.sketch, op.sketched_a = sketch_factors(
-            a, int(sketch_size), kind=sketch_kind, seed=seed, key=key
-        )
-    op.diags = self_diagonals(x, _aggregator(op, op, method), num_blocks, num_mlp_layers)
-    return op
+    compress="auto",
+) -> list[Operand]:
+    """Prepare every graph of a list.
+
+    ``compress``: see :data:`COMPRESS` (refused as ``True`` with a sketch, whose S_G is defined on
+    nodes).  The colour classes of all graphs are refined at once
+    (:func:`fastgnn.gntk.colour.colour_classes_many`, one vectorised pass over their union), and the
+    exact self-diagonals of graphs of similar row counts are computed together as one padded batch
+    (:func:`_exact_self_diagonals`): per-graph tiny products would cost more in call overhead than
+    in arithmetic.  ``method`` sets how sketched self-diagonals are aggregated (exact ones are the
+    same by every exact method).
+    """
+    graphs = list(graphs)
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    if compress not in COMPRESS:
+        raise ValueError(f"compress must be 'auto', True or False, got {compress!r}")
+    if compress is True and sketch_size is not None:
+        raise ValueError("compress=True needs the exact kernel: the sketch is defined on a graph's nodes "
+                         "(use compress='auto' or False with sketch_size)")
+    for i, g in enumerate(graphs):
+        if g.num_nodes == 0:
+            raise ValueError(f"graph {i} has 0 nodes: it has no kernel value; remove empty graphs first")
+    colourings = [None] * len(graphs)
+    if compress is not False and sketch_size is None:
+        colourings = colour_classes_many(graphs)
+    ops = []
+    for g, c in zip(graphs, colourings):
+        if c is not None and (compress is True or c.num_classes < g.num_nodes):
+            ops.append(_quotient_operand(g, c, scale, dtype, device))
+            continue
+        op = Operand(x=g.x.to(device=device, dtype=dtype), a=aggregation_matrix(g, scale, dtype, device), diags=[])
+        if sketch_size is not None:
+            key = graph_key(g.edge_index, g.x, g.num_nodes)
+            op.sketch, op.sketched_a = sketch_factors(op.a, int(sketch_size), kind=sketch_kind, seed=seed, key=key)
+            op.diags = self_diagonals(op.x, _aggregator(op, op, method), num_blocks, num_mlp_layers)
+        ops.append(op)
+    if sketch_size is None:
+        _exact_self_diagonals(ops, num_blocks, num_mlp_layers)
+    return ops
+
+
+def _quotient_operand(graph: Graph, colouring: Colouring, scale: str, dtype, device) -> Operand:
+    """The operand on the graph's colour classes: x of each class's first node, a = C Q, s the sizes."""
+    x = graph.x[torch.from_numpy(colouring.firsts)].to(device=device, dtype=dtype)
+    q = torch.from_numpy(colouring.counts).to(dtype=dtype)
+    if scale == "degree":
+        q = q / q.sum(1, keepdim=True)
+    return Operand(x=x, a=q.to(device), diags=[], sizes=torch.from_numpy(colouring.sizes).to(device, dtype),
+                   colouring=colouring)
+
+
+#: Most elements ``n P²`` of one padded batch of :func:`_exact_self_diagonals` (32 MiB in float64).
+SELF_BATCH_ELEMENTS = 2**22
+
+
+def _exact_self_diagonals(ops: list[Operand], num_blocks: int, num_mlp_layers: int) -> None:
+    """Set every operand's exact ``diags``: :func:`fastgnn.gntk.recursion.self_diagonals` on batches of
+    graphs of similar row counts (the largest at most 5/4 of the smallest, or 4 more), each
+    zero-padded to its largest (``[n, P, d]``, ``[n, P, P]``, aggregation by batched products
+    ``a Σ aᵀ``), at most :data:`SELF_BATCH_ELEMENTS` per batch.  Cost O(Σ_g P³), P the batch's
+    largest k: within 2x of O(Σ_g k_g³) graph by graph, without a call per graph and layer."""
+    order = np.argsort([op.num_rows for op in ops], kind="stable")
+    start = 0
+    while start < len(order):
+        end, cap = start + 1, max(ops[order[start]].num_rows * 5 // 4, ops[order[start]].num_rows + 4)
+        while (end < len(order) and ops[order[end]].num_rows <= cap
+               and (end - start + 1) * ops[order[end]].num_rows ** 2 <= SELF_BATCH_ELEMENTS):
+            end += 1
+        batch = [ops[i] for i in order[start:end]]
+        p = batch[-1].num_rows
+        ref = batch[0].x
+        x = ref.new_zeros((len(batch), p, ref.shape[1]))
+        a = ref.new_zeros((len(batch), p, p))
+        for i, op in enumerate(batch):
+            x[i, :op.num_rows] = op.x
+            a[i, :op.num_rows, :op.num_rows] = op.a
+        diags = self_diagonals(x, lambda s, a=a: a @ s @ a.transpose(-1, -2), num_blocks, num_mlp_layers)
+        for i, op in enumerate(batch):
+            op.diags = [d[i, :op.num_rows].contiguous() for d in diags]
+        start = end
 
 
 def pair_readouts(
@@ -93,8 +206,8 @@ def pair_readouts(
 ) -> torch.Tensor:
     """The ``num_blocks + 1`` readouts of one pair, as a ``[num_blocks + 1]`` tensor.
 
-    Cost per pair: O(N_G N_H d) for Σ⁽⁰⁾, then per block the aggregation
-    (O(N⁴) kron, O(N³) decoupled, O(N² b) sketch) and O(R N_G N_H) ReLU maps.
+    Cost per pair, on k rows (classes, or nodes): O(k_G k_H d) for Σ⁽⁰⁾, then per block the
+    aggregation (O(k⁴) kron, O(k³) decoupled, O(N² b) sketch) and O(R k_G k_H) ReLU maps.
     """
     out = readouts(
         g.x @ h.x.T,
@@ -103,7 +216,7 @@ def pair_readouts(
         h.diags,
         num_blocks,
         num_mlp_layers,
-        torch.sum,
+        lambda t: g.sizes @ t @ h.sizes,
     )
     return torch.stack(out)
 

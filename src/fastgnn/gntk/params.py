@@ -63,12 +63,14 @@ PARAMETER_CONSTRAINTS: dict[str, list] = {
     "max_memory": [None, Interval(Real, 0, None, closed="neither"), str],
     "progress": [None, "boolean"],
     "checkpoint_dir": [None, str, os.PathLike],
+    "compress": [StrOptions({"auto"}), "boolean"],
 }
 
 #: the parameters that change the prepared operands of the fitted graphs (a change after ``fit``
 #: re-prepares them); ``jk``, ``normalize`` and ``method`` change only how the readouts are combined
 #: or computed, the rest only speed and output
-KERNEL_PARAMS = ("num_layers", "num_mlp_layers", "scale", "sketch_size", "sketch", "seed", "device", "dtype")
+KERNEL_PARAMS = ("num_layers", "num_mlp_layers", "scale", "sketch_size", "sketch", "seed", "device", "dtype",
+                 "compress")
 
 
 def options(name: str) -> tuple:

@@ -80,12 +80,16 @@ def self_diagonals(
     Runs the Σ half of the recursion on the pair (G, G).  Returns
     ``num_blocks · num_mlp_layers`` tensors of shape ``[N]``.  Cost: that of one
     pair's kernel, once per graph.
+
+    ``x`` may be a batch ``[n, N, d]`` of (zero-padded) graphs with an ``aggregate`` of
+    batches (``[n, N, N]``); the tensors are then ``[n, N]``.  Zero padding rows stay zero
+    (their d is 0, for which the ReLU maps give Σ' = 0).
     """
     diags = []
-    sigma = aggregate(x @ x.T)
+    sigma = aggregate(x @ x.transpose(-1, -2))
     for block in range(num_blocks):
         for _ in range(num_mlp_layers):
-            d = torch.sqrt(torch.clamp(torch.diagonal(sigma), min=0.0))
+            d = torch.sqrt(torch.clamp(torch.diagonal(sigma, dim1=-2, dim2=-1), min=0.0))
             diags.append(d)
             sigma, _ = relu_maps(sigma, d, d)
         if block < num_blocks - 1:

@@ -33,9 +33,11 @@ def relu_maps(
     """Return ``(Σ', Σ̇)`` for one ReLU layer; ``sigma`` is not modified.
 
     Args:
-        sigma: ``[M, P]`` covariance between the rows' nodes and the columns' nodes.
-        diag_left: ``[M]`` standard deviations d(u) = sqrt(Σ_self[u, u]) of the row nodes.
-        diag_right: ``[P]`` the same for the column nodes.
+        sigma: ``[M, P]`` covariance between the rows' nodes and the columns' nodes
+            (or a batch of them, ``[n, M, P]``).
+        diag_left: ``[M]`` standard deviations d(u) = sqrt(Σ_self[u, u]) of the row nodes
+            (``[n, M]`` for a batch).
+        diag_right: ``[P]`` the same for the column nodes (``[n, P]``).
 
     ρ within 32 ulps of ±1 is set to ±1 (see :func:`relu_maps_`).  A node whose
     standard deviation is 0 (an all-zero pre-activation) has ``Σ' = 0`` and
@@ -45,7 +47,7 @@ def relu_maps(
     Contiguous CPU float tensors go through one compiled pass
     (:func:`fastgnn.gntk.fused.relu_maps_fused`) when numba is installed.
     """
-    if fused.usable(sigma, diag_left, diag_right):
+    if sigma.dim() == 2 and fused.usable(sigma, diag_left, diag_right):
         return fused.relu_maps_fused(sigma, diag_left, diag_right)
     sigma_next = sigma.clone()
     dot_sigma = torch.empty_like(sigma)
@@ -62,6 +64,8 @@ def relu_maps_(
 ) -> None:
     """In place: overwrite ``sigma`` with Σ' and ``dot_out`` with Σ̇ (``scratch``: a buffer).
 
+    Shapes as :func:`relu_maps` (a batch ``[n, M, P]`` with diagonals ``[n, M]``, ``[n, P]`` too).
+
     No ``[M, P]`` tensor is allocated but two boolean masks: on a CPU a fresh
     large tensor costs page faults that take longer than the arithmetic, so
     callers keep ``dot_out`` (and Θ) as reusable buffers.  About 12 passes over
@@ -70,7 +74,7 @@ def relu_maps_(
     inv_left = torch.where(diag_left > 0, 1.0 / diag_left, torch.zeros_like(diag_left))
     inv_right = torch.where(diag_right > 0, 1.0 / diag_right, torch.zeros_like(diag_right))
     rho = sigma  # ρ is built in Σ's storage, then Σ' overwrites it
-    rho.mul_(inv_left[:, None]).mul_(inv_right[None, :]).clamp_(-1.0, 1.0)
+    rho.mul_(inv_left.unsqueeze(-1)).mul_(inv_right.unsqueeze(-2)).clamp_(-1.0, 1.0)
     # arccos has infinite slope at ±1: a one-ulp rounding of ρ = 1 (a node against
     # an identical neighbourhood, or against itself) would move θ by ~1e-8.  Values
     # within a few ulps of ±1 are therefore taken as exactly ±1.
@@ -82,7 +86,7 @@ def relu_maps_(
     sqrt_term = torch.mul(rho, rho, out=scratch)
     sqrt_term.neg_().add_(1.0).clamp_(min=0.0).sqrt_()
     rho.mul_(dot_out).add_(sqrt_term)
-    rho.mul_((diag_left / math.pi)[:, None]).mul_(diag_right[None, :])
+    rho.mul_((diag_left / math.pi).unsqueeze(-1)).mul_(diag_right.unsqueeze(-2))
     dot_out.div_(math.pi)
 
 

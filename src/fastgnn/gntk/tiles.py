@@ -9,8 +9,13 @@ Their node rows are stacked (M_I and M_J nodes) and the recursion of
   S = blockdiag(S_g), P = blockdiag(C_g A_g S_gᵀ);
 * the ReLU maps elementwise on the tile, O(M_I M_J), with each graph's self
   diagonals computed once (in :func:`fastgnn.gntk.pairwise.prepare`);
-* the readout is a segment sum ``R_I Θ R_Jᵀ`` with R the ``[n, M]`` membership
-  matrix, giving every graph pair of the tile at once.
+* the readout is a weighted segment sum ``R_I Θ R_Jᵀ`` with R the ``[n, M]``
+  membership matrix holding each row's weight (its class size, 1 for a node),
+  giving every graph pair of the tile at once.
+
+A graph's rows are its colour classes or its nodes (see :mod:`fastgnn.gntk.pairwise`):
+the aggregation blocks ``C Q`` are then not symmetric, which every product here
+allows (left ``A_g Σ``, right ``Σ B_hᵀ``).
 
 On a CPU with numba installed, an exact tile takes the compiled path instead
 (:func:`fastgnn.gntk.fused.tile_readouts_fused`): the same recursion, but one
@@ -56,7 +61,8 @@ class Stack:
             or ``[S, P]`` (sketched: S ``[b_total, M]``, P ``[M, b_total]``, CSR);
             ``[]`` in the padded dense layout.
         diags: per ReLU layer, ``[M]`` self standard deviations.
-        membership: ``[n, M]`` CSR, row g has ones at graph g's nodes.
+        membership: ``[n, M]`` CSR, row g holds graph g's row weights (class sizes) at its rows.
+        weights: ``[M]`` the row weights (class sizes; 1 for a node, 0 for padding).
         blocks: ``[n, P, P]`` padded C·A blocks (padded dense layout), else ``None``.
     """
 
@@ -64,6 +70,7 @@ class Stack:
     factors: list
     diags: list
     membership: torch.Tensor
+    weights: torch.Tensor
     blocks: torch.Tensor | None = None
     offsets: np.ndarray | None = None
     dense_blocks: torch.Tensor | None = None
@@ -155,7 +162,7 @@ def choose_layout(ops: Sequence[Operand], sketched: bool) -> str:
     """
     if sketched or not ops or fused.tile_usable(ops[0].x, *ops[0].diags[:1]):
         return "sparse"
-    sizes = [op.num_nodes for op in ops]
+    sizes = [op.num_rows for op in ops]
     p = max(sizes)
     nnz = sum(int(torch.count_nonzero(op.a)) for op in ops)
     padded = len(ops) * p
@@ -175,8 +182,7 @@ def stack_operands(ops: Sequence[Operand], sketched: bool, layout: str = "auto")
     if layout != "sparse":
         raise ValueError(f"layout must be 'auto', 'sparse' or 'dense', got {layout!r}")
     x = torch.cat([op.x for op in ops])
-    device, dtype = x.device, x.dtype
-    sizes = [op.num_nodes for op in ops]
+    sizes = [op.num_rows for op in ops]
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     dense_blocks = block_offsets = None
     if sketched:
@@ -191,33 +197,31 @@ def stack_operands(ops: Sequence[Operand], sketched: bool, layout: str = "auto")
     if not sketched and fused.tile_usable(x, *diags[:1]):  # only the compiled tile reads them
         dense_blocks = torch.cat([op.a.reshape(-1) for op in ops])
         block_offsets = np.concatenate([[0], np.cumsum([n * n for n in sizes])]).astype(np.int64)
-    membership = _block_diag_csr(
-        [torch.ones(1, n, dtype=dtype, device=device) for n in sizes],
-        np.arange(len(ops) + 1), offsets,
-    )
-    return Stack(x=x, factors=factors, diags=diags, membership=membership, offsets=offsets,
+    weights = torch.cat([op.sizes for op in ops])
+    membership = _block_diag_csr([op.sizes[None, :] for op in ops], np.arange(len(ops) + 1), offsets)
+    return Stack(x=x, factors=factors, diags=diags, membership=membership, weights=weights, offsets=offsets,
                  dense_blocks=dense_blocks, block_offsets=block_offsets)
 
 
 def _stack_padded(ops: Sequence[Operand]) -> Stack:
     """The padded dense layout: each graph in P = max N_g rows, zeros in the padding."""
-    n, p = len(ops), max(op.num_nodes for op in ops)
+    n, p = len(ops), max(op.num_rows for op in ops)
     ref = ops[0].x
     x = torch.zeros(n * p, ref.shape[1], dtype=ref.dtype, device=ref.device)
     blocks = torch.zeros(n, p, p, dtype=ref.dtype, device=ref.device)
     diags = [torch.zeros(n * p, dtype=ref.dtype, device=ref.device) for _ in ops[0].diags]
+    weights = torch.zeros(n * p, dtype=ref.dtype, device=ref.device)
     for g, op in enumerate(ops):
-        rows = slice(g * p, g * p + op.num_nodes)
+        k = op.num_rows
+        rows = slice(g * p, g * p + k)
         x[rows] = op.x
-        blocks[g, : op.num_nodes, : op.num_nodes] = op.a
+        blocks[g, :k, :k] = op.a
+        weights[rows] = op.sizes
         for d, dg in zip(diags, op.diags):
             d[rows] = dg
-    membership = _block_diag_csr(
-        [torch.cat([torch.ones(1, op.num_nodes, dtype=ref.dtype, device=ref.device),
-                    torch.zeros(1, p - op.num_nodes, dtype=ref.dtype, device=ref.device)], 1) for op in ops],
-        np.arange(n + 1), np.arange(n + 1) * p,
-    )
-    return Stack(x=x, factors=[], diags=diags, membership=membership, blocks=blocks)
+    membership = _block_diag_csr([weights.view(n, 1, p)[g] for g in range(n)], np.arange(n + 1),
+                                 np.arange(n + 1) * p)
+    return Stack(x=x, factors=[], diags=diags, membership=membership, weights=weights, blocks=blocks)
 
 
 def tile_readouts(
@@ -282,20 +286,26 @@ def _mm_into(sparse: torch.Tensor, dense: torch.Tensor, out: torch.Tensor) -> to
 def _block_diag_csr(blocks, row_offsets, col_offsets) -> torch.Tensor:
     """Sparse CSR block-diagonal matrix of dense ``blocks`` (zeros dropped).
 
-    The blocks' non-zeros, taken row-major block after block, are already in CSR
-    order, so the row pointers are a cumulative count: no COO sort (``coalesce``).
+    One vectorised pass over the blocks' concatenated values (no call per block): the
+    blocks' non-zeros, taken row-major block after block, are already in CSR order, so
+    the row pointers are a cumulative count: no COO sort (``coalesce``).
     """
-    idx, vals = [], []
-    for blk, r0, c0 in zip(blocks, row_offsets, col_offsets):
-        nz = torch.nonzero(blk, as_tuple=False)
-        vals.append(blk[nz[:, 0], nz[:, 1]])
-        idx.append(nz.T + torch.tensor([[int(r0)], [int(c0)]], device=blk.device))
     shape = (int(row_offsets[-1]), int(col_offsets[-1]))
-    idx = torch.cat(idx, 1) if idx else torch.zeros(2, 0, dtype=torch.long)
-    device = idx.device
-    counts = torch.bincount(idx[0], minlength=shape[0])
+    device = blocks[0].device if len(blocks) else torch.device("cpu")
+    rows_per = torch.tensor([b.shape[0] for b in blocks], dtype=torch.long)
+    cols_per = torch.tensor([b.shape[1] for b in blocks], dtype=torch.long)
+    flat = torch.cat([b.reshape(-1) for b in blocks]) if len(blocks) else torch.zeros(0)
+    nz = torch.nonzero(flat, as_tuple=True)[0]
+    sizes = rows_per * cols_per
+    start = torch.cumsum(sizes, 0) - sizes
+    block = torch.repeat_interleave(torch.arange(len(blocks)), sizes).to(flat.device)[nz]
+    local = nz - start.to(flat.device)[block]
+    width = cols_per.to(flat.device)[block]
+    row = torch.as_tensor(np.asarray(row_offsets[:-1], dtype=np.int64), device=flat.device)[block] + local // width
+    col = torch.as_tensor(np.asarray(col_offsets[:-1], dtype=np.int64), device=flat.device)[block] + local % width
+    counts = torch.bincount(row, minlength=shape[0])
     crow = torch.zeros(shape[0] + 1, dtype=torch.long, device=device)
     torch.cumsum(counts, 0, out=crow[1:])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return torch.sparse_csr_tensor(crow, idx[1].contiguous(), torch.cat(vals), shape, check_invariants=False)
+        return torch.sparse_csr_tensor(crow, col.contiguous(), flat[nz], shape, check_invariants=False)
