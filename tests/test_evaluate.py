@@ -1,5 +1,6 @@
 """Tests of fastgnn.evaluate: the GNTK paper's SVM protocol, nested CV, kernel ridge."""
 
+import functools
 import json
 
 import numpy as np
@@ -15,6 +16,9 @@ from fastgnn.evaluate import (
     scale_gram,
     svm_cv,
 )
+from fastgnn.model_selection import svm_path_accuracy
+
+_svm_cv = svm_cv
 
 GRID = np.logspace(-2, 3, 8)
 
@@ -44,8 +48,9 @@ def _gridsearch_curve(k, y, cv, grid):
 
 @pytest.mark.parametrize("shortcut", [True, False])
 def test_paper_matches_gridsearchcv(shortcut):
+    """solver="libsvm" is the authors' GridSearchCV, number for number."""
     k, y, folds = blobs()
-    res = svm_cv(k, y, folds, C_grid=GRID, n_jobs=2, hard_margin_shortcut=shortcut)
+    res = svm_cv(k, y, folds, C_grid=GRID, n_jobs=2, hard_margin_shortcut=shortcut, solver="libsvm")
     scaled = scale_gram(k)
     best = []
     for nm, g in (("raw", scaled), ("cosine", cosine_normalize(scaled))):
@@ -61,6 +66,23 @@ def test_paper_matches_gridsearchcv(shortcut):
     assert res.std == pytest.approx(np.std(res.fold_accuracies))
     assert res.mean == pytest.approx(np.mean(res.fold_accuracies))
     assert 0.4 < res.mean < 1.0  # overlapping blobs: a non-trivial problem
+
+
+def test_path_solver_curves_match_gridsearchcv():
+    """The default path solver: every (C, fold) test accuracy within one test item of libsvm's,
+    and at most 1 % of all the grid's test predictions differ (near-ties inside the tolerance)."""
+    k, y, folds = blobs()
+    res = svm_cv(k, y, folds, C_grid=GRID, n_jobs=2)
+    scaled = scale_gram(k)
+    differ = total = 0
+    for nm, g in (("raw", scaled), ("cosine", cosine_normalize(scaled))):
+        gs = _gridsearch_curve(g, y, list(folds), GRID)
+        for f, (_, te) in enumerate(folds):
+            diff = np.abs(res.curve_folds[nm][:, f] - gs.cv_results_[f"split{f}_test_score"]) * len(te)
+            assert diff.max() <= 1 + 1e-9
+            differ += diff.sum()
+            total += len(te) * len(GRID)
+    assert differ <= 0.01 * total
 
 
 def test_scale_gram_is_authors_division_by_min():
@@ -84,7 +106,8 @@ def test_serial_and_parallel_agree():
 
 def test_nested_matches_handrolled_gridsearch():
     k, y, folds = blobs()
-    res = svm_cv(k, y, folds, protocol="nested", C_grid=GRID, inner_folds=4, seed=3, n_jobs=2)
+    res = svm_cv(k, y, folds, protocol="nested", C_grid=GRID, inner_folds=4, seed=3, n_jobs=2,
+                 solver="libsvm")
     scaled = scale_gram(k)
     grams = {"raw": scaled, "cosine": cosine_normalize(scaled)}
     accs, chosen = [], []
@@ -104,6 +127,30 @@ def test_nested_matches_handrolled_gridsearch():
     assert res.mean <= paper.mean + 0.05  # nested is the honest, usually lower, estimate
 
 
+def test_nested_path_matches_handrolled_path():
+    """The nested protocol on the path solver, against the protocol written out with svm_path."""
+    k, y, folds = blobs()
+    res = svm_cv(k, y, folds, protocol="nested", C_grid=GRID, inner_folds=4, seed=3, n_jobs=2)
+    scaled = scale_gram(k)
+    grams = {"raw": scaled, "cosine": cosine_normalize(scaled)}
+    accs, chosen = [], []
+    for tr, te in folds:
+        inner = list(StratifiedKFold(4, shuffle=True, random_state=3).split(tr, y[tr]))
+        best = None
+        for nm, g in grams.items():
+            curve = np.mean([svm_path_accuracy(g[np.ix_(tr[a], tr[a])], y[tr[a]], g[np.ix_(tr[b], tr[a])],
+                                               y[tr[b]], GRID) for a, b in inner], axis=0)
+            j = int(np.argmax(curve))
+            if best is None or curve[j] > best[0]:
+                best = (curve[j], nm, j)
+        _, nm, j = best
+        g = grams[nm]
+        accs.append(svm_path_accuracy(g[np.ix_(tr, tr)], y[tr], g[np.ix_(te, tr)], y[te], GRID)[j])
+        chosen.append((nm, GRID[j]))
+    np.testing.assert_array_equal(res.fold_accuracies, accs)
+    assert list(zip(res.normalization, res.C)) == chosen
+
+
 def test_nested_coarse_inner_grid():
     k, y, folds = blobs(n=60)
     res = svm_cv(k, y, folds, protocol="nested", C_grid=GRID, inner_C_grid="coarse",
@@ -121,11 +168,12 @@ def _separable(n=60):
     return k, y, folds
 
 
+@pytest.mark.parametrize("solver", ["path", "libsvm"])
 @pytest.mark.parametrize("protocol", ["paper", "nested"])
-def test_separable_kernel_is_perfect(protocol):
+def test_separable_kernel_is_perfect(protocol, solver):
     k, y, folds = _separable()
     for fn in (svm_cv, krr_cv):
-        kw = {"C_grid": GRID} if fn is svm_cv else {}
+        kw = {"C_grid": GRID, "solver": solver} if fn is svm_cv else {}
         res = fn(k, y, folds, protocol=protocol, inner_folds=3, n_jobs=1, **kw)
         assert res.mean == 1.0 and res.std == 0.0
         np.testing.assert_array_equal(res.fold_accuracies, 1.0)
@@ -203,7 +251,9 @@ def test_to_dict_is_json():
 # ----------------------------------------------------------------------------- validation
 
 
-def test_validation_errors():
+@pytest.mark.parametrize("solver", ["path", "libsvm"])
+def test_validation_errors(solver):
+    svm_cv = functools.partial(_svm_cv, solver=solver)
     k, y, folds = blobs(n=30)
     with pytest.raises(ValueError, match="gram must be a square"):
         svm_cv(k[:, :-1], y, folds)
@@ -234,6 +284,12 @@ def test_validation_errors():
         svm_cv(k, y, folds, C_grid=[0.0, 1.0])
     with pytest.raises(ValueError, match="n_jobs"):
         svm_cv(k, y, folds, C_grid=GRID, n_jobs=0)
+    with pytest.raises(ValueError, match="tol"):
+        svm_cv(k, y, folds, C_grid=GRID, tol=0.0)
+    with pytest.raises(ValueError, match="max_iter"):
+        svm_cv(k, y, folds, C_grid=GRID, max_iter=0)
+    with pytest.raises(ValueError, match="solver must be one of"):
+        _svm_cv(k, y, folds, C_grid=GRID, solver="smo")
 
 
 def test_accepts_nearly_symmetric_and_float32():

@@ -40,6 +40,7 @@ threads (libsvm and LAPACK release the GIL), so nothing is copied to workers.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -56,9 +57,13 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
+from fastgnn.model_selection.path import DEFAULT_TOL, svm_path_accuracy
+
 __all__ = [
     "CVResult",
     "svm_cv",
+    "svm_solver",
+    "SOLVERS",
     "krr_cv",
     "cosine_normalize",
     "scale_gram",
@@ -73,6 +78,9 @@ DEFAULT_C_GRID = np.logspace(-2, 4, 120)
 COARSE_C_GRID = np.logspace(-2, 4, 25)
 #: Default ridge values for :func:`krr_cv`, *relative* to the mean diagonal of the Gram.
 DEFAULT_ALPHA_GRID = np.logspace(-6, 2, 81)
+
+#: The SVM solvers of :func:`svm_cv`: the warm-started path (default) and libsvm fit by fit.
+SOLVERS = ("path", "libsvm")
 
 #: libsvm settings of the authors' script (``cache_size`` only affects speed).
 SVM_MAX_ITER = 500_000
@@ -162,17 +170,19 @@ def svm_cv(
     normalizations: Sequence[str] = ("raw", "cosine"),
     inner_folds: int = 5,
     inner_C_grid=None,
+    solver: str = "path",
+    tol: float = DEFAULT_TOL,
     n_jobs: int | None = None,
     seed: int = 0,
     progress: bool = False,
     hard_margin_shortcut: bool = True,
-    max_iter: int = SVM_MAX_ITER,
+    max_iter: int | None = None,
 ) -> CVResult:
     """Cross-validated C-SVM accuracy of a precomputed kernel.
 
     The raw Gram is first divided by its minimum (:func:`scale_gram`, as the
     GNTK authors did); ``"cosine"`` is :func:`cosine_normalize` of it.  For
-    every normalisation and every C in ``C_grid`` a
+    every normalisation and every C in ``C_grid`` the C-SVM of
     ``SVC(kernel="precomputed", C=C)`` (one-vs-one for several classes) is
     fitted on a training fold and scored (accuracy) on its test fold.
 
@@ -186,28 +196,37 @@ def svm_cv(
             ``"nested"``: for each fold the (normalisation, C) with the best mean
             accuracy of a stratified ``inner_folds``-fold CV of the training fold
             (shuffled with ``seed``; ties as above), refitted on the whole training
-            fold and scored on the test fold.
+            fold and scored on the test fold.  The GNTK configuration itself is
+            fixed here; :func:`fully_nested_cv` chooses it inside the folds too.
         C_grid: values of C; default :data:`DEFAULT_C_GRID` (the authors' 120).
         normalizations: subset of ``("raw", "cosine")``.
         inner_folds: number of inner folds (``"nested"`` only).
-        inner_C_grid: grid for the inner search (``"nested"`` only); ``None`` uses
-            ``C_grid``, ``"coarse"`` uses :data:`COARSE_C_GRID` (25 values, ~5x faster).
+        inner_C_grid: grid for the inner search (``"nested"`` only); ``None`` (the
+            default, and what every fastgnn entry point uses) is ``C_grid``.
+        solver: ``"path"`` (default): :func:`fastgnn.model_selection.svm_path`,
+            libsvm's problem and stopping rule solved along the whole grid with
+            warm starts, uncapped.  ``"libsvm"``: one ``sklearn.svm.SVC`` fit per
+            C, capped at ``max_iter`` (the authors' 5e5), for comparison.
+        tol: KKT stopping tolerance of either solver (libsvm's default 1e-3).
         n_jobs: parallel threads over (fold, normalisation) jobs; ``None`` or -1:
             all cores, 1: serial.
         seed: seed of the inner splits.
         progress: show a tqdm bar over the jobs.
-        max_iter: libsvm's iteration cap (the authors': 5e5).  A lower cap makes
-            large-C fits on non-separable data much cheaper and less exact: for
+        max_iter: iterations per fit.  ``None``: the solver's default, the authors'
+            cap of 5e5 for ``"libsvm"``, no cap for ``"path"``.  A low cap makes
+            large-C fits on non-separable data cheaper and less exact: for
             screening only.
-        hard_margin_shortcut: skip the fits at larger C once a fit's solution
-            has no dual variable at the bound (that solution is then optimal for
-            every larger C).  Set ``False`` to fit every C.
+        hard_margin_shortcut: ``"libsvm"`` only: skip the fits at larger C once a
+            fit's solution has no dual variable at the bound (that solution is then
+            optimal for every larger C).  ``False`` fits every C.  The path solver
+            always stops there (exactly the same solution).
 
     Returns:
         A :class:`CVResult` with ``method="svm"``.
 
-    Cost: see the module docstring; F x |normalizations| x G libsvm fits of size
-    ~0.9 n for ``"paper"``, about ``inner_folds`` times more for ``"nested"``.
+    Cost: see the module docstring; F x |normalizations| C paths of size ~0.9 n
+    for ``"paper"``, plus ``inner_folds`` paths of size ~0.72 n per (fold,
+    normalisation) for ``"nested"``.
     """
     grid = _check_grid(DEFAULT_C_GRID if C_grid is None else C_grid, "C_grid")
     if protocol == "nested":
@@ -219,11 +238,30 @@ def svm_cv(
             inner_grid = _check_grid(inner_C_grid, "inner_C_grid")
     else:
         inner_grid = grid
-    path = _SvmPath(hard_margin_shortcut, int(max_iter))
+    path = svm_solver(solver, tol=tol, max_iter=max_iter, hard_margin_shortcut=hard_margin_shortcut)
     return _run_cv(
         path, gram, y, folds, protocol, grid, inner_grid, normalizations,
         inner_folds, n_jobs, seed, progress, method="svm", relative=False,
     )
+
+
+def svm_solver(solver: str = "path", *, tol: float = DEFAULT_TOL, max_iter: int | None = None,
+               hard_margin_shortcut: bool = True):
+    """The accuracy-along-a-grid function of ``solver``: ``f(k_tr, y_tr, k_te, y_te, grid) -> (G,)``.
+
+    ``"path"``: :func:`fastgnn.model_selection.svm_path_accuracy` (warm-started, uncapped
+    unless ``max_iter``); ``"libsvm"``: one ``SVC`` fit per C, capped at ``max_iter``
+    (default :data:`SVM_MAX_ITER`).  Both return picklable callables (Dask tasks).
+    """
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    if not (isinstance(tol, int | float | np.floating) and math.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a positive number, got {tol!r}")
+    if max_iter is not None and (not isinstance(max_iter, int | np.integer) or max_iter < 1):
+        raise ValueError(f"max_iter must be None or a positive integer, got {max_iter!r}")
+    if solver == "path":
+        return functools.partial(svm_path_accuracy, tol=float(tol), max_iter=max_iter)
+    return _SvmPath(hard_margin_shortcut, SVM_MAX_ITER if max_iter is None else int(max_iter), float(tol))
 
 
 def krr_cv(
@@ -400,7 +438,12 @@ def _nested_fold(path, grams, y, tr, te, norms, grids, inner_grids, inner_folds,
         curves[nm] = np.average(acc, axis=1)
     best_nm, best_j = _argbest(curves, norms)
     value = inner_grids[best_nm][best_j]
-    a = _fold_curve(path, grams[best_nm], y, tr, te, np.array([value]))[0]
+    if getattr(path, "func", None) is svm_path_accuracy:
+        # The grid up to the chosen C: the refit is warm-started exactly as the paper protocol's path.
+        refit_grid = np.sort(inner_grids[best_nm][inner_grids[best_nm] <= value])
+    else:
+        refit_grid = np.array([value])
+    a = _fold_curve(path, grams[best_nm], y, tr, te, refit_grid)[-1]
     return float(a), best_nm, float(value)
 
 
@@ -462,9 +505,10 @@ class _SvmPath:
     the same solution is optimal for all larger C: their accuracies are copied.
     """
 
-    def __init__(self, shortcut: bool = True, max_iter: int = SVM_MAX_ITER):
+    def __init__(self, shortcut: bool = True, max_iter: int = SVM_MAX_ITER, tol: float = DEFAULT_TOL):
         self.shortcut = shortcut
         self.max_iter = max_iter
+        self.tol = tol
 
     def __call__(self, k_tr, y_tr, k_te, y_te, grid):
         k_tr = np.ascontiguousarray(k_tr)
@@ -476,7 +520,7 @@ class _SvmPath:
             if free_from is not None:
                 acc[j] = free_from
                 continue
-            clf = SVC(kernel="precomputed", C=c, cache_size=SVM_CACHE_MB, max_iter=self.max_iter)
+            clf = SVC(kernel="precomputed", C=c, tol=self.tol, cache_size=SVM_CACHE_MB, max_iter=self.max_iter)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 clf.fit(k_tr, y_tr)
