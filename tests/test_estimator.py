@@ -279,3 +279,14 @@ def test_first_compilation_is_announced_once(monkeypatch, capsys, data):
     monkeypatch.setattr(estimator, "_compiled_kernels_cached", lambda: True)
     GNTK(num_layers=2).fit_transform(data.graphs[:3])
     assert "compiling" not in capsys.readouterr().err
+
+
+def test_pyg_edge_features_are_not_dropped_silently(data):
+    pyg = pytest.importorskip("torch_geometric")
+    g = data.graphs[0]
+    bonds = pyg.data.Data(x=g.x, edge_index=g.edge_index, edge_attr=torch.ones(g.num_edges, 3))
+    with pytest.raises(ValueError, match="graph 0.*edge_attr.*ignore_edge_attr=True"):
+        GNTK().fit([bonds])
+    from fastgnn import from_pyg
+
+    assert np.array_equal(GNTK().fit_transform(from_pyg([bonds], ignore_edge_attr=True)), GNTK().fit_transform([g]))

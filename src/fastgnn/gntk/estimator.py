@@ -377,7 +377,11 @@ def _as_graph_list(X, what: str) -> list[Graph]:
                     raise ValueError(f"{what}: graph {i}: {e}; convert the list with fastgnn.from_networkx("
                                      "graphs, node_attr=...) first, so every graph gets the same columns") from None
             elif hasattr(g, "edge_index") and hasattr(g, "num_nodes"):  # PyG Data
-                g = from_pyg(g)
+                try:
+                    g = from_pyg(g)
+                except ValueError as e:
+                    raise ValueError(f"{what}: graph {i}: {e}; convert the data with fastgnn.from_pyg(..., "
+                                     "ignore_edge_attr=True) first if dropping them is meant") from None
             else:
                 raise TypeError(f"{what}: item {i} is a {type(g).__name__}, expected fastgnn.Graph, a networkx "
                                 "graph or a PyG Data")
