@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fastgnn.datasets.gin import RawGraph, build_dataset
+from fastgnn.datasets.raw import RawGraph, build_dataset
 from fastgnn.graph import GraphDataset
 
 __all__ = ["synthetic", "synthetic_collab", "COLLAB_PRESET"]

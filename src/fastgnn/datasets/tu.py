@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from fastgnn.datasets.download import DatasetFormatError, DatasetNotFoundError
-from fastgnn.datasets.gin import RawGraph, _read_lines, build_dataset, read_folds, read_int_table
+from fastgnn.datasets.raw import RawGraph, build_dataset, read_folds, read_int_table, read_lines
 
 __all__ = ["read_tu", "load_tu_dataset", "tu_files"]
 
@@ -163,7 +163,7 @@ def _check_count(path: Path, got: int, want: int, what: str, of: str, ref: Path)
 
 def _read_float_table(path: Path) -> np.ndarray:
     """Comma-separated floats, the same number on every line, ``[rows, k]`` float64."""
-    lines = _read_lines(path)
+    lines = read_lines(path)
     body = "\n".join(lines).rstrip()
     if not body:
         return np.zeros((0, 0))
