@@ -19,6 +19,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
+from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
 from fastgnn import GNTK, Graph, datasets, from_networkx
@@ -124,8 +125,10 @@ def test_sklearn_protocol(data):
     K = est.fit_transform(data.graphs[:12])
     check_is_fitted(est)
     assert est.get_feature_names_out().tolist() == [f"gntk{i}" for i in range(12)]
-    tags = est.__sklearn_tags__()
+    tags = get_tags(est)
     assert not tags.input_tags.two_d_array and tags.requires_fit and not tags.target_tags.required
+    last = Pipeline([("gntk", GNTK(num_layers=2))]).fit(data.graphs[:12], data.y[:12])  # fit(X, y) as last step
+    assert np.array_equal(last.transform(data.graphs[:3]), est.transform(data.graphs[:3]))
     assert est.set_output(transform="default") is est
     twin = clone(est)
     assert twin.get_params() == est.get_params() and not hasattr(twin, "fitted_")
