@@ -280,9 +280,9 @@ def from_networkx(
         if len(ys) != len(graphs):
             raise ValueError(f"from_networkx: {len(ys)} labels for {len(graphs)} graphs")
         keys = _attr_keys(node_attr)
-        if categories is None and keys:
-            categories = {k: _sorted_values([d.get(k) for h in graphs for _, d in h.nodes(data=True)])
-                          for k in keys if _categorical([d.get(k) for h in graphs for _, d in h.nodes(data=True)])}
+        if categories is None and keys:  # one vocabulary for all the graphs: the same columns everywhere
+            values = {k: [d[k] for h in graphs for _, d in h.nodes(data=True) if k in d] for k in keys}
+            categories = {k: _sorted_values(v) for k, v in values.items() if _categorical(v)}
         return [from_networkx(h, None, yy, node_attr, categories=categories, edge_weight=edge_weight,
                               drop_attrs=drop_attrs) for h, yy in zip(graphs, ys)]
     if g.is_multigraph():
