@@ -1,21 +1,33 @@
-"""Whole-Gram GNTK time on the benchmark datasets: per-pair decoupled vs batched (issue 3).
+"""Whole-Gram GNTK time on the benchmark datasets: per-pair decoupled vs batched (issue 3), on nodes and on
+colour classes (issue 12).
 
 For each dataset (``--datasets``; default MUTAG, PTC, PROTEINS, NCI1, IMDBBINARY,
 IMDBMULTI and the COLLAB-sized synthetic set ``COLLAB``, i.e.
 ``fastgnn.datasets.synthetic_collab()``), at num_layers = 4, num_mlp_layers = 2,
 jk, uniform scale, ``--dtype`` (float64), it measures
 
-* **prepare**: ``fastgnn.gntk.pairwise.prepare`` of every graph (the per-graph
-  O(N³) self-diagonals), shared by both methods;
+* **prepare**: ``fastgnn.gntk.pairwise.prepare_many`` of every graph on its nodes
+  (``compress=False``: the per-graph O(N³) self-diagonals), shared by decoupled and
+  uncompressed batched; **prepare compressed**: the same with ``compress="auto"`` (GNTK's
+  default), colour refinement included, and **colour** the refinement alone
+  (``fastgnn.gntk.colour.colour_classes_many``);
+* **class pairs**: Σ_{i <= j} k_i k_j over the rows the compressed operands keep (colour
+  classes where a graph has fewer classes than nodes, else its nodes); **compression**:
+  node pairs over class pairs;
 * **decoupled (extrapolated)**: ``pair_readouts(method="decoupled")`` on
   ``--sample-pairs`` random graph pairs i <= j of prepared operands; the mean
   per pair times n(n+1)/2, plus prepare, is the whole-Gram estimate.  Always an
   extrapolation, never a full run;
-* **batched CPU**: ``GNTK(...).fit_transform(dataset)`` (prepare included).  A
-  random subset of about ``--subset-nodes`` nodes is run first; when the time
-  extrapolated from it (gram part by the node pairs the engine computes, the
-  prepare part by the number of graphs) exceeds ``--max-seconds``, the
-  extrapolation is reported (``how = extrapolated``) instead of a full run;
+* **batched CPU**: ``GNTK(..., compress=False).fit_transform(dataset)`` (prepare included): the
+  engine on nodes, i.e. the engine before issue 12 (same kernel code; its per-graph preparation
+  is now batched, so this baseline is if anything faster than the old engine).  A random subset
+  of about ``--subset-nodes`` nodes is run first; when the time extrapolated from it (gram part
+  by the node pairs the engine computes, the prepare part by the number of graphs) exceeds
+  ``--max-seconds``, the extrapolation is reported (``how = extrapolated``) instead of a full run;
+* **compressed CPU**: the same with ``compress="auto"`` (the default), side by side on the same
+  subset when extrapolated (by the class pairs its tiles compute); **pair speedup**: uncompressed
+  over compressed gram seconds (the pair work, prepare excluded); **fit speedup**: the same for
+  the whole ``fit_transform``;
 * **batched CUDA**: the same on ``cuda`` when ``torch.cuda.is_available()``
   (a warm-up run first; synchronised around the timing);
 * **node pairs / s**: Σ_{i <= j} N_i N_j (the graph pairs of the symmetric half
@@ -35,14 +47,16 @@ jk, uniform scale, ``--dtype`` (float64), it measures
 * **elementwise floor**: ``ntk_step`` (``relu_maps`` + the Θ update) on that
   tile, scaled to Σ_{i <= j} N_i N_j node pairs × (num_layers − 1)·num_mlp_layers
   ReLU layers: no batched Gram can be cheaper than this without changing the
-  ReLU maps.  ``batched / floor`` says how close the batched engine comes.
+  ReLU maps.  ``batched / floor`` says how close the batched engine comes.  **floor
+  compressed**: the same per pair, over the class pairs;
   With numba installed ``ntk_step`` is the one-pass kernel of
   ``fastgnn.gntk.fused`` and the CPU engine runs the compiled tile (``engine`` column);
 * **accuracy** (``--no-check`` skips it): batched vs decoupled (``GNTK(method="decoupled")``)
   on ``--check-graphs`` random graphs of those the batched run covered, as the
   largest entry difference over the largest entry (float64: should be ~1e-15,
-  the issue asks <= 1e-10); and float32 batched vs float64 batched on the same
-  graphs as the CPU run (the whole dataset, or the subset when extrapolated);
+  the issue asks <= 1e-10); compressed vs uncompressed batched on every graph both runs covered;
+  and float32 batched vs float64 batched on the same graphs as the CPU run (the whole dataset,
+  or the subset when extrapolated);
 * **peak RSS** of the benchmark process after the run (``ru_maxrss``; it holds
   the dataset and the prepared operands too).
 
@@ -78,6 +92,7 @@ import torch
 
 from fastgnn import GNTK, datasets
 from fastgnn.gntk import fused
+from fastgnn.gntk.colour import colour_classes_many
 from fastgnn.gntk.engine import (
     compiled_tile_runs,
     default_max_memory,
@@ -86,7 +101,7 @@ from fastgnn.gntk.engine import (
     tile_nodes_for_budget,
 )
 from fastgnn.gntk.estimator import parse_memory
-from fastgnn.gntk.pairwise import pair_readouts, prepare
+from fastgnn.gntk.pairwise import pair_readouts, prepare_many
 from fastgnn.gntk.relu import ntk_step
 from fastgnn.gntk.tiles import stack_operands
 from fastgnn.io import atomic_path
@@ -99,13 +114,17 @@ ALL = ["MUTAG", "PTC", "PROTEINS", "NCI1", "IMDBBINARY", "IMDBMULTI", "COLLAB"]
 REPO = Path(__file__).resolve().parent.parent
 
 FIELDS = [
-    "dataset", "graphs", "nodes", "max_nodes", "graph_pairs", "node_pairs", "engine_node_pairs", "dtype",
-    "threads", "prepare_s", "decoupled_sample_pairs", "decoupled_pair_s", "decoupled_gram_s_extrapolated",
+    "dataset", "graphs", "nodes", "max_nodes", "graph_pairs", "node_pairs", "engine_node_pairs", "classes",
+    "class_pairs", "compression", "dtype", "threads", "prepare_s", "prepare_compressed_s", "colour_s",
+    "decoupled_sample_pairs", "decoupled_pair_s", "decoupled_gram_s_extrapolated",
     "batched_cpu_s", "batched_cpu_gram_s", "batched_cpu_how", "batched_cpu_repeats", "node_pairs_per_s_cpu",
     "batched_cuda_s", "batched_cuda_gram_s", "batched_cuda_how", "node_pairs_per_s_cuda",
     "tile_nodes", "agg_tile_nodes", "agg_nnz", "agg_kind", "agg_s", "agg_gflops", "matmul_n", "matmul_gflops",
     "floor_tile_s", "floor_s", "floor_note", "batched_cpu_over_floor", "decoupled_over_batched_cpu", "engine",
-    "check_graphs", "batched_vs_decoupled_rel", "float32_graphs", "float32_vs_float64_rel", "peak_rss_gb", "commit",
+    "compressed_cpu_s", "compressed_cpu_gram_s", "compressed_cpu_how", "compressed_cuda_s", "compressed_cuda_gram_s",
+    "compressed_cuda_how", "floor_compressed_s", "compressed_cpu_over_floor", "pair_speedup", "fit_speedup",
+    "check_graphs", "batched_vs_decoupled_rel", "compressed_vs_uncompressed_rel", "float32_graphs",
+    "float32_vs_float64_rel", "peak_rss_gb", "commit",
 ]
 
 
@@ -193,10 +212,26 @@ def run_dataset(name, ds, args, dtype, probe_nodes, cuda) -> dict:
 
     def prep():
         nonlocal ops
-        ops = [_prepare(g, dtype) for g in graphs]
+        ops = _prepare(graphs, dtype, False)
 
     row["prepare_s"] = measure(prep, args)
-    print(f"  prepare all graphs: {row['prepare_s']:.3g} s")
+    comp_ops = None
+
+    def prep_compressed():
+        nonlocal comp_ops
+        comp_ops = _prepare(graphs, dtype, "auto")
+
+    row["prepare_compressed_s"] = measure(prep_compressed, args)
+    row["colour_s"] = measure(lambda: colour_classes_many(graphs), args)
+    rows_c = np.array([op.num_rows for op in comp_ops], dtype=np.int64)
+    class_pairs = (int(rows_c.sum()) ** 2 + int((rows_c * rows_c).sum())) // 2
+    row.update(classes=int(rows_c.sum()), class_pairs=class_pairs, compression=node_pairs / class_pairs)
+    comp_plan = (plan_tile_nodes(comp_ops, None, args.budget, torch.empty((), dtype=dtype).element_size(),
+                                 NUM_BLOCKS, sketched=False), compiled_tile_runs(comp_ops[0], sketched=False))
+    comp_ops = None
+    print(f"  prepare all graphs: {row['prepare_s']:.3g} s on nodes, {row['prepare_compressed_s']:.3g} s on colour "
+          f"classes (colour refinement alone {row['colour_s']:.3g} s); {row['classes']} rows for {total} nodes, "
+          f"{class_pairs:.4g} class pairs i<=j: compression x{row['compression']:.3g}")
 
     # the engine's own tile plan for this Gram (as GNTK.fit_transform makes it)
     itemsize = torch.empty((), dtype=dtype).element_size()
@@ -229,21 +264,39 @@ def run_dataset(name, ds, args, dtype, probe_nodes, cuda) -> dict:
 
     # batched
     row["engine"] = "compiled tile (numba)" if fused.available() else "torch tiles"
+    order = rng.permutation(n)  # the random subset both runs extrapolate from, when they do
+    keep = np.sort(order[: int(np.searchsorted(np.cumsum(sizes[order]), args.subset_nodes)) + 1])
+    keep = keep if total > args.subset_nodes else None
     for device in ["cpu"] + (["cuda"] if cuda else []):
-        total_s, gram_s, how, reps, covered, gram = batched(ds, sizes, device, dtype, (tile_nodes, compiled), rng, args)
-        if device == "cpu" and not args.no_check:
-            check(row, graphs, covered, gram, sizes, args, rng)
-        key = f"batched_{device}"
-        row[f"{key}_s"], row[f"{key}_gram_s"], row[f"{key}_how"] = total_s, gram_s, how
-        row[f"node_pairs_per_s_{device}"] = node_pairs / gram_s
-        if device == "cpu":
-            row["batched_cpu_repeats"] = reps
-        print(f"  batched {device}: {total_s:.4g} s ({gram_s:.4g} s gram + prepare; {how}); "
-              f"{node_pairs / gram_s:.4g} node pairs/s")
-        sys.stdout.flush()
+        grams = {}
+        for compress, key, rows_of in ((False, f"batched_{device}", sizes), ("auto", f"compressed_{device}", rows_c)):
+            plan = (tile_nodes, compiled) if compress is False else comp_plan
+            total_s, gram_s, how, reps, covered, gram = batched(ds, rows_of, device, dtype, plan, keep, compress, args)
+            grams[compress] = (covered, gram)
+            if device == "cpu" and compress is False and not args.no_check:
+                check(row, graphs, covered, gram, sizes, args, rng)
+            row[f"{key}_s"], row[f"{key}_gram_s"], row[f"{key}_how"] = total_s, gram_s, how
+            if compress is False:
+                row[f"node_pairs_per_s_{device}"] = node_pairs / gram_s
+                if device == "cpu":
+                    row["batched_cpu_repeats"] = reps
+            print(f"  batched {device}, compress={compress}: {total_s:.4g} s ({gram_s:.4g} s gram + prepare; {how}); "
+                  f"{node_pairs / gram_s:.4g} node pairs/s")
+            sys.stdout.flush()
+        if device == "cpu" and not args.no_check and args.dtype == "float64":
+            (cov_u, gram_u), (cov_c, gram_c) = grams[False], grams["auto"]
+            assert np.array_equal(cov_u, cov_c)
+            row["compressed_vs_uncompressed_rel"] = float(np.abs(gram_c - gram_u).max() / np.abs(gram_u).max())
+            print(f"  check: compressed vs uncompressed on {len(cov_u)} graphs: "
+                  f"{row['compressed_vs_uncompressed_rel']:.2e} relative")
     row["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     row["batched_cpu_over_floor"] = row["batched_cpu_s"] / row["floor_s"]
+    row["compressed_cpu_over_floor"] = row["compressed_cpu_s"] / row["floor_compressed_s"]
     row["decoupled_over_batched_cpu"] = row["decoupled_gram_s_extrapolated"] / row["batched_cpu_s"]
+    row["pair_speedup"] = row["batched_cpu_gram_s"] / row["compressed_cpu_gram_s"]
+    row["fit_speedup"] = row["batched_cpu_s"] / row["compressed_cpu_s"]
+    print(f"  compressed vs uncompressed: pair work x{row['pair_speedup']:.3g}, whole fit_transform "
+          f"x{row['fit_speedup']:.3g} (class pairs x{row['compression']:.3g} fewer)")
     return row
 
 
@@ -251,7 +304,7 @@ def check(row, graphs, covered: np.ndarray, gram: np.ndarray, sizes, args, rng) 
     """batched vs decoupled on a sample of the covered graphs (against the entries of the batched
     run's Gram ``gram``, float64 runs only); float32 vs float64 on up to ``--check-nodes`` nodes of them."""
     kw = dict(num_layers=NUM_LAYERS, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform", jk=True, progress=False,
-              max_memory=args.budget)
+              max_memory=args.budget, compress=False)
     at = rng.choice(len(covered), size=min(args.check_graphs, len(covered)), replace=False)
     at.sort()
     k_dec = GNTK(method="decoupled", dtype=torch.float64, **kw).fit_transform([graphs[covered[t]] for t in at])
@@ -316,7 +369,8 @@ def tile(row, ops, sizes, tile_nodes, rng, dtype, args) -> None:
     t_floor = median_of(floor_once, args)
     row.update(agg_tile_nodes=m, agg_nnz=nnz, agg_kind=kind, agg_s=t_agg, agg_gflops=2 * madds / t_agg / 1e9,
                matmul_n=m, matmul_gflops=2 * m ** 3 / t_mm / 1e9, floor_tile_s=t_floor,
-               floor_s=t_floor / (m * m) * row["node_pairs"] * RELU_LAYERS, floor_note=floor_note)
+               floor_s=t_floor / (m * m) * row["node_pairs"] * RELU_LAYERS, floor_note=floor_note,
+               floor_compressed_s=t_floor / (m * m) * row["class_pairs"] * RELU_LAYERS)
     print(f"  tile of {len(chunk)} graphs, M={m}, nnz(B)={nnz}: aggregation of Σ and Θ ({kind}) {t_agg * 1e3:.3g} ms = "
           f"{row['agg_gflops']:.3g} GFLOP/s (dense matmul [{m}x{m}]: {row['matmul_gflops']:.3g} GFLOP/s); "
           f"ntk_step ({floor_note}) {t_floor * 1e3:.3g} ms -> floor {row['floor_s']:.4g} s for the Gram")
@@ -340,14 +394,19 @@ def _step_with(s, t, dl, dr, *, work):
     return ntk_step(s, t, dl, dr, work=work)
 
 
-def batched(ds, sizes, device, dtype, plan, rng, args):
-    """(seconds, gram seconds, how, repeats, indices of the graphs run) of GNTK(...).fit_transform on ``device``."""
+def batched(ds, sizes, device, dtype, plan, keep, compress, args):
+    """(seconds, gram seconds, how, repeats, indices of the graphs run, Gram) of
+    GNTK(..., compress=compress).fit_transform on ``device``.
+
+    ``sizes``: each graph's rows under that compression (nodes, or classes); ``plan``: the whole
+    Gram's (tile_nodes, compiled); ``keep``: the subset to run first and extrapolate from (None:
+    the dataset is small enough to run whole)."""
 
     last = {}
 
     def run(graphs):
         est = GNTK(num_layers=NUM_LAYERS, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform", jk=True,
-                   device=device, dtype=dtype, progress=False,
+                   device=device, dtype=dtype, progress=False, compress=compress,
                    max_memory=args.budget if device == "cpu" else args.max_memory)
         _sync(device)
         t0 = time.perf_counter()
@@ -359,24 +418,21 @@ def batched(ds, sizes, device, dtype, plan, rng, args):
     graphs = list(ds.graphs)
     if device == "cuda":  # context, cuBLAS and cuSPARSE initialisation
         run(graphs[: min(len(graphs), 8)])
-    total_nodes = int(sizes.sum())
-    if total_nodes > args.subset_nodes:
-        order = rng.permutation(len(graphs))
-        keep = order[: int(np.searchsorted(np.cumsum(sizes[order]), args.subset_nodes)) + 1]
+    if keep is not None:
         sub_total, sub_gram = run([graphs[t] for t in keep])
-        # the node pairs the engine computes, each under its own plan: the subset's tiles are those
+        # the row pairs the engine computes, each under its own plan: the subset's tiles are those
         # of its own (smaller) operands, so its plan is made here as GNTK makes it
-        sub_ops = [_prepare(graphs[t], dtype) for t in keep]
+        sub_ops = _prepare([graphs[t] for t in keep], dtype, compress)
         sub_nodes = plan_tile_nodes(sub_ops, None, args.budget, torch.empty((), dtype=dtype).element_size(),
                                     NUM_BLOCKS, sketched=False)
         sub_ops = None
         scale = engine_node_pairs(sizes, *plan) / engine_node_pairs(sizes[keep], sub_nodes, plan[1])
         gram_est = sub_gram * scale
         est = gram_est + (sub_total - sub_gram) * len(graphs) / len(keep)
-        print(f"  batched {device}: subset of {len(keep)} graphs ({int(sizes[keep].sum())} nodes) took "
-              f"{sub_total:.3g} s -> {est:.4g} s estimated for the whole Gram")
+        print(f"  batched {device}, compress={compress}: subset of {len(keep)} graphs ({int(sizes[keep].sum())} rows) "
+              f"took {sub_total:.3g} s -> {est:.4g} s estimated for the whole Gram")
         if est > args.max_seconds:
-            return (est, gram_est, f"extrapolated from {len(keep)} graphs (x{scale:.3g} node pairs)", 0, keep,
+            return (est, gram_est, f"extrapolated from {len(keep)} graphs (x{scale:.3g} row pairs)", 0, keep,
                     last["gram"])
     times = []
     total, gram = run(graphs)
@@ -421,9 +477,16 @@ def sample_pairs(n: int, k: int, rng) -> list[tuple[int, int]]:
     return out
 
 
-def _prepare(graph, dtype):
-    return prepare(graph, num_blocks=NUM_BLOCKS, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform",
-                   method="decoupled", sketch_size=None, sketch_kind="ams", seed=0, dtype=dtype, device="cpu")
+def _prepare(graphs, dtype, compress):
+    """The operands GNTK prepares (on one torch thread, as it does on a CPU)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return prepare_many(graphs, num_blocks=NUM_BLOCKS, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform",
+                            method="decoupled", sketch_size=None, sketch_kind="ams", seed=0, dtype=dtype, device="cpu",
+                            compress=compress)
+    finally:
+        torch.set_num_threads(before)
 
 
 def _sync(device) -> None:
@@ -474,18 +537,31 @@ COLUMNS = [  # (header, key, format)
     ("dataset", "dataset", "{}"),
     ("graphs", "graphs", "{}"),
     ("node pairs", "node_pairs", "{:.3g}"),
+    ("class pairs", "class_pairs", "{:.3g}"),
+    ("compression", "compression", "{:.3g}"),
     ("prepare s", "prepare_s", "{:.3g}"),
+    ("prepare comp. s", "prepare_compressed_s", "{:.3g}"),
+    ("colour s", "colour_s", "{:.3g}"),
     ("decoupled s (extrap.)", "decoupled_gram_s_extrapolated", "{:.4g}"),
     ("batched CPU s", "batched_cpu_s", "{:.4g}"),
     ("", "batched_cpu_mark", "{}"),
+    ("gram s", "batched_cpu_gram_s", "{:.4g}"),
+    ("compressed CPU s", "compressed_cpu_s", "{:.4g}"),
+    ("", "compressed_cpu_mark", "{}"),
+    ("comp. gram s", "compressed_cpu_gram_s", "{:.4g}"),
+    ("pair speedup", "pair_speedup", "{:.3g}"),
+    ("fit speedup", "fit_speedup", "{:.3g}"),
     ("batched CUDA s", "batched_cuda_s", "{:.4g}"),
     ("node pairs/s CPU", "node_pairs_per_s_cpu", "{:.3g}"),
     ("agg GFLOP/s", "agg_gflops", "{:.3g}"),
     ("matmul GFLOP/s", "matmul_gflops", "{:.3g}"),
     ("floor s", "floor_s", "{:.4g}"),
     ("batched/floor", "batched_cpu_over_floor", "{:.3g}"),
+    ("floor comp. s", "floor_compressed_s", "{:.4g}"),
+    ("comp./floor", "compressed_cpu_over_floor", "{:.3g}"),
     ("decoupled/batched", "decoupled_over_batched_cpu", "{:.3g}"),
     ("batched vs decoupled", "batched_vs_decoupled_rel", "{:.1e}"),
+    ("comp. vs uncomp.", "compressed_vs_uncompressed_rel", "{:.1e}"),
     ("float32 vs float64", "float32_vs_float64_rel", "{:.1e}"),
     ("peak RSS GB", "peak_rss_gb", "{:.3g}"),
 ]
@@ -494,13 +570,15 @@ COLUMNS = [  # (header, key, format)
 def print_table(rows) -> None:
     cells = [[h for h, _, _ in COLUMNS]]
     for r in rows:
-        r = dict(r, batched_cpu_mark="(extrap.)" if "extrap" in r.get("batched_cpu_how", "") else "")
+        r = dict(r, **{f"{k}_cpu_mark": "(extrap.)" if "extrap" in r.get(f"{k}_cpu_how", "") else ""
+                       for k in ("batched", "compressed")})
         cells.append([fmt.format(r[k]) if r.get(k) not in (None, "") else "-" for _, k, fmt in COLUMNS])
     widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
     for c in cells:
         print(" | ".join(s.rjust(w) if i else s.ljust(w) for i, (s, w) in enumerate(zip(c, widths))))
-    print("node pairs: Σ_{i<=j} N_i N_j; node pairs/s on the batched gram time (prepare excluded); "
-          "floor: ntk_step alone over those node pairs x 6 ReLU layers")
+    print("node pairs: Σ_{i<=j} N_i N_j; class pairs: Σ_{i<=j} k_i k_j; node pairs/s on the batched gram time "
+          "(prepare excluded); floor: ntk_step alone over those node (class) pairs x 6 ReLU layers; pair / fit "
+          "speedup: uncompressed over compressed gram / fit_transform seconds")
 
 
 def write_csv(rows, path: Path, fields=FIELDS) -> None:
@@ -519,9 +597,12 @@ def plot(rows, path: Path, header) -> None:
     import matplotlib.pyplot as plt
 
     series = [("decoupled per pair (extrapolated)", "decoupled_gram_s_extrapolated", None),
-              ("batched CPU", "batched_cpu_s", "batched_cpu_how"),
-              ("batched CUDA", "batched_cuda_s", "batched_cuda_how"),
-              ("elementwise floor (ntk_step only)", "floor_s", None)]
+              ("batched CPU, nodes", "batched_cpu_s", "batched_cpu_how"),
+              ("batched CPU, colour classes", "compressed_cpu_s", "compressed_cpu_how"),
+              ("batched CUDA, nodes", "batched_cuda_s", "batched_cuda_how"),
+              ("batched CUDA, colour classes", "compressed_cuda_s", "compressed_cuda_how"),
+              ("elementwise floor (ntk_step only), nodes", "floor_s", None),
+              ("elementwise floor, colour classes", "floor_compressed_s", None)]
     series = [s for s in series if any(r.get(s[1]) for r in rows)]
     fig, ax = plt.subplots(figsize=(max(8, 1.6 * len(rows) + 3), 5.5))
     width = 0.8 / len(series)
