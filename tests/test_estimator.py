@@ -293,3 +293,19 @@ def test_pyg_edge_features_are_not_dropped_silently(data):
     from fastgnn import from_pyg
 
     assert np.array_equal(GNTK().fit_transform(from_pyg([bonds], ignore_edge_attr=True)), GNTK().fit_transform([g]))
+
+
+def test_pyg_dataset_is_a_list_of_graphs(data):
+    """A PyG InMemoryDataset answers to edge_index too; it is read graph by graph, not refused."""
+    pyg = pytest.importorskip("torch_geometric")
+
+    class Small(pyg.data.InMemoryDataset):
+        def __init__(self, datas):
+            super().__init__(None)
+            self.data, self.slices = self.collate(datas)
+
+    graphs = data.graphs[:5]
+    ds = Small([pyg.data.Data(x=g.x, edge_index=g.edge_index, y=torch.tensor([g.y])) for g in graphs])
+    assert np.array_equal(GNTK().fit_transform(ds), GNTK().fit_transform(graphs))
+    with pytest.raises(TypeError, match="one graph"):
+        GNTK().fit(ds[0])

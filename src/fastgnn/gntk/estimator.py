@@ -401,8 +401,15 @@ def _as_graph_list(X, what: str) -> list[Graph]:
 
 
 def _is_single_graph(X) -> bool:
-    return isinstance(X, Graph) or (hasattr(X, "nodes") and hasattr(X, "is_directed")) or (
-        hasattr(X, "edge_index") and not hasattr(X, "num_graphs") and not hasattr(X, "graphs"))
+    """Whether ``X`` is one graph (a Graph, a networkx graph, a PyG ``Data`` but not a ``Batch``);
+    a PyG dataset also answers to ``edge_index``, but iterates over its graphs."""
+    if isinstance(X, Graph) or (hasattr(X, "nodes") and hasattr(X, "is_directed")):
+        return True
+    try:
+        from torch_geometric.data import Data
+    except ImportError:
+        return hasattr(X, "edge_index") and hasattr(X, "num_nodes") and not hasattr(X, "__len__")
+    return isinstance(X, Data) and not hasattr(X, "to_data_list")
 
 
 def _check_categories(graphs: list[Graph], fitted: list[Graph] | None, what: str) -> None:
