@@ -225,6 +225,7 @@ def test_profile_end_to_end_on_small_sweeps(tmp_path, monkeypatch):
     assert fits["test-sleep/n"]["time"]["slope"] == pytest.approx(2.0, abs=0.35)
     assert fits["gntk-aggregate-decoupled/N"]["status"] == "ok"
     assert "test-sleep" in rep.table() and "matmul" in rep.table()
+    assert "verdicts: " in rep.table() and all(r["verdict"] for r in rep.rows() if r["status"] == "ok" and r["formula"])
     paths = rep.write(tmp_path)
     names = {p.name for p in paths}
     assert {"complexity.json", "complexity.csv", "complexity_points.csv"} <= names
