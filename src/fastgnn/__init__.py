@@ -8,7 +8,12 @@ papers; graphs and the benchmark datasets.
 
 from fastgnn.graph import Graph, GraphDataset, from_networkx, from_numpy, from_pyg, from_scipy, to_networkx
 
-__version__ = "0.1.0"
+try:  # one place for the version: pyproject.toml, read from the installed metadata
+    from importlib.metadata import PackageNotFoundError, version
+
+    __version__ = version("fastgnn")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = ["Graph", "GraphDataset", "GNTK", "from_networkx", "from_numpy", "from_pyg", "from_scipy", "to_networkx",
            "__version__"]
