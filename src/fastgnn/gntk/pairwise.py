@@ -172,15 +172,25 @@ def _quotient_operand(graph: Graph, colouring: Colouring, scale: str, dtype, dev
 
 #: Most elements ``n P²`` of one padded batch of :func:`_exact_self_diagonals` (32 MiB in float64).
 SELF_BATCH_ELEMENTS = 2**22
+#: Graphs with more rows get their self-diagonals one by one: their O(k³) work outweighs a call's
+#: overhead, and a single 2-D graph takes the fused one-pass ReLU maps (a padded batch takes torch's
+#: eager ones, ~12 passes: PROTEINS' preparation was 4x slower batched).
+SELF_BATCH_MAX_ROWS = 48
 
 
 def _exact_self_diagonals(ops: list[Operand], num_blocks: int, num_mlp_layers: int) -> None:
-    """Set every operand's exact ``diags``: :func:`fastgnn.gntk.recursion.self_diagonals` on batches of
-    graphs of similar row counts (the largest at most 5/4 of the smallest, or 4 more), each
+    """Set every operand's exact ``diags``: :func:`fastgnn.gntk.recursion.self_diagonals` graph by graph
+    for graphs of more than :data:`SELF_BATCH_MAX_ROWS` rows, else on batches of graphs of similar row
+    counts (the largest at most 5/4 of the smallest, or 4 more), each
     zero-padded to its largest (``[n, P, d]``, ``[n, P, P]``, aggregation by batched products
     ``a Σ aᵀ``), at most :data:`SELF_BATCH_ELEMENTS` per batch.  Cost O(Σ_g P³), P the batch's
     largest k: within 2x of O(Σ_g k_g³) graph by graph, without a call per graph and layer."""
-    order = np.argsort([op.num_rows for op in ops], kind="stable")
+    rows = np.array([op.num_rows for op in ops], dtype=np.int64)
+    for i in np.flatnonzero(rows > SELF_BATCH_MAX_ROWS):  # one by one: the fused ReLU pass, O(k³) per call
+        op = ops[i]
+        op.diags = self_diagonals(op.x, lambda s, a=op.a: a @ s @ a.T, num_blocks, num_mlp_layers)
+    small = np.flatnonzero(rows <= SELF_BATCH_MAX_ROWS)
+    order = small[np.argsort(rows[small], kind="stable")]
     start = 0
     while start < len(order):
         end, cap = start + 1, max(ops[order[start]].num_rows * 5 // 4, ops[order[start]].num_rows + 4)
