@@ -91,7 +91,7 @@ def same_weights(ours, theirs, *inputs):
         with torch.no_grad():
             ours(*inputs), theirs(*inputs)
     for name, p in ours.named_parameters():
-        if name == "bias" or name.endswith("att_edge"):
+        if name.split(".")[-1] in ("bias", "att_edge"):
             torch.nn.init.normal_(p)
     theirs.load_state_dict(ours.state_dict())
 
@@ -401,3 +401,26 @@ def test_positional_arguments_mean_what_they_mean_in_pyg():
     gat = GATConv(5, 4, 2, False, 0.1, 0.0, False, 3, 0.5, False, True)
     assert (gat.heads, gat.concat, gat.negative_slope, gat.add_self_loops, gat.edge_dim, gat.fill_value,
             gat.bias, gat.res is not None) == (2, False, 0.1, False, 3, 0.5, None, True)
+
+
+def test_dense_gcn_conv_in_pygs_diffpool_equals_pyg():
+    """DiffPool's use: assignment and embedding by DenseGCNConv on a padded batch with its mask,
+    PyG's dense_diff_pool, then DenseGCNConv on the pooled (learned, dense) adjacency; output and
+    every gradient equal the same network built from PyG's DenseGCNConv."""
+    adj, mask = dense_batch()
+
+    class DiffPool(torch.nn.Module):
+        def __init__(self, conv):
+            super().__init__()
+            self.assign, self.embed, self.after = conv(5, 2), conv(5, 6), conv(6, 3)
+
+        def forward(self, x, adj):
+            s = self.assign(x, adj, mask)
+            h = torch.relu(self.embed(x, adj, mask))
+            h, pooled, link_loss, ent_loss = pyg_nn.dense_diff_pool(h, adj, s, mask)
+            return self.after(h, pooled).sum(1) + link_loss + ent_loss
+
+    torch.manual_seed(12)
+    ours, theirs = DiffPool(DenseGCNConv).double(), DiffPool(pyg_nn.DenseGCNConv).double()
+    same_weights(ours, theirs)
+    compare(ours, theirs, (torch.randn(2, 4, 5, dtype=F64), adj), 0, 1)
