@@ -41,6 +41,9 @@ class DenseGCNConv(GCNLayer):
       or a prebuilt :class:`~fastgnn.nn.adjacency.NormalizedAdjacency` /
       :class:`~fastgnn.nn.adjacency.DenseAdjacency`, with ``x [N, F_in]`` → ``[N, F_out]``.
 
+    Shapes: ``x [B, N, F_in]`` or ``[N, F_in]``, ``adj [B, N, N]`` or ``[N, N]``, ``mask [B, N]`` →
+    ``[B, N, F_out]``; ``x [N, F_in]`` with ``edge_index [2, E]`` → ``[N, F_out]``.
+
     Cost O(B N F_in F_out + B N² F_out) per forward and per backward; memory O(B N²).
     Parameters ``lin.weight [F_out, F_in]`` and ``bias`` (PyG's names).
     """

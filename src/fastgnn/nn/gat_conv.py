@@ -268,6 +268,9 @@ class GATConv(nn.Module):
       ``SparseTensor``; its values are ignored), or a prebuilt :class:`GATGraph`;
     * ``edge_attr [E, D]`` or ``[E]`` (with ``edge_dim``); ``size = (N_src, N_dst)``.
 
+    Shapes: ``x [N, F_in]`` or ``([N_src, F_src], [N_dst, F_dst] or None)``, ``edge_index [2, E]``
+    or ``adj_t [N_dst, N_src]``, ``edge_attr [E, D]`` → ``[N_dst, H C]`` (or ``[N_dst, C]``).
+
     Returns ``[N_dst, H C]`` (or ``[N_dst, C]``); with ``return_attention_weights=True`` also
     ``(edge_index, alpha [E', H])`` with the self-loops, in PyG's edge order (for a sparse
     ``adj_t``: ``(adj [N_dst, N_src, H], alpha)``; for a ``SparseTensor``: the ``SparseTensor``

@@ -128,7 +128,10 @@ class GCNConv(GCNLayer):
       :class:`~fastgnn.nn.adjacency.NormalizedAdjacency` (reused by layers and epochs);
     * ``edge_weight [E]`` (with an ``edge_index``): gradients flow back to it.
 
-    Returns ``[..., N, F_out]``. Cost per forward and per backward O(N F_in F_out + E F_out);
+    Shapes: ``x [N, F_in]`` (or ``[..., N, F_in]``), ``edge_index [2, E]`` or ``adj_t [N, N]``,
+    ``edge_weight [E]`` → ``[..., N, F_out]``.
+
+    Cost per forward and per backward O(N F_in F_out + E F_out);
     memory O(N F_in + E) saved for the backward (Z = XW is recomputed, not kept).
     Parameters ``lin.weight [F_out, F_in]`` and ``bias``, so a PyG ``state_dict`` loads unchanged.
     """
