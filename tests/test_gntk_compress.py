@@ -255,3 +255,21 @@ def test_sketched_kernel_stays_on_nodes():
         GNTK(compress=True, **kw).fit(graphs)
     with pytest.raises(ValueError, match="compress"):
         GNTK(compress="yes").fit(graphs)
+
+
+@pytest.mark.parametrize("layout", ["sparse", "dense"])
+def test_both_torch_tile_layouts_take_class_operands(layout, monkeypatch):
+    """The torch tile's CSR layout and its padded dense layout (batched products; padding rows of weight
+    0) on compressed operands, as one tile, against the reference."""
+    from fastgnn.gntk.tiles import stack_operands, tile_readouts
+
+    monkeypatch.setattr(fused, "ENABLED", False)
+    graphs = _built()
+    ops = prepare_many(graphs, num_blocks=NUM_LAYERS - 1, num_mlp_layers=NUM_MLP_LAYERS, scale="degree",
+                       method="decoupled", sketch_size=None, sketch_kind="ams", seed=0, dtype=torch.float64,
+                       device="cpu", compress=True)
+    left, right = stack_operands(ops[:7], False, layout), stack_operands(ops[7:], False, layout)
+    assert (left.blocks is not None) == (layout == "dense")
+    got = tile_readouts(left, right, NUM_LAYERS - 1, NUM_MLP_LAYERS).numpy()
+    ref = reference_readouts(graphs, "degree")[:, :7, 7:]
+    assert rel(got, ref) < 1e-10
