@@ -29,6 +29,8 @@ jk, uniform scale, ``--dtype`` (float64), it measures
   compute) exactly when that one was, else run whole; **pair speedup**: uncompressed
   over compressed gram seconds (the pair work, prepare excluded); **fit speedup**: the same for
   the whole ``fit_transform``;
+* **interleaved** (``--ab-repeats K``): K alternating rounds of uncompressed and compressed whole
+  ``fit_transform``, medians (the ``ab_*`` columns): the fairest speedup on a shared machine;
 * **batched CUDA**: the same on ``cuda`` when ``torch.cuda.is_available()``
   (a warm-up run first; synchronised around the timing);
 * **node pairs / s**: Σ_{i <= j} N_i N_j (the graph pairs of the symmetric half
@@ -124,6 +126,8 @@ FIELDS = [
     "floor_tile_s", "floor_s", "floor_note", "batched_cpu_over_floor", "decoupled_over_batched_cpu", "engine",
     "compressed_cpu_s", "compressed_cpu_gram_s", "compressed_cpu_how", "compressed_cuda_s", "compressed_cuda_gram_s",
     "compressed_cuda_how", "floor_compressed_s", "compressed_cpu_over_floor", "pair_speedup", "fit_speedup",
+    "ab_repeats", "ab_uncompressed_s", "ab_uncompressed_gram_s", "ab_compressed_s", "ab_compressed_gram_s",
+    "ab_pair_speedup", "ab_fit_speedup",
     "check_graphs", "batched_vs_decoupled_rel", "compressed_vs_uncompressed_rel", "float32_graphs",
     "float32_vs_float64_rel", "peak_rss_gb", "commit",
 ]
@@ -302,7 +306,29 @@ def run_dataset(name, ds, args, dtype, probe_nodes, cuda) -> dict:
     row["fit_speedup"] = row["batched_cpu_s"] / row["compressed_cpu_s"]
     print(f"  compressed vs uncompressed: pair work x{row['pair_speedup']:.3g}, whole fit_transform "
           f"x{row['fit_speedup']:.3g} (class pairs x{row['compression']:.3g} fewer)")
+    if args.ab_repeats and keep is None:
+        interleaved(row, graphs, dtype, args)
     return row
+
+
+def interleaved(row, graphs, dtype, args) -> None:
+    """``--ab-repeats`` K: K rounds of (uncompressed, compressed) whole ``fit_transform`` on the CPU, one
+    after the other, medians of each: on a shared machine, load that comes and goes hits both alike."""
+    times = {False: [], "auto": []}
+    for _ in range(args.ab_repeats):
+        for compress in times:
+            est = GNTK(num_layers=NUM_LAYERS, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform", jk=True, dtype=dtype,
+                       progress=False, compress=compress, max_memory=args.budget)
+            t0 = time.perf_counter()
+            est.fit_transform(graphs)
+            times[compress].append((time.perf_counter() - t0, est.time_))
+    med = {c: (statistics.median(t for t, _ in v), statistics.median(g for _, g in v)) for c, v in times.items()}
+    row.update(ab_repeats=args.ab_repeats, ab_uncompressed_s=med[False][0], ab_uncompressed_gram_s=med[False][1],
+               ab_compressed_s=med["auto"][0], ab_compressed_gram_s=med["auto"][1],
+               ab_pair_speedup=med[False][1] / med["auto"][1], ab_fit_speedup=med[False][0] / med["auto"][0])
+    print(f"  interleaved x{args.ab_repeats}: uncompressed {med[False][0]:.4g} s ({med[False][1]:.4g} s gram), "
+          f"compressed {med['auto'][0]:.4g} s ({med['auto'][1]:.4g} s gram): pair work x{row['ab_pair_speedup']:.3g}, "
+          f"whole fit_transform x{row['ab_fit_speedup']:.3g}")
 
 
 def check(row, graphs, covered: np.ndarray, gram: np.ndarray, sizes, args, rng) -> None:
@@ -557,6 +583,8 @@ COLUMNS = [  # (header, key, format)
     ("comp. gram s", "compressed_cpu_gram_s", "{:.4g}"),
     ("pair speedup", "pair_speedup", "{:.3g}"),
     ("fit speedup", "fit_speedup", "{:.3g}"),
+    ("A/B pair", "ab_pair_speedup", "{:.3g}"),
+    ("A/B fit", "ab_fit_speedup", "{:.3g}"),
     ("batched CUDA s", "batched_cuda_s", "{:.4g}"),
     ("node pairs/s CPU", "node_pairs_per_s_cpu", "{:.3g}"),
     ("agg GFLOP/s", "agg_gflops", "{:.3g}"),
@@ -658,6 +686,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cuda", action="store_true", help="skip CUDA even where available")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-check", action="store_true", help="skip the batched-vs-decoupled and float32 checks")
+    p.add_argument("--ab-repeats", type=int, default=0,
+                   help="K > 0: also K interleaved rounds of uncompressed and compressed fit_transform (datasets "
+                        "run whole only); the ab_* columns")
     p.add_argument("--check-graphs", type=int, default=60, help="graphs of the batched-vs-decoupled check")
     p.add_argument("--check-nodes", type=int, default=20000, help="most nodes of the float32-vs-float64 check")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "gram_speed"),
