@@ -122,6 +122,8 @@ def tile_readouts_fused(left, right, num_blocks: int, num_mlp_layers: int, upper
     left graph's rows at a time (see ``_fused_kernels.tile_recursion_kernel``), left
     graphs in parallel on ``torch.get_num_threads()`` threads.  ``upper``: compute only
     the pairs h >= g (a diagonal tile of a symmetric Gram; ``left is right``) and mirror.
+    A graph's rows may be its colour classes: the readouts are weighted by the stacks'
+    ``weights`` (class sizes, 1 for nodes), ``s_gᵀ Θ s_h``.
     """
     kernels = _kernels()
     dtype = left.x.dtype
