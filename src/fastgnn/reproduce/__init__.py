@@ -1,0 +1,146 @@
+"""``fastgnn reproduce``: the GNTK paper's tables regenerated end to end, resumably.
+
+Per dataset found (MUTAG, PTC, NCI1, PROTEINS, COLLAB, IMDBBINARY, IMDBMULTI; missing ones are
+skipped with a line), four stages, one module each:
+
+* :mod:`.accuracy` -- the paper's Table 1 against the grid search (paper protocol, nested, and
+  fully nested on request);
+* :mod:`.kernel_time` -- the whole Gram by Kronecker (the paper's baseline), decoupled and
+  sketched per pair (extrapolated from a sample of pairs) and by the batched engine (measured),
+  beside the model-selection time;
+* :mod:`.sketch` -- accuracy and kernel time against the sketch size b (a dataset or two);
+* :mod:`.gnn` -- with ``gnn=True``: GCN and GIN trained by 10-fold CV, accuracy and training time.
+
+Each (stage, dataset) result is saved under ``<out>/stages/`` when it ends (:mod:`.store`); a rerun
+skips what is finished, and the search's kernels and SVM results are cached under
+``<out>/cache``, so an interrupted stage resumes inside itself too.  :mod:`.report` writes
+``<out>/report.md``, CSVs, PNGs and ``<out>/summary.json`` after every dataset.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from fastgnn.reproduce import accuracy, gnn, kernel_time, report, sketch
+from fastgnn.reproduce.settings import ALL_DATASETS, FALLBACK_CONFIG, QUICK_DATASETS, Settings
+from fastgnn.reproduce.store import StageStore, fingerprint
+
+__all__ = ["reproduce", "Settings", "ALL_DATASETS", "QUICK_DATASETS", "PAPER"]
+
+PAPER = accuracy.PAPER
+_CONFIG_KEYS = ("num_layers", "num_mlp_layers", "scale", "jk")
+
+
+def reproduce(
+    datasets=None,
+    *,
+    data_dir=None,
+    out="reproduce",
+    quick: bool = False,
+    fully_nested: bool = False,
+    gnn: bool = False,
+    refine_top: int | None = None,
+    workers: int | None = None,
+    settings: Settings | None = None,
+    progress: bool = True,
+    log=print,
+) -> dict:
+    """Run every stage on every dataset found and write the report; return its summary (JSON-able).
+
+    Args:
+        datasets: names (any case, aliases accepted) or :class:`fastgnn.GraphDataset` objects;
+            default the settings' (all seven, or MUTAG and PTC with ``quick``).
+        data_dir: a folder searched first for the datasets' files (then ``$FASTGNN_DATA`` and the
+            download cache; nothing is downloaded).
+        out: the output folder (stages, cache, report).
+        quick: :meth:`Settings.quick_run` instead of :meth:`Settings.full`.
+        fully_nested: also the fully nested estimate (configuration chosen inside each fold).
+        gnn: also the GCN and GIN stage.
+        refine_top: configurations refined after the screen (default the settings', 5 full).
+        workers: distributed workers (not wired yet: see the TODO below; runs in-process).
+        settings: every stage size at once (overrides ``quick``).
+        progress: tqdm bars inside the stages.
+        log: a function taking one line (progress lines), or None.
+
+    Returns:
+        the summary: ``units`` ("percent"), ``accuracy`` (one row per dataset: dataset, paper,
+        paper_protocol, nested, config, ...), ``kernel_time``, ``sketch``, ``gnn``, ``stages`` (each
+        stage's wall time), ``skipped`` (datasets not found), ``settings``, ``report`` (its path).
+
+    Cost: per dataset, the search (:func:`fastgnn.search.gntk_search`), the kernel timings and the
+    sketch stage; a finished (stage, dataset) costs a file read on a rerun.
+    """
+    log = log or (lambda s: None)
+    settings = settings or (Settings.quick_run() if quick else Settings.full())
+    changes = {"fully_nested": bool(fully_nested) or settings.fully_nested}
+    if refine_top is not None:
+        if int(refine_top) < 1:
+            raise ValueError(f"refine_top must be a positive integer, got {refine_top!r}")
+        changes["refine_top"] = int(refine_top)
+    settings = replace(settings, **changes)
+    if workers is not None and workers != 1:
+        # TODO(issue 13): hand the stages' independent tasks (search paths, kernel tiles) to a Dask
+        # cluster of `workers` processes; until then everything runs in this process.
+        log(f"[reproduce] --workers {workers}: distributed execution is not available yet; running in-process")
+    out = Path(out)
+    store = StageStore(out, log)
+    t0 = time.perf_counter()
+    records, skipped = [], []
+    for item in settings.datasets if datasets is None else datasets:
+        data = _load(item, data_dir, log, skipped)
+        if data is None:
+            continue
+        records.append(_run_dataset(data, settings, store, out, gnn, progress, log))
+        report.write(out, records, skipped, settings, gnn=gnn)
+    summary = report.write(out, records, skipped, settings, gnn=gnn)
+    summary["run_seconds"] = time.perf_counter() - t0
+    log(f"[reproduce] wrote {summary['report']} ({len(records)} datasets, {len(skipped)} skipped) in "
+        f"{summary['run_seconds']:.1f} s")
+    return summary
+
+
+def _run_dataset(data, settings: Settings, store: StageStore, out: Path, with_gnn: bool, progress, log) -> dict:
+    name = data.name
+    digest = fingerprint(data)
+    rec = {"dataset": name}
+
+    def key(stage, **extra):
+        return {"data": digest, **settings.stage_key(stage), **extra}
+
+    rec["accuracy"] = store.run("accuracy", name, key("accuracy"), lambda: accuracy.run(
+        data, settings, cache_dir=out / "cache", evidence_dir=out / "search", progress=progress, log=log))
+    found = rec["accuracy"]["result"]["config"]
+    config = {k: found[k] for k in _CONFIG_KEYS} if found else dict(FALLBACK_CONFIG)
+    rec["kernel_time"] = store.run("kernel_time", name, key("kernel_time", config=config), lambda: kernel_time.run(
+        data, config, settings, progress=progress, log=log))
+    if name in settings.sketch_datasets:
+        rec["sketch"] = store.run("sketch", name, key("sketch", config=config), lambda: sketch.run(
+            data, config, settings, progress=progress, log=log))
+    if with_gnn:
+        rec["gnn"] = store.run("gnn", name, key("gnn"), lambda: gnn.run(data, settings, progress=progress, log=log))
+    return rec
+
+
+def _load(item, data_dir, log, skipped: list):
+    """The dataset ``item`` (a name or a dataset object), or None with a line and a ``skipped`` entry."""
+    from fastgnn import datasets
+
+    if not isinstance(item, str | Path):
+        return item
+    name = datasets.canonical_name(item)
+    if name != "synthetic" and datasets.find(name, data_dir) is None:
+        where = ", ".join(str(d) for d in datasets.search_dirs(data_dir))
+        reason = f"not found (looked in {where})"
+        log(f"[datasets] {name}: skipped: {reason}")
+        skipped.append({"dataset": name, "reason": reason})
+        return None
+    try:
+        data = datasets.load(name, data_dir, download=False, progress=False)
+    except (ValueError, OSError) as e:
+        log(f"[datasets] {name}: skipped: {e}")
+        skipped.append({"dataset": name, "reason": str(e)})
+        return None
+    log(f"[datasets] {name}: {len(data)} graphs")
+    return data

@@ -1,0 +1,108 @@
+"""Stage ``accuracy``: the GNTK paper's Table 1 against fastgnn's search, per dataset.
+
+One :func:`fastgnn.search.gntk_search` per dataset (screen every configuration, refine the
+best ``refine_top`` under the paper protocol and the nested one; fully nested on request),
+its kernels and SVM results cached under ``<out>/cache``.  The row reports, in percent, the
+paper's number, the paper protocol's best configuration and that configuration's nested
+accuracy (the configuration itself chosen on the test folds; ``fully_nested`` chooses it inside
+each training fold too).
+
+Cost: that of the search (see :func:`fastgnn.search.gntk_search`).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from fastgnn.io import save_json
+
+__all__ = ["PAPER", "run", "config_text"]
+
+#: GNTK paper (Du et al. 2019, "Graph Neural Tangent Kernel: Fusing Graph Neural Networks with Graph
+#: Kernels"), Table 1: 10-fold accuracy, mean and std in percent
+PAPER = {
+    "MUTAG": (90.0, 8.5),
+    "PTC": (67.9, 6.9),
+    "NCI1": (84.2, 1.5),
+    "PROTEINS": (75.6, 4.2),
+    "COLLAB": (83.6, 1.0),
+    "IMDBBINARY": (76.9, 3.6),
+    "IMDBMULTI": (52.8, 4.6),
+}
+
+
+def run(dataset, settings, *, cache_dir, evidence_dir=None, progress=True, log=print) -> dict:
+    """Search ``dataset`` and return its accuracy row (percentages; see the module docstring).
+
+    ``evidence_dir``: where the whole search result (every row) is saved as ``search_<name>.json``.
+    """
+    from fastgnn.search import gntk_search
+
+    kwargs = {"refine_top": settings.refine_top, "cache_dir": str(cache_dir), "progress": progress, "log": log}
+    if settings.grid is not None:
+        kwargs["grid"] = {k: tuple(v) for k, v in settings.grid.items()}
+    if settings.C_grid is not None:
+        kwargs["C_grid"] = list(settings.C_grid)
+    if settings.fully_nested:
+        kwargs["fully_nested"] = True
+    accepted = inspect.signature(gntk_search).parameters
+    missing = [k for k in kwargs if k not in accepted]
+    if missing:
+        raise RuntimeError(f"fastgnn.search.gntk_search does not take {', '.join(missing)} in this version "
+                           "(fully nested needs the search of issue 11)")
+    res = gntk_search(dataset, **kwargs)
+    if evidence_dir is not None:
+        save_json(evidence_dir / f"search_{dataset.name}.json", res.to_dict())
+    return row(dataset.name, res, settings.fully_nested)
+
+
+def row(name: str, res, fully_nested: bool) -> dict:
+    """The accuracy row of a search result ``res`` (a :class:`fastgnn.search.SearchResult`)."""
+    best = res.best("paper")
+    paper = PAPER.get(name, (None, None))
+    out = {
+        "dataset": name,
+        "paper": paper[0],
+        "paper_std": paper[1],
+        "paper_protocol": _pct(best.get("paper_mean")),
+        "paper_protocol_std": _pct(best.get("paper_std")),
+        "nested": _pct(best.get("nested_mean")),
+        "nested_std": _pct(best.get("nested_std")),
+        "difference": None,
+        "config": {"num_layers": best["num_layers"], "num_mlp_layers": best["num_mlp_layers"],
+                   "scale": best["scale"], "jk": bool(best["jk"]), "C": best.get("paper_C"),
+                   "normalization": best.get("paper_normalization")},
+        "configurations": len(res.rows),
+        "refined": len(res.evaluated()),
+        "kernel_seconds": float(res.kernel_seconds),
+        "model_selection_seconds": float(res.eval_seconds),
+        "search_stage_seconds": dict(getattr(res, "stage_seconds", None) or {}),
+    }
+    if out["paper"] is not None and out["paper_protocol"] is not None:
+        out["difference"] = out["paper_protocol"] - out["paper"]
+    fn = getattr(res, "fully_nested", None) if fully_nested else None
+    if fn:
+        out["fully_nested"] = _pct(fn.get("mean"))
+        out["fully_nested_std"] = _pct(fn.get("std"))
+        out["fully_nested_choices"] = [_choice(c) for c in fn.get("choices", [])]
+    elif fully_nested:
+        out["fully_nested"] = out["fully_nested_std"] = None
+    return out
+
+
+def config_text(config: dict) -> str:
+    """``"L=2, R=1, uniform, jk; C=6285, raw"``."""
+    text = (f"L={config['num_layers']}, R={config['num_mlp_layers']}, {config['scale']}, "
+            f"{'jk' if config['jk'] else 'no jk'}")
+    if config.get("C") is not None:
+        text += f"; C={config['C']:.4g}, {config.get('normalization')}"
+    return text
+
+
+def _pct(x):
+    return None if x is None else 100.0 * float(x)
+
+
+def _choice(c: dict) -> dict:
+    keep = ("num_layers", "num_mlp_layers", "scale", "jk", "C", "normalization")
+    return {k: c[k] for k in keep if k in c} or dict(c)

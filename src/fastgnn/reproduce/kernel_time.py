@@ -1,0 +1,128 @@
+"""Stage ``kernel_time``: the whole Gram's time by each of the paper's algorithms, per dataset.
+
+At one configuration (the dataset's found one, else L=4, R=2, uniform, jk), on the graphs' nodes:
+
+* per pair, the paper's algorithms (:func:`fastgnn.gntk.pairwise.pair_readouts`): ``kron``
+  (Eq. 1, ``(A_G ⊗ A_H) vec Σ``, the GNTK paper's baseline, O(N⁴) per pair), ``decoupled``
+  (``A_G Σ A_Hᵀ``, O(N³)) and ``sketch`` at each b (O(N² b)).  Each is timed on a seeded
+  uniform sample of the n(n+1)/2 graph pairs i <= j (cut short when its time budget runs out,
+  after one untimed warm-up pair); the whole Gram is extrapolated as the mean time per sampled
+  pair × n(n+1)/2, plus the measured preparation of every graph (its self-diagonals): rows
+  ``how = "extrapolated ..."``.  A Kronecker pair whose operator would not fit the memory limit is
+  not run; its time is the measured pairs' seconds per operator entry times its entries (said in
+  ``note``).
+* ``batched``: ``GNTK(...).fit_transform(dataset)`` (the engine, colour-class compression on),
+  measured whole: ``how = "measured"``.
+
+Cost: the batched Gram once, plus ``pair_seconds`` (or ``min_pairs`` pairs) per per-pair method.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+__all__ = ["run", "sample_pairs", "KRON_BYTES_PER_ENTRY"]
+
+#: peak bytes per entry of the sparse Kronecker operator (COO then CSR: int64 indices, float64 values)
+KRON_BYTES_PER_ENTRY = 40
+
+
+def run(dataset, config: dict, settings, *, progress=True, log=print) -> dict:
+    """Time every algorithm on ``dataset`` at ``config`` (num_layers, num_mlp_layers, scale, jk)."""
+    from fastgnn.gntk import GNTK
+
+    graphs = list(dataset.graphs)
+    n = len(graphs)
+    total = n * (n + 1) // 2
+    sample = sample_pairs(n, settings.sample_pairs, np.random.default_rng(settings.seed))
+    methods = []
+    ops, prep = _prepare(graphs, config, None, settings.seed)
+    for method in ("kron", "decoupled"):
+        methods.append(_time_pairs(method, ops, sample, total, prep, config, settings, None))
+        log(_line(dataset.name, methods[-1]))
+    for b in settings.pair_sketch_sizes:
+        sops, sprep = _prepare(graphs, config, int(b), settings.seed)
+        methods.append(_time_pairs("sketch", sops, sample, total, sprep, config, settings, int(b)))
+        log(_line(dataset.name, methods[-1]))
+    ops = sops = None
+    est = GNTK(num_layers=config["num_layers"], num_mlp_layers=config["num_mlp_layers"], scale=config["scale"],
+               jk=bool(config["jk"]), progress=progress)
+    t0 = time.perf_counter()
+    est.fit_transform(dataset)
+    seconds = time.perf_counter() - t0
+    methods.append({"method": "batched", "b": None, "seconds": seconds, "how": "measured", "pairs_timed": None,
+                    "seconds_per_pair": seconds / total, "prepare_seconds": None, "note": "whole Gram, prepare "
+                    "included; colour-class compression on (GNTK's default)"})
+    log(_line(dataset.name, methods[-1]))
+    return {"dataset": dataset.name, "config": {k: config[k] for k in ("num_layers", "num_mlp_layers", "scale", "jk")},
+            "graphs": n, "graph_pairs": total, "torch_threads": torch.get_num_threads(), "methods": methods}
+
+
+def sample_pairs(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``(min(k, P), 2)`` distinct pairs (i, j), i <= j, drawn uniformly without replacement from the
+    P = n(n+1)/2 pairs of the symmetric half of an n x n Gram (diagonal included).  O(k log n)."""
+    total = n * (n + 1) // 2
+    flat = np.sort(rng.choice(total, size=min(int(k), total), replace=False))
+    rows = np.arange(n, dtype=np.int64)
+    starts = rows * n - rows * (rows - 1) // 2  # flat index of (i, i): row i holds n - i pairs
+    i = np.searchsorted(starts, flat, side="right") - 1
+    j = i + (flat - starts[i])
+    return rng.permutation(np.stack([i, j], axis=1))
+
+
+def _prepare(graphs, config, b, seed):
+    from fastgnn.gntk.pairwise import prepare_many
+
+    t0 = time.perf_counter()
+    ops = prepare_many(graphs, num_blocks=config["num_layers"] - 1, num_mlp_layers=config["num_mlp_layers"],
+                       scale=config["scale"], method="decoupled" if b is None else "sketch", sketch_size=b,
+                       sketch_kind="ams", seed=seed, dtype=torch.float64, device="cpu", compress=False)
+    return ops, time.perf_counter() - t0
+
+
+def _time_pairs(method, ops, sample, total, prep, config, settings, b) -> dict:
+    """One per-pair method on the sample: the extrapolated whole-Gram row."""
+    from fastgnn.gntk.pairwise import pair_readouts
+
+    kw = {"method": method, "num_blocks": config["num_layers"] - 1, "num_mlp_layers": config["num_mlp_layers"]}
+    nnz = np.array([int(torch.count_nonzero(op.a)) for op in ops], dtype=np.float64) if method == "kron" else None
+
+    def too_big(i, j):
+        return nnz is not None and nnz[i] * nnz[j] * KRON_BYTES_PER_ENTRY > settings.kron_max_bytes
+
+    runnable = [(i, j) for i, j in sample if not too_big(i, j)]
+    if runnable:  # warm-up, untimed
+        pair_readouts(ops[runnable[0][0]], ops[runnable[0][1]], **kw)
+    times, costs, skipped, spent = [], [], [], 0.0
+    for i, j in sample:
+        if too_big(i, j):
+            skipped.append(nnz[i] * nnz[j])
+            continue
+        t0 = time.perf_counter()
+        pair_readouts(ops[i], ops[j], **kw)
+        dt = time.perf_counter() - t0
+        times.append(dt)
+        costs.append(nnz[i] * nnz[j] if nnz is not None else 1.0)
+        spent += dt
+        if spent > settings.pair_seconds and len(times) >= settings.min_pairs:
+            break
+    name = method if b is None else f"sketch b={b}"
+    out = {"method": name, "b": b, "pairs_timed": len(times), "prepare_seconds": prep, "note": ""}
+    if not times:
+        return {**out, "seconds": None, "seconds_per_pair": None, "how": "not run",
+                "note": f"every sampled pair's Kronecker operator exceeds {settings.kron_max_bytes:.3g} bytes"}
+    estimated = float(sum(times) / sum(costs) * sum(skipped)) if skipped else 0.0
+    per_pair = (sum(times) + estimated) / (len(times) + len(skipped))
+    if skipped:
+        out["note"] = (f"{len(skipped)} sampled pairs too large to run (operator over {settings.kron_max_bytes:.3g} "
+                       "bytes): timed as the run pairs' seconds per operator entry")
+    return {**out, "seconds": per_pair * total + prep, "seconds_per_pair": per_pair,
+            "how": f"extrapolated from {len(times) + len(skipped)} of {total} pairs"}
+
+
+def _line(name, m) -> str:
+    secs = "not run" if m["seconds"] is None else f"{m['seconds']:.4g} s"
+    return f"[kernel_time] {name}: {m['method']}: {secs} ({m['how']})"

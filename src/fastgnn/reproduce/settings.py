@@ -1,0 +1,103 @@
+"""What ``fastgnn reproduce`` runs: the datasets, the grid and each stage's sizes, full or ``--quick``.
+
+One frozen :class:`Settings` per run.  Each stage saves, beside its result, the part of the
+settings it depends on (:meth:`Settings.stage_key`); a rerun with other settings recomputes
+that stage instead of serving a result made with different ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+__all__ = ["Settings", "ALL_DATASETS", "QUICK_DATASETS", "QUICK_GRID", "FALLBACK_CONFIG"]
+
+#: the GNTK paper's datasets, in the order of its Table 1
+ALL_DATASETS = ("MUTAG", "PTC", "NCI1", "PROTEINS", "COLLAB", "IMDBBINARY", "IMDBMULTI")
+#: ``--quick``: the two small bioinformatics sets
+QUICK_DATASETS = ("MUTAG", "PTC")
+#: ``--quick``'s grid: 2 configurations, one kernel pass
+QUICK_GRID = {"num_layers": (2, 3), "num_mlp_layers": (1,), "scale": ("uniform",), "jk": (True,)}
+#: the configuration the timing stages use when the accuracy stage has not found one
+FALLBACK_CONFIG = {"num_layers": 4, "num_mlp_layers": 2, "scale": "uniform", "jk": True}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Sizes of every stage.
+
+    Attributes:
+        datasets: names tried, in order (missing ones are skipped with a line).
+        grid: the GNTK grid of the search (``None``: :data:`fastgnn.search.DEFAULT_GRID`, 60
+            configurations).
+        refine_top: configurations evaluated under both protocols after the screen.
+        C_grid: values of C of the search and of the sketch stage's SVMs (``None``: the
+            authors' 120, :data:`fastgnn.evaluate.DEFAULT_C_GRID`).
+        sample_pairs: graph pairs (i <= j, seeded) each per-pair method is timed on.
+        pair_seconds: time budget of one per-pair method on one dataset; the sample is cut
+            short (at least ``min_pairs`` pairs) when it runs out.
+        min_pairs: pairs timed per method whatever the budget.
+        kron_max_bytes: a Kronecker pair whose operator would exceed this is not run; its time
+            is estimated from the pairs that ran (scaled by the operator's entries).
+        pair_sketch_sizes: b of the per-pair sketched method in the kernel-time stage.
+        sketch_datasets: datasets of the sketch stage (those found).
+        sketch_sizes: b of the sketch stage's batched sketched kernels.
+        gnn_models, gnn_epochs: the ``--gnn`` stage.
+        seed: seeds the pair sample and the sketches.
+        fully_nested: the accuracy stage also chooses the configuration inside each training fold.
+        quick: the ``--quick`` preset (recorded in the report).
+    """
+
+    datasets: tuple = ALL_DATASETS
+    grid: dict | None = None
+    refine_top: int = 5
+    C_grid: tuple | None = None
+    sample_pairs: int = 200
+    pair_seconds: float = 60.0
+    min_pairs: int = 3
+    kron_max_bytes: float = 2e9
+    pair_sketch_sizes: tuple = (4, 8, 16, 32)
+    sketch_datasets: tuple = ("MUTAG", "PTC")
+    sketch_sizes: tuple = (4, 8, 16, 32)
+    gnn_models: tuple = ("gcn", "gin")
+    gnn_epochs: int = 100
+    seed: int = 0
+    fully_nested: bool = False
+    quick: bool = False
+
+    @classmethod
+    def full(cls, **changes) -> Settings:
+        """The paper's tables: every dataset, the 60-configuration grid, the top 5 refined."""
+        return replace(cls(), **changes)
+
+    @classmethod
+    def quick_run(cls, **changes) -> Settings:
+        """``--quick``: MUTAG and PTC, 2 configurations, 25 values of C, few pairs, b in {4, 16}."""
+        base = cls(datasets=QUICK_DATASETS, grid=QUICK_GRID, refine_top=2, C_grid=_coarse(), sample_pairs=20,
+                   pair_seconds=10.0, pair_sketch_sizes=(4, 16), sketch_datasets=("MUTAG",), sketch_sizes=(4, 16),
+                   gnn_epochs=10, quick=True)
+        return replace(base, **changes)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def stage_key(self, stage: str) -> dict:
+        """The settings a stage's result depends on (a saved result with another key is recomputed)."""
+        common = {"seed": self.seed}
+        if stage == "accuracy":
+            return {"grid": self.grid, "refine_top": self.refine_top, "C_grid": self.C_grid,
+                    "fully_nested": self.fully_nested}
+        if stage == "kernel_time":
+            return {**common, "sample_pairs": self.sample_pairs, "pair_seconds": self.pair_seconds,
+                    "min_pairs": self.min_pairs, "kron_max_bytes": self.kron_max_bytes,
+                    "pair_sketch_sizes": self.pair_sketch_sizes}
+        if stage == "sketch":
+            return {**common, "sketch_sizes": self.sketch_sizes, "C_grid": self.C_grid}
+        if stage == "gnn":
+            return {**common, "gnn_models": self.gnn_models, "gnn_epochs": self.gnn_epochs}
+        raise ValueError(f"unknown stage {stage!r}")
+
+
+def _coarse() -> tuple:
+    from fastgnn.evaluate import COARSE_C_GRID
+
+    return tuple(float(c) for c in COARSE_C_GRID)
