@@ -12,7 +12,11 @@ I <= J are computed for a symmetric Gram.
 Another executor (Dask, a process pool, a job array) can therefore map
 :func:`compute_tile` over ``plan.tiles`` unchanged and place the blocks with
 :func:`place_tile`; a :class:`Checkpoint` can be shared between workers, since
-each tile is one file written atomically.
+each tile is one file written atomically.  :func:`gram_readouts` takes such an
+executor (``executor=``, same signature as :func:`run_in_process`, the default:
+it yields ``(tile, block)`` pairs in any order) and an ``out=`` array to place
+the blocks in (a memory map for a Gram larger than RAM); the checkpoints, the
+progress bar and the placing stay in the loop, whatever runs the tiles.
 
 **Checkpoints.**  With ``checkpoint_dir`` every finished tile is saved as it
 completes (``fastgnn.io.save_npy``: temporary file, then rename) in a folder
@@ -42,7 +46,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +69,7 @@ __all__ = [
     "place_tile",
     "plan_chunks",
     "plan_tiles",
+    "run_in_process",
     "compiled_tile_nodes",
     "compiled_tile_runs",
     "plan_tile_nodes",
@@ -490,6 +495,8 @@ def gram_readouts(
     config: dict | None = None,
     resume_plan: bool = False,
     tile_fn: Callable[..., np.ndarray] | None = None,
+    executor: Callable[..., Iterator[tuple[tuple[int, int], np.ndarray]]] | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Readouts of every (row, col) graph pair: ``[num_blocks + 1, n_rows, n_cols]``.
 
@@ -506,6 +513,11 @@ def gram_readouts(
             ``tile_nodes`` instead of the one given (for a budget that was
             chosen automatically and may differ between runs).
         tile_fn: computes one tile (default :func:`compute_tile`, same signature).
+        executor: runs the tiles not yet finished and yields ``(tile, block)`` as they complete,
+            in any order (default :func:`run_in_process`, same signature; e.g.
+            :class:`fastgnn.distributed.DaskTiles`).
+        out: a ``[num_blocks + 1, n_rows, n_cols]`` float array to place the blocks in and
+            return (e.g. a ``.npy`` memory map); default a new array in memory.
     """
     tile_fn = compute_tile if tile_fn is None else tile_fn
     store = None
@@ -517,7 +529,10 @@ def gram_readouts(
             tile_nodes = int(store.previous["tile_nodes"])
     plan = plan_tiles(rows, cols, tile_nodes)
     n_cols = len(rows) if cols is None else len(cols)
-    out = np.zeros((num_blocks + 1, len(rows), n_cols))
+    if out is None:
+        out = np.zeros((num_blocks + 1, len(rows), n_cols))
+    elif out.shape != (num_blocks + 1, len(rows), n_cols):
+        raise ValueError(f"out has shape {out.shape}, the readouts need {(num_blocks + 1, len(rows), n_cols)}")
     done = set()
     if store is not None:
         done = store.finished() & {plan.name(t) for t in plan.tiles}
@@ -530,19 +545,25 @@ def gram_readouts(
     counted = {t for t in plan.tiles if plan.name(t) in done}
     bar = _progress(sum(plan.pairs(t) for t in plan.tiles), desc, progress,
                     initial=sum(plan.pairs(t) for t in counted))
-    stacks: dict = {}
+    todo = []
     for tile in plan.tiles:
         block = None
         if tile in counted:
             shape = (num_blocks + 1, len(plan.row_chunks[tile[0]]), len(plan.col_chunks[tile[1]]))
             block = store.load(plan.name(tile), shape)
         if block is None:
-            block = tile_fn(rows, cols, plan, tile, num_blocks=num_blocks, num_mlp_layers=num_mlp_layers,
-                            sketched=sketched, stacks=stacks)
-            if store is not None:
-                store.save(plan.name(tile), block)
-            if bar is not None and tile not in counted:
+            todo.append(tile)
+        else:
+            place_tile(out, plan, tile, block)
+    run = run_in_process if executor is None else executor
+    for k, (tile, block) in enumerate(run(rows, cols, plan, todo, tile_fn=tile_fn, num_blocks=num_blocks,
+                                          num_mlp_layers=num_mlp_layers, sketched=sketched)):
+        if store is not None:
+            store.save(plan.name(tile), block)
+        if bar is not None:
+            if tile not in counted:
                 bar.update(plan.pairs(tile))
+            bar.set_postfix_str(f"{len(plan.tiles) - len(todo) + k + 1}/{len(plan.tiles)} tiles", refresh=False)
         place_tile(out, plan, tile, block)
         _release_freed_memory()
     if store is not None:
@@ -550,6 +571,15 @@ def gram_readouts(
     if bar is not None:
         bar.close()
     return out
+
+
+def run_in_process(rows, cols, plan: TilePlan, tiles: Sequence[tuple[int, int]], *,
+                   tile_fn: Callable[..., np.ndarray], **kwargs) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
+    """The default executor of :func:`gram_readouts`: ``tiles`` one after another in this process,
+    each ``(tile, tile_fn(rows, cols, plan, tile, **kwargs))``, the stacked chunks cached for the run."""
+    stacks: dict = {}
+    for tile in tiles:
+        yield tile, tile_fn(rows, cols, plan, tile, stacks=stacks, **kwargs)
 
 
 def _release_freed_memory() -> None:

@@ -84,6 +84,12 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             same kernel (to rounding).  ``"auto"`` (default): graphs with fewer classes
             than nodes, and never for the sketched kernel (its sketch is defined on
             nodes); ``True``: every graph (refused with ``sketch_size``); ``False``: none.
+        executor: where the batched engine's tiles run.  ``"local"`` (default): in this
+            process.  ``"dask"``: as futures on the active ``distributed.Client`` (the one
+            made last, or entered by ``with Client(...):``; see :mod:`fastgnn.distributed`),
+            over the same tile plan, so the Gram is bitwise that of the local run with the
+            same ``max_memory`` (``"auto"`` plans within the smallest worker's budget:
+            :func:`fastgnn.distributed.worker_budget`).  Needs ``pip install "fastgnn[dask]"``.
 
     Inputs (``X`` of ``fit``, ``transform``, ``fit_transform``): a list of :class:`~fastgnn.Graph`,
     networkx graphs (without node attributes; convert those with :func:`fastgnn.from_networkx`,
@@ -126,6 +132,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         progress: bool | None = None,
         checkpoint_dir=None,
         compress="auto",
+        executor: str = "local",
     ):
         self.num_layers = num_layers
         self.num_mlp_layers = num_mlp_layers
@@ -142,6 +149,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.progress = progress
         self.checkpoint_dir = checkpoint_dir
         self.compress = compress
+        self.executor = executor
 
     # -- scikit-learn protocol -------------------------------------------------
     def __sklearn_tags__(self):
@@ -219,6 +227,13 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             )
         if not _auto_memory(self.max_memory):
             parse_memory(self.max_memory)
+        if self.executor == "dask" and self.method != "batched":
+            raise ValueError(f"executor='dask' runs the batched engine's tiles; it needs method='batched', "
+                             f"got method={self.method!r}")
+        if self.executor == "dask":  # fail before the preparation: dask installed, a client active
+            from fastgnn.distributed import active_client
+
+            active_client()
         if self.checkpoint_dir is not None and self.method != "batched":
             raise ValueError(f"checkpoint_dir needs method='batched', got method={self.method!r}")
         _check_device(self.device)
@@ -294,7 +309,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _combine(self, parts: np.ndarray) -> np.ndarray:
         return combine_readouts(parts, self.num_layers, self.jk)
 
-    def _readouts(self, rows: list[Operand], cols: list[Operand] | None) -> np.ndarray:
+    def _readouts(self, rows: list[Operand], cols: list[Operand] | None, out: np.ndarray | None = None) -> np.ndarray:
         n_pairs = len(rows) * (len(rows) + 1) // 2 if cols is None else len(rows) * len(cols)
         show = self.progress if self.progress is not None else n_pairs > 20_000
         dtype = self._torch_dtype()
@@ -303,6 +318,13 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             itemsize = torch.empty((), dtype=dtype).element_size()
             auto = _auto_memory(self.max_memory)
             budget = default_max_memory(self.device) if auto else parse_memory(self.max_memory)
+            executor = None
+            if self.executor == "dask":
+                from fastgnn.distributed import DaskTiles, active_client, worker_budget
+
+                executor = DaskTiles(active_client())
+                if auto:
+                    budget = min(budget, worker_budget(executor.client, self.device))
             out = gram_readouts(
                 rows,
                 cols,
@@ -319,6 +341,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                     **({"sketch": self.sketch, "seed": self.seed} if self.sketch_size is not None else {}),
                 },
                 resume_plan=auto,
+                executor=executor,
+                out=out,
             )
         else:
             out = self._pairwise(rows, cols, show)

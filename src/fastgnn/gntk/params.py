@@ -43,6 +43,7 @@ CHOICES: dict[str, tuple] = {
     "sketch": SKETCHES,
     "dtype": tuple(DTYPES),
     "normalize": (False, True),
+    "executor": ("local", "dask"),
 }
 
 #: scikit-learn's ``_parameter_constraints`` of :class:`~fastgnn.gntk.GNTK` (one entry per
@@ -64,6 +65,7 @@ PARAMETER_CONSTRAINTS: dict[str, list] = {
     "progress": [None, "boolean"],
     "checkpoint_dir": [None, str, os.PathLike],
     "compress": [StrOptions({"auto"}), "boolean"],
+    "executor": [StrOptions({"local", "dask"})],
 }
 
 #: the parameters that change the prepared operands of the fitted graphs (a change after ``fit``

@@ -1,0 +1,92 @@
+"""The Dask client fastgnn runs on: the active one, or a cluster started for one command.
+
+fastgnn never takes a client object as a parameter (that would break scikit-learn's ``clone``,
+pickling and ``GridSearchCV``): like joblib's Dask backend it runs on the *active*
+``distributed.Client`` (:func:`active_client`), the one made last in this process or entered by
+``with Client(...):``.  The CLI makes one with :func:`cluster_client` (``--workers N`` or
+``--scheduler ADDRESS``).
+
+``dask[distributed]`` is an optional dependency (``pip install "fastgnn[dask]"``); without it
+every entry point here raises an ``ImportError`` that says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+__all__ = ["INSTALL", "require_distributed", "active_client", "cluster_client"]
+
+#: how to install the optional dependency (quoted in every error that needs it)
+INSTALL = 'pip install "fastgnn[dask]"  (or: pip install "dask[distributed]")'
+
+
+def require_distributed(what: str = "executor='dask'"):
+    """The ``distributed`` module, or ``ImportError`` naming ``what`` needs it and how to install it."""
+    try:
+        import distributed
+    except ImportError as e:
+        raise ImportError(f"{what} needs Dask's distributed scheduler, which is not installed ({e}); "
+                          f"install it with: {INSTALL}") from None
+    return distributed
+
+
+def active_client(what: str = "executor='dask'"):
+    """The active ``distributed.Client``; ``RuntimeError`` saying how to start one when there is none.
+
+    The active client is the one ``distributed.get_client()`` returns: the client made last in this
+    process (``Client(cluster)``, ``with Client(...):``), or the worker's own when called in a task.
+    A client that is closed does not count.
+    """
+    distributed = require_distributed(what)
+    try:
+        client = distributed.get_client()
+    except ValueError:
+        client = None
+    if client is None or client.status in ("closed", "closing"):
+        raise RuntimeError(
+            f"{what} runs on the active Dask client, and there is none: start one first, e.g. "
+            "`from distributed import Client, LocalCluster; client = Client(LocalCluster(n_workers=2, "
+            "threads_per_worker=1))`, or `Client('tcp://scheduler:8786')` for an existing cluster "
+            "(the CLI: --workers N or --scheduler ADDRESS)")
+    return client
+
+
+@contextlib.contextmanager
+def cluster_client(workers: int | None = None, scheduler: str | None = None, *,
+                   timeout: float = 60.0) -> Iterator:
+    """A ``distributed.Client`` for the duration of the block, active inside it.
+
+    Args:
+        workers: start a ``LocalCluster`` of this many single-threaded worker processes on
+            127.0.0.1 (no dashboard), shut down when the block ends.
+        scheduler: instead, connect to an existing cluster's scheduler (``tcp://host:8786``);
+            the cluster is left running.
+        timeout: seconds to wait for the scheduler (and the local workers) to answer.
+
+    Yields the client; its ``startup_seconds`` attribute holds the seconds the cluster (or the
+    connection) took to start, for reports that keep it apart from the work.
+    """
+    if (workers is None) == (scheduler is None):
+        raise ValueError("give exactly one of workers (start a local cluster) or scheduler (an address)")
+    distributed = require_distributed("--workers" if workers is not None else "--scheduler")
+    if workers is not None and (isinstance(workers, bool) or int(workers) != workers or workers < 1):
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    t0 = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        if workers is not None:
+            cluster = stack.enter_context(distributed.LocalCluster(
+                n_workers=int(workers), threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None))
+            client = stack.enter_context(distributed.Client(cluster, timeout=timeout))
+            client.wait_for_workers(int(workers), timeout=timeout)
+        else:
+            try:
+                client = stack.enter_context(distributed.Client(scheduler, timeout=timeout))
+            except OSError as e:
+                raise RuntimeError(f"--scheduler {scheduler}: no Dask scheduler answered there within "
+                                   f"{timeout:g} s ({e})") from None
+        client.startup_seconds = time.perf_counter() - t0
+        with client.as_current():
+            yield client

@@ -1,0 +1,165 @@
+"""The Gram's tiles as Dask futures: an executor for :func:`fastgnn.gntk.engine.gram_readouts`.
+
+:class:`DaskTiles` has the signature of :func:`fastgnn.gntk.engine.run_in_process`: it takes the
+operands, the tile plan and the tiles still to compute, and yields ``(tile, block)`` as the
+cluster finishes them.  The engine keeps everything else (the plan, the checkpoints, the
+progress bar, placing the blocks), so a Dask run has the same tile plan, the same operands and
+the same per-tile function (:func:`fastgnn.gntk.engine.compute_tile`) as the in-process run,
+and its Gram is bitwise equal to it (given the same ``max_memory``: see :func:`worker_budget`).
+
+How the work moves:
+
+* the operands and the plan are scattered once to every worker (``broadcast=True``), one
+  object, and each worker keeps the stacked chunks it builds for the run
+  (:func:`_run_stacks`), so no task rebuilds or re-sends them;
+* at most ``in_flight`` tiles are queued at a time (default four per worker thread); the next is
+  submitted as one completes, so the client holds few finished blocks and a checkpoint records
+  each tile soon after it is done;
+* a worker that dies loses its running tiles: the scheduler reschedules them on the others
+  (every worker holds the operands), and the result is the same.  A client that dies loses the
+  run: the scheduler cancels its tiles; rerun with the same ``checkpoint_dir`` and only the tiles
+  without a file are computed.
+
+Bytes moved: the operands once per worker, and each block ``[L, |I|, |J|]`` float64 once to the
+client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from fastgnn.distributed.client import active_client
+from fastgnn.gntk.engine import TilePlan, default_max_memory
+
+__all__ = ["DaskTiles", "worker_budget"]
+
+
+@dataclass
+class _Operands:
+    """What every tile reads: scattered as one object (a list would be scattered item by item)."""
+
+    rows: list
+    cols: list | None
+    plan: TilePlan
+
+
+#: run id -> that run's stacked chunks, in this worker process (the latest few runs only: a run
+#: whose client died is never told it is over)
+_STACKS: OrderedDict[str, dict] = OrderedDict()
+_KEEP_RUNS = 2
+
+
+def _run_stacks(run: str) -> dict:
+    if run not in _STACKS:
+        _STACKS[run] = {}
+        while len(_STACKS) > _KEEP_RUNS:
+            _STACKS.popitem(last=False)
+    _STACKS.move_to_end(run)
+    return _STACKS[run]
+
+
+def _forget(run: str) -> None:
+    _STACKS.pop(run, None)
+
+
+def _tile_task(data: _Operands, tile: tuple[int, int], run: str, tile_fn: Callable, kwargs: dict) -> np.ndarray:
+    """One tile on a worker, with the worker's cache of stacked chunks for this run."""
+    from fastgnn.gntk.engine import _release_freed_memory
+
+    block = tile_fn(data.rows, data.cols, data.plan, tile, stacks=_run_stacks(run), **kwargs)
+    _release_freed_memory()
+    return block
+
+
+class DaskTiles:
+    """Runs tiles on the active Dask client (or ``client``), yielding ``(tile, block)`` as they finish.
+
+    Args:
+        client: a ``distributed.Client``; default the active one at the time of the call
+            (:func:`fastgnn.distributed.client.active_client`).
+        in_flight: most tiles queued on the cluster at a time; default four per worker thread.
+    """
+
+    def __init__(self, client=None, *, in_flight: int | None = None):
+        self.client = client
+        self.in_flight = in_flight
+
+    def __call__(self, rows: Sequence, cols: Sequence | None, plan: TilePlan, tiles: Sequence[tuple[int, int]], *,
+                 tile_fn: Callable[..., np.ndarray], **kwargs) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
+        if not tiles:
+            return
+        from distributed import as_completed
+
+        client = self.client if self.client is not None else active_client()
+        threads = sum(client.nthreads().values())
+        if threads == 0:
+            raise RuntimeError(f"the Dask cluster at {client.scheduler.address} has no workers")
+        window = self.in_flight or 4 * threads
+        run = uuid.uuid4().hex[:12]
+        data = client.scatter(_Operands(list(rows), None if cols is None else list(cols), plan), broadcast=True,
+                              hash=False)
+        todo = iter(tiles)
+        tile_of, pending = {}, {}
+        queue = as_completed(with_results=True)
+
+        def submit_next() -> None:
+            tile = next(todo, None)
+            if tile is not None:
+                future = client.submit(_tile_task, data, tile, run, tile_fn, kwargs, pure=False,
+                                       key=f"gntk-tile-{plan.name(tile)}-{run}")
+                tile_of[future.key], pending[future.key] = tile, future
+                queue.add(future)
+
+        for _ in range(window):
+            submit_next()
+        try:
+            for future, block in queue:
+                tile = tile_of.pop(future.key)
+                del pending[future.key]
+                submit_next()
+                yield tile, block
+        finally:  # the client or the cluster may be gone already: nothing to clean then
+            queue.clear()
+            with contextlib.suppress(Exception):
+                client.cancel([data, *pending.values()])
+            with contextlib.suppress(Exception):
+                client.run(_forget, run)
+
+
+def worker_budget(client=None, device="cpu") -> int:
+    """The memory budget of one tile on the smallest worker of the cluster, bytes.
+
+    Per worker, the least of :func:`fastgnn.gntk.engine.default_max_memory` measured on the worker
+    shared by the workers of its host and by its threads, and of its Dask ``memory_limit`` (when set)
+    shared by its threads; then the least over the workers, rounded down to a power of two (so the
+    plan stays the same while free memory drifts).  The plan is made once from it, on the client.
+    """
+    client = client if client is not None else active_client()
+    info = client.scheduler_info(n_workers=-1)["workers"] if _takes_n_workers(client) else \
+        client.scheduler_info()["workers"]
+    free = client.run(default_max_memory, str(device))
+    per_host: dict[str, int] = {}
+    for w in info.values():
+        per_host[w["host"]] = per_host.get(w["host"], 0) + 1
+    budgets = []
+    for addr, w in info.items():
+        threads = max(int(w.get("nthreads", 1)), 1)
+        b = free.get(addr, default_max_memory(device)) / per_host[w["host"]] / threads
+        if w.get("memory_limit"):
+            b = min(b, w["memory_limit"] / threads)
+        budgets.append(b)
+    if not budgets:
+        raise RuntimeError("the Dask cluster has no workers")
+    return 2 ** int(math.log2(max(min(budgets), 2**20)))
+
+
+def _takes_n_workers(client) -> bool:
+    return "n_workers" in inspect.signature(client.scheduler_info).parameters

@@ -1,0 +1,185 @@
+"""GNTK(executor="dask") on a LocalCluster: the same Gram as the in-process engine, bitwise, through
+worker and client failures; the out-of-core Gram; the CLI's --workers.
+
+One LocalCluster of 2 single-threaded worker processes on 127.0.0.1 serves the module (its start
+costs a few seconds); each test enters ``with Client(cluster):``.  The references are in-process
+runs of the same estimator with the same ``max_memory`` (the same tile plan): the engine there is
+checked against independent computations in test_engine.py and test_gntk*.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastgnn.gntk.engine as engine
+from fastgnn.datasets import synthetic
+from fastgnn.gntk import GNTK
+
+distributed = pytest.importorskip("distributed")
+from distributed import Client, LocalCluster  # noqa: E402
+
+from fastgnn.distributed import DaskTiles, fit_transform_to_disk  # noqa: E402
+
+#: a budget of small tiles (64-node chunks: 13 chunks and 91 tiles for GRAPHS)
+SMALL = 64 * 64 * 8 * engine.LIVE_TILES
+GRAPHS = dict(num_graphs=44, min_nodes=8, max_nodes=30, seed=3)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def graphs():
+    return synthetic(**GRAPHS).graphs
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def reference(graphs):
+    """In-process Gram, readouts and cross-kernel (train 30 x test 14) of the settings used below."""
+    kw = dict(num_layers=3, max_memory=SMALL)
+    est = GNTK(**kw).fit(graphs[:30])
+    return {"gram": GNTK(**kw).fit_transform(graphs), "readouts": GNTK(**kw).readouts(graphs),
+            "cross": est.transform(graphs[30:]),
+            "normalized": GNTK(**kw, normalize=True).fit_transform(graphs)}
+
+
+def tile_files(folder):
+    return sorted(folder.glob("*/r*_c*.*.npy"))
+
+
+def test_dask_gram_is_bitwise_the_in_process_one(cluster, graphs, reference):
+    kw = dict(num_layers=3, max_memory=SMALL, executor="dask")
+    with Client(cluster):
+        gram = GNTK(**kw).fit_transform(graphs)
+        cross = GNTK(**kw).fit(graphs[:30]).transform(graphs[30:])
+    assert len(engine.plan_tiles(GNTK(num_layers=3).fit(graphs).fitted_, None, 64).tiles) > 80
+    assert np.array_equal(gram, reference["gram"])
+    assert np.array_equal(cross, reference["cross"])
+
+
+def test_auto_budget_is_the_smallest_workers(cluster, graphs, reference, monkeypatch):
+    """max_memory='auto' plans within the workers' budget; the Gram is the same kernel (another plan
+    groups the pairs otherwise, so equal to rounding, not bitwise)."""
+    from fastgnn.distributed import worker_budget
+
+    with Client(cluster) as client:
+        budget = worker_budget(client)
+        assert budget & (budget - 1) == 0 and budget <= engine.default_max_memory() / 2 + 1
+        gram = GNTK(num_layers=3, executor="dask").fit_transform(graphs)
+    assert np.abs(gram - reference["gram"]).max() <= 1e-12 * np.abs(reference["gram"]).max()
+
+
+def test_a_worker_killed_mid_run_has_its_tiles_recomputed(cluster, graphs, reference, monkeypatch):
+    with Client(cluster) as client:
+        pids = client.run(os.getpid)
+        victim = sorted(pids.values())[0]
+        placed, killed_at = [], []
+        real = engine.place_tile
+
+        def place_and_kill(out, plan, tile, block):
+            placed.append(tile)
+            if len(placed) == 10:  # mid-run: the other tiles are queued or running
+                killed_at.append(len(plan.tiles) - len(placed))
+                os.kill(victim, signal.SIGKILL)
+            real(out, plan, tile, block)
+
+        monkeypatch.setattr(engine, "place_tile", place_and_kill)
+        gram = GNTK(num_layers=3, max_memory=SMALL, executor="dask").fit_transform(graphs)
+        client.wait_for_workers(2, timeout=60)  # the nanny restarts it
+        after = client.run(os.getpid)
+    assert killed_at and killed_at[0] > 40  # killed with many tiles still to do
+    assert victim not in after.values()
+    assert sorted(placed) == sorted(set(placed))  # each tile placed once
+    assert np.array_equal(gram, reference["gram"])
+
+
+CLIENT_SCRIPT = """
+import os, signal, sys
+import torch
+torch.set_num_threads(1)
+import fastgnn.gntk.engine as engine
+from distributed import Client
+from fastgnn.datasets import synthetic
+from fastgnn.gntk import GNTK
+
+graphs = synthetic(**{graphs}).graphs
+real, placed = engine.place_tile, []
+
+def place_then_die(out, plan, tile, block):
+    placed.append(tile)
+    if len(placed) == {kill_after}:
+        os.kill(os.getpid(), signal.SIGKILL)  # the client dies mid-run, its futures pending
+    real(out, plan, tile, block)
+
+engine.place_tile = place_then_die
+with Client(sys.argv[1]):
+    GNTK(num_layers=3, max_memory={small}, executor="dask", checkpoint_dir=sys.argv[2]).fit_transform(graphs)
+"""
+
+
+def test_a_killed_client_resumes_from_the_checkpoint(cluster, graphs, reference, tmp_path, monkeypatch):
+    ck = tmp_path / "ck"
+    script = CLIENT_SCRIPT.format(graphs=GRAPHS, kill_after=12, small=SMALL)
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script), cluster.scheduler_address, str(ck)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    before = {p: p.stat().st_mtime_ns for p in tile_files(ck)}
+    (manifest,) = ck.glob("*/manifest.json")
+    total = json.loads(manifest.read_text())["num_tiles"]
+    assert len(before) == 12 and total > 80
+
+    computed = []
+    real_call = DaskTiles.__call__
+
+    def counting(self, rows, cols, plan, tiles, **kw):
+        computed.append(len(tiles))
+        yield from real_call(self, rows, cols, plan, tiles, **kw)
+
+    monkeypatch.setattr(DaskTiles, "__call__", counting)
+    with Client(cluster):
+        gram = GNTK(num_layers=3, max_memory=SMALL, executor="dask", checkpoint_dir=ck).fit_transform(graphs)
+    assert computed == [total - 12]  # only the tiles without a file
+    assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # the finished ones untouched
+    assert len(tile_files(ck)) == total and json.loads(manifest.read_text())["complete"] is True
+    assert np.array_equal(gram, reference["gram"])
+
+
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_out_of_core_equals_in_memory(cluster, graphs, reference, tmp_path, executor):
+    with Client(cluster):
+        est = GNTK(num_layers=3, max_memory=SMALL, executor=executor)
+        disk = fit_transform_to_disk(est, graphs, tmp_path / "out", band_bytes=3 * 44 * 8 * 7)  # bands of 7 rows
+        norm = fit_transform_to_disk(GNTK(num_layers=3, max_memory=SMALL, executor=executor, normalize=True),
+                                     graphs, tmp_path / "norm", band_bytes=3 * 44 * 8 * 7)
+    assert isinstance(disk.gram, np.memmap) and disk.gram.shape == (44, 44)
+    assert np.array_equal(np.load(tmp_path / "out" / "gram.npy"), reference["gram"])
+    assert np.array_equal(np.load(tmp_path / "out" / "readouts.npy"), reference["readouts"])
+    assert np.array_equal(norm.gram, reference["normalized"])
+    assert np.array_equal(est.self_readouts_, np.diagonal(reference["readouts"], axis1=1, axis2=2))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["gram.npy", "readouts.npy"]  # no temporaries
+
+
+def test_without_a_client_or_without_dask_the_error_says_what_to_do(graphs, monkeypatch):
+    with pytest.raises(RuntimeError, match="no(ne)?.*(--workers|Client)"):
+        GNTK(num_layers=3, executor="dask").fit_transform(graphs[:5])
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    with pytest.raises(ImportError, match=r'pip install "fastgnn\[dask\]"'):
+        GNTK(num_layers=3, executor="dask").fit_transform(graphs[:5])
+    with pytest.raises(ValueError, match="method='batched'"):
+        GNTK(num_layers=3, executor="dask", method="decoupled").fit(graphs[:5])
+    with pytest.raises(ValueError, match="executor"):
+        GNTK(num_layers=3, executor="ray").fit(graphs[:5])
