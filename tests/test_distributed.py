@@ -183,3 +183,33 @@ def test_without_a_client_or_without_dask_the_error_says_what_to_do(graphs, monk
         GNTK(num_layers=3, executor="dask", method="decoupled").fit(graphs[:5])
     with pytest.raises(ValueError, match="executor"):
         GNTK(num_layers=3, executor="ray").fit(graphs[:5])
+
+
+@pytest.mark.slow
+def test_cli_workers_and_out_of_core_equal_the_in_process_run(tmp_path, capsys, monkeypatch):
+    import fastgnn.cli
+    from fastgnn.cli import main
+
+    monkeypatch.setattr(fastgnn.cli, "_load", lambda *a: synthetic(**GRAPHS))  # a small set: the test is the plumbing
+    base = ["gntk", "synthetic", "--num-layers", "3", "--max-memory", str(SMALL), "--json"]
+    assert main([*base, "--out", str(tmp_path / "local")]) == 0
+    capsys.readouterr()
+    assert main([*base, "--workers", "2", "--out-of-core", "--out", str(tmp_path / "dask")]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["cluster"]["workers"] == 2 and info["cluster"]["startup_seconds"] > 0
+    assert info["out_of_core"] is True and info["config"]["executor"] == "dask"
+    local, dask = (np.load(tmp_path / d / "gram.npy") for d in ("local", "dask"))
+    assert np.array_equal(local, dask)
+    assert np.array_equal(np.load(tmp_path / "dask" / "readouts.npy").sum(axis=0), local)  # jk: the sum
+
+
+def test_cli_refuses_bad_cluster_options(tmp_path, capsys, monkeypatch):
+    from fastgnn.cli import main
+
+    assert main(["gntk", "synthetic", "--workers", "0"]) == 1
+    assert "workers must be a positive integer" in capsys.readouterr().err
+    assert main(["gntk", "synthetic", "--out-of-core"]) == 1
+    assert "--out" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    assert main(["gntk", "synthetic", "--workers", "2"]) == 1
+    assert 'pip install "fastgnn[dask]"' in capsys.readouterr().err

@@ -10,6 +10,7 @@ node classification over seeds, or graph classification by 10-fold CV), ``comple
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import sys
 import time
@@ -46,22 +47,33 @@ def cmd_gntk(args) -> int:
         jk=args.jk, normalize=args.normalize, method=args.method, sketch_size=args.sketch_size, sketch=args.sketch,
         seed=args.seed, device=args.device, dtype=_dtype(args.dtype), max_memory=args.max_memory,
         progress=None if not args.json else False, checkpoint_dir=args.checkpoint_dir,
+        executor="local" if args.workers is None and args.scheduler is None else "dask",
     )
-    t0 = time.perf_counter()
-    gram = est.fit_transform(data)
-    seconds = time.perf_counter() - t0
+    on_disk, cluster = _out_of_core(args, est, len(data)), {}
+    with _dask_client(args, cluster):
+        t0 = time.perf_counter()
+        if on_disk:
+            from fastgnn.distributed import fit_transform_to_disk
+
+            gram = fit_transform_to_disk(est, data, args.out).gram
+        else:
+            gram = est.fit_transform(data)
+        seconds = time.perf_counter() - t0
     info = {
         "dataset": data.stats(),
         "config": _config(est),
         "kernel_seconds": seconds,
         "versions": _versions(),
+        **({"cluster": cluster} if cluster else {}),
+        **({"out_of_core": True} if on_disk else {}),
     }
     if args.evaluate:
         info["evaluation"] = _evaluate(gram, data.y, data.folds, ("paper", "nested"), "svm",
                                        args.json)
     if args.out:
         out = Path(args.out)
-        save_npy(out / "gram.npy", gram)
+        if not on_disk:  # else gram.npy and readouts.npy are written already
+            save_npy(out / "gram.npy", gram)
         save_npy(out / "labels.npy", data.y)
         with atomic_path(out / "folds.npz", ".npz") as tmp:
             np.savez(tmp, **_folds_arrays(data.folds))
@@ -78,6 +90,42 @@ def cmd_gntk(args) -> int:
         if args.out:
             print(f"wrote {args.out}/gram.npy, labels.npy, folds.npz, gntk.json")
     return 0
+
+
+@contextlib.contextmanager
+def _dask_client(args, info: dict):
+    """``--workers N`` / ``--scheduler ADDRESS``: the Dask client of the run, active inside the block
+    (``info`` gets its workers and start-up seconds); neither: nothing."""
+    if args.workers is None and args.scheduler is None:
+        yield None
+        return
+    from fastgnn.distributed import cluster_client, require_distributed
+
+    try:
+        require_distributed("--workers" if args.scheduler is None else "--scheduler")
+    except ImportError as e:
+        raise RuntimeError(str(e)) from None
+    with cluster_client(args.workers, args.scheduler) as c:
+        info.update(workers=len(c.nthreads()), threads=sum(c.nthreads().values()),
+                    scheduler=args.scheduler or "local", startup_seconds=c.startup_seconds)
+        yield c
+
+
+def _out_of_core(args, est, n_graphs: int) -> bool:
+    """Write the Gram straight to disk: asked (``--out-of-core``), or ``--out`` given and the Gram with
+    its readouts exceeds the memory budget."""
+    if args.out_of_core and not args.out:
+        raise ValueError("--out-of-core writes gram.npy and readouts.npy into --out DIR: give --out")
+    if not args.out or est.method != "batched":
+        if args.out_of_core:
+            raise ValueError(f"--out-of-core needs --method batched, got {est.method}")
+        return False
+    from fastgnn.distributed import gram_bytes
+    from fastgnn.gntk.engine import default_max_memory
+    from fastgnn.gntk.estimator import _auto_memory, parse_memory
+
+    budget = default_max_memory(est.device) if _auto_memory(est.max_memory) else parse_memory(est.max_memory)
+    return bool(args.out_of_core) or gram_bytes(n_graphs, est.num_layers) > budget
 
 
 def cmd_evaluate(args) -> int:
@@ -428,6 +476,15 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0, help="seed of the sketches")
     g.add_argument("--out", metavar="DIR", help="write gram.npy, labels.npy, folds.npz, gntk.json")
     g.add_argument("--evaluate", action="store_true", help="also run the 10-fold SVM (both protocols)")
+    g.add_argument("--out-of-core", action="store_true",
+                   help="write gram.npy and readouts.npy (every depth) into --out as memory maps, tile by "
+                        "tile, never whole in RAM (default: when they exceed the memory budget)")
+    dask = g.add_mutually_exclusive_group()
+    dask.add_argument("--workers", type=int, metavar="N", default=None,
+                      help="run the tiles on a local Dask cluster of N single-threaded worker processes "
+                           '(needs pip install "fastgnn[dask]")')
+    dask.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                      help="run the tiles on the Dask cluster of this scheduler (tcp://host:8786)")
     kernel_flags(g)
     common(g)
     g.set_defaults(func=cmd_gntk)
