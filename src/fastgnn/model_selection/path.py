@@ -32,10 +32,12 @@ for two).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+from threadpoolctl import threadpool_limits
 
 __all__ = ["SvmPath", "svm_path", "svm_path_accuracy", "DEFAULT_TOL"]
 
@@ -146,9 +148,10 @@ def svm_path(
             k_sub = np.ascontiguousarray(k_train[np.ix_(idx, idx)])
             t_sub = np.ascontiguousarray(k_test[:, idx])
         y_sub = np.where(np.arange(len(idx)) < n_a, 1.0, -1.0)
-        dec, coef = _binary_path(k_sub, y_sub, uniq, t_sub, float(tol), cap, bool(shrinking),
-                                 bool(warm_start), iterations[:, q], n_bound[:, q], intercept[:, q],
-                                 return_dual)
+        with threadpool_limits(limits=1, user_api="blas"):  # small factorisations: threads only contend
+            dec, coef = _binary_path(k_sub, y_sub, uniq, t_sub, float(tol), cap, bool(shrinking),
+                                     bool(warm_start), iterations[:, q], n_bound[:, q], intercept[:, q],
+                                     return_dual)
         decision[:, :, q] = dec
         if return_dual:
             duals.append(coef)
@@ -167,14 +170,15 @@ def svm_path(
                    dual_coef=duals, support_order=orders)
 
 
-def _binary_path(K, y, grid, K_test, tol, cap, shrinking, warm, iters, n_bound, bias, return_dual):
+def _binary_path(K, y, grid, K_test, tol, cap, shrinking, warm, iters, n_bound, bias, return_dual, trace=None):
     """One binary SVM along the increasing ``grid``: ``(G, m)`` decision values (and ``(G, p)`` y∘α).
 
     Per C: scale the previous α (:func:`_warm_scale`), refine it by active-set
     Newton steps (:func:`_newton_steps`), then run libsvm's SMO to the KKT
     tolerance (:func:`._smo_kernels.smo_solve`); when SMO has not converged after
     ``_chunk(p)`` iterations, Newton steps again, and so on.  ``iters``,
-    ``n_bound`` and ``bias`` are filled in place.
+    ``n_bound`` and ``bias`` are filled in place; ``trace``, a list, receives one
+    ``(C, seconds, SMO iterations, Newton rounds, free variables)`` per C.
     """
     from fastgnn.model_selection import _smo_kernels as kernels
 
@@ -184,18 +188,19 @@ def _binary_path(K, y, grid, K_test, tol, cap, shrinking, warm, iters, n_bound, 
     dec = np.empty((len(grid), K_test.shape[0]))
     coefs = np.empty((len(grid), p)) if return_dual else None
     c_prev = 0.0
-    chunk = _chunk(p)
     for g, C in enumerate(grid):
+        t0 = time.perf_counter() if trace is not None else 0.0
+        rounds = 0
         if not warm:
             alpha[:] = 0.0
             G[:] = -1.0
         elif c_prev > 0.0:
             _warm_scale(alpha, G, c_prev, C)
-            if np.any(alpha > 0):
-                _newton_steps(K, y, alpha, G, C)
+            _newton_steps(K, y, alpha, G, C)
+            rounds += 1
         total = 0
         while True:
-            budget = chunk if warm else -1
+            budget = _chunk(p, int(np.count_nonzero((alpha > 0) & (alpha < C)))) if warm else -1
             if cap >= 0:
                 budget = min(budget, cap - total) if budget >= 0 else cap - total
             it, converged = kernels.smo_solve(K, y, alpha, G, C, tol, budget, shrinking)
@@ -203,6 +208,7 @@ def _binary_path(K, y, grid, K_test, tol, cap, shrinking, warm, iters, n_bound, 
             if converged or (cap >= 0 and total >= cap):
                 break
             _newton_steps(K, y, alpha, G, C)
+            rounds += 1
         iters[g] = total
         c_prev = C
         coef = alpha * y
@@ -212,6 +218,9 @@ def _binary_path(K, y, grid, K_test, tol, cap, shrinking, warm, iters, n_bound, 
         dec[g] = K_test @ coef - rho
         if return_dual:
             coefs[g] = coef
+        if trace is not None:
+            trace.append((float(C), time.perf_counter() - t0, total, rounds,
+                          int(np.count_nonzero((alpha > 0) & (alpha < C)))))
         if converged and n_bound[g] == 0:
             # Hard margin: no α at its bound, so this solution is optimal for every larger C.
             dec[g + 1:] = dec[g]
@@ -224,11 +233,13 @@ def _binary_path(K, y, grid, K_test, tol, cap, shrinking, warm, iters, n_bound, 
     return dec, coefs
 
 
-def _chunk(p: int) -> int:
-    """SMO iterations between two rounds of Newton steps.  Measured on a PROTEINS fold (p = 1000, 120
-    values of C): 100-300 take 1-2 s for the whole path, 1000-3000 take 4 s, 2000 without the
-    Newton steps 290 s."""
-    return max(100, p // 10)
+def _chunk(p: int, n_free: int) -> int:
+    """SMO iterations before a round of Newton steps: about as much work as the round (an SMO
+    iteration reads ~4p numbers, a Cholesky of the free set costs |F|³/3), and at least 100.
+    Either alone can be slow: on a PROTEINS fold (p = 1000, |F| < 100, ill-conditioned) SMO alone
+    takes 290 s for the 120-value path and Newton rounds every 100-300 iterations 1-2 s; on NCI1
+    (p = 3700, |F| up to 1000+) Newton rounds every few hundred iterations cost 10-30 s per C."""
+    return max(100, n_free**3 // (12 * p))
 
 
 def _warm_scale(alpha, G, c_prev, C):
