@@ -16,7 +16,7 @@ import inspect
 
 from fastgnn.io import save_json
 
-__all__ = ["PAPER", "run", "config_text"]
+__all__ = ["PAPER", "run", "row", "config_text", "choices_text"]
 
 #: GNTK paper (Du et al. 2019, "Graph Neural Tangent Kernel: Fusing Graph Neural Networks with Graph
 #: Kernels"), Table 1: 10-fold accuracy, mean and std in percent
@@ -103,6 +103,30 @@ def _pct(x):
     return None if x is None else 100.0 * float(x)
 
 
-def _choice(c: dict) -> dict:
-    keep = ("num_layers", "num_mlp_layers", "scale", "jk", "C", "normalization")
-    return {k: c[k] for k in keep if k in c} or dict(c)
+_CONFIG = ("num_layers", "num_mlp_layers", "scale", "jk")
+
+
+def _choice(c) -> dict:
+    """One fold's fully nested choice as a dict: a dict as it is, or ``(config, normalisation, C)``
+    with ``config`` a dict or a ``(L, R, scale, jk)`` tuple."""
+    if isinstance(c, dict):
+        return dict(c)
+    if isinstance(c, list | tuple) and len(c) == 3:
+        config, normalization, C = c
+        if isinstance(config, dict):
+            out = dict(config)
+        elif isinstance(config, list | tuple) and len(config) == len(_CONFIG):
+            out = dict(zip(_CONFIG, config))
+        else:
+            out = {"config": config}
+        return {**out, "normalization": normalization, "C": C}
+    return {"choice": c}
+
+
+def choices_text(choices: list) -> str:
+    """``"L=2, R=1, uniform, jk ×7; L=3, R=1, uniform, jk ×3"``: the configurations the folds chose."""
+    counts = {}
+    for c in choices:
+        key = config_text({k: c[k] for k in _CONFIG}) if all(k in c for k in _CONFIG) else str(c)
+        counts[key] = counts.get(key, 0) + 1
+    return "; ".join(f"{k} ×{n}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))

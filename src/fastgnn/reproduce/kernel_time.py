@@ -4,9 +4,10 @@ At one configuration (the dataset's found one, else L=4, R=2, uniform, jk), on t
 
 * per pair, the paper's algorithms (:func:`fastgnn.gntk.pairwise.pair_readouts`): ``kron``
   (Eq. 1, ``(A_G ⊗ A_H) vec Σ``, the GNTK paper's baseline, O(N⁴) per pair), ``decoupled``
-  (``A_G Σ A_Hᵀ``, O(N³)) and ``sketch`` at each b (O(N² b)).  Each is timed on a seeded
-  uniform sample of the n(n+1)/2 graph pairs i <= j (cut short when its time budget runs out,
-  after one untimed warm-up pair); the whole Gram is extrapolated as the mean time per sampled
+  (``A_G Σ A_Hᵀ``, O(N³)) and ``sketch`` at each b (O(N² b)), on one torch thread.  Each is
+  timed on a seeded uniform sample of the n(n+1)/2 graph pairs i <= j (each pair the best of
+  ``pair_repeats`` runs; cut short when the method's time budget runs out; one untimed warm-up
+  pair first); the whole Gram is extrapolated as the mean time per sampled
   pair × n(n+1)/2, plus the measured preparation of every graph (its self-diagonals): rows
   ``how = "extrapolated ..."``.  A Kronecker pair whose operator would not fit the memory limit is
   not run; its time is the measured pairs' seconds per operator entry times its entries (said in
@@ -39,14 +40,19 @@ def run(dataset, config: dict, settings, *, progress=True, log=print) -> dict:
     total = n * (n + 1) // 2
     sample = sample_pairs(n, settings.sample_pairs, np.random.default_rng(settings.seed))
     methods = []
-    ops, prep = _prepare(graphs, config, None, settings.seed)
-    for method in ("kron", "decoupled"):
-        methods.append(_time_pairs(method, ops, sample, total, prep, config, settings, None))
-        log(_line(dataset.name, methods[-1]))
-    for b in settings.pair_sketch_sizes:
-        sops, sprep = _prepare(graphs, config, int(b), settings.seed)
-        methods.append(_time_pairs("sketch", sops, sample, total, sprep, config, settings, int(b)))
-        log(_line(dataset.name, methods[-1]))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a pair's products are small: on a busy machine 2 threads ran up to 1000x slower
+    try:
+        ops, prep = _prepare(graphs, config, None, settings.seed)
+        for method in ("kron", "decoupled"):
+            methods.append(_time_pairs(method, ops, sample, total, prep, config, settings, None))
+            log(_line(dataset.name, methods[-1]))
+        for b in settings.pair_sketch_sizes:
+            sops, sprep = _prepare(graphs, config, int(b), settings.seed)
+            methods.append(_time_pairs("sketch", sops, sample, total, sprep, config, settings, int(b)))
+            log(_line(dataset.name, methods[-1]))
+    finally:
+        torch.set_num_threads(threads)
     ops = sops = None
     est = GNTK(num_layers=config["num_layers"], num_mlp_layers=config["num_mlp_layers"], scale=config["scale"],
                jk=bool(config["jk"]), progress=progress)
@@ -58,7 +64,7 @@ def run(dataset, config: dict, settings, *, progress=True, log=print) -> dict:
                     "included; colour-class compression on (GNTK's default)"})
     log(_line(dataset.name, methods[-1]))
     return {"dataset": dataset.name, "config": {k: config[k] for k in ("num_layers", "num_mlp_layers", "scale", "jk")},
-            "graphs": n, "graph_pairs": total, "torch_threads": torch.get_num_threads(), "methods": methods}
+            "graphs": n, "graph_pairs": total, "pair_threads": 1, "batched_threads": threads, "methods": methods}
 
 
 def sample_pairs(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -101,12 +107,14 @@ def _time_pairs(method, ops, sample, total, prep, config, settings, b) -> dict:
         if too_big(i, j):
             skipped.append(nnz[i] * nnz[j])
             continue
-        t0 = time.perf_counter()
-        pair_readouts(ops[i], ops[j], **kw)
-        dt = time.perf_counter() - t0
-        times.append(dt)
+        runs = []
+        for _ in range(settings.pair_repeats):
+            t0 = time.perf_counter()
+            pair_readouts(ops[i], ops[j], **kw)
+            runs.append(time.perf_counter() - t0)
+        times.append(min(runs))
         costs.append(nnz[i] * nnz[j] if nnz is not None else 1.0)
-        spent += dt
+        spent += sum(runs)
         if spent > settings.pair_seconds and len(times) >= settings.min_pairs:
             break
     name = method if b is None else f"sketch b={b}"

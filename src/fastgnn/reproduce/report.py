@@ -16,7 +16,7 @@ import platform
 from pathlib import Path
 
 from fastgnn.io import atomic_path, save_json, save_text
-from fastgnn.reproduce.accuracy import config_text
+from fastgnn.reproduce.accuracy import choices_text, config_text
 
 __all__ = ["write", "summary"]
 
@@ -111,6 +111,10 @@ def _accuracy_section(s) -> list:
               "normalisation chosen by an inner CV on each training fold."
               + (" *Fully nested*: the configuration chosen inside each training fold as well." if fully else ""),
               ""]
+    chosen = [f"{r['dataset']}: {choices_text(r['fully_nested_choices'])}" for r in s["accuracy"]
+              if r.get("fully_nested_choices")]
+    if chosen:
+        lines += ["Configurations the folds chose (fully nested): " + " | ".join(chosen) + ".", ""]
     return lines
 
 

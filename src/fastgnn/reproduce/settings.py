@@ -36,6 +36,8 @@ class Settings:
         pair_seconds: time budget of one per-pair method on one dataset; the sample is cut
             short (at least ``min_pairs`` pairs) when it runs out.
         min_pairs: pairs timed per method whatever the budget.
+        pair_repeats: runs of each sampled pair; the fastest counts (the others absorb a busy
+            machine's interruptions).
         kron_max_bytes: a Kronecker pair whose operator would exceed this is not run; its time
             is estimated from the pairs that ran (scaled by the operator's entries).
         pair_sketch_sizes: b of the per-pair sketched method in the kernel-time stage.
@@ -54,6 +56,7 @@ class Settings:
     sample_pairs: int = 200
     pair_seconds: float = 60.0
     min_pairs: int = 3
+    pair_repeats: int = 3
     kron_max_bytes: float = 2e9
     pair_sketch_sizes: tuple = (4, 8, 16, 32)
     sketch_datasets: tuple = ("MUTAG", "PTC")
@@ -88,8 +91,8 @@ class Settings:
                     "fully_nested": self.fully_nested}
         if stage == "kernel_time":
             return {**common, "sample_pairs": self.sample_pairs, "pair_seconds": self.pair_seconds,
-                    "min_pairs": self.min_pairs, "kron_max_bytes": self.kron_max_bytes,
-                    "pair_sketch_sizes": self.pair_sketch_sizes}
+                    "min_pairs": self.min_pairs, "pair_repeats": self.pair_repeats,
+                    "kron_max_bytes": self.kron_max_bytes, "pair_sketch_sizes": self.pair_sketch_sizes}
         if stage == "sketch":
             return {**common, "sketch_sizes": self.sketch_sizes, "C_grid": self.C_grid}
         if stage == "gnn":

@@ -1,0 +1,290 @@
+"""``fastgnn reproduce``: its JSON, its files, resuming, skipping, and its numbers against independent ones.
+
+One run on a small generated dataset (30 graphs, a 2-configuration grid, tiny stage sizes) is
+shared by most tests (module fixture, through the CLI with ``--quick`` whose preset is shrunk);
+the resume tests rerun into copies of its folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import shutil
+from functools import partial
+
+import numpy as np
+import pytest
+
+import fastgnn.datasets
+from fastgnn.cli import main
+from fastgnn.reproduce import Settings, accuracy, gnn, kernel_time, reproduce, sketch
+from fastgnn.reproduce.kernel_time import sample_pairs
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+GRID = {"num_layers": (2, 3), "num_mlp_layers": (1,), "scale": ("uniform",), "jk": (True,)}
+C_GRID = (0.1, 1.0, 10.0, 100.0)
+QUICK = Settings.quick_run  # the real preset (the module fixture patches it)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def small_data():
+    return fastgnn.datasets.synthetic(30, min_nodes=5, max_nodes=12, seed=1)
+
+
+def tiny_settings(**changes) -> Settings:
+    base = dict(datasets=("synthetic",), grid=GRID, refine_top=1, C_grid=C_GRID, sample_pairs=6, pair_seconds=5.0,
+                pair_sketch_sizes=(4,), sketch_datasets=("synthetic",), sketch_sizes=(4,), gnn_models=("gin",),
+                gnn_epochs=1)
+    return QUICK(**{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """``fastgnn reproduce --quick --gnn --json --datasets synthetic NCI1`` (NCI1 absent), tiny preset."""
+    out = tmp_path_factory.mktemp("reproduce")
+    empty = tmp_path_factory.mktemp("no-data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("FASTGNN_DATA", raising=False)
+        mp.setenv("FASTGNN_CACHE", str(empty / "cache"))
+        mp.setattr(Settings, "quick_run", classmethod(lambda cls, **kw: tiny_settings(**kw)))
+        mp.setattr(fastgnn.datasets, "synthetic", partial(fastgnn.datasets.synthetic, 30, min_nodes=5, max_nodes=12,
+                                                          seed=1))
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            code = main(["reproduce", "--quick", "--gnn", "--json", "--datasets", "synthetic", "NCI1",
+                         "--data-dir", str(empty), "--out", str(out)])
+    assert code == 0
+    return out, json.loads(buf.getvalue()), empty
+
+
+def test_json_schema(run):
+    out, s, _ = run
+    assert s["units"] == "percent"
+    (row,) = s["accuracy"]
+    for key in ("dataset", "paper", "paper_protocol", "nested", "config"):
+        assert key in row
+    assert row["dataset"] == "synthetic" and row["paper"] is None  # no published number for it
+    assert 0 <= row["nested"] <= 100 and 0 <= row["paper_protocol"] <= 100
+    assert row["paper_protocol"] > 1  # percent, not a fraction (a fraction of a 2-class set would be <= 1)
+    assert set(row["config"]) >= {"num_layers", "num_mlp_layers", "scale", "jk", "C", "normalization"}
+    assert row["configurations"] == 2 and row["refined"] == 1
+    assert {r["stage"] for r in s["stages"]} == {"accuracy", "kernel_time", "sketch", "gnn"}
+    assert all(r["seconds"] > 0 for r in s["stages"])
+    assert s["stage_seconds"]["accuracy"] == pytest.approx(sum(r["seconds"] for r in s["stages"]
+                                                               if r["stage"] == "accuracy"))
+    assert [r["model"] for r in s["gnn"]] == ["gin"] and 0 <= s["gnn"][0]["best_epoch"] <= 100
+    assert s["report"] == str(out / "report.md")
+
+
+def test_paper_protocol_matches_an_independent_evaluation(run):
+    """The row's accuracy equals svm_cv of the Gram GNTK computes directly at the reported configuration."""
+    from fastgnn import GNTK
+    from fastgnn.evaluate import svm_cv
+
+    row = run[1]["accuracy"][0]
+    c = row["config"]
+    data = small_data()
+    gram = GNTK(num_layers=c["num_layers"], num_mlp_layers=c["num_mlp_layers"], scale=c["scale"], jk=c["jk"],
+                progress=False).fit_transform(data)
+    res = svm_cv(gram, data.y, data.folds, protocol="paper", C_grid=np.array(C_GRID))
+    assert row["paper_protocol"] == pytest.approx(100 * res.mean, abs=1e-9)
+    assert c["C"] == pytest.approx(res.C) and c["normalization"] == res.normalization
+    # the configuration found is the better of the two under the same protocol
+    other = GNTK(num_layers=5 - c["num_layers"], num_mlp_layers=1, progress=False).fit_transform(data)
+    assert 100 * svm_cv(other, data.y, data.folds, protocol="paper", C_grid=np.array(C_GRID)).mean <= \
+        row["paper_protocol"] + 1e-9
+
+
+def test_missing_dataset_is_skipped_with_a_reason(run):
+    out, s, _ = run
+    assert [r["dataset"] for r in s["skipped"]] == ["NCI1"]
+    assert "not found" in s["skipped"][0]["reason"]
+    assert "NCI1 (not found" in (out / "report.md").read_text()
+
+
+def test_extrapolated_times_are_labelled(run):
+    rows = {r["method"]: r for r in run[1]["kernel_time"]}
+    assert set(rows) == {"kron", "decoupled", "sketch b=4", "batched"}
+    pairs = rows["batched"]["graph_pairs"]
+    assert pairs == 30 * 31 // 2
+    for m in ("kron", "decoupled", "sketch b=4"):
+        r = rows[m]
+        assert r["how"] == f"extrapolated from 6 of {pairs} pairs" and r["pairs_timed"] == 6
+        assert r["seconds"] == pytest.approx(r["seconds_per_pair"] * pairs + r["prepare_seconds"])
+    assert rows["batched"]["how"] == "measured"
+    report = (run[0] / "report.md").read_text()
+    assert "extrapolated" in report and re.search(r"\| synthetic \| L=\d, R=1, uniform, jk \| [\d.e+-]+\* \|", report)
+
+
+def test_files_written(run):
+    out, s, _ = run
+    for name in ("report.md", "summary.json", "accuracy.csv", "kernel_time.csv", "sketch.csv", "gnn.csv",
+                 "stages.csv"):
+        assert (out / name).is_file(), name
+    for name in ("accuracy.png", "kernel_time.png", "sketch.png"):
+        assert (out / name).read_bytes()[:8] == PNG_MAGIC
+    header = (out / "accuracy.csv").read_text().splitlines()[0].split(",")
+    assert {"dataset", "paper", "paper_protocol", "nested", "config"} <= set(header)
+    kt = (out / "kernel_time.csv").read_text()
+    assert "extrapolated from 6 of 465 pairs" in kt and "measured" in kt
+    sk = [r for r in s["sketch"]]
+    assert [r["b"] for r in sk] == [None, 4]
+    assert sk[0]["kernel_error"] == 0 and sk[1]["kernel_error"] > 0  # 4 < 12 nodes: a real sketch
+    assert not list(out.glob("**/.*"))  # no temporary file left behind
+    report = (out / "report.md").read_text()
+    for section in ("## Accuracy", "## Kernel time", "## Sketch size b", "## GNNs beside the GNTK", "## Wall time"):
+        assert section in report
+
+
+def test_rerun_skips_finished_stages_and_writes_the_same_report(run, tmp_path, monkeypatch):
+    out = tmp_path / "again"
+    shutil.copytree(run[0], out)
+    before = (out / "report.md").read_text()
+    empty = run[2]  # the same search folders as the first run: the same skip line
+    monkeypatch.delenv("FASTGNN_DATA", raising=False)
+    monkeypatch.setenv("FASTGNN_CACHE", str(empty / "cache"))
+
+    def fail(*a, **k):
+        raise AssertionError("a finished stage ran again")
+
+    for mod in (accuracy, kernel_time, sketch, gnn):
+        monkeypatch.setattr(mod, "run", fail)
+    lines = []
+    s = reproduce([small_data(), "NCI1"], data_dir=empty, out=out, settings=tiny_settings(), gnn=True,
+                  progress=False, log=lines.append)
+    assert (out / "report.md").read_text() == before
+    assert all(r["resumed"] for r in s["stages"]) and len(s["stages"]) == 4
+    assert sum("finished earlier" in line for line in lines) == 4
+
+
+def test_interrupted_stage_runs_again(run, tmp_path, monkeypatch):
+    out = tmp_path / "interrupted"
+    shutil.copytree(run[0], out)
+    (out / "stages" / "sketch" / "synthetic.json").unlink()  # as if killed inside the sketch stage
+    real_sketch = sketch.run
+
+    def fail(*a, **k):
+        raise AssertionError("a finished stage ran again")
+
+    for mod in (accuracy, kernel_time, gnn):
+        monkeypatch.setattr(mod, "run", fail)
+    calls = []
+    monkeypatch.setattr(sketch, "run", lambda *a, **k: calls.append(1) or real_sketch(*a, **k))
+    s = reproduce([small_data()], out=out, settings=tiny_settings(), gnn=True, progress=False, log=None)
+    assert calls == [1]
+    assert {r["stage"]: r["resumed"] for r in s["stages"]} == {"accuracy": True, "kernel_time": True,
+                                                               "sketch": False, "gnn": True}
+    assert [r["b"] for r in s["sketch"]] == [None, 4]
+
+
+def test_stage_interrupted_by_an_error_leaves_no_result(tmp_path, monkeypatch):
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kernel_time, "run", boom)
+    settings = tiny_settings(sketch_datasets=(), C_grid=(1.0,))
+    with pytest.raises(KeyboardInterrupt):
+        reproduce([small_data()], out=tmp_path, settings=settings, progress=False, log=None)
+    assert (tmp_path / "stages" / "accuracy" / "synthetic.json").is_file()
+    assert not (tmp_path / "stages" / "kernel_time").exists()
+
+
+def test_changed_settings_rerun_the_stage(run, tmp_path, monkeypatch):
+    out = tmp_path / "changed"
+    shutil.copytree(run[0], out)
+
+    def fail(*a, **k):
+        raise AssertionError("a stage whose settings did not change ran again")
+
+    for mod in (accuracy, sketch, gnn):
+        monkeypatch.setattr(mod, "run", fail)
+    s = reproduce([small_data()], out=out, settings=tiny_settings(sample_pairs=4), gnn=True, progress=False,
+                  log=None)
+    assert {r["stage"]: r["resumed"] for r in s["stages"]}["kernel_time"] is False
+    assert all(r["pairs_timed"] == 4 for r in s["kernel_time"] if r["method"] != "batched")
+
+
+def test_other_data_under_the_same_name_is_not_served(run, tmp_path, monkeypatch):
+    out = tmp_path / "other"
+    shutil.copytree(run[0], out)
+    class Ran(Exception):
+        pass
+
+    def ran(*a, **k):
+        raise Ran
+
+    monkeypatch.setattr(accuracy, "run", ran)
+    other = fastgnn.datasets.synthetic(30, min_nodes=5, max_nodes=12, seed=2)
+    with pytest.raises(Ran):  # the saved accuracy of the seed-1 graphs is not served for these
+        reproduce([other], out=out, settings=tiny_settings(), progress=False, log=None)
+
+
+@pytest.mark.parametrize("n,k", [(1, 5), (7, 28), (7, 10), (300, 50)])
+def test_sample_pairs_uniform_without_replacement(n, k):
+    pairs = sample_pairs(n, k, np.random.default_rng(0))
+    assert pairs.shape == (min(k, n * (n + 1) // 2), 2)
+    assert np.all(pairs[:, 0] <= pairs[:, 1]) and pairs.min() >= 0 and pairs.max() < n
+    assert len({tuple(p) for p in pairs}) == len(pairs)
+    if k >= n * (n + 1) // 2:  # all of them: exactly the upper triangle, diagonal included
+        i, j = np.triu_indices(n)
+        assert {tuple(p) for p in pairs} == set(zip(i.tolist(), j.tolist()))
+
+
+def test_sample_pairs_hits_every_pair_equally_often():
+    n, counts = 5, {}
+    for seed in range(3000):
+        for p in sample_pairs(n, 3, np.random.default_rng(seed)):
+            counts[tuple(p)] = counts.get(tuple(p), 0) + 1
+    freq = np.array(list(counts.values())) / 3000
+    assert len(counts) == 15 and np.allclose(freq, 3 / 15, atol=0.03)  # diagonal and off-diagonal alike
+
+
+def test_quick_preset_and_bad_refine_top(tmp_path):
+    q = Settings.quick_run()
+    assert q.datasets == ("MUTAG", "PTC") and q.quick
+    assert q.grid == {"num_layers": (2, 3), "num_mlp_layers": (1,), "scale": ("uniform",), "jk": (True,)}
+    assert Settings.full().grid is None and Settings.full().refine_top == 5
+    with pytest.raises(ValueError, match="refine_top"):
+        reproduce([], out=tmp_path, refine_top=0, log=None)
+
+
+def test_help_mentions_every_flag(capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--help"])
+    out = capsys.readouterr().out
+    for flag in ("--datasets", "--data-dir", "--out", "--quick", "--json", "--fully-nested", "--gnn", "--refine-top",
+                 "--workers"):
+        assert flag in out
+
+
+def test_accuracy_row_in_percent_with_fully_nested():
+    """The row of a search result under the issue's contract (fractions in, percentages out)."""
+    from types import SimpleNamespace
+
+    from fastgnn.reproduce.accuracy import choices_text, row
+
+    best = {"num_layers": 2, "num_mlp_layers": 1, "scale": "uniform", "jk": True, "screen_mean": 0.9,
+            "paper_mean": 0.9, "paper_std": 0.085, "paper_C": 6285.0, "paper_normalization": "raw",
+            "nested_mean": 0.8889, "nested_std": 0.0786}
+    worse = {**best, "num_layers": 3, "paper_mean": 0.85}
+    folds = [{"num_layers": 2, "num_mlp_layers": 1, "scale": "uniform", "jk": True, "C": 1.0,
+              "normalization": "raw"}] * 7 + [((3, 1, "uniform", True), "cosine", 10.0)] * 3
+    res = SimpleNamespace(rows=[worse, best], best=lambda p: max([worse, best], key=lambda r: r[f"{p}_mean"]),
+                          evaluated=lambda: [worse, best], kernel_seconds=1.5, eval_seconds=20.0,
+                          stage_seconds={"kernels": 1.5, "screen": 5.0, "refine": 15.0, "fully_nested": 3.0},
+                          fully_nested={"mean": 0.87, "std": 0.05, "fold_accuracies": [0.87] * 10, "choices": folds})
+    r = row("MUTAG", res, fully_nested=True)
+    assert (r["paper"], r["paper_std"]) == (90.0, 8.5)
+    assert r["paper_protocol"] == pytest.approx(90.0) and r["nested"] == pytest.approx(88.89)
+    assert r["fully_nested"] == pytest.approx(87.0) and r["fully_nested_std"] == pytest.approx(5.0)
+    assert r["difference"] == pytest.approx(0.0, abs=1e-9)
+    assert r["config"] == {"num_layers": 2, "num_mlp_layers": 1, "scale": "uniform", "jk": True, "C": 6285.0,
+                           "normalization": "raw"}
+    assert r["search_stage_seconds"]["fully_nested"] == 3.0
+    assert r["fully_nested_choices"][-1] == {"num_layers": 3, "num_mlp_layers": 1, "scale": "uniform", "jk": True,
+                                             "normalization": "cosine", "C": 10.0}
+    assert choices_text(r["fully_nested_choices"]) == "L=2, R=1, uniform, jk ×7; L=3, R=1, uniform, jk ×3"
+    assert "fully_nested" not in row("MUTAG", res, fully_nested=False)
