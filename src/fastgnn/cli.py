@@ -165,7 +165,7 @@ def cmd_search(args) -> int:
     C_grid = np.logspace(-2, 4, args.num_C)
     res = gntk_search(
         data, grid=grid, protocols=protocols, C_grid=C_grid, cache_dir=args.cache,
-        refine_top=args.refine_top, screen_C_grid=np.logspace(-2, 4, args.screen_C),
+        refine_top=args.refine_top, fully_nested=args.fully_nested, solver=args.solver,
         device=args.device, dtype=_dtype(args.dtype), max_memory=args.max_memory,
         progress=not args.json, log=None if args.json else print, n_jobs=args.jobs,
         checkpoint_dir=args.checkpoint_dir,
@@ -183,7 +183,10 @@ def cmd_search(args) -> int:
             print(f"best ({p}): L={b['num_layers']} R={b['num_mlp_layers']} scale={b['scale']} "
                   f"jk={b['jk']}: {100 * b[p + '_mean']:.2f} ± {100 * b[p + '_std']:.2f} %"
                   + "".join(f"  [{q}: {100 * b[q + '_mean']:.2f}]" for q in protocols if q != p))
-        print(f"kernel time {res.kernel_seconds:.1f} s, evaluation time {res.eval_seconds:.1f} s")
+        if res.fully_nested is not None:
+            print(f"fully nested: {100 * res.fully_nested['mean']:.2f} ± {100 * res.fully_nested['std']:.2f} %")
+        print(f"kernel time {res.kernel_seconds:.1f} s, evaluation time {res.eval_seconds:.1f} s ("
+              + ", ".join(f"{k} {v:.1f} s" for k, v in res.stage_seconds.items()) + ")")
     return 0
 
 
@@ -202,8 +205,7 @@ def cmd_demo(args) -> int:
     t0 = time.perf_counter()
     gram = est.fit_transform(data)
     kernel_s = time.perf_counter() - t0
-    results = {p: svm_cv(gram, data.y, data.folds, protocol=p, inner_C_grid="coarse")
-               for p in ("paper", "nested")}
+    results = {p: svm_cv(gram, data.y, data.folds, protocol=p) for p in ("paper", "nested")}
     out = Path(args.out)
     png = gram_heatmap(gram, data.y, out / f"gntk_{name.lower()}.png",
                        title=f"GNTK of {name} ({len(data)} graphs)\n{_describe(est)}")
@@ -359,8 +361,7 @@ def _evaluate(gram, y, folds, protocols, classifier, quiet) -> dict:
     fn = svm_cv if classifier == "svm" else krr_cv
     out = {}
     for p in protocols:
-        kw = {"inner_C_grid": "coarse"} if (classifier == "svm" and p == "nested") else {}
-        out[p] = fn(gram, y, folds, protocol=p, progress=not quiet, **kw).to_dict()
+        out[p] = fn(gram, y, folds, protocol=p, progress=not quiet).to_dict()
         for k in ("curve", "curve_folds", "grid"):
             out[p].pop(k, None)
     return out
@@ -510,14 +511,21 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--scales", default="uniform,degree", help="scale values (default both)")
     s.add_argument("--jk", choices=("both", "yes", "no"), default="both")
     s.add_argument("--protocol", choices=("paper", "nested", "both"), default="both")
-    s.add_argument("--num-C", type=int, default=120, help="values of C in logspace(-2, 4) (default 120)")
+    s.add_argument("--num-C", type=int, default=120,
+                   help="values of C in logspace(-2, 4), for every protocol and the inner CV (default 120)")
     s.add_argument("--refine-top", type=int, default=None, metavar="K",
-                   help="two-stage search: screen every configuration (paper protocol, --screen-C values "
-                        "of C), then evaluate only the K best fully under every protocol")
-    s.add_argument("--screen-C", type=int, default=25, help="values of C when screening (default 25)")
+                   help="two-stage search: screen every configuration by the paper protocol, then run the "
+                        "nested protocol's inner CV on the K best only")
+    s.add_argument("--fully-nested", action="store_true",
+                   help="also choose the configuration inside each training fold (inner CV of every "
+                        "configuration): the estimate of the whole search")
+    s.add_argument("--solver", choices=("path", "libsvm"), default="path",
+                   help="SVM solver: the warm-started C path (default) or libsvm fit by fit (capped at 5e5 "
+                        "iterations, the authors')")
     s.add_argument("--jobs", type=int, default=None,
                    help="parallel threads of the SVM cross-validation (default: all cores)")
-    s.add_argument("--cache", metavar="DIR", help="save and reuse the kernels' readouts here")
+    s.add_argument("--cache", metavar="DIR",
+                   help="save and reuse the kernels' readouts and the SVM results here (a killed search resumes)")
     s.add_argument("--out", metavar="FILE", help="write the full result as JSON")
     kernel_flags(s)
     common(s)

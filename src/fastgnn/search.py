@@ -1,11 +1,27 @@
-"""The GNTK hyperparameter search of Du et al. (2019), with both evaluation protocols.
+"""The GNTK hyperparameter search of Du et al. (2019), under the paper, nested and fully nested protocols.
 
-The grid is ``num_layers × num_mlp_layers × scale × jk`` (and C, inside
-:func:`fastgnn.evaluate.svm_cv`).  A GNTK pass at the largest depth yields the
-readouts of every shallower depth, with or without jk
-(:meth:`fastgnn.GNTK.readouts`), so the kernel is computed once per
-``(num_mlp_layers, scale)``; those readouts are cached as ``.npy`` files and
-reused by later searches.
+The grid is ``num_layers × num_mlp_layers × scale × jk`` (and C, and the Gram's
+normalisation).  A GNTK pass at the largest depth yields the readouts of every
+shallower depth, with or without jk (:meth:`fastgnn.GNTK.readouts`), so the
+kernel is computed once per ``(num_mlp_layers, scale)``.  Every configuration's
+Gram then gives its accuracy curves (:mod:`fastgnn.model_selection.protocols`:
+test accuracy per (normalisation, C, fold), and with the nested protocols the
+inner-CV accuracy too), by the warm-started C path solver by default.  The
+protocols are selections from those curves.
+
+Stages (each timed in ``SearchResult.stage_seconds``):
+
+1. ``kernels``: the readouts, cached as ``.npy`` under ``cache_dir``.
+2. ``screen``: every configuration's paper-protocol curves (all of them, unless
+   ``refine_top`` is None, in which case this stage evaluates every protocol).
+3. ``refine``: with ``refine_top=K``, the K best configurations of the screen
+   get their inner curves (nested protocol).
+4. ``fully_nested``: with ``fully_nested=True``, every configuration's inner curves,
+   and the configuration chosen inside each training fold.
+
+Every configuration's curves are cached under ``cache_dir/svm/`` (keyed by the
+data, the folds, the grid and the solver), so a killed search resumes where it
+stopped; one progress bar with an ETA runs over all SVM paths of a stage.
 """
 
 from __future__ import annotations
@@ -19,19 +35,31 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fastgnn.evaluate import COARSE_C_GRID, svm_cv
+from fastgnn.evaluate import (
+    DEFAULT_C_GRID,
+    _check_folds,
+    _check_gram_labels,
+    _check_grid,
+    _check_normalizations,
+    _effective_jobs,
+    cosine_normalize,
+    scale_gram,
+    svm_solver,
+)
 from fastgnn.gntk import GNTK, combine_readouts
 from fastgnn.gntk.aggregate import graph_key
-from fastgnn.io import save_npy
+from fastgnn.gntk.params import options
+from fastgnn.io import atomic_path, save_npy
+from fastgnn.model_selection.protocols import Curves, select_fully_nested, select_paper, svm_curves
 
 __all__ = ["SearchResult", "gntk_search", "DEFAULT_GRID"]
 
-#: The grid searched by default: GNTK paper's hyperparameters.
+#: The grid searched by default: the GNTK paper's hyperparameters.
 DEFAULT_GRID = {
     "num_layers": (2, 3, 4, 5, 6),
     "num_mlp_layers": (1, 2, 3),
-    "scale": ("uniform", "degree"),
-    "jk": (True, False),
+    "scale": options("scale"),
+    "jk": options("jk"),
 }
 
 
@@ -40,10 +68,13 @@ class SearchResult:
     """Every configuration's accuracy, and the best one under each protocol.
 
     ``rows`` holds one dict per configuration: ``num_layers``, ``num_mlp_layers``,
-    ``scale``, ``jk`` and, per protocol, ``{protocol}_mean``, ``{protocol}_std``
+    ``scale``, ``jk``, ``screen_mean`` (paper protocol, every row), and for the
+    evaluated rows, per protocol, ``{protocol}_mean``, ``{protocol}_std``
     (fractions), ``paper_C``, ``paper_normalization``; ``kernel_seconds`` is the
     time of the GNTK pass that produced the configuration's Gram (shared by the
-    configurations of one ``(num_mlp_layers, scale)``).
+    configurations of one ``(num_mlp_layers, scale)``).  ``fully_nested`` holds
+    the fully nested estimate (``mean``, ``std``, ``fold_accuracies``, ``choices``:
+    per fold the configuration, normalisation and C chosen inside it), or None.
     """
 
     dataset: str
@@ -51,10 +82,14 @@ class SearchResult:
     protocols: tuple = ("paper", "nested")
     kernel_seconds: float = 0.0
     eval_seconds: float = 0.0
+    stage_seconds: dict = field(default_factory=dict)
+    fully_nested: dict | None = None
 
     def best(self, protocol: str) -> dict:
+        """The evaluated row with the best ``protocol`` mean (ties: the shallower, then the first row)."""
         key = f"{protocol}_mean"
-        return max(self.evaluated(), key=lambda r: (r[key], -r["num_layers"]))
+        rows = self.evaluated()
+        return max(rows, key=lambda r: (r[key], -r["num_layers"], -rows.index(r)))
 
     def evaluated(self) -> list:
         """The rows evaluated under every protocol (all rows, unless the search was two-stage)."""
@@ -65,7 +100,10 @@ class SearchResult:
             "dataset": self.dataset,
             "kernel_seconds": self.kernel_seconds,
             "eval_seconds": self.eval_seconds,
+            "stage_seconds": self.stage_seconds,
             "best": {p: self.best(p) for p in self.protocols},
+            "fully_nested": None if self.fully_nested is None else {
+                **self.fully_nested, "fold_accuracies": [float(a) for a in self.fully_nested["fold_accuracies"]]},
             "rows": self.rows,
         }
 
@@ -82,6 +120,10 @@ class SearchResult:
                 f"{r['num_layers']:>2} {r['num_mlp_layers']:>2} {r['scale']:>8} "
                 f"{'yes' if r['jk'] else 'no':>3} {accs}"
             )
+        if self.fully_nested is not None:
+            fn = self.fully_nested
+            lines.append(f"fully nested (configuration chosen inside each training fold): "
+                         f"{100 * fn['mean']:.2f} ± {100 * fn['std']:.2f}")
         return "\n".join(lines)
 
 
@@ -91,10 +133,12 @@ def gntk_search(
     grid: dict | None = None,
     protocols=("paper", "nested"),
     C_grid=None,
-    inner_C_grid="coarse",
-    screen_C_grid=None,
-    screen_max_iter: int = 10_000,
     refine_top: int | None = None,
+    fully_nested: bool = False,
+    solver: str = "path",
+    normalizations=("raw", "cosine"),
+    inner_folds: int = 5,
+    seed: int = 0,
     cache_dir=None,
     device="cpu",
     dtype=torch.float64,
@@ -108,71 +152,195 @@ def gntk_search(
 
     Args:
         grid: dict with any of the keys of :data:`DEFAULT_GRID`.
-        protocols: ``"paper"`` and/or ``"nested"`` (see :func:`fastgnn.evaluate.svm_cv`).
-        C_grid, inner_C_grid: passed to ``svm_cv``.
-        screen_C_grid, refine_top: a two-stage search.  When ``refine_top`` is
-            given, every configuration is first screened with the paper protocol
-            on ``screen_C_grid`` (default 25 values of C over the same range), and
-            only the ``refine_top`` best are evaluated with ``C_grid`` under every
-            protocol; screened-out rows carry ``screen_mean`` only.  Screening caps
-            libsvm at ``screen_max_iter`` iterations (the reported, refined rows use
-            the authors' 5e5): on non-separable data (PTC, PROTEINS) large-C fits
-            otherwise dominate the search.
-        cache_dir: where readouts are saved and looked up; ``None``: no cache.
-        max_memory, checkpoint_dir: passed to :class:`fastgnn.GNTK` (an interrupted
-            kernel pass resumes from the checkpoint's finished tiles).
-        log: a function taking one string (progress lines), or ``None``.
+        protocols: ``"paper"`` and/or ``"nested"`` (see :mod:`fastgnn.model_selection.protocols`).
+        C_grid: the values of C, default :data:`fastgnn.evaluate.DEFAULT_C_GRID` (the authors'
+            120); the inner grid of the nested protocols is the same.
+        refine_top: a two-stage search: every configuration is screened by the paper
+            protocol, and only the ``refine_top`` best get the nested protocol's inner CV.
+            None: every configuration is evaluated under every protocol.
+        fully_nested: also estimate the accuracy of the whole search, the configuration
+            chosen inside each training fold (inner curves of every configuration).
+        solver: ``"path"`` (default) or ``"libsvm"`` (:func:`fastgnn.evaluate.svm_cv`).
+        normalizations, inner_folds, seed: as in :func:`fastgnn.evaluate.svm_cv`.
+        cache_dir: where readouts and SVM curves are saved and looked up; None: no cache.
+        max_memory, checkpoint_dir, device, dtype: passed to :class:`fastgnn.GNTK`.
+        n_jobs: threads over the SVM paths (None: all cores).
+        progress: tqdm bars (kernels, and each stage's SVM paths with an ETA).
+        log: a function taking one string (progress lines), or None.
 
-    Cost: ``|num_mlp_layers| · |scale|`` GNTK passes at the largest depth, and
-    ``|grid|`` SVM cross-validations per protocol (or per screening, then
-    ``refine_top`` per protocol).
+    Cost: ``|num_mlp_layers| · |scale|`` GNTK passes at the largest depth; per
+    configuration screened, ``F · |normalizations|`` C paths; per configuration
+    refined (or fully nested), ``inner_folds`` times more, on 80 % of the items.
     """
     grid = {**DEFAULT_GRID, **(grid or {})}
-    max_layers = max(grid["num_layers"])
-    result = SearchResult(dataset=dataset.name, protocols=tuple(protocols))
+    protocols = tuple(protocols)
+    if not protocols or any(p not in ("paper", "nested") for p in protocols):
+        raise ValueError(f"protocols must be a non-empty subset of ('paper', 'nested'), got {protocols!r}")
+    if refine_top is not None and (not isinstance(refine_top, int | np.integer) or refine_top < 1):
+        raise ValueError(f"refine_top must be None or a positive integer, got {refine_top!r}")
+    C = _check_grid(DEFAULT_C_GRID if C_grid is None else C_grid, "C_grid")
+    norms = _check_normalizations(normalizations)
+    solve = svm_solver(solver)
     log = log or (lambda s: None)
-    grams = {}
-    for R, scale in itertools.product(grid["num_mlp_layers"], grid["scale"]):
-        parts, seconds = _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype,
-                                   max_memory, progress, log, checkpoint_dir)
+    y = np.asarray(dataset.y)
+    folds = _check_folds(dataset.folds, y)
+    result = SearchResult(dataset=dataset.name, protocols=protocols)
+    fingerprint = _fingerprint(dataset, folds, C, norms, solver, inner_folds, seed)
+    svm_cache = None if cache_dir is None else Path(cache_dir) / "svm"
+    runner = _Runner(n_jobs)
+
+    # 1. kernels
+    t0 = time.perf_counter()
+    max_layers = max(grid["num_layers"])
+    groups = list(itertools.product(grid["num_mlp_layers"], grid["scale"]))
+    parts = {}
+    for R, scale in groups:
+        parts[R, scale], seconds = _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memory,
+                                             progress, log, checkpoint_dir)
         result.kernel_seconds += seconds
         for L, jk in itertools.product(grid["num_layers"], grid["jk"]):
-            row = {"num_layers": L, "num_mlp_layers": R, "scale": scale, "jk": jk,
-                   "kernel_seconds": seconds}
-            gram = combine_readouts(parts, L, jk)
-            if refine_top is None:
-                _evaluate_row(row, gram, dataset, protocols, C_grid, inner_C_grid, n_jobs, result, log)
-            else:
-                t0 = time.perf_counter()
-                res = svm_cv(gram, dataset.y, dataset.folds, protocol="paper",
-                             C_grid=COARSE_C_GRID if screen_C_grid is None else screen_C_grid,
-                             n_jobs=n_jobs, max_iter=screen_max_iter)
-                result.eval_seconds += time.perf_counter() - t0
-                row["screen_mean"] = res.mean
-                grams[len(result.rows)] = gram
-                log(f"  screen L={L} R={R} scale={scale} jk={int(jk)}: paper {100 * res.mean:.2f}%")
-            result.rows.append(row)
-    if refine_top is not None:
-        order = sorted(range(len(result.rows)), key=lambda i: -result.rows[i]["screen_mean"])
-        for i in order[:refine_top]:
-            _evaluate_row(result.rows[i], grams[i], dataset, protocols, C_grid, inner_C_grid, n_jobs,
-                          result, log)
+            result.rows.append({"num_layers": L, "num_mlp_layers": R, "scale": scale, "jk": jk,
+                                "kernel_seconds": seconds})
+    result.stage_seconds["kernels"] = time.perf_counter() - t0
+
+    def curves(row, nested: bool) -> Curves:
+        stem = None if svm_cache is None else svm_cache / f"{fingerprint}_{_config_name(row)}"
+        if stem is not None:  # a nested file holds the paper curves too
+            for kind in ("nested",) if nested else ("nested", "paper"):
+                if stem.with_name(f"{stem.name}_{kind}.npz").exists():
+                    with np.load(stem.with_name(f"{stem.name}_{kind}.npz")) as z:
+                        return Curves.from_npz(z)
+        path = None if stem is None else stem.with_name(f"{stem.name}_{'nested' if nested else 'paper'}.npz")
+        gram = combine_readouts(parts[row["num_mlp_layers"], row["scale"]], row["num_layers"], row["jk"])
+        k, _ = _check_gram_labels(gram, y)
+        raw = scale_gram(k)
+        grams = {nm: raw if nm == "raw" else cosine_normalize(raw) for nm in norms}
+        cv = svm_curves(grams, y, folds, C, solve, nested=nested, inner_folds=inner_folds, seed=seed, run=runner)
+        if path is not None:
+            with atomic_path(path, ".npz") as tmp:
+                np.savez(tmp, **cv.to_npz())
+        return cv
+
+    # 2. screen (or, without refine_top, everything)
+    evaluate_all = refine_top is None
+    nested_everywhere = "nested" in protocols and evaluate_all
+    stage = "screen" if not evaluate_all else "evaluate"
+    t0 = time.perf_counter()
+    per_config = len(folds) * len(norms) * ((1 + inner_folds) if nested_everywhere else 1)
+    runner.start(len(result.rows) * per_config, f"{dataset.name} {stage}", progress)
+    found = {}
+    for row in result.rows:
+        cv = curves(row, nested_everywhere)
+        found[_config_name(row)] = cv
+        _fill_row(row, cv, protocols if evaluate_all else ())
+        runner.advance(per_config)
+        log(f"  {stage} {_describe(row)}: paper {100 * row['screen_mean']:.2f}%"
+            + (f", nested {100 * row['nested_mean']:.2f}%" if "nested_mean" in row else ""))
+    runner.stop()
+    result.stage_seconds["screen"] = time.perf_counter() - t0
+
+    # 3. refine the top K
+    if not evaluate_all:
+        t0 = time.perf_counter()
+        order = sorted(range(len(result.rows)), key=lambda i: (-result.rows[i]["screen_mean"], i))[:refine_top]
+        nested = "nested" in protocols
+        per_config = len(folds) * len(norms) * ((1 + inner_folds) if nested else 1)
+        runner.start(len(order) * per_config, f"{dataset.name} refine top {refine_top}", progress)
+        for i in order:
+            row = result.rows[i]
+            cv = curves(row, nested)
+            found[_config_name(row)] = cv
+            _fill_row(row, cv, protocols)
+            runner.advance(per_config)
+            log(f"  refine {_describe(row)}: " + ", ".join(f"{p} {100 * row[f'{p}_mean']:.2f}%" for p in protocols))
+        runner.stop()
+        result.stage_seconds["refine"] = time.perf_counter() - t0
+
+    # 4. fully nested: every configuration's inner curves, the configuration chosen per fold
+    if fully_nested:
+        t0 = time.perf_counter()
+        per_config = len(folds) * len(norms) * (1 + inner_folds)
+        runner.start(len(result.rows) * per_config, f"{dataset.name} fully nested", progress)
+        inner = {}
+        for row in result.rows:
+            name = _config_name(row)
+            cv = found.get(name)
+            inner[name] = cv if cv is not None and cv.inner is not None else curves(row, True)
+            runner.advance(per_config)
+        runner.stop()
+        fn = select_fully_nested(inner)
+        by_name = {_config_name(r): r for r in result.rows}
+        fn["choices"] = [{**{k: by_name[c][k] for k in ("num_layers", "num_mlp_layers", "scale", "jk")},
+                          "normalization": nm, "C": c_value} for c, nm, c_value in fn["choices"]]
+        result.fully_nested = fn
+        result.stage_seconds["fully_nested"] = time.perf_counter() - t0
+        log(f"  fully nested: {100 * fn['mean']:.2f} ± {100 * fn['std']:.2f}%")
+    result.eval_seconds = sum(v for k, v in result.stage_seconds.items() if k != "kernels")
     return result
 
 
-def _evaluate_row(row, gram, dataset, protocols, C_grid, inner_C_grid, n_jobs, result, log):
-    t0 = time.perf_counter()
-    for protocol in protocols:
-        res = svm_cv(gram, dataset.y, dataset.folds, protocol=protocol, C_grid=C_grid,
-                     inner_C_grid=inner_C_grid if protocol == "nested" else None, n_jobs=n_jobs)
-        row[f"{protocol}_mean"] = res.mean
-        row[f"{protocol}_std"] = res.std
-        if protocol == "paper":
-            row["paper_C"] = float(res.C)
-            row["paper_normalization"] = res.normalization
-    result.eval_seconds += time.perf_counter() - t0
-    accs = ", ".join(f"{p} {100 * row[f'{p}_mean']:.2f}%" for p in protocols)
-    log(f"  L={row['num_layers']} R={row['num_mlp_layers']} scale={row['scale']} jk={int(row['jk'])}: {accs}")
+def _fill_row(row, cv: Curves, protocols) -> None:
+    """Write the protocols' figures of one configuration's curves into its row (and its screen_mean)."""
+    paper = select_paper(cv)
+    row["screen_mean"] = paper["mean"]
+    if "paper" in protocols:
+        row["paper_mean"], row["paper_std"] = paper["mean"], paper["std"]
+        row["paper_C"], row["paper_normalization"] = paper["C"], paper["normalization"]
+    if "nested" in protocols:
+        nested = select_fully_nested({None: cv})
+        row["nested_mean"], row["nested_std"] = nested["mean"], nested["std"]
+
+
+def _describe(row) -> str:
+    return f"L={row['num_layers']} R={row['num_mlp_layers']} scale={row['scale']} jk={int(row['jk'])}"
+
+
+def _config_name(row) -> str:
+    return f"L{row['num_layers']}_R{row['num_mlp_layers']}_{row['scale']}_jk{int(row['jk'])}"
+
+
+class _Runner:
+    """Runs one configuration's fold tasks in threads and drives one progress bar per stage."""
+
+    def __init__(self, n_jobs):
+        self.n_jobs = n_jobs
+        self.bar = None
+
+    def start(self, total: int, desc: str, progress: bool) -> None:
+        if progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="path", smoothing=0.05)
+
+    def advance(self, n: int) -> None:
+        """Count ``n`` paths done that came from the cache (computed ones are counted as they finish)."""
+        if self.bar is not None:
+            self.bar.update(max(0, n - self._counted))
+        self._counted = 0
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.bar = None
+
+    _counted = 0
+
+    def __call__(self, fn, args):
+        from joblib import Parallel, delayed
+        from threadpoolctl import threadpool_limits
+
+        workers = _effective_jobs(self.n_jobs, len(args))
+        paths_per_task = [1 + (len(a[-1]) if a[-1] is not None else 0) for a in args]
+        out = []
+        with threadpool_limits(limits=1, user_api="blas"):
+            gen = Parallel(n_jobs=workers, backend="threading", return_as="generator")(
+                delayed(fn)(*a) for a in args) if workers > 1 else (fn(*a) for a in args)
+            for r, n in zip(gen, paths_per_task):
+                out.append(r)
+                if self.bar is not None:
+                    self.bar.update(n)
+                self._counted += n
+        return out
 
 
 def _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memory, progress, log,
@@ -182,7 +350,7 @@ def _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memor
         for path in sorted(Path(cache_dir).glob(f"{name}_L*.npy")):
             depth = int(path.stem.rsplit("_L", 1)[1])
             if depth >= max_layers:
-                parts = np.load(path)
+                parts = np.load(path, mmap_mode="r")
                 if parts.shape[1] == len(dataset):
                     log(f"GNTK R={R} scale={scale}: reusing {path}")
                     return parts, 0.0
@@ -203,3 +371,15 @@ def _digest(dataset) -> str:
     for g in dataset.graphs:
         h.update(graph_key(g.edge_index, g.x, g.num_nodes))
     return h.hexdigest()
+
+
+def _fingerprint(dataset, folds, grid, norms, solver, inner_folds, seed) -> str:
+    """Names the SVM curves of one search setting: data, labels, folds, grid, solver, inner CV."""
+    h = hashlib.blake2b(digest_size=8)
+    h.update(_digest(dataset).encode())
+    h.update(np.asarray(dataset.y).astype(np.float64).tobytes())
+    for tr, te in folds:
+        h.update(np.asarray(tr, dtype=np.int64).tobytes() + b"|" + np.asarray(te, dtype=np.int64).tobytes())
+    h.update(np.asarray(grid, dtype=np.float64).tobytes())
+    h.update(repr((tuple(norms), solver, int(inner_folds), int(seed))).encode())
+    return f"{dataset.name}-{h.hexdigest()}"
