@@ -592,7 +592,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="also choose the configuration inside each training fold (fully nested CV)")
     r.add_argument("--gnn", action="store_true", help="also train GCN and GIN by 10-fold CV")
     r.add_argument("--refine-top", type=int, default=None, metavar="K",
-                   help="configurations refined under both protocols after the screen (default 5; --quick 2)")
+                   help="configurations refined under both protocols after the screen (default 5; --quick 1)")
     r.add_argument("--workers", type=int, default=None, metavar="N",
                    help="distributed workers (not available yet: runs in-process)")
     common(r)
