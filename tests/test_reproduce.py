@@ -37,13 +37,14 @@ def small_data():
 def tiny_settings(**changes) -> Settings:
     base = dict(datasets=("synthetic",), grid=GRID, refine_top=1, C_grid=C_GRID, sample_pairs=6, pair_seconds=5.0,
                 pair_sketch_sizes=(4,), sketch_datasets=("synthetic",), sketch_sizes=(4,), gnn_models=("gin",),
-                gnn_epochs=1)
+                gnn_epochs=1, fully_nested=True)
     return QUICK(**{**base, **changes})
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """``fastgnn reproduce --quick --gnn --json --datasets synthetic NCI1`` (NCI1 absent), tiny preset."""
+    """``fastgnn reproduce --quick --gnn --fully-nested --json --datasets synthetic NCI1`` (NCI1 absent),
+    tiny preset."""
     out = tmp_path_factory.mktemp("reproduce")
     empty = tmp_path_factory.mktemp("no-data")
     with pytest.MonkeyPatch.context() as mp:
@@ -54,7 +55,7 @@ def run(tmp_path_factory):
                                                           seed=1))
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
-            code = main(["reproduce", "--quick", "--gnn", "--json", "--datasets", "synthetic", "NCI1",
+            code = main(["reproduce", "--quick", "--gnn", "--fully-nested", "--json", "--datasets", "synthetic", "NCI1",
                          "--data-dir", str(empty), "--out", str(out)])
     assert code == 0
     return out, json.loads(buf.getvalue()), empty
@@ -71,6 +72,11 @@ def test_json_schema(run):
     assert row["paper_protocol"] > 1  # percent, not a fraction (a fraction of a 2-class set would be <= 1)
     assert set(row["config"]) >= {"num_layers", "num_mlp_layers", "scale", "jk", "C", "normalization"}
     assert row["configurations"] == 2 and row["refined"] == 1
+    # fully nested (the search chose a configuration of the grid inside each of the 10 folds)
+    assert len(row["fully_nested_choices"]) == 10
+    assert {c["num_layers"] for c in row["fully_nested_choices"]} <= {2, 3}
+    assert 0 <= row["fully_nested"] <= 100
+    assert "fully nested" in (out / "report.md").read_text()
     assert {r["stage"] for r in s["stages"]} == {"accuracy", "kernel_time", "sketch", "gnn"}
     assert all(r["seconds"] > 0 for r in s["stages"])
     assert s["stage_seconds"]["accuracy"] == pytest.approx(sum(r["seconds"] for r in s["stages"]
