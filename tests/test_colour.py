@@ -161,3 +161,16 @@ def test_float_features_compared_exactly():
     graph = Graph(torch.zeros(2, 0, dtype=torch.long), 3, x)
     c = colour_classes(graph)
     np.testing.assert_array_equal(c.labels, [0, 1, 0])
+
+
+def test_batches_of_the_union_give_the_same_classes(monkeypatch):
+    """Graphs are refined in batches of at most BATCH_EDGES edges: tiny batches, the same classes."""
+    rng = np.random.default_rng(9)
+    graphs = [from_nx(nx.gnp_random_graph(int(n), 0.3, seed=int(n)), rng.integers(0, 2, int(n)))
+              for n in rng.integers(1, 15, 20)]
+    whole = colour_classes_many(graphs)
+    monkeypatch.setattr(colour, "BATCH_EDGES", 30)
+    batched = colour_classes_many(graphs)
+    for a, b in zip(whole, batched):
+        np.testing.assert_array_equal(a.labels, b.labels)
+        np.testing.assert_array_equal(a.counts, b.counts)

@@ -98,7 +98,8 @@ def colour_classes(graph) -> Colouring:
 
 
 def colour_classes_many(graphs: Sequence, seed: int = 0) -> list[Colouring]:
-    """The colour classes of every graph, refined together on their disjoint union.
+    """The colour classes of every graph, refined together on their disjoint union (in batches of at
+    most :data:`BATCH_EDGES` edges).
 
     Args:
         graphs: :class:`fastgnn.graph.Graph` objects (``edge_index``, ``num_nodes``, ``x``).
@@ -113,6 +114,24 @@ def colour_classes_many(graphs: Sequence, seed: int = 0) -> list[Colouring]:
     dims = sorted({int(g.x.shape[1]) for g in graphs})
     if len(dims) > 1:
         raise ValueError(f"graphs: different feature dimensions {dims}")
+    # batches of at most BATCH_EDGES edges (a larger graph alone): the transient arrays of a round are
+    # a few int64 per edge, and the union of COLLAB-sized graphs (25M edges) made them gigabytes
+    edges = np.cumsum([int(g.edge_index.shape[1]) + int(g.num_nodes) for g in graphs])
+    out, start = [], 0
+    while start < len(graphs):
+        done = int(edges[start - 1]) if start else 0
+        end = max(start + 1, int(np.searchsorted(edges, done + BATCH_EDGES, side="right")))
+        out += _colour_union(graphs[start:end], seed)
+        start = end
+    return out
+
+
+#: Most edges (plus nodes) refined together by :func:`colour_classes_many`.
+BATCH_EDGES = 2**22
+
+
+def _colour_union(graphs: list, seed: int) -> list[Colouring]:
+    """:func:`colour_classes_many` on one batch: the refinement of the graphs' disjoint union."""
     sizes = np.array([int(g.num_nodes) for g in graphs], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     shift = np.repeat(offsets[:-1], [g.edge_index.shape[1] for g in graphs])
