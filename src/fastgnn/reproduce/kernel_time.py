@@ -20,12 +20,13 @@ Cost: the batched Gram once, plus ``pair_seconds`` (or ``min_pairs`` pairs) per 
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
 import torch
 
-__all__ = ["run", "sample_pairs", "warm_up", "KRON_BYTES_PER_ENTRY"]
+__all__ = ["run", "sample_pairs", "warm_up", "one_torch_thread", "KRON_BYTES_PER_ENTRY"]
 
 #: peak bytes per entry of the sparse Kronecker operator (COO then CSR: int64 indices, float64 values)
 KRON_BYTES_PER_ENTRY = 40
@@ -41,8 +42,7 @@ def run(dataset, config: dict, settings, *, progress=True, log=print) -> dict:
     sample = sample_pairs(n, settings.sample_pairs, np.random.default_rng(settings.seed))
     methods = []
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a pair's products are small: on a busy machine 2 threads ran up to 1000x slower
-    try:
+    with one_torch_thread():  # a pair's products are small: on a busy machine 2 threads ran up to 1000x slower
         ops, prep = _prepare(graphs, config, None, settings.seed)
         for method in ("kron", "decoupled"):
             methods.append(_time_pairs(method, ops, sample, total, prep, config, settings, None))
@@ -51,8 +51,6 @@ def run(dataset, config: dict, settings, *, progress=True, log=print) -> dict:
             sops, sprep = _prepare(graphs, config, int(b), settings.seed)
             methods.append(_time_pairs("sketch", sops, sample, total, sprep, config, settings, int(b)))
             log(_line(dataset.name, methods[-1]))
-    finally:
-        torch.set_num_threads(threads)
     ops = sops = None
     est = GNTK(num_layers=config["num_layers"], num_mlp_layers=config["num_mlp_layers"], scale=config["scale"],
                jk=bool(config["jk"]), progress=progress)
@@ -66,6 +64,18 @@ def run(dataset, config: dict, settings, *, progress=True, log=print) -> dict:
     log(_line(dataset.name, methods[-1]))
     return {"dataset": dataset.name, "config": {k: config[k] for k in ("num_layers", "num_mlp_layers", "scale", "jk")},
             "graphs": n, "graph_pairs": total, "pair_threads": 1, "batched_threads": threads, "methods": methods}
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    """Torch on one thread inside the block (restored after): small products on a shared 2-core machine
+    run faster, and far more steadily, on one thread than on two."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def warm_up(est, dataset, graphs: int = 4) -> None:
