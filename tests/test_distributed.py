@@ -213,3 +213,28 @@ def test_cli_refuses_bad_cluster_options(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     assert main(["gntk", "synthetic", "--workers", "2"]) == 1
     assert 'pip install "fastgnn[dask]"' in capsys.readouterr().err
+
+
+def test_model_selection_curves_on_dask_equal_the_serial_ones(cluster, graphs, reference, monkeypatch):
+    """svm_curves' (normalisation, fold) C-path tasks on Dask: the same curves as run serially."""
+    from sklearn.model_selection import StratifiedKFold
+
+    import fastgnn.distributed.selection as selection
+    from fastgnn.distributed import DaskRun
+    from fastgnn.evaluate import cosine_normalize, scale_gram, svm_solver
+    from fastgnn.model_selection.protocols import svm_curves
+
+    y = synthetic(**GRAPHS).y
+    folds = list(StratifiedKFold(4, shuffle=True, random_state=0).split(np.zeros(len(y)), y))
+    raw = scale_gram(reference["gram"])
+    grams = {"raw": raw, "cosine": cosine_normalize(raw)}
+    grid = np.logspace(-2, 4, 12)
+    serial = svm_curves(grams, y, folds, grid, svm_solver("path"), nested=True, inner_folds=3)
+    monkeypatch.setattr(selection, "SCATTER_BYTES", 0)  # scatter even these small Grams (once each)
+    done = []
+    with Client(cluster):
+        dask = svm_curves(grams, y, folds, grid, svm_solver("path"), nested=True, inner_folds=3,
+                          run=DaskRun(on_done=lambda i, r: done.append(i)))
+    assert sorted(done) == list(range(2 * len(folds)))
+    assert np.array_equal(dask.test, serial.test) and np.array_equal(dask.inner, serial.inner)
+    assert 0.4 < serial.test.mean() <= 1.0  # curves of a learnable set, not a constant
