@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import platform
 from pathlib import Path
 
@@ -69,7 +70,8 @@ def markdown(s: dict, *, gnn: bool = False) -> str:
     grid = _grid_text(st["grid"]) if st["grid"] else "the GNTK paper's 60 configurations"
     lines = ["# The GNTK paper's tables, reproduced by `fastgnn reproduce`", "",
              f"{'Quick run (`--quick`)' if st['quick'] else 'Full run'}: grid {grid}; every configuration screened "
-             f"under the paper protocol, the best {st['refine_top']} refined under both protocols. "
+             f"under the paper protocol, the best {st['refine_top']} refined under both protocols; "
+             f"{_c_text(st['C_grid'])}. "
              f"Versions: {', '.join(f'{k} {v}' for k, v in s['versions'].items())}.", ""]
     if s["skipped"]:
         lines += ["Skipped: " + "; ".join(f"{r['dataset']} ({r['reason']})" for r in s["skipped"]) + ".", ""]
@@ -279,6 +281,12 @@ def _pm(r: dict, key: str) -> str:
     return f"{r[key]:.2f}" + ("" if std is None else f" ± {std:.2f}")
 
 
+def _c_text(c_grid) -> str:
+    if not c_grid:
+        return "the authors' 120 values of C, 1e-2 to 1e4"
+    return f"{len(c_grid)} values of C, {min(c_grid):.3g} to {max(c_grid):.3g}"
+
+
 def _grid_text(grid: dict) -> str:
     """``"num_layers {2, 3} × num_mlp_layers {1} × ..."``."""
     return " × ".join(f"{k} {{{', '.join(str(v) for v in vals)}}}" for k, vals in grid.items())
@@ -298,4 +306,5 @@ def _versions() -> dict:
     import fastgnn
 
     return {"fastgnn": fastgnn.__version__, "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": numpy.__version__, "scikit-learn": sklearn.__version__}
+            "numpy": numpy.__version__, "scikit-learn": sklearn.__version__,
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}
