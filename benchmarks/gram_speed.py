@@ -306,7 +306,7 @@ def run_dataset(name, ds, args, dtype, probe_nodes, cuda) -> dict:
     row["fit_speedup"] = row["batched_cpu_s"] / row["compressed_cpu_s"]
     print(f"  compressed vs uncompressed: pair work x{row['pair_speedup']:.3g}, whole fit_transform "
           f"x{row['fit_speedup']:.3g} (class pairs x{row['compression']:.3g} fewer)")
-    if args.ab_repeats and keep is None:
+    if args.ab_repeats and "extrapolated" not in row["batched_cpu_how"]:
         interleaved(row, graphs, dtype, args)
     return row
 
