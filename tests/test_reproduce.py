@@ -309,3 +309,22 @@ def test_quick_on_mutag_is_within_the_paper(tmp_path, shared_datasets):
     how = {r["method"]: r["how"] for r in s["kernel_time"]}
     assert how.pop("batched") == "measured"
     assert all(h == "extrapolated from 10 of 17766 pairs" for h in how.values())
+
+
+def test_report_gathers_datasets_finished_by_another_run(run, tmp_path):
+    """Two processes sharing --out (NCI1 run alone beside the others): each report holds both datasets."""
+    out = tmp_path / "shared-out"
+    shutil.copytree(run[0], out)
+    other = fastgnn.datasets.synthetic(30, min_nodes=5, max_nodes=12, seed=3, name="another")
+    s = reproduce([other], out=out, settings=tiny_settings(sketch_datasets=()), progress=False, log=None)
+    assert [r["dataset"] for r in s["accuracy"]] == ["another", "synthetic"]
+    # the saved dataset keeps its figures; its stages are reported as resumed, this run's as run
+    assert s["accuracy"][1] == run[1]["accuracy"][0]
+    resumed = {(r["stage"], r["dataset"]): r["resumed"] for r in s["stages"]}
+    assert resumed[("accuracy", "synthetic")] and not resumed[("accuracy", "another")]
+    report = (out / "report.md").read_text()
+    assert "| another |" in report and "| synthetic |" in report
+    # a saved dataset made with other settings is left out
+    s2 = reproduce([other], out=out, settings=tiny_settings(sketch_datasets=(), refine_top=2), progress=False,
+                   log=None)
+    assert [r["dataset"] for r in s2["accuracy"]] == ["another"]

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from fastgnn.reproduce import accuracy, gnn, kernel_time, report, sketch
 from fastgnn.reproduce.settings import ALL_DATASETS, FALLBACK_CONFIG, QUICK_DATASETS, Settings
-from fastgnn.reproduce.store import StageStore, fingerprint
+from fastgnn.reproduce.store import StageStore, fingerprint, plain
 
 __all__ = ["reproduce", "Settings", "ALL_DATASETS", "QUICK_DATASETS", "PAPER"]
 
@@ -93,12 +93,49 @@ def reproduce(
         if data is None:
             continue
         records.append(_run_dataset(data, settings, store, out, gnn, progress, log))
-        report.write(out, records, skipped, settings, gnn=gnn)
-    summary = report.write(out, records, skipped, settings, gnn=gnn)
+        _write(out, records, skipped, settings, store, gnn)
+    summary = _write(out, records, skipped, settings, store, gnn)
     summary["run_seconds"] = time.perf_counter() - t0
-    log(f"[reproduce] wrote {summary['report']} ({len(records)} datasets, {len(skipped)} skipped) in "
-        f"{summary['run_seconds']:.1f} s")
+    log(f"[reproduce] wrote {summary['report']} ({len(summary['accuracy'])} datasets, {len(summary['skipped'])} "
+        f"skipped) in {summary['run_seconds']:.1f} s")
     return summary
+
+
+def _write(out: Path, records: list, skipped: list, settings: Settings, store: StageStore, gnn: bool) -> dict:
+    """The report of this run's datasets and of every other dataset finished under ``out`` with the same
+    settings (another process, e.g. NCI1 run alone beside the others), in the paper's order."""
+    ran = {r["dataset"] for r in records}
+    saved = [r for r in _saved_records(store, settings) if r["dataset"] not in ran]
+    order = {name: i for i, name in enumerate(ALL_DATASETS)}
+    every = sorted(records + saved, key=lambda r: (order.get(r["dataset"], len(order)), r["dataset"]))
+    have = {r["dataset"] for r in every}
+    return report.write(out, every, [s for s in skipped if s["dataset"] not in have], settings, gnn=gnn)
+
+
+def _saved_records(store: StageStore, settings: Settings) -> list:
+    """Per dataset with a saved accuracy stage made with these settings, its saved stages (those made with
+    these settings, from the same data, at its configuration)."""
+    out = []
+    for path in sorted((store.out / "stages" / "accuracy").glob("*.json")):
+        name = path.stem
+        acc = store.load("accuracy", name)
+        if acc is None or not _same(acc["key"], settings.stage_key("accuracy")):
+            continue
+        found = acc["result"]["config"]
+        config = {k: found[k] for k in _CONFIG_KEYS}
+        rec = {"dataset": name, "accuracy": {**acc, "resumed": True}}
+        for stage, extra in (("kernel_time", {"config": config}), ("sketch", {"config": config}), ("gnn", {})):
+            saved = store.load(stage, name)
+            if saved is not None and saved["key"].get("data") == acc["key"].get("data") and \
+                    _same(saved["key"], {**settings.stage_key(stage), **extra}):
+                rec[stage] = {**saved, "resumed": True}
+        out.append(rec)
+    return out
+
+
+def _same(saved_key: dict, key: dict) -> bool:
+    """Whether a saved key, the data fingerprint aside, is ``key``."""
+    return {k: v for k, v in saved_key.items() if k != "data"} == plain(key)
 
 
 def _run_dataset(data, settings: Settings, store: StageStore, out: Path, with_gnn: bool, progress, log) -> dict:

@@ -44,7 +44,7 @@ def summary(records: list, skipped: list, settings) -> dict:
         name = rec["dataset"]
         a = rec["accuracy"]["result"]
         acc.append(a)
-        k = rec["kernel_time"]["result"]
+        k = rec["kernel_time"]["result"] if rec.get("kernel_time") else {"methods": []}
         for m in k["methods"]:
             kt.append({"dataset": name, "config": k["config"], "graphs": k["graphs"], "graph_pairs": k["graph_pairs"],
                        **m, "model_selection_seconds": a["model_selection_seconds"],

@@ -18,7 +18,7 @@ import numpy as np
 
 from fastgnn.io import finite, save_json, to_json
 
-__all__ = ["StageStore", "fingerprint"]
+__all__ = ["StageStore", "fingerprint", "plain"]
 
 
 class StageStore:
@@ -38,7 +38,7 @@ class StageStore:
             record = json.loads(path.read_text())
         except (OSError, ValueError):
             return None
-        if key is not None and record.get("key") != _plain(key):
+        if key is not None and record.get("key") != plain(key):
             return None
         return record
 
@@ -54,7 +54,7 @@ class StageStore:
         self.log(f"[{stage}] {dataset}: running")
         t0 = time.perf_counter()
         result = fn()
-        record = {"stage": stage, "dataset": dataset, "key": _plain(key), "seconds": time.perf_counter() - t0,
+        record = {"stage": stage, "dataset": dataset, "key": plain(key), "seconds": time.perf_counter() - t0,
                   "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "result": result}
         save_json(self.path(stage, dataset), record)
         self.log(f"[{stage}] {dataset}: done in {record['seconds']:.1f} s")
@@ -77,6 +77,6 @@ def fingerprint(dataset) -> str:
     return h.hexdigest()
 
 
-def _plain(obj):
+def plain(obj):
     """``obj`` as it reads back from JSON (tuples become lists, NaN None), for comparing keys."""
     return json.loads(to_json(finite(obj)))
