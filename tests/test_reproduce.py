@@ -328,3 +328,14 @@ def test_report_gathers_datasets_finished_by_another_run(run, tmp_path):
     s2 = reproduce([other], out=out, settings=tiny_settings(sketch_datasets=(), refine_top=2), progress=False,
                    log=None)
     assert [r["dataset"] for r in s2["accuracy"]] == ["another"]
+
+
+def test_misspelt_dataset_fails_before_any_work(capsys, tmp_path, monkeypatch):
+    def fail(*a, **k):
+        raise AssertionError("a stage ran before the names were checked")
+
+    monkeypatch.setattr(accuracy, "run", fail)
+    code = main(["reproduce", "--datasets", "synthetic", "MUTAGG", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and "unknown dataset 'MUTAGG'" in err and "known names" in err
+    assert not (tmp_path / "stages").exists()

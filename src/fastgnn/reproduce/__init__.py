@@ -88,7 +88,13 @@ def reproduce(
     store = StageStore(out, log)
     t0 = time.perf_counter()
     records, skipped = [], []
-    for item in settings.datasets if datasets is None else datasets:
+    from fastgnn.datasets import canonical_name
+
+    items = list(settings.datasets if datasets is None else datasets)
+    for item in items:  # a misspelt name fails now, not after hours of the datasets before it
+        if isinstance(item, str):
+            canonical_name(item)
+    for item in items:
         data = _load(item, data_dir, log, skipped)
         if data is None:
             continue
