@@ -6,9 +6,10 @@ At one configuration (the dataset's found one, else L=4, R=2, uniform, jk), on t
   (Eq. 1, ``(A_G ⊗ A_H) vec Σ``, the GNTK paper's baseline, O(N⁴) per pair), ``decoupled``
   (``A_G Σ A_Hᵀ``, O(N³)) and ``sketch`` at each b (O(N² b)), on one torch thread.  Each is
   timed on a seeded uniform sample of the n(n+1)/2 graph pairs i <= j (each pair the best of
-  ``pair_repeats`` runs; cut short when the method's time budget runs out; one untimed warm-up
-  pair first); the whole Gram is extrapolated as the mean time per sampled
-  pair × n(n+1)/2, plus the measured preparation of every graph (its self-diagonals): rows
+  ``pair_repeats`` runs, or of the runs that fit in half a second; the sample cut short when the
+  method's time budget runs out; one untimed warm-up pair first); the whole Gram is extrapolated
+  as the mean time per sampled pair × n(n+1)/2, plus the measured preparation of every graph (its
+  self-diagonals): rows
   ``how = "extrapolated ..."``.  A Kronecker pair whose operator would not fit the memory limit is
   not run; its time is the measured pairs' seconds per operator entry times its entries (said in
   ``note``).
@@ -28,6 +29,8 @@ import torch
 
 __all__ = ["run", "sample_pairs", "warm_up", "one_torch_thread", "KRON_BYTES_PER_ENTRY"]
 
+#: a pair that took this long is not repeated: an interruption of the machine is small beside it
+LONG_PAIR_SECONDS = 0.5
 #: peak bytes per entry of the sparse Kronecker operator (COO then CSR: int64 indices, float64 values)
 KRON_BYTES_PER_ENTRY = 40
 
@@ -125,7 +128,7 @@ def _time_pairs(method, ops, sample, total, prep, config, settings, b) -> dict:
             skipped.append(nnz[i] * nnz[j])
             continue
         runs = []
-        for _ in range(settings.pair_repeats):
+        while len(runs) < settings.pair_repeats and sum(runs) < LONG_PAIR_SECONDS:
             t0 = time.perf_counter()
             pair_readouts(ops[i], ops[j], **kw)
             runs.append(time.perf_counter() - t0)

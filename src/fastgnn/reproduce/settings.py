@@ -54,7 +54,7 @@ class Settings:
     refine_top: int = 5
     C_grid: tuple | None = None
     sample_pairs: int = 200
-    pair_seconds: float = 60.0
+    pair_seconds: float = 30.0
     min_pairs: int = 3
     pair_repeats: int = 3
     kron_max_bytes: float = 2e9
