@@ -72,6 +72,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", default=str(REPO / "runs" / "grams"), help="where the Grams are kept")
     ap.add_argument("--libsvm-every", type=int, default=10, help="libsvm on every k-th C, time x k")
     ap.add_argument("--protocols", nargs="+", default=["paper", "nested"], choices=["paper", "nested"])
+    ap.add_argument("--max-folds", type=int, default=None, help="only the first K outer folds (labelled)")
+    ap.add_argument("--normalizations", nargs="+", default=["raw", "cosine"], choices=["raw", "cosine"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "model_selection"))
     args = ap.parse_args(argv)
@@ -82,19 +84,24 @@ def main(argv=None) -> int:
     for name in args.datasets:
         data = datasets.load(name, root=args.data_dir, progress=False)
         gram = config_gram(name, data, Path(args.cache) if args.cache else None)
+        folds = data.folds[: args.max_folds] if args.max_folds else data.folds
         for protocol in args.protocols:
             t0 = time.perf_counter()
-            fast = svm_cv(gram, data.y, data.folds, protocol=protocol, n_jobs=args.threads)
+            fast = svm_cv(gram, data.y, folds, protocol=protocol, normalizations=args.normalizations,
+                          n_jobs=args.threads)
             path_s = time.perf_counter() - t0
             sub = DEFAULT_C_GRID[::every]
             t0 = time.perf_counter()
-            slow = svm_cv(gram, data.y, data.folds, protocol=protocol, C_grid=sub, solver="libsvm",
-                          n_jobs=args.threads)
+            slow = svm_cv(gram, data.y, folds, protocol=protocol, C_grid=sub, solver="libsvm",
+                          normalizations=args.normalizations, n_jobs=args.threads)
             libsvm_s = (time.perf_counter() - t0) * len(DEFAULT_C_GRID) / len(sub)
             row = {
                 "dataset": name, "graphs": len(data), "config": "L{} R{} {} jk{}".format(*CONFIGS[name][:3],
                                                                                        int(CONFIGS[name][3])),
-                "protocol": protocol, "path_s": path_s, "libsvm_s": libsvm_s,
+                "protocol": protocol + ("" if len(folds) == len(data.folds) else f" ({len(folds)} of "
+                                        f"{len(data.folds)} folds)") + ("" if len(args.normalizations) == 2
+                                                                        else f" ({args.normalizations[0]} only)"),
+                "path_s": path_s, "libsvm_s": libsvm_s,
                 "libsvm_s_kind": "measured" if every == 1 else f"extrapolated from every {every}th C",
                 "speedup": libsvm_s / path_s, "path_acc": 100 * fast.mean, "path_std": 100 * fast.std,
                 "libsvm_acc": 100 * slow.mean, "libsvm_C_values": len(sub), "threads": args.threads,
