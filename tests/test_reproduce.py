@@ -339,3 +339,38 @@ def test_misspelt_dataset_fails_before_any_work(capsys, tmp_path, monkeypatch):
     err = capsys.readouterr().err
     assert code == 1 and "unknown dataset 'MUTAGG'" in err and "known names" in err
     assert not (tmp_path / "stages").exists()
+
+
+def test_kron_pairs_too_large_are_estimated_or_said_not_run(tmp_path):
+    """Kronecker pairs over the memory limit are not run: estimated from the run pairs by operator entries,
+    or, when none fits, reported as not run (and the report still renders)."""
+    import torch
+
+    from fastgnn.reproduce import report
+
+    data = small_data()
+    config = {"num_layers": 2, "num_mlp_layers": 1, "scale": "uniform", "jk": True}
+    nnz = np.array([int(torch.count_nonzero(g.adjacency(self_loops=True))) for g in data.graphs], dtype=float)
+    pairs = sample_pairs(len(data), 12, np.random.default_rng(0))
+    entries = nnz[pairs[:, 0]] * nnz[pairs[:, 1]]
+    limit = float(np.median(entries)) * kernel_time.KRON_BYTES_PER_ENTRY
+    base = dict(sample_pairs=12, pair_sketch_sizes=())
+    r = kernel_time.run(data, config, tiny_settings(kron_max_bytes=limit, **base), progress=False, log=lambda s: None)
+    kron = r["methods"][0]
+    too_big = int((entries * kernel_time.KRON_BYTES_PER_ENTRY > limit).sum())
+    assert 0 < too_big < 12 and kron["pairs_timed"] == 12 - too_big
+    assert kron["how"] == f"extrapolated from 12 of {30 * 31 // 2} pairs" and f"{too_big} sampled pairs" in kron["note"]
+    assert kron["seconds"] > kron["prepare_seconds"]
+    none = kernel_time.run(data, config, tiny_settings(kron_max_bytes=1.0, **base), progress=False,
+                           log=lambda s: None)["methods"][0]
+    assert none["how"] == "not run" and none["seconds"] is None and none["pairs_timed"] == 0
+    rec = {"stage": "kernel_time", "dataset": "synthetic", "seconds": 1.0, "finished": "", "resumed": False,
+           "result": {**r, "methods": [none, *r["methods"][1:]]}}
+    acc = {"stage": "accuracy", "dataset": "synthetic", "seconds": 1.0, "finished": "", "resumed": False,
+           "result": {"dataset": "synthetic", "paper": None, "paper_std": None, "paper_protocol": 50.0,
+                      "paper_protocol_std": 1.0, "nested": 50.0, "nested_std": 1.0, "difference": None,
+                      "config": {**config, "C": 1.0, "normalization": "raw"}, "configurations": 1, "refined": 1,
+                      "kernel_seconds": 1.0, "model_selection_seconds": 2.0, "search_stage_seconds": {}}}
+    s = report.write(tmp_path, [{"dataset": "synthetic", "accuracy": acc, "kernel_time": rec}], [], tiny_settings())
+    assert "| synthetic | L=2, R=1, uniform, jk | - |" in (tmp_path / "report.md").read_text()
+    assert [m["how"] for m in s["kernel_time"]][0] == "not run"
