@@ -198,7 +198,7 @@ def _figures(out: Path, s: dict) -> list:
         ax.set_xticks(x, [r["dataset"] for r in acc])
         ax.set_ylabel("10-fold accuracy (%)")
         ax.set_ylim(0, 100)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=len(series))
         ax.set_title("GNTK accuracy: the paper against fastgnn")
         paths.append(_save(fig, out / "accuracy.png", plt))
     if s["kernel_time"]:
