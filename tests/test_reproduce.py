@@ -77,6 +77,7 @@ def test_json_schema(run):
     assert {c["num_layers"] for c in row["fully_nested_choices"]} <= {2, 3}
     assert 0 <= row["fully_nested"] <= 100
     assert "fully nested" in (out / "report.md").read_text()
+    assert "| synthetic | " in (out / "report.md").read_text().split("the search's own stages")[1]
     assert {r["stage"] for r in s["stages"]} == {"accuracy", "kernel_time", "sketch", "gnn"}
     assert all(r["seconds"] > 0 for r in s["stages"])
     assert s["stage_seconds"]["accuracy"] == pytest.approx(sum(r["seconds"] for r in s["stages"]

@@ -88,6 +88,13 @@ def markdown(s: dict, *, gnn: bool = False) -> str:
         if by:
             lines.append(f"| {stage} | " + " | ".join(_s(by.get(r["dataset"])) for r in s["accuracy"])
                          + f" | {_s(s['stage_seconds'][stage])} |")
+    inner = [r for r in s["accuracy"] if r.get("search_stage_seconds")]
+    if inner:
+        parts = list(dict.fromkeys(k for r in inner for k in r["search_stage_seconds"]))
+        lines += ["", "Inside the accuracy stage (the search's own stages):", "",
+                  "| dataset | " + " | ".join(parts) + " |", "|---" * (len(parts) + 1) + "|"]
+        lines += [f"| {r['dataset']} | " + " | ".join(_s(r["search_stage_seconds"].get(p)) for p in parts) + " |"
+                  for r in inner]
     lines += ["", "Seconds, wall clock, of the run that finished each stage (a rerun skips finished stages "
               "and reports the saved times).", "", "Figures: " + ", ".join(
                   f"![{Path(p).stem}]({Path(p).name})" for p in s["figures"]), ""]
