@@ -13,7 +13,7 @@ in-edges per node and F_in = 64 — and each layer, F_out = 64:
 
 An *epoch* is one forward and one backward (``out.sum().backward()``, gradients wrt x and every
 parameter, set to None before each epoch). The graph's preprocessing is done once, outside the
-epoch, for every layer: fastgnn layers get a prebuilt ``gcn_norm`` / ``gat_graph``; PyG's
+epoch, for every layer: fastgnn layers get a prebuilt ``normalized_adjacency`` / ``gat_graph``; PyG's
 GCNConv is ``cached=True`` (warmed up), PyG's GATConv gets the self-loops added beforehand and
 ``add_self_loops=False``.
 
@@ -181,9 +181,9 @@ def make_layer(name: str, f_in: int, f_out: int, heads: int, edge_index: torch.T
         loops, _ = add_self_loops(remove_self_loops(edge_index)[0], num_nodes=n)
         return pyg_nn.GATConv(f_in, f_out // heads, heads=heads, add_self_loops=False), loops
     if name.startswith("fastgnn GCNConv"):
-        return fnn.GCNConv(f_in, f_out, aggr_impl=name.split()[-1]), fnn.gcn_norm(edge_index, n)
+        return fnn.GCNConv(f_in, f_out, aggr_impl=name.split()[-1]), fnn.normalized_adjacency(edge_index, n)
     if name == "fastgnn DenseGCNConv":
-        return fnn.DenseGCNConv(f_in, f_out), fnn.DenseAdjacency(fnn.gcn_norm(edge_index, n).to_dense())
+        return fnn.DenseGCNConv(f_in, f_out), fnn.DenseAdjacency(fnn.normalized_adjacency(edge_index, n).to_dense())
     if name == "fastgnn GATConv":
         return fnn.GATConv(f_in, f_out // heads, heads=heads), fnn.gat_graph(edge_index, n)
     if name == "fastgnn SelfAttention":

@@ -8,7 +8,16 @@ import math
 import pytest
 import torch
 
-from fastgnn.nn import DenseGCNConv, GATConv, GCNConv, SelfAttention, aggregate, gat_graph, gcn_norm, self_attention
+from fastgnn.nn import (
+    DenseGCNConv,
+    GATConv,
+    GCNConv,
+    SelfAttention,
+    aggregate,
+    gat_graph,
+    normalized_adjacency,
+    self_attention,
+)
 from fastgnn.nn.gat_conv import GATAggregate
 from fastgnn.nn.gcn_conv import GCNFunction
 from fastgnn.nn.self_attention import SelfAttentionFunction
@@ -68,13 +77,13 @@ def reference_gcn(x, weight, bias, a_norm):
     return a_norm @ (x @ weight) + bias
 
 
-# --- gcn_norm and the aggregation ------------------------------------------------------------
+# --- normalized_adjacency and the aggregation ------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", GRAPHS)
-def test_gcn_norm_matches_dense_reference_and_keeps_transpose(name):
+def test_normalized_adjacency_matches_dense_reference_and_keeps_transpose(name):
     edge_index, n = GRAPHS[name]
-    adj = gcn_norm(edge_index, n, dtype=F64)
+    adj = normalized_adjacency(edge_index, n, dtype=F64)
     ref = reference_gcn_norm(edge_index, n)
     torch.testing.assert_close(adj.to_dense(), ref)
     torch.testing.assert_close(adj.csr_t.to_dense(), ref.T)
@@ -86,7 +95,7 @@ def test_gcn_norm_matches_dense_reference_and_keeps_transpose(name):
 @pytest.mark.parametrize("name", GRAPHS)
 def test_aggregate_gradcheck_and_reference(name, impl):
     edge_index, n = GRAPHS[name]
-    adj = gcn_norm(edge_index, n, dtype=F64)
+    adj = normalized_adjacency(edge_index, n, dtype=F64)
     z = torch.randn(n, 3, dtype=F64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: aggregate(t, adj, impl), (z,))
     ref = reference_gcn_norm(edge_index, n)
@@ -99,7 +108,7 @@ def test_aggregate_gradcheck_and_reference(name, impl):
 
 def test_spmm_and_scatter_paths_agree_in_float32():
     edge_index, n = random_graph(200, 2000, seed=3), 200
-    adj = gcn_norm(edge_index, n)
+    adj = normalized_adjacency(edge_index, n)
     z = torch.randn(n, 16, requires_grad=True)
     dy = torch.randn(n, 16)
     outs = []
@@ -118,7 +127,7 @@ def test_spmm_and_scatter_paths_agree_in_float32():
 @pytest.mark.parametrize("name", GRAPHS)
 def test_gcn_function_gradcheck(name, impl):
     edge_index, n = GRAPHS[name]
-    adj = gcn_norm(edge_index, n, dtype=F64)
+    adj = normalized_adjacency(edge_index, n, dtype=F64)
     x = torch.randn(n, 3, dtype=F64, requires_grad=True)
     w = torch.randn(3, 2, dtype=F64, requires_grad=True)
     b = torch.randn(2, dtype=F64, requires_grad=True)
@@ -165,7 +174,7 @@ def test_gcn_conv_without_normalize_or_bias():
 def test_gcn_conv_accepts_prebuilt_adjacency_and_caches():
     edge_index, n = directed_graph()
     x = torch.randn(n, 3)
-    adj = gcn_norm(edge_index, n)
+    adj = normalized_adjacency(edge_index, n)
     conv = GCNConv(3, 2, cached=True)
     y = conv(x, edge_index)
     torch.testing.assert_close(conv(x, adj), y)
@@ -192,7 +201,7 @@ def test_cached_layers_can_be_copied_and_pickled():
 
 def test_gcn_conv_float32_converts_prebuilt_float64_adjacency():
     edge_index, n = directed_graph()
-    adj = gcn_norm(edge_index, n, dtype=F64)
+    adj = normalized_adjacency(edge_index, n, dtype=F64)
     conv = GCNConv(3, 2)
     y = conv(torch.randn(n, 3), adj)
     assert y.dtype == torch.float32
@@ -446,22 +455,22 @@ def test_empty_graph_gives_an_empty_output(layer):
 
 def test_mismatched_feature_rows_against_prebuilt_adjacency():
     edge_index, n = directed_graph()
-    adj = gcn_norm(edge_index, n)
+    adj = normalized_adjacency(edge_index, n)
     with pytest.raises(ValueError, match=r"x has 6 rows but the graph has num_nodes=7"):
         GCNConv(3, 2)(torch.randn(6, 3), adj)
 
 
-def test_gcn_norm_rejects_bad_arguments():
+def test_normalized_adjacency_rejects_bad_arguments():
     with pytest.raises(ValueError, match=r"empty graph: num_nodes must be > 0, got 0"):
-        gcn_norm(torch.empty(2, 0, dtype=torch.long), 0)
+        normalized_adjacency(torch.empty(2, 0, dtype=torch.long), 0)
     with pytest.raises(ValueError, match=r"edge_index\[1, 0\] = 3 \(target node\) is out of range for num_nodes=3"):
-        gcn_norm(torch.tensor([[0], [3]]), 3)
+        normalized_adjacency(torch.tensor([[0], [3]]), 3)
     with pytest.raises(ValueError, match=r"aggr_impl must be one of"):
         GCNConv(3, 2, aggr_impl="dense")
 
 
 def test_isolated_node_without_self_loops_gets_zero_not_inf():
-    adj = gcn_norm(torch.tensor([[0], [1]]), 3, add_self_loops=False)
+    adj = normalized_adjacency(torch.tensor([[0], [1]]), 3, add_self_loops=False)
     dense = adj.to_dense()
     assert bool(torch.isfinite(dense).all())
     assert math.isclose(float(dense[1, 0]), 0.0)  # source 0 has in-degree 0: d_0^-1/2 taken as 0, as PyG

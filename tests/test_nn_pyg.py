@@ -9,11 +9,14 @@ import torch
 
 pyg_nn = pytest.importorskip("torch_geometric.nn")
 pyg_utils = pytest.importorskip("torch_geometric.utils")
+PYG_GCN_NORM = pytest.importorskip("torch_geometric.nn.conv.gcn_conv").gcn_norm
 
 from fastgnn.nn import DenseGCNConv, GATConv, GCNConv  # noqa: E402
+from fastgnn.nn.gcn_conv import gcn_norm  # noqa: E402
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
               pytest.mark.filterwarnings("ignore:Sparse invariant checks:UserWarning"),
+              pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta:UserWarning"),
               pytest.mark.filterwarnings("ignore:Converting sparse tensor to CSR:UserWarning")]  # PyG's own
 
 F64 = torch.float64
@@ -195,6 +198,98 @@ def test_gcn_conv_lazy_in_channels_equals_pyg():
     same_weights(ours, theirs, x, edge_index)
     assert ours.lin.weight.shape == (4, 5)
     compare(ours, theirs, (x, edge_index), 0)
+
+
+# --- the functional gcn_norm (PyG's torch_geometric.nn.conv.gcn_conv.gcn_norm) ----------------
+
+
+def test_gcn_norm_signature_is_pygs():
+    import inspect
+
+    p1, p2 = inspect.signature(gcn_norm).parameters.values(), inspect.signature(PYG_GCN_NORM).parameters.values()
+    assert [(p.name, p.default) for p in p1] == [(p.name, p.default) for p in p2]
+
+
+def _grad(fn, value, cotangent):
+    """The gradient of <cotangent, fn(v)> wrt a fresh leaf copy v of ``value``."""
+    v = value.detach().clone().requires_grad_()
+    return torch.autograd.grad(fn(v), v, cotangent)[0]
+
+
+@pytest.mark.parametrize("name", ["directed", "random"])
+@pytest.mark.parametrize("options", [
+    {}, {"improved": True}, {"add_self_loops": False}, {"flow": "target_to_source"}, {"num_nodes": 40},
+])
+def test_gcn_norm_on_edge_index_equals_pyg(name, options):
+    """``(edge_index, edge_weight)``: the same edges in the same order (non-loop edges, then one
+    loop per node) and the same weights; the gradient wrt edge_weight equals PyG's autograd one."""
+    edge_index, n = graphs()[name]
+    options = {"num_nodes": n, **options}
+    weight = torch.rand(edge_index.shape[1], dtype=F64, generator=torch.Generator().manual_seed(6)) + 0.1
+    ei1, w1 = gcn_norm(edge_index, None, **options)
+    ei2, w2 = PYG_GCN_NORM(edge_index, None, **options)
+    assert torch.equal(ei1, ei2)
+    if "improved" not in options:  # PyG 2.8 drops improved without edge_weight: see below
+        torch.testing.assert_close(w1, w2)
+    (ei1, w1), (ei2, w2) = gcn_norm(edge_index, weight, **options), PYG_GCN_NORM(edge_index, weight, **options)
+    assert torch.equal(ei1, ei2)
+    torch.testing.assert_close(w1, w2)
+    cotangent = torch.randn(ei2.shape[1], dtype=F64)
+    g1 = _grad(lambda w: gcn_norm(edge_index, w, **options)[1], weight, cotangent)
+    g2 = _grad(lambda w: PYG_GCN_NORM(edge_index, w, **options)[1], weight, cotangent)
+    torch.testing.assert_close(g1, g2)
+
+
+def test_gcn_norm_without_arguments_and_empty_equal_pyg():
+    """num_nodes read as edge_index.max() + 1, unit weights in ``dtype``; an empty graph."""
+    edge_index, _ = graphs()["directed"]
+    for dtype in (None, F64):
+        (ei1, w1), (ei2, w2) = gcn_norm(edge_index, dtype=dtype), PYG_GCN_NORM(edge_index, dtype=dtype)
+        assert torch.equal(ei1, ei2) and w1.dtype == w2.dtype
+        torch.testing.assert_close(w1, w2)
+    empty = torch.empty(2, 0, dtype=torch.long)
+    (ei1, w1), (ei2, w2) = gcn_norm(empty), PYG_GCN_NORM(empty)
+    assert ei1.shape == ei2.shape == (2, 0) and w1.shape == w2.shape == (0,)
+
+
+def test_gcn_norm_improved_without_edge_weight_is_a_plus_2i():
+    """As GCNConv: PyG 2.8's gcn_norm makes the loops 1 when ``improved=True`` comes without
+    edge_weight; ours are 2, which PyG gives with unit weights (graph without self-loops)."""
+    edge_index, n = graphs()["random"]
+    edge_index = edge_index[:, edge_index[0] != edge_index[1]]
+    ones = torch.ones(edge_index.shape[1])
+    ours = gcn_norm(edge_index, None, n, improved=True)
+    torch.testing.assert_close(ours, PYG_GCN_NORM(edge_index, ones, n, improved=True))
+    assert not torch.allclose(ours[1], PYG_GCN_NORM(edge_index, None, n, improved=True)[1])
+
+
+@pytest.mark.parametrize("layout", [torch.sparse_coo, torch.sparse_csr])
+@pytest.mark.parametrize("improved", [False, True])
+def test_gcn_norm_on_sparse_adj_t_equals_pyg(layout, improved):
+    """``(adj_t', None)`` in the input's layout: the same structure and values as PyG's; the
+    gradient wrt the input's values equals PyG's autograd one. (Through PyG's COO output the
+    backward fails in torch 2.13, "derivative for aten::_coalesced_ is not implemented", so both
+    layouts' gradients are compared with PyG's CSR path, which computes the same function.)"""
+    edge_index, n = simple_graph()
+    value = torch.rand(edge_index.shape[1], dtype=F64, generator=torch.Generator().manual_seed(7)) + 0.1
+
+    def adj(v, as_layout):  # a fresh tensor per call: PyG flags its input coalesced in place
+        a = pyg_utils.to_torch_coo_tensor(edge_index, v, size=(n, n)).t().coalesce()
+        return a.to_sparse_csr() if as_layout == torch.sparse_csr else a
+
+    ours, none = gcn_norm(adj(value, layout), improved=improved)
+    pygs, _ = PYG_GCN_NORM(adj(value, layout), improved=improved)
+    assert none is None and ours.layout == pygs.layout == layout
+    if layout == torch.sparse_coo:
+        assert torch.equal(ours.indices(), pygs.indices())
+    else:
+        assert torch.equal(ours.crow_indices(), pygs.crow_indices())
+        assert torch.equal(ours.col_indices(), pygs.col_indices())
+    torch.testing.assert_close(ours.values(), pygs.values())
+    cotangent = torch.randn(n, n, dtype=F64)
+    g1 = _grad(lambda v: gcn_norm(adj(v, layout), improved=improved)[0].to_dense(), value, cotangent)
+    g2 = _grad(lambda v: PYG_GCN_NORM(adj(v, torch.sparse_csr), improved=improved)[0].to_dense(), value, cotangent)
+    torch.testing.assert_close(g1, g2)
 
 
 # --- GATConv ---------------------------------------------------------------------------------

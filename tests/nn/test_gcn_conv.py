@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fastgnn.nn import GCNConv, gcn_norm
-from fastgnn.nn.gcn_conv import GCNFunction
+from fastgnn.nn import GCNConv, normalized_adjacency
+from fastgnn.nn.gcn_conv import GCNFunction, gcn_norm
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
               pytest.mark.filterwarnings("ignore:Sparse invariant checks:UserWarning")]
@@ -114,22 +114,73 @@ def test_flow_target_to_source_reads_edge_index_the_other_way():
 @pytest.mark.parametrize("requires_grad", [False, True])
 @pytest.mark.parametrize("layout", [torch.sparse_coo, torch.sparse_csr])
 def test_gcn_norm_keeps_the_gradient_of_sparse_values(requires_grad, layout):
-    """PyG's ``test_gcn_norm_gradient``: A''s values need a gradient exactly when the sparse
-    input's do, and the gradient is the one of the dense normalisation (gradcheck)."""
+    """PyG's ``test_gcn_norm_gradient``: the functional ``gcn_norm(adj)`` returns ``(adj', None)``
+    in adj's layout, whose values need a gradient exactly when the sparse input's do (so do the
+    operator's), and the gradient is the one of the dense normalisation (gradcheck)."""
     value = torch.ones(STAR.shape[1], dtype=F64, requires_grad=requires_grad)
-    adj = torch.sparse_coo_tensor(STAR, value, (4, 4))
-    if layout == torch.sparse_csr:
-        adj = adj.coalesce().to_sparse_csr()
-    assert gcn_norm(adj).values.requires_grad == requires_grad
+
+    def sparse(v):
+        adj = torch.sparse_coo_tensor(STAR, v, (4, 4))
+        return adj.coalesce().to_sparse_csr() if layout == torch.sparse_csr else adj
+
+    out, none = gcn_norm(sparse(value))
+    assert none is None and out.layout == layout
+    assert out.requires_grad == requires_grad
+    assert normalized_adjacency(sparse(value)).values.requires_grad == requires_grad
     if requires_grad:
         def norm(v):  # dense reference: D^-1/2 (A + I) D^-1/2 with torch.sparse's loops added on top
             a = torch.zeros(4, 4, dtype=F64).index_put((STAR[0], STAR[1]), v, accumulate=True).T + torch.eye(4)
             d = a.sum(1).pow(-0.5)
             return d[:, None] * a * d[None, :]
 
-        torch.testing.assert_close(gcn_norm(adj).to_dense(), norm(value))
+        torch.testing.assert_close(out.to_dense(), norm(value))
+        torch.testing.assert_close(normalized_adjacency(sparse(value)).to_dense(), norm(value))
         v = torch.rand(STAR.shape[1], dtype=F64, requires_grad=True)
-        assert torch.autograd.gradcheck(lambda v: gcn_norm(torch.sparse_coo_tensor(STAR, v, (4, 4))).to_dense(), (v,))
+        assert torch.autograd.gradcheck(lambda v: gcn_norm(sparse(v))[0].to_dense(), (v,))
+        assert torch.autograd.gradcheck(lambda v: normalized_adjacency(sparse(v)).to_dense(), (v,))
+
+
+@pytest.mark.parametrize("options", [{}, {"improved": True}, {"add_self_loops": False},
+                                     {"flow": "target_to_source"}])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_functional_gcn_norm_is_the_operators_entries(options, weighted):
+    """``gcn_norm`` (PyG's functional form) returns the entries of the operator
+    ``normalized_adjacency`` builds: scattered into a dense matrix they equal it, and both equal
+    the dense reference written by loops."""
+    w = torch.rand(GRAPH.shape[1], dtype=F64) + 0.2 if weighted else None
+    edge_index, weight = gcn_norm(GRAPH, w, 7, dtype=F64, **options)
+    target, source = (1, 0) if options.get("flow") != "target_to_source" else (0, 1)
+    dense = torch.zeros(7, 7, dtype=F64).index_put((edge_index[target], edge_index[source]), weight, accumulate=True)
+    flow = options.get("flow", "source_to_target")
+    op = normalized_adjacency(GRAPH, 7, dtype=F64, edge_weight=w, improved=options.get("improved", False),
+                              add_self_loops=options.get("add_self_loops", True), flow=flow)
+    torch.testing.assert_close(dense, op.to_dense())
+    if "add_self_loops" not in options:
+        graph = GRAPH if flow == "source_to_target" else GRAPH.flip(0)
+        loop = 2.0 if options.get("improved") else 1.0
+        torch.testing.assert_close(dense, dense_gcn(graph, 7, w, loop=loop))
+
+
+def test_functional_gcn_norm_refuses_the_old_operator_call_and_weights_beside_sparse_values():
+    """``gcn_norm(edge_index, num_nodes)``, the operator builder's old call, now puts num_nodes
+    where PyG's edge_weight is: refused with the new name instead of a silent misreading."""
+    with pytest.raises(ValueError, match=r"edge_weight must be a tensor \[E\] or None, got int 7.*"
+                                         r"normalized_adjacency\(edge_index, num_nodes\)"):
+        gcn_norm(GRAPH, 7)
+    adj = torch.sparse_coo_tensor(STAR, torch.ones(6), (4, 4))
+    with pytest.raises(ValueError, match="edge_weight must be None with a sparse adjacency"):
+        gcn_norm(adj, torch.ones(6))
+    with pytest.raises(ValueError, match=r"an \[E, 2\] edge list: pass edge_index.t\(\) instead"):
+        gcn_norm(STAR.T.contiguous())
+
+
+def test_functional_gcn_norm_keeps_a_csc_layout():
+    """PyG refuses CSC (NotImplementedError); fastgnn reads it and answers in CSC."""
+    value = torch.rand(STAR.shape[1], dtype=F64) + 0.1
+    coo = torch.sparse_coo_tensor(STAR, value, (4, 4)).coalesce()
+    out, none = gcn_norm(coo.to_sparse_csc())
+    assert none is None and out.layout == torch.sparse_csc
+    torch.testing.assert_close(out.to_dense(), gcn_norm(coo)[0].to_dense())
 
 
 # --- beyond PyG's file: the hand-written backward with edge weights, improved, errors ------
@@ -154,7 +205,7 @@ def test_backward_wrt_edge_weight_gradcheck(impl, options):
 @pytest.mark.parametrize("impl", ["spmm", "scatter"])
 def test_gcn_function_values_gradcheck(impl):
     """The Function alone: gradients wrt x, W, b and A''s values (duplicates, a batch of x)."""
-    adj = gcn_norm(GRAPH, 7, dtype=F64)
+    adj = normalized_adjacency(GRAPH, 7, dtype=F64)
     values = adj.values.detach().clone().requires_grad_()
     x = torch.randn(2, 7, 3, dtype=F64, requires_grad=True)
     w = torch.randn(3, 2, dtype=F64, requires_grad=True)

@@ -11,7 +11,7 @@ import types
 import pytest
 import torch
 
-from fastgnn.nn import GATConv, GCNConv
+from fastgnn.nn import GATConv, GCNConv, gcn_norm
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -81,3 +81,18 @@ def test_cached_gcn_conv_reuses_the_operator_of_the_same_sparse_tensor():
     assert conv._cached_edge_index is first
     conv(x, adj_t(EDGES, 5))  # another object: rebuilt
     assert conv._cached_edge_index is not first
+
+
+def test_functional_gcn_norm_returns_a_sparse_tensor():
+    """PyG's gcn_norm returns a SparseTensor (not a tuple) for one, its diagonal set to 1 (2 with
+    improved): the same matrix as the edge_index form, which has no self-loops to replace here."""
+    w = torch.rand(6) + 0.1
+    for improved in (False, True):
+        out = gcn_norm(adj_t(EDGES, 5, w), improved=improved)
+        assert isinstance(out, SparseTensor) and out.sparse_sizes() == (5, 5)
+        row, col, value = out.coo()
+        edge_index, weight = gcn_norm(EDGES, w, 5, improved=improved)
+        dense, dense2 = torch.zeros(5, 5), torch.zeros(5, 5)
+        dense[row, col] = value
+        dense2.index_put_((edge_index[1], edge_index[0]), weight, accumulate=True)
+        torch.testing.assert_close(dense, dense2)

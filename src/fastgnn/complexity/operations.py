@@ -78,13 +78,13 @@ def _gcn_adj(p, ctx):
     """A' of a random graph with N nodes and E edges; the last one is reused (a forward sweep and
     its backward sweep share their graphs, and building A' for millions of edges takes seconds).
     :func:`fastgnn.complexity.profile` drops it when it returns (:func:`clear_cache`)."""
-    from fastgnn.nn import gcn_norm
+    from fastgnn.nn import normalized_adjacency
 
     key = (p["N"], p["E"], ctx.generator.initial_seed(), ctx.dtype, str(ctx.device))
     if _ADJ_CACHE.get("key") != key:
         _ADJ_CACHE.clear()
         edges = random_edges(p["N"], p["E"], ctx.generator, ctx.device)
-        _ADJ_CACHE.update(key=key, adj=gcn_norm(edges, p["N"], dtype=ctx.dtype, device=ctx.device))
+        _ADJ_CACHE.update(key=key, adj=normalized_adjacency(edges, p["N"], dtype=ctx.dtype, device=ctx.device))
     return _ADJ_CACHE["adj"]
 
 
@@ -266,9 +266,9 @@ def _banded_edges(n: int, e: int, gen: torch.Generator, width: int = 64) -> torc
 
 def _gcn_banded_build(kind):
     def build(p, ctx):
-        from fastgnn.nn import GCNConv, gcn_norm
+        from fastgnn.nn import GCNConv, normalized_adjacency
 
-        adj = gcn_norm(_banded_edges(p["N"], p["E"], ctx.generator).to(ctx.device), p["N"], dtype=ctx.dtype,
+        adj = normalized_adjacency(_banded_edges(p["N"], p["E"], ctx.generator).to(ctx.device), p["N"], dtype=ctx.dtype,
                        device=ctx.device)
         layer = GCNConv(p["F"], p["F"]).to(device=ctx.device, dtype=ctx.dtype)
         x = ctx.randn(p["N"], p["F"], requires_grad=kind == "bwd")
@@ -404,15 +404,15 @@ def _train_setup(p, ctx):
 
 
 def _build_gd(p, ctx):
-    from fastgnn.nn import gcn_norm
+    from fastgnn.nn import normalized_adjacency
 
     edges, x, y, step = _train_setup(p, ctx)
-    adj = gcn_norm(edges.to(ctx.device), p["N"], dtype=ctx.dtype, device=ctx.device)  # once, reused
+    adj = normalized_adjacency(edges.to(ctx.device), p["N"], dtype=ctx.dtype, device=ctx.device)  # once, reused
     return lambda: step(x, adj, y)
 
 
 def _build_sgd(p, ctx):
-    from fastgnn.nn import gcn_norm
+    from fastgnn.nn import normalized_adjacency
     from fastgnn.train.sampling import NeighborSampler
 
     edges, x, y, step = _train_setup(p, ctx)
@@ -423,7 +423,7 @@ def _build_sgd(p, ctx):
         # distinct seeds in O(B log B): no O(N) permutation, so nothing in the step grows with N
         seeds = torch.unique(torch.randint(0, p["N"], (p["B"],), generator=gen))
         sub = sampler.sample(seeds, gen)  # the seeds are its first num_seeds nodes
-        adj = gcn_norm(sub.edge_index.to(ctx.device), sub.nodes.numel(), dtype=ctx.dtype, device=ctx.device)
+        adj = normalized_adjacency(sub.edge_index.to(ctx.device), sub.nodes.numel(), dtype=ctx.dtype, device=ctx.device)
         pos = torch.arange(sub.num_seeds, device=ctx.device)
         return step(x[sub.nodes.to(ctx.device)], adj, y[seeds.to(ctx.device)], pos)
 

@@ -9,12 +9,20 @@ layer, with its autograd Function beside it:
 * :mod:`fastgnn.nn.dense_gcn_conv` — :class:`DenseGCNConv` (dense, batched, masked);
 * :mod:`fastgnn.nn.gat_conv` — :class:`GATConv`, the attention graph and ``GATAggregate``;
 * :mod:`fastgnn.nn.self_attention` — dense :class:`SelfAttention` over all node pairs;
-* :mod:`fastgnn.nn.adjacency` — :func:`gcn_norm` and the sparse/dense operators A';
+* :mod:`fastgnn.nn.adjacency` — :func:`normalized_adjacency` (the sparse operator A' the layers
+  reuse), PyG's functional :func:`gcn_norm` (``(edge_index, edge_weight)``), dense operators;
 * :mod:`fastgnn.nn.inputs` and :mod:`fastgnn.nn.validation` — reading PyG's inputs, checks;
 * :mod:`fastgnn.nn.models` — ready-made classifiers.
 """
 
-from fastgnn.nn.adjacency import DenseAdjacency, NormalizedAdjacency, aggregate, dense_gcn_norm, gcn_norm
+from fastgnn.nn.adjacency import (
+    DenseAdjacency,
+    NormalizedAdjacency,
+    aggregate,
+    dense_gcn_norm,
+    gcn_norm,
+    normalized_adjacency,
+)
 from fastgnn.nn.dense_gcn_conv import DenseGCNConv
 from fastgnn.nn.gat_conv import GATConv, GATGraph, gat_graph
 from fastgnn.nn.gcn_conv import GCNConv
@@ -26,6 +34,7 @@ __all__ = [
     "GATConv",
     "SelfAttention",
     "self_attention",
+    "normalized_adjacency",
     "gcn_norm",
     "dense_gcn_norm",
     "gat_graph",

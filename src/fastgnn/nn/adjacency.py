@@ -5,10 +5,12 @@ Z ``[N, F]``, A' the normalised adjacency with A'[i, j] != 0 for each edge j →
 over i's in-edges, PyTorch Geometric's ``source_to_target`` flow). On a directed graph
 A' != A'ᵀ: the backward needs A'ᵀ, which :class:`NormalizedAdjacency` keeps as a permutation.
 
-* :func:`gcn_norm` — A' from an ``edge_index`` (with optional ``edge_weight``) or a sparse
-  ``adj_t``, exactly as PyG's ``gcn_norm`` computes it, as a :class:`NormalizedAdjacency`.
+* :func:`normalized_adjacency` — A' from an ``edge_index`` (with optional ``edge_weight``) or a
+  sparse ``adj_t``, exactly as PyG's ``gcn_norm`` computes it, as a :class:`NormalizedAdjacency`.
   O(E log E) once (two sorts); the normalisation itself is plain tensor code, so a gradient
   reaches ``edge_weight`` (or the sparse values) through autograd.
+* :func:`gcn_norm` — PyG's functional form of the same numbers, with PyG's signature and
+  return: ``(edge_index, edge_weight)``, ``(adj_t, None)`` or a ``SparseTensor``.
 * :class:`NormalizedAdjacency` — the CSR structure of A' and of A'ᵀ plus the values; products
   take the values as an argument so that the autograd Functions can return their gradient.
 * :class:`DenseAdjacency` — the same interface over a dense ``[N, N]`` (or batched ``[B, N, N]``)
@@ -26,11 +28,12 @@ import warnings
 import torch
 
 from fastgnn.nn.inputs import Edges, is_sparse_adjacency, read_edges
-from fastgnn.nn.validation import check_edge_values, check_impl, check_num_nodes
+from fastgnn.nn.validation import check_edge_index, check_edge_values, check_impl, check_num_nodes
 
 __all__ = [
     "NormalizedAdjacency",
     "DenseAdjacency",
+    "normalized_adjacency",
     "gcn_norm",
     "dense_gcn_norm",
     "aggregate",
@@ -227,7 +230,7 @@ class DenseAdjacency(_Operator):
         return f"DenseAdjacency(shape={list(self.matrix.shape)}, dtype={self.dtype})"
 
 
-def gcn_norm(
+def normalized_adjacency(
     edge_index,
     num_nodes: int | None = None,
     add_self_loops: bool = True,
@@ -239,7 +242,9 @@ def gcn_norm(
     improved: bool = False,
     flow: str = "source_to_target",
 ) -> NormalizedAdjacency:
-    """A' = D^-1/2 (A + I) D^-1/2 of the note's eq. (1), as PyG's ``gcn_norm`` computes it.
+    """A' = D^-1/2 (A + I) D^-1/2 of the note's eq. (1), as PyG's ``gcn_norm`` computes it, as
+    the operator every layer and epoch can reuse (PyG's functional form, which returns
+    ``(edge_index, edge_weight)``, is :func:`gcn_norm`).
 
     Args:
         edge_index: ``[2, E]`` int64 (row 0 source j, row 1 target i), or a sparse ``adj_t``
@@ -269,14 +274,106 @@ def gcn_norm(
             raise ValueError("num_nodes is required with an edge_index [2, E]")
         num_nodes = edge_index.size(0)
     num_nodes = check_num_nodes(num_nodes)
+    edges = _read_weighted(edge_index, num_nodes, edge_weight, flow)
+    if dtype is None:
+        dtype = edges.weight.dtype if edges.weight is not None else torch.get_default_dtype()
+    device = torch.device(device) if device is not None else edges.src.device
+    src, dst, weight = _normalized_edges(edges, add_self_loops, normalize, improved, dtype, device)
+    return NormalizedAdjacency(dst, src, weight, num_nodes)
+
+
+def gcn_norm(
+    edge_index,
+    edge_weight: torch.Tensor | None = None,
+    num_nodes: int | None = None,
+    improved: bool = False,
+    add_self_loops: bool = True,
+    flow: str = "source_to_target",
+    dtype: torch.dtype | None = None,
+):
+    """PyG's functional ``torch_geometric.nn.conv.gcn_conv.gcn_norm``: the entries of
+    A' = D^-1/2 (A + I) D^-1/2 in the layout the graph came in, same signature and return.
+
+    The same numbers as :func:`normalized_adjacency` (which builds the reusable operator the
+    layers use; see it for the self-loop rules of each layout), returned as PyG returns them:
+
+    * ``edge_index [2, E]`` → ``(edge_index [2, E'], edge_weight [E'])``: the non-loop edges in
+      their given order, then one self-loop per node (``add_remaining_self_loops``), in the
+      given ``flow``'s orientation; the weights are ``d_i^-1/2 w_ji d_j^-1/2``.
+    * ``torch.sparse`` ``adj_t`` (COO, CSR, CSC) → ``(adj_t', None)``, coalesced, same layout.
+    * ``SparseTensor`` ``adj_t`` → ``adj_t'`` (a ``SparseTensor``, not a tuple, as PyG).
+
+    Args:
+        edge_index: ``[2, E]`` int64 or a square sparse ``adj_t`` (rows are targets).
+        edge_weight: ``[E]`` floating weights (default 1), only with an ``edge_index`` (a
+            sparse ``adj_t``'s values are its weights; PyG ignores ``edge_weight`` there,
+            fastgnn refuses it).
+        num_nodes: N (default: ``edge_index.max() + 1``, or the sparse ``adj_t``'s size).
+        improved: self-loops of weight 2. Unlike PyG 2.8, which makes the loops 1 when
+            ``edge_weight`` is None, this is A + 2I in every case (as fastgnn's ``GCNConv``).
+        add_self_loops: add them (see above).
+        flow: ``"source_to_target"`` (D from the targets, row 1) or ``"target_to_source"``.
+        dtype: of the unit weights when there are none given (default dtype if None).
+
+    Gradients flow into ``edge_weight`` / the sparse values (plain tensor code). O(E log E)
+    time for a sparse ``adj_t`` (coalescing), O(E) for an ``edge_index``; O(N + E) memory.
+    """
+    if edge_weight is not None and not isinstance(edge_weight, torch.Tensor):
+        raise ValueError(
+            f"edge_weight must be a tensor [E] or None, got {type(edge_weight).__name__} {edge_weight!r}. "
+            "gcn_norm has PyG's signature gcn_norm(edge_index, edge_weight=None, num_nodes=None, ...) and "
+            "returns (edge_index, edge_weight); fastgnn's operator builder, formerly "
+            "gcn_norm(edge_index, num_nodes), is normalized_adjacency(edge_index, num_nodes)"
+        )
+    if num_nodes is None:
+        num_nodes = _infer_num_nodes(edge_index)
+    num_nodes = check_num_nodes(num_nodes, allow_empty=True)
+    edges = _read_weighted(edge_index, num_nodes, edge_weight, flow)
+    if edges.weight is not None:
+        dtype = edges.weight.dtype
+    elif dtype is None:
+        dtype = torch.get_default_dtype()
+    src, dst, weight = _normalized_edges(edges, add_self_loops, True, improved, dtype, edges.src.device)
+    if edges.layout == "edge_index":
+        out = torch.stack([src, dst] if flow == "source_to_target" else [dst, src])
+        return out, weight
+    row, col, weight = _coalesce(dst, src, weight, num_nodes, by_column=edges.layout == torch.sparse_csc)
+    if edges.layout == "SparseTensor":
+        return type(edge_index)(row=row, col=col, value=weight, sparse_sizes=(num_nodes, num_nodes))
+    size = (num_nodes, num_nodes)
+    if edges.layout == torch.sparse_coo:
+        return torch.sparse_coo_tensor(torch.stack([row, col]), weight, size, is_coalesced=True), None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        if edges.layout == torch.sparse_csr:
+            return torch.sparse_csr_tensor(_rowptr(row, num_nodes), col, weight, size), None
+        return torch.sparse_csc_tensor(_rowptr(col, num_nodes), row, weight, size), None
+
+
+def _infer_num_nodes(edge_index) -> int:
+    """PyG's ``maybe_num_nodes``: a sparse adjacency's size, else ``edge_index.max() + 1``."""
+    if is_sparse_adjacency(edge_index):
+        return int(edge_index.size(0))
+    if isinstance(edge_index, torch.Tensor) and edge_index.dim() == 2 and edge_index.shape[0] == 2:
+        return int(edge_index.max()) + 1 if edge_index.numel() else 0
+    check_edge_index(edge_index, 0)  # raises the argument's error
+    raise AssertionError("unreachable")
+
+
+def _read_weighted(edge_index, num_nodes: int, edge_weight, flow: str) -> Edges:
+    """:func:`read_edges` plus the checked ``edge_weight`` (refused with a sparse adjacency)."""
     edges = read_edges(edge_index, num_nodes, flow=flow)
     if edge_weight is not None:
         if edges.weight is not None:
             raise ValueError("edge_weight must be None with a sparse adjacency (its values are the weights)")
         edges.weight = check_edge_values(edge_weight, edges.src.numel())
-    device = torch.device(device) if device is not None else edges.src.device
-    if dtype is None:
-        dtype = edges.weight.dtype if edges.weight is not None else torch.get_default_dtype()
+    return edges
+
+
+def _normalized_edges(edges: Edges, add_self_loops: bool, normalize: bool, improved: bool, dtype, device):
+    """``(src, dst, weight)`` of A' (see :func:`normalized_adjacency`): O(E + N), plain tensor
+    code so that a gradient reaches the given weights."""
+    num_nodes = edges.num_dst
     src, dst = edges.src.to(device), edges.dst.to(device)
     weight = None if edges.weight is None else edges.weight.to(device=device, dtype=dtype)
     if add_self_loops:
@@ -291,11 +388,21 @@ def gcn_norm(
         inv_sqrt = deg.pow(-0.5)
         inv_sqrt = inv_sqrt.masked_fill(inv_sqrt == float("inf"), 0.0)
         weight = inv_sqrt[src] * weight * inv_sqrt[dst]
-    return NormalizedAdjacency(dst, src, weight, num_nodes)
+    return src, dst, weight
+
+
+def _coalesce(row, col, weight, n: int, by_column: bool = False):
+    """The entries sorted by (row, col) (by (col, row) with ``by_column``), duplicates summed:
+    ``(row, col, weight)``, O(nnz log nnz); differentiable in ``weight``."""
+    key = col * n + row if by_column else row * n + col
+    key, inverse = torch.unique(key, sorted=True, return_inverse=True)
+    summed = weight.new_zeros(key.numel()).index_add(0, inverse, weight)
+    major, minor = key // max(n, 1), key % max(n, 1)
+    return (minor, major, summed) if by_column else (major, minor, summed)
 
 
 def _self_loops(src, dst, weight, edges: Edges, fill: float, given: bool):
-    """Self-loops as PyG adds them for this input layout (see :func:`gcn_norm`)."""
+    """Self-loops as PyG adds them for this input layout (see :func:`normalized_adjacency`)."""
     n = edges.num_dst
     loop = torch.arange(n, device=src.device)
     loop_weight = None if weight is None else torch.full((n,), fill, dtype=weight.dtype, device=src.device)

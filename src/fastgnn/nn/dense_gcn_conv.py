@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from fastgnn.nn.adjacency import DenseAdjacency, NormalizedAdjacency, dense_gcn_norm, gcn_norm
+from fastgnn.nn.adjacency import DenseAdjacency, NormalizedAdjacency, dense_gcn_norm, normalized_adjacency
 from fastgnn.nn.gcn_conv import GCNLayer, gcn
 from fastgnn.nn.inputs import materialize
 from fastgnn.nn.validation import check_features, check_finite
@@ -37,7 +37,7 @@ class DenseGCNConv(GCNLayer):
       ``add_loop=False``), A' = D^-1/2 A D^-1/2 with D the row sums clamped to >= 1, and the
       output is always batched ``[B, N, F_out]``; ``mask [B, N]`` (bool or 0/1) zeroes the rows
       of padding nodes. Gradients reach ``adj``.
-    * ``edge_index [2, E]`` int64 (A' as :func:`~fastgnn.nn.gcn_norm` builds it, densified),
+    * ``edge_index [2, E]`` int64 (A' as :func:`~fastgnn.nn.normalized_adjacency` builds it, densified),
       or a prebuilt :class:`~fastgnn.nn.adjacency.NormalizedAdjacency` /
       :class:`~fastgnn.nn.adjacency.DenseAdjacency`, with ``x [N, F_in]`` → ``[N, F_out]``.
 
@@ -97,7 +97,7 @@ class DenseGCNConv(GCNLayer):
             return adj.to(x.dtype, x.device)
 
         def build():
-            sparse = gcn_norm(adj, x.shape[0], dtype=x.dtype, device=x.device, improved=self.improved)
+            sparse = normalized_adjacency(adj, x.shape[0], dtype=x.dtype, device=x.device, improved=self.improved)
             return DenseAdjacency(sparse.to_dense())
 
         return self._cache.get((adj,), (x.shape[0], self.improved), build, self.cached).to(x.dtype, x.device)

@@ -1,7 +1,7 @@
 """GCNConv (Kipf & Welling, "Semi-Supervised Classification with Graph Convolutional Networks")
 and its autograd Function with the backward written out.
 
-Matrix form: Y = A' X W + b with A' = D^-1/2 (A + I) D^-1/2 (:func:`~fastgnn.nn.gcn_norm`).
+Matrix form: Y = A' X W + b with A' = D^-1/2 (A + I) D^-1/2 (:func:`~fastgnn.nn.normalized_adjacency`).
 Node-wise: y_i = Wᵀ Σ_{j ∈ N(i) ∪ {i}} e_ji / sqrt(d_j d_i) x_j + b, d_i = 1 + Σ_j e_ji.
 
 :class:`GCNFunction` runs the note's phases — transform Z = XW, message + scatter Y = A'Z, update
@@ -16,11 +16,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fastgnn.nn.adjacency import NormalizedAdjacency, gcn_norm
+from fastgnn.nn.adjacency import NormalizedAdjacency, gcn_norm, normalized_adjacency
 from fastgnn.nn.inputs import FLOWS, GraphCache, glorot, linear, materialize
 from fastgnn.nn.validation import check_features, check_impl
 
-__all__ = ["GCNConv", "GCNFunction", "GCNLayer", "gcn"]
+__all__ = ["GCNConv", "GCNFunction", "GCNLayer", "gcn", "gcn_norm"]  # gcn_norm: PyG's import path
 
 
 class GCNFunction(torch.autograd.Function):
@@ -193,7 +193,7 @@ class GCNConv(GCNLayer):
             return edge_index.to(x.dtype, x.device)
 
         def build():
-            return gcn_norm(
+            return normalized_adjacency(
                 edge_index, num_nodes, add_self_loops=self.add_self_loops, normalize=self.normalize,
                 dtype=x.dtype, device=x.device, edge_weight=edge_weight, improved=self.improved, flow=self.flow,
             )

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fastgnn.nn.adjacency import DenseAdjacency, aggregate, gcn_norm
+from fastgnn.nn.adjacency import DenseAdjacency, aggregate, normalized_adjacency
 from fastgnn.nn.dense_gcn_conv import DenseGCNConv
 from fastgnn.nn.gat_conv import GATConv, gat_graph
 from fastgnn.nn.gcn_conv import GCNConv
@@ -51,7 +51,7 @@ class GCN(nn.Module):
 
     def prepare(self, edge_index: torch.Tensor, num_nodes: int):
         """A' = D^-1/2 (A+I) D^-1/2, built once and passed to both layers."""
-        return gcn_norm(edge_index, num_nodes)
+        return normalized_adjacency(edge_index, num_nodes)
 
     def forward(self, x: torch.Tensor, graph) -> torch.Tensor:
         x = F.dropout(x, self.dropout, self.training)
@@ -73,7 +73,7 @@ class DenseGCN(GCN):
     conv_class = DenseGCNConv
 
     def prepare(self, edge_index: torch.Tensor, num_nodes: int):
-        return DenseAdjacency(gcn_norm(edge_index, num_nodes).to_dense())
+        return DenseAdjacency(normalized_adjacency(edge_index, num_nodes).to_dense())
 
 
 class GAT(nn.Module):
@@ -171,7 +171,7 @@ class GIN(nn.Module):
 
     def prepare(self, edge_index: torch.Tensor, num_nodes: int):
         """A + I as a sparse operator: ``aggregate(h, A + I)`` is GIN-0's ``h + sum of neighbours``."""
-        return gcn_norm(edge_index, num_nodes, add_self_loops=True, normalize=False)
+        return normalized_adjacency(edge_index, num_nodes, add_self_loops=True, normalize=False)
 
     def _update(self, k: int, h: torch.Tensor, graph) -> torch.Tensor:
         z = aggregate(h, graph.to(h.dtype, h.device))
@@ -205,7 +205,7 @@ class GraphGCN(GIN):
         return GCNConv(in_channels, hidden)
 
     def prepare(self, edge_index: torch.Tensor, num_nodes: int):
-        return gcn_norm(edge_index, num_nodes)
+        return normalized_adjacency(edge_index, num_nodes)
 
     def _update(self, k: int, h: torch.Tensor, graph) -> torch.Tensor:
         return self.layers[k](h, graph)
