@@ -100,9 +100,9 @@ def aggregation_matrix(graph: Graph, scale: str, dtype, device) -> torch.Tensor:
 
 
 def prepare(graph: Graph, **kwargs) -> Operand:
-    """Prepare one graph: :func:`prepare_many` of ``[graph]`` (same keyword arguments).  O(k³) for its
-    self-diagonals on k rows (O(N² b) when sketching), plus its colour refinement unless
-    ``compress=False``."""
+    """Prepare one graph: :func:`prepare_many` of ``[graph]`` (same keyword arguments; ``compress``
+    defaults to False).  O(k³) for its self-diagonals on k rows (O(N² b) when sketching), plus its
+    colour refinement when compressing."""
     return prepare_many([graph], **kwargs)[0]
 
 
@@ -118,12 +118,14 @@ def prepare_many(
     seed: int,
     dtype,
     device,
-    compress="auto",
+    compress=False,
 ) -> list[Operand]:
     """Prepare every graph of a list.
 
     ``compress``: see :data:`COMPRESS` (refused as ``True`` with a sketch, whose S_G is defined on
-    nodes).  The colour classes of all graphs are refined at once
+    nodes).  Default False here, so that callers timing the per-pair algorithms on nodes (the
+    complexity profiler, the benchmarks) keep doing so; :class:`~fastgnn.gntk.GNTK` passes its own
+    ``compress`` (default ``"auto"``).  The colour classes of all graphs are refined at once
     (:func:`fastgnn.gntk.colour.colour_classes_many`, one vectorised pass over their union), and the
     exact self-diagonals of graphs of similar row counts are computed together as one padded batch
     (:func:`_exact_self_diagonals`): per-graph tiny products would cost more in call overhead than
