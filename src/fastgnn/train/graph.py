@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fastgnn.train.batch import collate
+from fastgnn.train.batch import check_graphs, collate
 
 __all__ = ["CVResult", "cross_validate"]
 
@@ -92,6 +92,7 @@ def cross_validate(
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
     t_start = time.perf_counter()
     graphs = dataset.graphs
+    check_graphs(graphs)  # a label, weight or direction the batches would lose: refused before training
     curves, losses, train_seconds, cpu_seconds = [], [], 0.0, 0.0
     bar = tqdm(total=len(folds) * epochs, desc=f"CV {dataset.name}", disable=not progress, leave=False)
     for k, (train_idx, test_idx) in enumerate(folds):
