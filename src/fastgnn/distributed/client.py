@@ -76,6 +76,11 @@ def cluster_client(workers: int | None = None, scheduler: str | None = None, *,
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
         if workers is not None:
+            import dask
+
+            # no MALLOC_TRIM_THRESHOLD_ in the workers: it makes the tiles' arrays fresh mmaps (see
+            # fastgnn.distributed.tiles._heap_for_tiles); the engine trims the heap after each tile
+            stack.enter_context(dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}))
             cluster = stack.enter_context(distributed.LocalCluster(
                 n_workers=int(workers), threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address=None))

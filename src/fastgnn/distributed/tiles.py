@@ -32,6 +32,7 @@ import contextlib
 import dataclasses
 import inspect
 import math
+import os
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -78,9 +79,39 @@ def _tile_task(data: _Operands, tile: tuple[int, int], run: str, tile_fn: Callab
     """One tile on a worker, with the worker's cache of stacked chunks for this run."""
     from fastgnn.gntk.engine import _release_freed_memory
 
+    _heap_for_tiles()
     block = tile_fn(data.rows, data.cols, data.plan, tile, stacks=_run_stacks(run), **kwargs)
     _release_freed_memory()
     return block
+
+
+_HEAP_TUNED = False
+
+
+def _heap_for_tiles() -> None:
+    """Undo, once per worker process, what Dask's ``MALLOC_TRIM_THRESHOLD_=65536`` does to tiles.
+
+    Dask's nannies start workers with that variable (``distributed.nanny.pre-spawn-environ``), and
+    any such setting turns off glibc's dynamic mmap threshold: every array above 128 kB is then a
+    fresh ``mmap`` whose pages fault in on first touch, which made COLLAB-sized tiles 1.6x slower
+    than in a process without it (measured).  Where the variable is set, the mmap threshold goes to
+    32 MiB (the dynamic threshold's ceiling) and the trim threshold to 64 MiB, so mid-sized arrays
+    reuse the heap as in a plain process; the engine's ``malloc_trim`` after each tile still gives
+    the freed memory back.  :func:`fastgnn.distributed.cluster_client` starts its workers without
+    the variable.
+    """
+    global _HEAP_TUNED
+    if _HEAP_TUNED:
+        return
+    _HEAP_TUNED = True
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 * 2**20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 64 * 2**20)  # M_TRIM_THRESHOLD
 
 
 class DaskTiles:
