@@ -209,7 +209,7 @@ def _exact_self_diagonals(ops: list[Operand], num_blocks: int, num_mlp_layers: i
             a[i, :op.num_rows, :op.num_rows] = op.a
         diags = self_diagonals(x, lambda s, a=a: a @ s @ a.transpose(-1, -2), num_blocks, num_mlp_layers)
         for i, op in enumerate(batch):
-            op.diags = [d[i, :op.num_rows].contiguous() for d in diags]
+            op.diags = [d[i, :op.num_rows].clone() for d in diags]  # own storage, not a view of the batch
         start = end
 
 
