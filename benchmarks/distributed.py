@@ -92,7 +92,7 @@ def main(argv=None) -> int:
 
     import fastgnn.gntk.engine as engine
     from fastgnn.distributed import DaskTiles, cluster_client
-    from fastgnn.distributed.tiles import _Operands, compact
+    from fastgnn.distributed.tiles import _Operands
     from fastgnn.gntk import GNTK
 
     torch.set_num_threads(args.threads)
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
             n_rows = np.array([op.num_rows for op in ops], dtype=np.float64)
             node_pairs = (n_nodes.sum() ** 2 + (n_nodes ** 2).sum()) / 2
             row_pairs = (n_rows.sum() ** 2 + (n_rows ** 2).sum()) / 2
-            operand_bytes = len(pickle.dumps(_Operands(compact(ops), None, plan), protocol=5))
+            operand_bytes = len(pickle.dumps(_Operands.of(ops, None, plan), protocol=5))
             block_bytes = 8 * (kw["num_blocks"] + 1) * sum(len(plan.row_chunks[i]) * len(plan.col_chunks[j])
                                                            for i, j in plan.tiles)
             worker_rss = client.run(peak_rss)
