@@ -48,6 +48,7 @@ def cmd_gntk(args) -> int:
         seed=args.seed, device=args.device, dtype=_dtype(args.dtype), max_memory=args.max_memory,
         progress=None if not args.json else False, checkpoint_dir=args.checkpoint_dir,
         executor="local" if args.workers is None and args.scheduler is None else "dask",
+        compress={"auto": "auto", "yes": True, "no": False}[args.compress],
     )
     on_disk, cluster = _out_of_core(args, est, len(data)), {}
     with _dask_client(args, cluster):
@@ -472,6 +473,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="aggregation algorithm (default batched)")
     g.add_argument("--sketch-size", type=int, default=None, help="b, rows of each sketch matrix")
     g.add_argument("--sketch", choices=options("sketch"), default="ams", help="sketch entries")
+    g.add_argument("--compress", choices=("auto", "yes", "no"), default="auto",
+                   help="run the recursion on each graph's colour classes (same kernel; auto: where a graph "
+                        "has fewer classes than nodes; the sketched kernel runs on nodes)")
     g.add_argument("--normalize", action="store_true",
                    help="write the cosine-normalised kernel K(G,H)/sqrt(K(G,G) K(H,H)) (default: raw)")
     g.add_argument("--seed", type=int, default=0, help="seed of the sketches")
