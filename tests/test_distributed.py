@@ -61,6 +61,7 @@ def tile_files(folder):
     return sorted(folder.glob("*/r*_c*.*.npy"))
 
 
+@pytest.mark.slow
 def test_dask_gram_is_bitwise_the_in_process_one(cluster, graphs, reference):
     kw = dict(num_layers=3, max_memory=SMALL, executor="dask")
     with Client(cluster):
@@ -83,6 +84,7 @@ def test_auto_budget_is_the_smallest_workers(cluster, graphs, reference, monkeyp
     assert np.abs(gram - reference["gram"]).max() <= 1e-12 * np.abs(reference["gram"]).max()
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_run_has_its_tiles_recomputed(cluster, graphs, reference, monkeypatch):
     with Client(cluster) as client:
         pids = client.run(os.getpid)
@@ -131,6 +133,7 @@ with Client(sys.argv[1]):
 """
 
 
+@pytest.mark.slow
 def test_a_killed_client_resumes_from_the_checkpoint(cluster, graphs, reference, tmp_path, monkeypatch):
     ck = tmp_path / "ck"
     script = CLIENT_SCRIPT.format(graphs=GRAPHS, kill_after=12, small=SMALL)
