@@ -111,3 +111,19 @@ def test_mutag_published_row():
     path = svm_cv(gram, data.y, data.folds, n_jobs=2)
     assert round(100 * lib.mean, 2) == 90.00
     assert abs(path.mean - lib.mean) <= 1 / 18 / len(data.folds) + 1e-12
+
+
+def test_search_on_a_dask_cluster_equals_in_process(data):
+    """executor="dask": the kernels' tiles and the (normalisation, fold) C paths run as Dask tasks; same rows."""
+    distributed = pytest.importorskip("distributed")
+    grid = {"num_layers": (2, 3), "num_mlp_layers": (1,), "scale": ("uniform",), "jk": (True,)}
+    kw = dict(grid=grid, C_grid=C_GRID, inner_folds=3, refine_top=1, progress=False, log=None)
+    local = gntk_search(data, **kw)
+    # In-process workers talk over inproc:// (no socket at all); the cluster closes with the block.
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        remote = gntk_search(data, executor="dask", **kw)
+    assert [r.get("nested_mean") for r in remote.rows] == [r.get("nested_mean") for r in local.rows]
+    assert [r["screen_mean"] for r in remote.rows] == [r["screen_mean"] for r in local.rows]
+    with pytest.raises(ValueError, match="executor"):
+        gntk_search(data, executor="ray", **kw)

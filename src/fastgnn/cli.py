@@ -164,15 +164,19 @@ def cmd_search(args) -> int:
     }
     protocols = ("paper", "nested") if args.protocol == "both" else (args.protocol,)
     C_grid = np.logspace(-2, 4, args.num_C)
-    res = gntk_search(
-        data, grid=grid, protocols=protocols, C_grid=C_grid, cache_dir=args.cache,
-        refine_top=args.refine_top, fully_nested=args.fully_nested, solver=args.solver,
-        device=args.device, dtype=_dtype(args.dtype), max_memory=args.max_memory,
-        progress=not args.json, log=None if args.json else print, n_jobs=args.jobs,
-        checkpoint_dir=args.checkpoint_dir,
-    )
+    cluster = {}
+    with _dask_client(args, cluster) as client:
+        res = gntk_search(
+            data, grid=grid, protocols=protocols, C_grid=C_grid, cache_dir=args.cache,
+            refine_top=args.refine_top, fully_nested=args.fully_nested, solver=args.solver,
+            device=args.device, dtype=_dtype(args.dtype), max_memory=args.max_memory,
+            progress=not args.json, log=None if args.json else print, n_jobs=args.jobs,
+            checkpoint_dir=args.checkpoint_dir, executor="local" if client is None else "dask",
+        )
     out = res.to_dict()
     out["versions"] = _versions()
+    if cluster:
+        out["cluster"] = cluster
     if args.out:
         save_json(args.out, out)
     if args.json:
@@ -241,11 +245,13 @@ def cmd_reproduce(args) -> int:
     from fastgnn.reproduce import reproduce
 
     log = None if args.json else print
-    summary = reproduce(
-        args.datasets or None, data_dir=args.data_dir, out=args.out, quick=args.quick,
-        fully_nested=args.fully_nested, gnn=args.gnn, refine_top=args.refine_top, workers=args.workers,
-        progress=not args.json, log=log,
-    )
+    cluster = {}
+    with _dask_client(args, cluster) as client:
+        summary = reproduce(
+            args.datasets or None, data_dir=args.data_dir, out=args.out, quick=args.quick,
+            fully_nested=args.fully_nested, gnn=args.gnn, refine_top=args.refine_top,
+            workers=None if client is None else cluster["workers"], progress=not args.json, log=log,
+        )
     if args.json:
         print(to_json(summary))
         return 0
@@ -528,6 +534,12 @@ def _parser() -> argparse.ArgumentParser:
                         "iterations, the authors')")
     s.add_argument("--jobs", type=int, default=None,
                    help="parallel threads of the SVM cross-validation (default: all cores)")
+    sdask = s.add_mutually_exclusive_group()
+    sdask.add_argument("--workers", type=int, metavar="N", default=None,
+                       help="run the kernels' tiles and the SVM paths on a local Dask cluster of N single-threaded "
+                            'worker processes (needs pip install "fastgnn[dask]")')
+    sdask.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="run them on the Dask cluster of this scheduler (tcp://host:8786)")
     s.add_argument("--cache", metavar="DIR",
                    help="save and reuse the kernels' readouts and the SVM results here (a killed search resumes)")
     s.add_argument("--out", metavar="FILE", help="write the full result as JSON")
@@ -597,8 +609,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--gnn", action="store_true", help="also train GCN and GIN by 10-fold CV")
     r.add_argument("--refine-top", type=int, default=None, metavar="K",
                    help="configurations refined under both protocols after the screen (default 5; --quick 1)")
-    r.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="distributed workers (not available yet: runs in-process)")
+    rdask = r.add_mutually_exclusive_group()
+    rdask.add_argument("--workers", type=int, metavar="N", default=None,
+                       help="run the search's kernels and SVM paths on a local Dask cluster of N single-threaded "
+                            'worker processes (needs pip install "fastgnn[dask]")')
+    rdask.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="run them on the Dask cluster of this scheduler (tcp://host:8786)")
     common(r)
     r.set_defaults(func=cmd_reproduce)
 

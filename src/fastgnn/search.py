@@ -145,6 +145,7 @@ def gntk_search(
     max_memory="auto",
     checkpoint_dir=None,
     n_jobs=None,
+    executor: str = "local",
     progress: bool = True,
     log=print,
 ) -> SearchResult:
@@ -164,7 +165,10 @@ def gntk_search(
         normalizations, inner_folds, seed: as in :func:`fastgnn.evaluate.svm_cv`.
         cache_dir: where readouts and SVM curves are saved and looked up; None: no cache.
         max_memory, checkpoint_dir, device, dtype: passed to :class:`fastgnn.GNTK`.
-        n_jobs: threads over the SVM paths (None: all cores).
+        n_jobs: threads over the SVM paths (None: all cores; ``executor="local"`` only).
+        executor: ``"local"`` (threads in this process) or ``"dask"``: the GNTK tiles and the
+            (normalisation, fold) C-path tasks run on the active ``distributed.Client``
+            (:class:`fastgnn.distributed.DaskRun`); the results are the same.
         progress: tqdm bars (kernels, and each stage's SVM paths with an ETA).
         log: a function taking one string (progress lines), or None.
 
@@ -187,7 +191,9 @@ def gntk_search(
     result = SearchResult(dataset=dataset.name, protocols=protocols)
     fingerprint = _fingerprint(dataset, folds, C, norms, solver, inner_folds, seed)
     svm_cache = None if cache_dir is None else Path(cache_dir) / "svm"
-    runner = _Runner(n_jobs)
+    if executor not in ("local", "dask"):
+        raise ValueError(f"executor must be 'local' or 'dask', got {executor!r}")
+    runner = _Runner(n_jobs, executor)
 
     # 1. kernels
     t0 = time.perf_counter()
@@ -196,7 +202,7 @@ def gntk_search(
     parts = {}
     for R, scale in groups:
         parts[R, scale], seconds = _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memory,
-                                             progress, log, checkpoint_dir)
+                                             progress, log, checkpoint_dir, executor)
         result.kernel_seconds += seconds
         for L, jk in itertools.product(grid["num_layers"], grid["jk"]):
             result.rows.append({"num_layers": L, "num_mlp_layers": R, "scale": scale, "jk": jk,
@@ -300,10 +306,11 @@ def _config_name(row) -> str:
 
 
 class _Runner:
-    """Runs one configuration's fold tasks in threads and drives one progress bar per stage."""
+    """Runs one configuration's fold tasks (threads, or Dask tasks) and drives one progress bar per stage."""
 
-    def __init__(self, n_jobs):
+    def __init__(self, n_jobs, executor="local"):
         self.n_jobs = n_jobs
+        self.executor = executor
         self.bar = None
 
     def start(self, total: int, desc: str, progress: bool) -> None:
@@ -329,8 +336,17 @@ class _Runner:
         from joblib import Parallel, delayed
         from threadpoolctl import threadpool_limits
 
-        workers = _effective_jobs(self.n_jobs, len(args))
         paths_per_task = [1 + (len(a[-1]) if a[-1] is not None else 0) for a in args]
+        if self.executor == "dask":
+            from fastgnn.distributed import DaskRun
+
+            def done(i, _):
+                if self.bar is not None:
+                    self.bar.update(paths_per_task[i])
+                self._counted += paths_per_task[i]
+
+            return DaskRun(on_done=done)(fn, args)
+        workers = _effective_jobs(self.n_jobs, len(args))
         out = []
         with threadpool_limits(limits=1, user_api="blas"):
             gen = Parallel(n_jobs=workers, backend="threading", return_as="generator")(
@@ -344,7 +360,7 @@ class _Runner:
 
 
 def _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memory, progress, log,
-              checkpoint_dir=None):
+              checkpoint_dir=None, executor="local"):
     name = f"{dataset.name}-{_digest(dataset)}_R{R}_{scale}_{str(dtype).replace('torch.', '')}"
     if cache_dir is not None:
         for path in sorted(Path(cache_dir).glob(f"{name}_L*.npy")):
@@ -355,7 +371,7 @@ def _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memor
                     log(f"GNTK R={R} scale={scale}: reusing {path}")
                     return parts, 0.0
     est = GNTK(num_layers=max_layers, num_mlp_layers=R, scale=scale, device=device, dtype=dtype,
-               max_memory=max_memory, progress=progress, checkpoint_dir=checkpoint_dir)
+               max_memory=max_memory, progress=progress, checkpoint_dir=checkpoint_dir, executor=executor)
     t0 = time.perf_counter()
     parts = est.readouts(dataset)
     seconds = time.perf_counter() - t0

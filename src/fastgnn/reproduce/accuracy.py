@@ -31,14 +31,18 @@ PAPER = {
 }
 
 
-def run(dataset, settings, *, cache_dir, evidence_dir=None, progress=True, log=print) -> dict:
+def run(dataset, settings, *, cache_dir, evidence_dir=None, progress=True, log=print, executor="local") -> dict:
     """Search ``dataset`` and return its accuracy row (percentages; see the module docstring).
 
     ``evidence_dir``: where the whole search result (every row) is saved as ``search_<name>.json``.
+    ``executor``: ``"dask"`` runs the search's kernels and SVM paths on the active Dask client
+    (same results, so it is not part of the stage's key).
     """
     from fastgnn.search import gntk_search
 
     kwargs = {"refine_top": settings.refine_top, "cache_dir": str(cache_dir), "progress": progress, "log": log}
+    if executor != "local":
+        kwargs["executor"] = executor
     if settings.grid is not None:
         kwargs["grid"] = {k: tuple(v) for k, v in settings.grid.items()}
     if settings.C_grid is not None:
