@@ -6,6 +6,10 @@ COLLAB, IMDBBINARY, IMDBMULTI) or ``"synthetic"``.  Node features follow the
 papers: one-hot node tags for the bioinformatics sets, one-hot degree for the
 social ones.  Folds are the dataset's ``10fold_idx`` when present.
 
+Generated sets for scaling runs are functions, not names: :func:`synthetic_collab`
+(COLLAB's size) and :func:`molhiv_like` (20,000 molecule-like graphs, ogbg-molhiv's
+mean size).
+
 A dataset of one's own loads the same way, by its folder (``load("path/MYSET")``, a folder in
 the GIN or the TU format) or by its name when it sits in one of the places below
 (``load("MYSET", root=...)``).  The formats are a registry
@@ -50,6 +54,7 @@ from fastgnn.datasets.gin import (
     read_gin,
     symmetrise,
 )
+from fastgnn.datasets.molhiv_like import molhiv_like
 from fastgnn.datasets.node import NodeData, row_normalize
 from fastgnn.datasets.planetoid import (
     PLANETOID_NAMES,
@@ -73,6 +78,7 @@ __all__ = [
     "DEFAULT_URL",
     "synthetic",
     "synthetic_collab",
+    "molhiv_like",
     "read_gin",
     "read_tu",
     "read_folds",
