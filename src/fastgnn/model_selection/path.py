@@ -3,13 +3,19 @@
 The problem is exactly ``sklearn.svm.SVC(kernel="precomputed", C=C)`` for each
 C: libsvm's dual with a bias term, one-vs-one for several classes (one binary
 SVM per pair of classes, prediction by votes, ties to the smaller class), the
-same KKT stopping tolerance (``tol`` = 1e-3) and shrinking heuristic.  The
-solver is libsvm's SMO written again in numba (:mod:`._smo_kernels`); what
-it adds is the path: the solution at one C starts the next (scaled to its
-best multiple within the new box), and the path stops once a solution has no
-dual variable at its bound (the hard-margin solution, optimal for every larger
-C).  Along the GNTK authors' 120-value grid consecutive C differ by 12 %, so
-most solves start next to their answer instead of at α = 0.
+same KKT stopping rule (m(α) − M(α) < ``tol`` = 1e-3).  The first C is solved
+by libsvm's SMO written again in numba (:mod:`._smo_kernels`).  Every later C
+starts from the previous solution and is solved by a primal active-set method
+(:mod:`._active_set_kernels`): the variables at the bound move to the new
+bound, and the free ones are found by Newton steps on the free set whose
+Cholesky factor is kept along the whole path and updated in O(|F|²) per
+variable that enters or leaves it.  Along the GNTK authors' 120-value grid
+consecutive C differ by 12 % and change the status of a few dozen variables,
+where libsvm's two-variable steps need 10⁴-10⁶ iterations on these
+ill-conditioned Grams.  The path stops once a solution has no dual variable
+at its bound (the hard-margin solution, optimal for every larger C).  SMO
+checks every answer with libsvm's rule and finishes any the active set gives
+up on.
 
 No maintained library solves warm-started precomputed-kernel paths: scikit-learn's
 ``SVC`` has no ``warm_start``, ThunderSVM none either, and the exact
@@ -22,12 +28,13 @@ Public functions:
 * :func:`svm_path` -- predictions (and decision values) for every C of a grid.
 * :func:`svm_path_accuracy` -- test accuracy for every C (what the protocols consume).
 
-Cost per binary problem with p training and m test items: each SMO iteration
-is O(a), a <= p the active set; a cold libsvm fit takes between O(p) and
-many times O(p) iterations, a warm-started step along the grid usually a small
-fraction of that; each C adds O(m p) for the test decision values.  Memory:
-the ``(p, p)`` kernel of each class pair (a copy for several classes, a view
-for two).
+Cost per binary problem with p training and m test items and free set F:
+the first C's SMO, O(p) per iteration; then per C, O(p |F| + |F|²) per round
+of entering variables and O(|F|²) per variable entering or leaving F (NCI1's
+folds: |F| up to 1,600 of 3,700 and about 100 status changes per C); each C
+adds O(m p) for the test decision values.  Memory: the ``(p, p)`` kernel of
+each class pair (a copy for several classes, a view for two) and the factor,
+at most ``(p + 1)²`` floats.
 """
 
 from __future__ import annotations
@@ -173,12 +180,15 @@ def svm_path(
 def _binary_path(K, y, grid, K_test, tol, cap, shrinking, warm, iters, n_bound, bias, return_dual, trace=None):
     """One binary SVM along the increasing ``grid``: ``(G, m)`` decision values (and ``(G, p)`` y∘α).
 
-    Per C: scale the previous α (:func:`_warm_scale`), refine it by active-set
-    Newton steps (:func:`_newton_steps`), then run libsvm's SMO to the KKT
-    tolerance (:func:`._smo_kernels.smo_solve`); when SMO has not converged after
-    ``_chunk(p)`` iterations, Newton steps again, and so on.  ``iters``,
-    ``n_bound`` and ``bias`` are filled in place; ``trace``, a list, receives one
-    ``(C, seconds, SMO iterations, Newton rounds, free variables)`` per C.
+    The first C is solved by libsvm's SMO from α = 0.  Every later C starts from the
+    previous solution: the variables at the bound move to the new bound and the
+    primal active-set solver (:class:`_ActiveSet`, its Cholesky factor kept along the
+    path) solves from there.  SMO (:func:`._smo_kernels.smo_solve`) then checks libsvm's
+    stopping rule, which it finds met at once unless the active set gave up; if it has to
+    work and has not converged after ``_chunk(p)`` iterations, Newton steps on the free set
+    (:func:`_newton_steps`) help it, and so on.  ``iters`` (SMO iterations), ``n_bound`` and
+    ``bias`` are filled in place; ``trace``, a list, receives one ``(C, seconds, SMO
+    iterations, active-set and Newton rounds, free variables)`` per C.
     """
     from fastgnn.model_selection import _smo_kernels as kernels
 
@@ -188,6 +198,7 @@ def _binary_path(K, y, grid, K_test, tol, cap, shrinking, warm, iters, n_bound, 
     dec = np.empty((len(grid), K_test.shape[0]))
     coefs = np.empty((len(grid), p)) if return_dual else None
     c_prev = 0.0
+    active = _ActiveSet(K, y)
     for g, C in enumerate(grid):
         t0 = time.perf_counter() if trace is not None else 0.0
         rounds = 0
@@ -195,8 +206,7 @@ def _binary_path(K, y, grid, K_test, tol, cap, shrinking, warm, iters, n_bound, 
             alpha[:] = 0.0
             G[:] = -1.0
         elif c_prev > 0.0:
-            _warm_scale(alpha, G, c_prev, C)
-            _newton_steps(K, y, alpha, G, C)
+            active.solve(alpha, G, c_prev, C, tol)
             rounds += 1
         total = 0
         while True:
@@ -233,6 +243,80 @@ def _binary_path(K, y, grid, K_test, tol, cap, shrinking, warm, iters, n_bound, 
     return dec, coefs
 
 
+class _ActiveSet:
+    """The primal active-set solver of :mod:`._active_set_kernels` along a path, with its factor.
+
+    The Cholesky factor of Q_FF + εI is kept from one C to the next; before each solve it is
+    brought to the current free set {0 < α < C} by O(|F|²) updates per changed variable, or
+    refactorised (LAPACK, O(|F|³)) when more than an eighth of the set changed (after SMO).
+    """
+
+    def __init__(self, K, y):
+        self.K, self.y = K, y
+        p = len(y)
+        self.ridge = 1e-10 * float(np.mean(np.diag(K))) + 1e-300
+        self.free = np.zeros(p + 1, dtype=np.int64)
+        self.n_free = 0
+        self.U = np.zeros((min(p + 1, 256), min(p + 1, 256)))
+        self.events = 0
+
+    def _grow(self, need: int) -> None:
+        cap = min(len(self.y) + 1, max(need, 2 * self.U.shape[0]))
+        if cap > self.U.shape[0]:
+            U = np.zeros((cap, cap))
+            n = self.n_free
+            U[:n, :n] = self.U[:n, :n]
+            self.U = U
+
+    def _reconcile(self, alpha, C) -> None:
+        from fastgnn.model_selection import _active_set_kernels as ak
+
+        now = np.flatnonzero((alpha > 0) & (alpha < C))
+        listed = self.free[:self.n_free]
+        keep = np.isin(listed, now)
+        added = now[~np.isin(now, listed)]
+        n_change = int(np.count_nonzero(~keep)) + len(added)
+        if n_change == 0:
+            return
+        self._grow(len(now) + 1)
+        if n_change > max(16, len(now) // 8):  # refactorise from scratch
+            n = len(now)
+            y_f = self.y[now]
+            h = self.K[np.ix_(now, now)] * np.outer(y_f, y_f)
+            h[np.diag_indices(n)] += self.ridge
+            self.U[:n, :n] = scipy.linalg.cholesky(h, lower=False, check_finite=False)
+            self.free[:n] = now
+            self.n_free = n
+            return
+        for pos in np.flatnonzero(~keep)[::-1]:  # remove from the back: positions stay valid
+            self.n_free = ak.chol_remove(self.U, self.n_free, int(pos))
+            self.free[pos:self.n_free] = self.free[pos + 1:self.n_free + 1]
+        for j in added:
+            f = self.free[:self.n_free]
+            h = self.y[f] * self.y[j] * self.K[j, f]
+            self.n_free = ak.chol_append(self.U, self.n_free, h, float(self.K[j, j]) + self.ridge)
+            self.free[self.n_free - 1] = j
+
+    def solve(self, alpha, G, c_prev, C, tol) -> int:
+        """Move the bound from c_prev to C and solve there (in place); returns 0 when converged."""
+        from fastgnn.model_selection import _active_set_kernels as ak
+
+        start = (alpha.copy(), G.copy())
+        ak.shift_bound(self.K, self.y, alpha, G, c_prev, C)
+        while True:
+            self._reconcile(alpha, C)
+            self.n_free, events, status = ak.active_set_solve(
+                self.K, self.y, alpha, G, C, tol, self.ridge, self.free, self.n_free, self.U,
+                max(64, 4 * len(self.y)), 32)
+            self.events += events
+            if status != 2:
+                break
+            self._grow(self.n_free + 64)
+        if status != 0 and abs(float(self.y @ alpha)) > 1e-12 * C * len(self.y):
+            alpha[:], G[:] = start  # left infeasible: SMO needs yᵀα = 0, so start it from c_prev's α
+        return status
+
+
 def _chunk(p: int, n_free: int) -> int:
     """SMO iterations before a round of Newton steps: about as much work as the round (an SMO
     iteration reads ~4p numbers, a Cholesky of the free set costs |F|³/3), and at least 100.
@@ -240,21 +324,6 @@ def _chunk(p: int, n_free: int) -> int:
     takes 290 s for the 120-value path and Newton rounds every 100-300 iterations 1-2 s; on NCI1
     (p = 3700, |F| up to 1000+) Newton rounds every few hundred iterations cost 10-30 s per C."""
     return max(100, n_free**3 // (12 * p))
-
-
-def _warm_scale(alpha, G, c_prev, C):
-    """Scale α (in place, with G = Qα − e) by the t ∈ [1, C/c_prev] minimising ½t²αᵀQα − t eᵀα."""
-    a_q_a = float(alpha @ (G + 1.0))
-    e_a = float(alpha.sum())
-    ratio = C / c_prev
-    t = min(max(e_a / a_q_a, 1.0), ratio) if a_q_a > 0 else 1.0
-    if t > 1.0:
-        at_bound = alpha >= c_prev
-        alpha *= t
-        if t == ratio:
-            alpha[at_bound] = C  # exactly at the new bound
-        G *= t
-        G += t - 1.0  # t (G + 1) − 1
 
 
 def _newton_steps(K, y, alpha, G, C, max_steps: int = 8):
