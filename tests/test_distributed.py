@@ -161,8 +161,21 @@ def test_a_killed_client_resumes_from_the_checkpoint(cluster, graphs, reference,
     assert np.array_equal(gram, reference["gram"])
 
 
+#: the readouts of GRAPHS at num_layers=3: out of core they are on disk, outside the budget
+READOUT_BYTES = 8 * 3 * 44 * 44
+
+
+@pytest.fixture(scope="module")
+def reference_on_disk_budget(graphs):
+    """In-process runs with the budget an out-of-core run with max_memory=SMALL gives its tiles."""
+    kw = dict(num_layers=3, max_memory=SMALL + READOUT_BYTES)
+    return {"gram": GNTK(**kw).fit_transform(graphs), "readouts": GNTK(**kw).readouts(graphs),
+            "normalized": GNTK(**kw, normalize=True).fit_transform(graphs)}
+
+
 @pytest.mark.parametrize("executor", ["local", "dask"])
-def test_out_of_core_equals_in_memory(cluster, graphs, reference, tmp_path, executor):
+def test_out_of_core_equals_in_memory(cluster, graphs, reference_on_disk_budget, tmp_path, executor):
+    reference = reference_on_disk_budget
     with Client(cluster):
         est = GNTK(num_layers=3, max_memory=SMALL, executor=executor)
         disk = fit_transform_to_disk(est, graphs, tmp_path / "out", band_bytes=3 * 44 * 8 * 7)  # bands of 7 rows
@@ -173,7 +186,70 @@ def test_out_of_core_equals_in_memory(cluster, graphs, reference, tmp_path, exec
     assert np.array_equal(np.load(tmp_path / "out" / "readouts.npy"), reference["readouts"])
     assert np.array_equal(norm.gram, reference["normalized"])
     assert np.array_equal(est.self_readouts_, np.diagonal(reference["readouts"], axis1=1, axis2=2))
+    assert est.max_memory == SMALL  # the estimator's parameter is left as given
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["gram.npy", "readouts.npy"]  # no temporaries
+
+
+def test_out_of_core_plan_leaves_the_readouts_out_of_the_budget(graphs, tmp_path, monkeypatch):
+    """Out of core the readouts are on disk: a budget smaller than them still plans the tiles it has
+    room for (it planned 64-node tiles: 30 million of them for the 20,000-graph molhiv-like set)."""
+    import fastgnn.gntk.estimator as estimator_module
+
+    ops = GNTK(num_layers=3).fit(graphs).fitted_
+    stacks = engine.reserved_bytes(ops, None, 2) - READOUT_BYTES  # the stacked operands and the fixed part
+    budget = stacks + READOUT_BYTES // 2  # in memory, no room for the readouts
+    seen = []
+    real = estimator_module.gram_readouts
+
+    def spy(*args, **kw):
+        seen.append(kw["tile_nodes"])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(estimator_module, "gram_readouts", spy)
+    GNTK(num_layers=3, max_memory=budget).readouts(graphs)
+    fit_transform_to_disk(GNTK(num_layers=3, max_memory=budget), graphs, tmp_path)
+    itemsize = ops[0].x.element_size()
+    assert seen[0] == engine.plan_tile_nodes(ops, None, budget, itemsize, 2, sketched=False) == 64
+    assert seen[1] == engine.plan_tile_nodes(ops, None, budget + READOUT_BYTES, itemsize, 2, sketched=False) > 64
+
+
+def test_evaluate_reads_an_on_disk_gram_by_blocks(reference, tmp_path, monkeypatch):
+    """svm_cv / krr_cv of a memory-mapped Gram (transformed by bands of 5 rows, folds read from the
+    maps) equal those of the in-memory Gram exactly; the transformed Grams equal scale_gram and
+    cosine_normalize of the whole one; bad Grams get the in-memory messages."""
+    import fastgnn.distributed.outofcore as outofcore
+    from fastgnn.evaluate import cosine_normalize, krr_cv, scale_gram, svm_cv
+
+    monkeypatch.setattr(outofcore, "BAND_BYTES", 8 * 44 * 5)
+    y = synthetic(**GRAPHS).y
+    folds = list(synthetic(**GRAPHS).folds)
+    # a Gram a rounding off symmetric, as sums in another order leave it: symmetrised by both paths
+    gram = reference["gram"] * (1 + 1e-13 * np.triu(np.ones((44, 44)), 1))
+    np.save(tmp_path / "gram.npy", gram)
+    disk = np.load(tmp_path / "gram.npy", mmap_mode="r")
+    grams, _ = outofcore.transformed_grams(disk, y, ("raw", "cosine"))
+    sym = 0.5 * (gram + gram.T)
+    assert np.array_equal(grams["raw"], scale_gram(sym))
+    assert np.array_equal(grams["cosine"], cosine_normalize(scale_gram(sym)))
+    real, calls = outofcore.transformed_grams, []
+    monkeypatch.setattr(outofcore, "transformed_grams", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for protocol in ("paper", "nested"):
+        mem = svm_cv(gram, y, folds, protocol=protocol, C_grid=np.logspace(-2, 4, 15), n_jobs=1)
+        blk = svm_cv(disk, y, folds, protocol=protocol, C_grid=np.logspace(-2, 4, 15), n_jobs=1)
+        assert np.array_equal(mem.fold_accuracies, blk.fold_accuracies) and mem.C == blk.C
+        assert mem.normalization == blk.normalization
+    assert 0.5 < mem.mean <= 1.0  # a learnable set: accuracies that could differ
+    mem, blk = (krr_cv(g, y, folds, n_jobs=1) for g in (gram, disk))
+    assert np.array_equal(mem.fold_accuracies, blk.fold_accuracies) and mem.C == blk.C
+    assert len(calls) == 3  # the memory maps went by blocks, the arrays not
+
+    for bad, match in ((np.where(np.eye(44, k=3) > 0, np.nan, sym), r"finite, but gram\[0, 3\] = nan"),
+                       (sym + 1e-3 * np.triu(sym, 1), "symmetric: max"),
+                       (sym - np.diag(np.diag(sym)), r"positive diagonal, but gram\[0, 0\] = 0.0")):
+        np.save(tmp_path / "bad.npy", bad)
+        for g in (bad, np.load(tmp_path / "bad.npy", mmap_mode="r")):
+            with pytest.raises(ValueError, match=match):
+                svm_cv(g, y, folds, C_grid=[1.0], n_jobs=1)
 
 
 def test_without_a_client_or_without_dask_the_error_says_what_to_do(graphs, monkeypatch):
@@ -241,3 +317,24 @@ def test_model_selection_curves_on_dask_equal_the_serial_ones(cluster, graphs, r
     assert sorted(done) == list(range(2 * len(folds)))
     assert np.array_equal(dask.test, serial.test) and np.array_equal(dask.inner, serial.inner)
     assert 0.4 < serial.test.mean() <= 1.0  # curves of a learnable set, not a constant
+
+
+def test_cli_evaluate_by_blocks_equals_in_memory(reference, tmp_path, capsys, monkeypatch):
+    """`fastgnn evaluate DIR --by-blocks yes` (the Gram as a memory map) prints the in-memory result."""
+    import fastgnn.distributed.outofcore as outofcore
+    from fastgnn.cli import main
+
+    data = synthetic(**GRAPHS)
+    np.save(tmp_path / "gram.npy", reference["gram"])
+    np.save(tmp_path / "labels.npy", data.y)
+    real, calls = outofcore.transformed_grams, []
+    monkeypatch.setattr(outofcore, "transformed_grams", lambda *a, **k: calls.append(1) or real(*a, **k))
+    out = {}
+    for mode in ("no", "yes", "auto"):  # auto: 15 kB, below BY_BLOCKS_BYTES: in memory
+        assert main(["evaluate", str(tmp_path), "--by-blocks", mode, "--protocol", "paper", "--json"]) == 0
+        out[mode] = json.loads(capsys.readouterr().out)["paper"]
+        out[mode].pop("seconds")
+    assert out["yes"] == out["no"] == out["auto"] and 0.5 < out["yes"]["mean"] <= 1.0
+    assert len(calls) == 1
+    assert main(["evaluate", str(tmp_path / "missing.npy"), "--by-blocks", "yes"]) == 1
+    assert "gram not found" in capsys.readouterr().err

@@ -132,7 +132,7 @@ def _out_of_core(args, est, n_graphs: int) -> bool:
 def cmd_evaluate(args) -> int:
     path = Path(args.gram)
     folder = path if path.is_dir() else path.parent
-    gram = np.load(path / "gram.npy" if path.is_dir() else path)
+    gram = _load_gram(path / "gram.npy" if path.is_dir() else path, args.by_blocks)
     labels = Path(args.labels) if args.labels else folder / "labels.npy"
     if not labels.exists():
         raise FileNotFoundError(f"labels not found: {labels} (give --labels FILE.npy)")
@@ -149,6 +149,20 @@ def cmd_evaluate(args) -> int:
             print(f"{args.classifier} {res['protocol']:>6}: {100 * res['mean']:.2f} ± "
                   f"{100 * res['std']:.2f} % ({chosen}; {res['seconds']:.1f} s)")
     return 0
+
+
+def _load_gram(file: Path, by_blocks: str) -> np.ndarray:
+    """The Gram of ``fastgnn evaluate``: a read-only memory map when evaluated by blocks (``yes``, or ``auto``
+    and larger than :data:`fastgnn.distributed.outofcore.BY_BLOCKS_BYTES`: ``svm_cv`` then transforms it by
+    bands and reads each fold's blocks from disk), else read whole into memory."""
+    from fastgnn.distributed.outofcore import BY_BLOCKS_BYTES
+
+    if not file.exists():
+        raise FileNotFoundError(f"gram not found: {file}")
+    gram = np.load(file, mmap_mode="r")
+    if by_blocks == "no" or (by_blocks == "auto" and gram.nbytes <= BY_BLOCKS_BYTES):
+        return np.array(gram)
+    return gram
 
 
 def cmd_search(args) -> int:
@@ -510,6 +524,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="paper: best C on the test folds (as the GNTK paper); nested: C by inner CV")
     e.add_argument("--classifier", choices=("svm", "krr"), default="svm",
                    help="C-SVM or kernel ridge regression")
+    e.add_argument("--by-blocks", choices=("auto", "yes", "no"), default="auto",
+                   help="read the Gram from disk by blocks (a memory map: transformed by bands, each fold's "
+                        "blocks read as needed) instead of whole into memory; auto: when over 1 GiB, e.g. the "
+                        "gram.npy of `fastgnn gntk --out-of-core`")
     common(e)
     e.set_defaults(func=cmd_evaluate)
 

@@ -187,7 +187,10 @@ def svm_cv(
     fitted on a training fold and scored (accuracy) on its test fold.
 
     Args:
-        gram: ``(n, n)`` symmetric kernel matrix (numpy array or torch tensor).
+        gram: ``(n, n)`` symmetric kernel matrix (numpy array or torch tensor).  A
+            ``numpy.memmap`` (``np.load(path, mmap_mode="r")``) is checked and transformed by
+            bands and each fold's blocks are read from disk
+            (:func:`fastgnn.distributed.outofcore.transformed_grams`): the same result.
         y: ``(n,)`` integer labels.
         folds: ``[(train_idx, test_idx), ...]`` index arrays into ``0..n-1`` (any iterable).
         protocol: ``"paper"``: the (normalisation, C) with the best mean test
@@ -363,14 +366,19 @@ def _run_cv(path, gram, y, folds, protocol, grid, inner_grid, normalizations, in
     norms = _check_normalizations(normalizations)
     if protocol == "nested" and (not isinstance(inner_folds, int | np.integer) or inner_folds < 2):
         raise ValueError(f"inner_folds must be an integer >= 2, got {inner_folds!r}")
-    k, y = _check_gram_labels(gram, y)
-    folds = _check_folds(folds, y)
+    if isinstance(gram, np.memmap):  # on disk: checked and transformed by bands, folds read from memory maps
+        from fastgnn.distributed.outofcore import transformed_grams
 
-    raw = scale_gram(k)
-    del k
-    grams = {}
-    for nm in norms:
-        grams[nm] = raw if nm == "raw" else cosine_normalize(raw)
+        grams, y = transformed_grams(gram, y, norms)
+        folds = _check_folds(folds, y)
+    else:
+        k, y = _check_gram_labels(gram, y)
+        folds = _check_folds(folds, y)
+        raw = scale_gram(k)
+        del k
+        grams = {}
+        for nm in norms:
+            grams[nm] = raw if nm == "raw" else cosine_normalize(raw)
     grids = {nm: grid * float(np.mean(np.diag(grams[nm]))) if relative else grid for nm in norms}
     inner_grids = (
         {nm: inner_grid * float(np.mean(np.diag(grams[nm]))) if relative else inner_grid
@@ -582,7 +590,11 @@ def _check_gram_labels(gram, y):
         )
     if asym > 0:
         k = 0.5 * (k + k.T)
+    return k, _check_labels(y, n)
 
+
+def _check_labels(y, n: int) -> np.ndarray:
+    """Return 1-D labels for an ``n x n`` Gram or raise ValueError naming ``y``."""
     if hasattr(y, "detach"):
         y = y.detach().cpu().numpy()
     y = np.asarray(y)
@@ -590,7 +602,7 @@ def _check_gram_labels(gram, y):
         raise ValueError(f"y must be 1-D, got shape {y.shape}")
     if len(y) != n:
         raise ValueError(f"y has {len(y)} labels but gram is {n} x {n}")
-    return k, y
+    return y
 
 
 def _check_folds(folds, y):
