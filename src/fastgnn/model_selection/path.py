@@ -251,6 +251,8 @@ class _ActiveSet:
     refactorised (LAPACK, O(|F|³)) when more than an eighth of the set changed (after SMO).
     """
 
+    max_enter = 32  # most variables entering the free set per round (then one exact gradient)
+
     def __init__(self, K, y):
         self.K, self.y = K, y
         p = len(y)
@@ -307,7 +309,7 @@ class _ActiveSet:
             self._reconcile(alpha, C)
             self.n_free, events, status = ak.active_set_solve(
                 self.K, self.y, alpha, G, C, tol, self.ridge, self.free, self.n_free, self.U,
-                max(64, 4 * len(self.y)), 32)
+                max(64, 4 * len(self.y)), self.max_enter)
             self.events += events
             if status != 2:
                 break
