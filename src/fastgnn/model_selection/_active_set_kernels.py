@@ -275,17 +275,24 @@ def active_set_solve(K, y, alpha, G, C, tol, ridge, free, n_free, U, max_events,
                 n_touched += 1
             g_free[t] = (1.0 - step) * g_free[t] - step * (beta * y[i] + ridge * u[t])
         if hit >= 0:
-            i = free[hit]
-            target = C if u[hit] > 0.0 else 0.0
-            delta[i] += target - alpha[i]
-            alpha[i] = target
-            if fresh[i] and step <= 0.0:
-                enter = max(1, enter // 2)  # entered together with others, left at once
-            n_free = chol_remove(U, n_free, hit)
-            for t in range(hit, n_free):
-                free[t] = free[t + 1]
-                g_free[t] = g_free[t + 1]
-            events += 1
+            # The blocking variable, and any that reached a bound with it (duplicate graphs
+            # move together), leave F: from the back, so that positions stay valid.
+            slack = 1e-12 * C
+            for t in range(n_free - 1, -1, -1):
+                i = free[t]
+                a = alpha[i]
+                if t == hit or (u[t] > 0.0 and a >= C - slack) or (u[t] < 0.0 and a <= slack):
+                    target = C if u[t] > 0.0 else 0.0
+                    delta[i] += target - a
+                    alpha[i] = target
+                    if fresh[i] and step <= 0.0:
+                        enter = max(1, enter // 2)  # entered together with others, left at once
+                    n_free = chol_remove(U, n_free, t)
+                    for q in range(t, n_free):
+                        free[q] = free[q + 1]
+                        g_free[q] = g_free[q + 1]
+                        u[q] = u[q + 1]
+                    events += 1
             if events >= max_events:
                 break
             continue
