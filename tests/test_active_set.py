@@ -74,3 +74,14 @@ def test_the_factor_follows_the_free_set_after_smo_moved_it():
         h = k[np.ix_(free, free)] * np.outer(y_pm[free], y_pm[free]) + solver.ridge * np.eye(len(free))
         u = solver.U[:len(free), :len(free)]
         np.testing.assert_allclose(u.T @ u, h, rtol=1e-9, atol=1e-9)
+
+
+def test_free_sets_beyond_max_free_fall_back_to_smo(monkeypatch):
+    """With the factor capped below the free set, SMO solves alone: the same decisions as without."""
+    k, y = problem(duplicates=10)
+    full = svm_path(k, y, k[:40], GRID)
+    monkeypatch.setattr(_ActiveSet, "max_free", 4)
+    capped = svm_path(k, y, k[:40], GRID)
+    assert capped.iterations[1:].sum() > 0  # SMO did the work the active set could not
+    clear = np.abs(full.decision) > 1e-2
+    np.testing.assert_array_equal(np.sign(capped.decision[clear]), np.sign(full.decision[clear]))

@@ -252,6 +252,7 @@ class _ActiveSet:
     """
 
     max_enter = 32  # most variables entering the free set per round (then one exact gradient)
+    max_free = 6000  # largest free set factorised (288 MB); beyond it SMO goes on alone
 
     def __init__(self, K, y):
         self.K, self.y = K, y
@@ -259,18 +260,24 @@ class _ActiveSet:
         self.ridge = 1e-10 * float(np.mean(np.diag(K))) + 1e-300
         self.free = np.zeros(p + 1, dtype=np.int64)
         self.n_free = 0
-        self.U = np.zeros((min(p + 1, 256), min(p + 1, 256)))
+        cap = min(p + 1, self.max_free + 1, 256)
+        self.U = np.zeros((cap, cap))
         self.events = 0
 
-    def _grow(self, need: int) -> None:
-        cap = min(len(self.y) + 1, max(need, 2 * self.U.shape[0]))
+    def _grow(self, need: int) -> bool:
+        """Make room for ``need`` free variables; False where that passes ``max_free``."""
+        if need > self.max_free + 1:
+            return False
+        cap = min(len(self.y) + 1, self.max_free + 1, max(need, 2 * self.U.shape[0]))
         if cap > self.U.shape[0]:
             U = np.zeros((cap, cap))
             n = self.n_free
             U[:n, :n] = self.U[:n, :n]
             self.U = U
+        return True
 
-    def _reconcile(self, alpha, C) -> None:
+    def _reconcile(self, alpha, C) -> bool:
+        """Bring the factor to the free set of α; False where it is larger than ``max_free``."""
         from fastgnn.model_selection import _active_set_kernels as ak
 
         now = np.flatnonzero((alpha > 0) & (alpha < C))
@@ -279,8 +286,10 @@ class _ActiveSet:
         added = now[~np.isin(now, listed)]
         n_change = int(np.count_nonzero(~keep)) + len(added)
         if n_change == 0:
-            return
-        self._grow(len(now) + 1)
+            return True
+        if not self._grow(len(now) + 1):
+            self.n_free = 0
+            return False
         if n_change > max(16, len(now) // 8):  # refactorise from scratch
             n = len(now)
             y_f = self.y[now]
@@ -289,7 +298,7 @@ class _ActiveSet:
             self.U[:n, :n] = scipy.linalg.cholesky(h, lower=False, check_finite=False)
             self.free[:n] = now
             self.n_free = n
-            return
+            return True
         for pos in np.flatnonzero(~keep)[::-1]:  # remove from the back: positions stay valid
             self.n_free = ak.chol_remove(self.U, self.n_free, int(pos))
             self.free[pos:self.n_free] = self.free[pos + 1:self.n_free + 1]
@@ -298,6 +307,7 @@ class _ActiveSet:
             h = self.y[f] * self.y[j] * self.K[j, f]
             self.n_free = ak.chol_append(self.U, self.n_free, h, float(self.K[j, j]) + self.ridge)
             self.free[self.n_free - 1] = j
+        return True
 
     def solve(self, alpha, G, c_prev, C, tol) -> int:
         """Move the bound from c_prev to C and solve there (in place); returns 0 when converged."""
@@ -305,15 +315,14 @@ class _ActiveSet:
 
         start = (alpha.copy(), G.copy())
         ak.shift_bound(self.K, self.y, alpha, G, c_prev, C)
-        while True:
-            self._reconcile(alpha, C)
+        status = 1
+        while self._reconcile(alpha, C):
             self.n_free, events, status = ak.active_set_solve(
                 self.K, self.y, alpha, G, C, tol, self.ridge, self.free, self.n_free, self.U,
                 max(64, 4 * len(self.y)), self.max_enter)
             self.events += events
-            if status != 2:
+            if status != 2 or not self._grow(self.n_free + 64):
                 break
-            self._grow(self.n_free + 64)
         if status != 0 and abs(float(self.y @ alpha)) > 1e-12 * C * len(self.y):
             alpha[:], G[:] = start  # left infeasible: SMO needs yᵀα = 0, so start it from c_prev's α
         return status
