@@ -105,6 +105,8 @@ def svm_path(
         C_grid: ``(G,)`` positive values of C, any order (solved in increasing order).
         tol: the KKT stopping tolerance (libsvm's ``-e``, sklearn's ``tol``).
         max_iter: SMO iterations per C and class pair; ``None``: no cap (as sklearn's default).
+            It caps SMO only (the first C, and any C the active set gives up on); the active set
+            stops by itself after 4p status changes.
         shrinking: libsvm's shrinking heuristic (same solution, usually faster).
         warm_start: start each C from the previous C's solution.  ``False`` starts
             every C from α = 0, as separate libsvm fits do (for comparison).
