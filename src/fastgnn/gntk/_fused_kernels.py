@@ -255,14 +255,109 @@ def _aggregate_dense(st, work, count, left, g, right, h0, h1, c0):
 
 
 @numba.njit(inline="always", fastmath=False, error_model="numpy")
-def _aggregate(st, work, tmp_t, count, both_dense, left, g, r0, right, h0, h1, c0):
-    """``st[i] ← A_g st[i] B_Cᵀ`` for ``i < count``: :func:`_aggregate_dense` when both sides are
-    dense, else :func:`_aggregate_block` per array (``tmp_t``: its ``[w, p]`` buffer)."""
+def _aggregate_exact(st, work, tmp_t, count, both_dense, left, g, r0, right, h0, h1, c0):
+    """The exact branch of :func:`_aggregate` (for :func:`tile_aggregation_kernel`)."""
     if both_dense:
         _aggregate_dense(st, work, count, left, g, right, h0, h1, c0)
     else:
         for i in range(count):
             _aggregate_block(st[i], work[0], tmp_t, left, g, r0, right, h0, h1, c0)
+
+
+@numba.njit(inline="always", fastmath=False, error_model="numpy")
+def _aggregate(st, work, tmp_t, abuf, cbuf, count, both_dense, sketched, left, g, r0, right, h0, h1, c0, left_sk,
+               right_sk):
+    """``st[i] ← A_g st[i] B_Cᵀ`` for ``i < count``: :func:`_aggregate_sketched` for the sketched kernel,
+    :func:`_aggregate_dense` when both sides are dense, else :func:`_aggregate_block` per array
+    (``tmp_t``: its ``[w, p]`` buffer)."""
+    if sketched:
+        _aggregate_sketched(st, work, abuf, cbuf, count, left_sk, g, right_sk, h0, h1, c0)
+    else:
+        _aggregate_exact(st, work, tmp_t, count, both_dense, left, g, r0, right, h0, h1, c0)
+
+
+#: Products of fewer multiply-adds than this (or with a side under 4) run as loops in the kernel, not BLAS
+#: calls: a call costs about a microsecond before any arithmetic.
+SMALL_PRODUCT = 4096
+
+
+@numba.njit(fastmath=False, error_model="numpy")
+def _product(trans_a, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc):
+    """:func:`gemm`'s product ``C[m, n] = op(A) B`` (column-major, flat arrays, element offsets), by BLAS
+    when it is large enough, else by loops (the same arithmetic, another order of summation)."""
+    if m * n * k >= SMALL_PRODUCT and min(m, n, k) >= 4:
+        gemm(trans_a, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc)
+        return
+    if trans_a:  # op(A)[i, kk] = a[a_off + i lda + kk]: dot products along kk
+        for j in range(n):
+            for i in range(m):
+                acc = 0.0
+                for kk in range(k):
+                    acc += a[a_off + i * lda + kk] * b[b_off + j * ldb + kk]
+                c[c_off + j * ldc + i] = acc
+    else:  # A[i, kk] = a[a_off + kk lda + i]: axpys along i
+        for j in range(n):
+            for i in range(m):
+                c[c_off + j * ldc + i] = 0.0
+            for kk in range(k):
+                v = b[b_off + j * ldb + kk]
+                if v != 0.0:
+                    for i in range(m):
+                        c[c_off + j * ldc + i] += v * a[a_off + kk * lda + i]
+
+
+@numba.njit(inline="always", fastmath=False, error_model="numpy")
+def _aggregate_sketched(st, work, abuf, cbuf, count, left, g, right, h0, h1, c0):
+    """``st[i] ← P_g S_g st[i] S_Cᵀ P_Cᵀ`` for ``i < count`` (Σ, or Σ and Θ): the sketched Aggregate of
+    :func:`fastgnn.gntk.aggregate.aggregate_sketch` on a ``[p, w]`` block (left graph g, right graphs
+    ``h0 .. h1`` from column ``c0``), in the paper's order of Section 4.3:
+
+    1. ``A = S_g st[i]`` ``[b_g, w]`` (b_g p w multiply-adds);
+    2. ``C[:, h] = A[:, cols of h] S_hᵀ`` ``[b_g, b_h]`` per right graph (b_g q b_h);
+    3. ``D = P_g C`` ``[p, Σ b_h]`` (p b_g Σ b_h);
+    4. ``st[:, cols of h] = D[:, h] P_hᵀ`` ``[p, q]`` per right graph (p b_h q);
+
+    so O(b p w) per array instead of the exact O(p² w + p w q).  A graph whose sketch is the
+    identity (N <= b) skips its S product (step 1, or a copy in step 2) and its P is ``C A``: it
+    is aggregated exactly, as in the torch tile.  Steps 2 and 4 take the rows of both arrays at
+    once (consecutive, stride w).
+
+    ``left``/``right``: ``(S, S offsets, P, P offsets, sketch-row offsets, node offsets)`` of a
+    side (see :class:`fastgnn.gntk.tiles.Stack` ``sketch_blocks``).  ``work``, ``abuf``,
+    ``cbuf``: ``[2, p, w]`` buffers (D, A, C).
+    """
+    _, p, w = st.shape
+    l_s, l_soff, l_p, l_poff, l_boff, _ = left
+    r_s, r_soff, r_p, r_poff, r_boff, r_off = right
+    flat, d_flat, a_flat, c_flat = st.reshape(-1), work.reshape(-1), abuf.reshape(-1), cbuf.reshape(-1)
+    bg = l_boff[g + 1] - l_boff[g]
+    if l_soff[g + 1] > l_soff[g]:  # 1. A = S_g st[i]
+        for i in range(count):
+            _product(False, w, bg, p, flat, i * p * w, w, l_s, l_soff[g], p, a_flat, i * bg * w, w)
+        src = a_flat
+    else:  # the identity: A is the block itself (bg = p)
+        src = flat
+    b0 = r_boff[h0]
+    wb = r_boff[h1] - b0
+    for h in range(h0, h1):  # 2. C[:, cols of h's sketch] = A[:, cols of h] S_hᵀ
+        q = r_off[h + 1] - r_off[h]
+        lo = r_off[h] - c0
+        blo = r_boff[h] - b0
+        bh = r_boff[h + 1] - r_boff[h]
+        if r_soff[h + 1] > r_soff[h]:
+            _product(True, bh, count * bg, q, r_s, r_soff[h], q, src, lo, w, c_flat, blo, wb)
+        else:
+            for r in range(count * bg):
+                for c in range(q):
+                    c_flat[r * wb + blo + c] = src[r * w + lo + c]
+    for i in range(count):  # 3. D = P_g C
+        _product(False, wb, p, bg, c_flat, i * bg * wb, wb, l_p, l_poff[g], bg, d_flat, i * p * wb, wb)
+    for h in range(h0, h1):  # 4. st[:, cols of h] = D[:, cols of h's sketch] P_hᵀ
+        q = r_off[h + 1] - r_off[h]
+        lo = r_off[h] - c0
+        blo = r_boff[h] - b0
+        bh = r_boff[h + 1] - r_boff[h]
+        _product(True, q, count * p, bh, r_p, r_poff[h], bh, d_flat, blo, wb, flat, lo, w)
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -319,7 +414,7 @@ def _readout_block(t, colsum, w_left, w_right, r0, r_off, h0, h1, c0, out, k, g)
 @numba.njit(parallel=True, fastmath=False, cache=True, error_model="numpy", nogil=True)
 def tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, left, right,
                           inv_left, left_pi, inv_right, d_right, w_left, w_right, num_blocks, num_mlp_layers, upper,
-                          chunk_nodes, snap, order, bin_ptr, aggregated, out):
+                          chunk_nodes, snap, order, bin_ptr, aggregated, sketched, left_sk, right_sk, out):
     """The whole GNTK recursion of one tile, graph by graph of the left side (in parallel).
 
     ``x_*``: the left features X_I as CSR; ``xt_right``: ``[d, M_J]`` X_Jᵀ (Σ⁽⁰⁾ = X_I X_Jᵀ is
@@ -334,6 +429,9 @@ def tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, left, right,
     ``inv_left``/``left_pi``: ``[K, M_I]`` 1/d (0 where d = 0) and d/π of the row nodes
     for each ReLU layer; ``inv_right``/``d_right``: ``[K, M_J]`` 1/d and d of the column
     nodes.  ``upper``: only graph pairs h >= g (a diagonal tile of a symmetric Gram).
+    ``sketched``: the sketched kernel: every Aggregate is :func:`_aggregate_sketched` with the
+    sides' ``left_sk``/``right_sk`` = ``(S, S offsets, P, P offsets, sketch-row offsets, node
+    offsets)`` (``left``/``right`` then only give the node offsets); else they are unused.
     ``order``/``bin_ptr``: the left graphs split into one bin per thread, bin b being
     ``order[bin_ptr[b]:bin_ptr[b + 1]]`` (numba's OpenMP layer schedules a ``prange``
     statically, so the balance is planned beforehand: :func:`fastgnn.gntk.fused.balanced_bins`).
@@ -350,12 +448,13 @@ def tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, left, right,
             g = np.int64(order[gg])  # prange's index may be unsigned: mixed with signed ints it would be a float
             _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi, inv_right, d_right,
                         w_left, w_right, num_blocks, num_mlp_layers, upper, chunk_nodes, snap, both_dense, aggregated,
-                        out)
+                        sketched, left_sk, right_sk, out)
 
 
 @numba.njit(fastmath=False, error_model="numpy", nogil=True)
 def _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi, inv_right, d_right,
-                w_left, w_right, num_blocks, num_mlp_layers, upper, chunk_nodes, snap, both_dense, aggregated, out):
+                w_left, w_right, num_blocks, num_mlp_layers, upper, chunk_nodes, snap, both_dense, aggregated,
+                sketched, left_sk, right_sk, out):
     """Row block g of :func:`tile_recursion_kernel`: the whole recursion of left graph g against every
     column (h >= g when ``upper``), ``chunk_nodes`` columns at a time."""
     l_off = left[6]
@@ -374,7 +473,9 @@ def _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi
         work = np.empty((2, p, w), dtype=xt_right.dtype)
         s = st[0]
         t = st[1]
-        tmp_t = np.empty((0, 0) if both_dense else (w, p), dtype=xt_right.dtype)
+        tmp_t = np.empty((0, 0) if both_dense or sketched else (w, p), dtype=xt_right.dtype)
+        abuf = np.empty((2, p, w) if sketched else (0, 0, 0), dtype=xt_right.dtype)  # sketched: A and C
+        cbuf = np.empty((2, p, w) if sketched else (0, 0, 0), dtype=xt_right.dtype)
         colsum = np.empty(w, dtype=np.float64)
         if aggregated:  # s = Y_g Y_Cᵀ: one product over g's k features (the rows of Y_Cᵀ it needs, gathered)
             k = feats.shape[0]
@@ -393,7 +494,8 @@ def _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi
                     for c in range(w):
                         s[a, c] += v * xt_right[f, c0 + c]
             _readout_block(s, colsum, w_left, w_right, r0, r_off, h, h1, c0, out, 0, g)  # Σ⁽⁰⁾ read out, aggregated
-            _aggregate(st, work, tmp_t, 1, both_dense, left, g, r0, right, h, h1, c0)
+            _aggregate(st, work, tmp_t, abuf, cbuf, 1, both_dense, sketched, left, g, r0, right, h, h1, c0, left_sk,
+                       right_sk)
         for a in range(p):
             for c in range(w):
                 t[a, c] = s[a, c]
@@ -403,7 +505,8 @@ def _left_graph(g, x_ptr, x_idx, x_val, xt_right, left, right, inv_left, left_pi
                 _relu_rows(s, t, inv_left, left_pi, inv_right, d_right, k, r0, c0, snap)
             _readout_block(t, colsum, w_left, w_right, r0, r_off, h, h1, c0, out, blk + 1, g)
             if blk < num_blocks - 1:
-                _aggregate(st, work, tmp_t, 2, both_dense, left, g, r0, right, h, h1, c0)
+                _aggregate(st, work, tmp_t, abuf, cbuf, 2, both_dense, sketched, left, g, r0, right, h, h1, c0,
+                           left_sk, right_sk)
         h = h1
 
 
@@ -429,5 +532,5 @@ def tile_aggregation_kernel(left, right, upper, chunk_nodes, order, bin_ptr, lik
                 st = np.ones((2, p, w), dtype=like.dtype)
                 work = np.empty((2, p, w), dtype=like.dtype)
                 tmp_t = np.empty((0, 0) if both_dense else (w, p), dtype=like.dtype)
-                _aggregate(st, work, tmp_t, 2, both_dense, left, g, r0, right, h, h1, c0)
+                _aggregate_exact(st, work, tmp_t, 2, both_dense, left, g, r0, right, h, h1, c0)
                 h = h1

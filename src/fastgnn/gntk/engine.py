@@ -70,6 +70,8 @@ __all__ = [
     "plan_chunks",
     "plan_tiles",
     "run_in_process",
+    "SKETCH_PAYS_BELOW",
+    "sketch_cost_ratio",
     "compiled_tile_nodes",
     "compiled_tile_runs",
     "plan_tile_nodes",
@@ -144,7 +146,7 @@ def compiled_tile_nodes(free_bytes: float, itemsize: int, num_features: int, num
 def plan_tile_nodes(rows: Sequence[Operand], cols: Sequence[Operand] | None, max_memory_bytes: float,
                     itemsize: int, num_blocks: int, sketched: bool) -> int:
     """Nodes per side of the tiles of this Gram within ``max_memory_bytes``: the compiled tile's rule
-    where it runs (exact kernel, :func:`fastgnn.gntk.fused.tile_usable`), else the torch tile's."""
+    where it runs (:func:`fastgnn.gntk.fused.tile_usable`), else the torch tile's."""
     free = float(max_memory_bytes) - reserved_bytes(rows, cols, num_blocks)
     if compiled_tile_runs(rows[0], sketched):
         everything = list(rows) + ([] if cols is None else list(cols))
@@ -154,10 +156,51 @@ def plan_tile_nodes(rows: Sequence[Operand], cols: Sequence[Operand] | None, max
 
 
 def compiled_tile_runs(op: Operand, sketched: bool) -> bool:
-    """Whether tiles of such operands run on the compiled tile of :mod:`fastgnn.gntk.fused`: the exact
-    kernel, and :func:`fastgnn.gntk.fused.tile_usable` for the graph's features and self-diagonals
-    (CPU, plain float tensors, numba installed); else on the torch tile."""
-    return not sketched and fused.tile_usable(op.x, *op.diags[:1])
+    """Whether tiles of such operands run on the compiled tile of :mod:`fastgnn.gntk.fused` (the exact
+    kernel, or the sketched one): :func:`fastgnn.gntk.fused.tile_usable` for the graph's features and
+    self-diagonals (CPU, plain float tensors, numba installed; sketched:
+    :func:`fastgnn.gntk.fused.sketched_tile_usable`); else on the torch tile."""
+    usable = fused.sketched_tile_usable if sketched else fused.tile_usable
+    return usable(op.x, *op.diags[:1])
+
+
+def sketch_cost_ratio(num_nodes: Sequence[int], b: int, *, num_blocks: int, num_mlp_layers: int,
+                      entries: Sequence[int] | None = None) -> float:
+    """Predicted seconds of the sketched Gram over the exact one's (on nodes), on the compiled tile, for
+    graphs of these node counts (and ``entries``: non-zeros of each graph's Ã, self-loops included;
+    default dense) and sketch size b: the cost model behind ``GNTK(sketch_size=b)``'s warning.
+
+    Per node pair (g, h) the tile does, per Aggregate of an array, ``a_g + a_h`` units (a BLAS
+    multiply-add each), with exact ``a = min(N, 4 nnz / N)`` (its dense ``C A``, or its CSR rows
+    where sparser: :data:`fastgnn.gntk.fused.DENSE_RATIO`'s 4 units per non-zero) and sketched
+    ``a = c + 2 b + 2 b² / N`` (its S and P, the ``[b, b]`` cores, and a fixed
+    :data:`SKETCH_OVERHEAD` c of passes over the block), or ``a = N`` for a graph of N <= b
+    nodes (aggregated exactly, dense).  Besides, each ReLU layer costs :data:`RELU_PAIR_COST`
+    units per node pair in both.  Summed over the Gram each side's cost is its node-weighted mean,
+    so this is O(n).  Calibrated on the COLLAB-sized set, MUTAG, PROTEINS and IMDB-BINARY
+    (``benchmarks/sketch_speed.py``); only its order of magnitude matters.
+    """
+    n = np.asarray(num_nodes, dtype=np.float64)
+    if not (n > b).any():
+        return 1.0  # nothing is sketched: the exact kernel
+    nnz = n * n if entries is None else np.asarray(entries, dtype=np.float64)
+    w = n / n.sum()
+    a_exact = float(w @ np.minimum(n, 4.0 * nnz / n))
+    a_sketch = float(w @ np.where(n > b, SKETCH_OVERHEAD + 2.0 * b + 2.0 * b * b / n, n))
+    aggregations = 2 * num_blocks - 1  # Σ once, then Σ and Θ between blocks
+    relu = RELU_PAIR_COST * num_blocks * num_mlp_layers
+    return (2 * aggregations * a_sketch + relu) / (2 * aggregations * a_exact + relu)
+
+
+#: One ReLU layer's cost per node pair on the compiled tile, in aggregation multiply-adds (measured on
+#: COLLAB-sized tiles, as in :func:`fastgnn.gntk.fused._left_costs`: six layers cost about 300).
+RELU_PAIR_COST = 50.0
+#: The sketched Aggregate's cost per node pair beyond its multiply-adds, in the same units: its
+#: products with S and P have a short inner dimension (b), so they run below BLAS's peak.  Fitted to
+#: COLLAB-sized Grams: about 0 on one thread of a quiet machine, 70-90 on two of a loaded one.
+SKETCH_OVERHEAD = 40.0
+#: ``GNTK(sketch_size=b)`` warns when :func:`sketch_cost_ratio` is at least this.
+SKETCH_PAYS_BELOW = 0.9
 
 
 def reserved_bytes(rows: Sequence[Operand], cols: Sequence[Operand] | None, num_blocks: int) -> int:
@@ -168,9 +211,10 @@ def reserved_bytes(rows: Sequence[Operand], cols: Sequence[Operand] | None, num_
     stack stays cached for the run: its features, and its sparse aggregation
     factors at most 16 bytes (value and column index) per entry of the
     operands' dense factors; where the compiled tile of :mod:`fastgnn.gntk.fused`
-    runs (exact kernel, :func:`fastgnn.gntk.fused.tile_usable`: CPU, numba) also
-    the dense ``C A`` blocks and the features as CSR (at most 16 bytes per
-    entry) that only it reads.
+    runs (:func:`fastgnn.gntk.fused.tile_usable`: CPU, numba) instead: exact, the
+    dense ``C A`` blocks besides and the features as CSR (at most 16 bytes per
+    entry) that only it reads; sketched, the dense S_g and P_g (no CSR) and the
+    features as CSR.
     """
     n_cols = len(rows) if cols is None else len(cols)
     out = 8 * (num_blocks + 1) * len(rows) * n_cols
@@ -180,8 +224,12 @@ def reserved_bytes(rows: Sequence[Operand], cols: Sequence[Operand] | None, num_
         for op in ops:
             total += op.x.numel() * op.x.element_size()
             factors = [op.a] if op.sketch is None else [op.sketch, op.sketched_a]
-            total += sum(2 * f.numel() * 8 for f in factors)
-            if compiled_tile_runs(op, sketched=op.sketch is not None):
+            compiled = compiled_tile_runs(op, sketched=op.sketch is not None)
+            if op.sketch is not None and compiled:  # dense blocks, as the stack keeps them
+                total += sum(f.numel() * f.element_size() for f in factors) + 16 * int(torch.count_nonzero(op.x))
+            else:
+                total += sum(2 * f.numel() * 8 for f in factors)
+            if op.sketch is None and compiled:
                 total += op.a.numel() * op.a.element_size() + compiled_csr_bytes(op)
             total += sum(d.numel() * d.element_size() for d in op.diags)
         return total

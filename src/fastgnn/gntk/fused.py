@@ -35,11 +35,15 @@ import warnings
 import numpy as np
 import torch
 
-__all__ = ["ENABLED", "available", "balanced_bins", "ntk_step_fused", "relu_maps_fused", "tile_aggregation_fused",
-           "tile_readouts_fused", "tile_usable", "usable"]
+__all__ = ["ENABLED", "SKETCHED_TILE", "available", "balanced_bins", "ntk_step_fused", "relu_maps_fused",
+           "sketched_tile_usable", "tile_aggregation_fused", "tile_readouts_fused", "tile_usable", "usable"]
 
 #: Set to False (or set the environment variable ``FASTGNN_NO_NUMBA=1``) to force the torch path.
 ENABLED = os.environ.get("FASTGNN_NO_NUMBA", "") in ("", "0")
+
+#: Set to False to run the *sketched* kernel's tiles on the torch tile, as before the compiled tile took
+#: them (the ReLU steps still fused): for comparisons (``benchmarks/sketch_speed.py``, the tests).
+SKETCHED_TILE = True
 
 _HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 _KERNEL = None  # the imported kernel module, once imported
@@ -79,6 +83,11 @@ def tile_usable(*tensors: torch.Tensor) -> bool:
     for them (:func:`fastgnn.gntk.engine.reserved_bytes`).
     """
     return _plain(tensors) and available()
+
+
+def sketched_tile_usable(*tensors: torch.Tensor) -> bool:
+    """:func:`tile_usable` for the sketched kernel: also :data:`SKETCHED_TILE`."""
+    return SKETCHED_TILE and tile_usable(*tensors)
 
 
 def ntk_step_fused(sigma: torch.Tensor, theta: torch.Tensor, diag_left: torch.Tensor,
@@ -127,8 +136,17 @@ def tile_readouts_fused(left, right, num_blocks: int, num_mlp_layers: int, upper
     """
     kernels = _kernels()
     dtype = left.x.dtype
-    sides = tuple(_side(st) for st in (left, right))
-    aggregated = _aggregated_features_pay(left, right, sides)
+    sketched = left.sketch_blocks is not None
+    if sketched != (right.sketch_blocks is not None):
+        raise ValueError("tile_readouts_fused: one stack is sketched and the other is not")
+    if sketched:  # the aggregation reads only the sketch blocks; the sides give the node offsets
+        sides = tuple(_offsets_side(st) for st in (left, right))
+        sketch_sides = tuple((*st.sketch_blocks, np.asarray(st.offsets, dtype=np.int64)) for st in (left, right))
+        aggregated = False
+    else:
+        sides = tuple(_side(st) for st in (left, right))
+        sketch_sides = (_no_sketch(left), _no_sketch(right))
+        aggregated = _aggregated_features_pay(left, right, sides)
     if aggregated:  # start from Y_I Y_Jᵀ, Y = (C A) X: the first aggregation done on the features
         x_ptr, x_idx, x_val = left.ax_csr()
         xt_right = _dense_transposed(right.ax_csr(), right.num_nodes, right.x.shape[1])
@@ -140,10 +158,11 @@ def tile_readouts_fused(left, right, num_blocks: int, num_mlp_layers: int, upper
     d_r = torch.stack(list(right.diags)).numpy()
     out = np.zeros((num_blocks + 1, left.num_graphs, right.num_graphs), dtype=np.float64)
     with _threads(kernels.numba), _one_blas_thread():
-        order, bin_ptr = _thread_bins(sides, upper, kernels.numba)
+        order, bin_ptr = _thread_bins(sides, upper, kernels.numba, sketch_sides if sketched else None)
         kernels.tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, *sides, inv_l, lpi, inv_r, d_r,
                                       _float64(left.weights), _float64(right.weights), num_blocks, num_mlp_layers,
-                                      bool(upper), COLUMN_CHUNK, _snap(dtype), order, bin_ptr, aggregated, out)
+                                      bool(upper), COLUMN_CHUNK, _snap(dtype), order, bin_ptr, aggregated, sketched,
+                                      *sketch_sides, out)
     if upper:  # mirror the strict upper triangle (the kernel left the lower one at zero)
         for k in range(out.shape[0]):
             out[k] += np.triu(out[k], 1).T
@@ -217,13 +236,15 @@ def _dense_transposed(csr: tuple, rows: int, cols: int) -> np.ndarray:
     return out
 
 
-def _thread_bins(sides, upper: bool, numba) -> tuple[np.ndarray, np.ndarray]:
+def _thread_bins(sides, upper: bool, numba, sketch_sides=None) -> tuple[np.ndarray, np.ndarray]:
     """The left graphs of a tile split into one bin per numba thread (call inside :func:`_threads`), by
-    :func:`balanced_bins` on :func:`_left_costs`."""
-    return balanced_bins(_left_costs(sides[0][6], sides[1][6], upper), numba.get_num_threads())
+    :func:`balanced_bins` on :func:`_left_costs` (with the sketched kernel's per-graph aggregation
+    costs :func:`_sketched_costs` when ``sketch_sides`` are given)."""
+    per_node = None if sketch_sides is None else tuple(_sketched_costs(side) for side in sketch_sides)
+    return balanced_bins(_left_costs(sides[0][6], sides[1][6], upper, per_node), numba.get_num_threads())
 
 
-def _left_costs(left_offsets: np.ndarray, right_offsets: np.ndarray, upper: bool) -> np.ndarray:
+def _left_costs(left_offsets: np.ndarray, right_offsets: np.ndarray, upper: bool, per_node=None) -> np.ndarray:
     """Estimated work of each left graph g of a tile: ``p (p Q + Q₂) + 300 p Q``.
 
     p: g's nodes; Q, Q₂: the sum of the column graphs' sizes and of their squares
@@ -232,11 +253,23 @@ def _left_costs(left_offsets: np.ndarray, right_offsets: np.ndarray, upper: bool
     pair), the second the ReLU maps per node pair, weighed as measured on
     COLLAB-sized tiles (one node pair's six ReLU steps cost about as much as
     2 x 300 aggregation FLOPs).  Only the ratios between graphs matter.
+    ``per_node``: ``(left, right)`` multiply-adds per node of a product with each graph's
+    aggregation (the sketched kernel's, :func:`_sketched_costs`), in place of p and q (a dense
+    ``C A``'s): then ``p (a_g Q + Σ_h a_h q_h) + 300 p Q``.
     """
     p = np.diff(left_offsets).astype(np.float64)
     q = np.diff(right_offsets).astype(np.float64)
-    big_q, big_q2 = (_met_by_left(v, len(p), upper) for v in (q, q * q))
-    return p * (p * big_q + big_q2) + 300.0 * p * big_q
+    a_left, a_right = (p, q) if per_node is None else per_node
+    big_q, big_aq = (_met_by_left(v, len(p), upper) for v in (q, a_right * q))
+    return p * (a_left * big_q + big_aq) + 300.0 * p * big_q
+
+
+def _sketched_costs(sketch_side) -> np.ndarray:
+    """Multiply-adds per node of one sketched Aggregate product with each graph of a side: 2 b (its S_g
+    and its P_g), or N where its sketch is the identity (``C A`` alone)."""
+    _, s_off, _, _, b_off, off = sketch_side
+    b = np.diff(b_off).astype(np.float64)
+    return np.where(np.diff(s_off) > 0, 2.0 * b, np.diff(off).astype(np.float64))
 
 
 def balanced_bins(costs: np.ndarray, num_bins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -266,6 +299,21 @@ def balanced_bins(costs: np.ndarray, num_bins: int) -> tuple[np.ndarray, np.ndar
 #: A side's aggregation uses its dense ``C A`` blocks (BLAS products) when they hold at most this
 #: many times the non-zeros of the CSR (row axpys); measured on IMDB-BINARY and COLLAB-sized tiles.
 DENSE_RATIO = 4.0
+
+
+def _offsets_side(st) -> tuple:
+    """A :func:`_side` tuple carrying only a stack's node offsets (CSR and blocks empty): what the compiled
+    tile reads of the exact aggregation on a sketched stack."""
+    off = np.asarray(st.offsets, dtype=np.int64)
+    val = st.x.numpy()[:0, 0] if st.x.numel() else np.zeros(0, dtype=st.x.numpy().dtype)
+    return (False, np.ascontiguousarray(val), off[:1], off[:0], off[:0], np.ascontiguousarray(val), off)
+
+
+def _no_sketch(st) -> tuple:
+    """An empty sketch side of a stack's dtype, for the exact kernel (same numba types, never read)."""
+    val = np.zeros(0, dtype=st.x.numpy().dtype)
+    idx = np.zeros(1, dtype=np.int64)
+    return (val, idx, val, idx, idx, idx)
 
 
 def _side(st) -> tuple:

@@ -17,12 +17,12 @@ A graph's rows are its colour classes or its nodes (see :mod:`fastgnn.gntk.pairw
 the aggregation blocks ``C Q`` are then not symmetric, which every product here
 allows (left ``A_g Σ``, right ``Σ B_hᵀ``).
 
-On a CPU with numba installed, an exact tile takes the compiled path instead
-(:func:`fastgnn.gntk.fused.tile_readouts_fused`): the same recursion, but one
-left graph's rows at a time against a few hundred right columns, in cache, so
-no ``[M_I, M_J]`` array is ever formed (the torch path below makes ~40 passes
-over eight of them per tile).  The torch path remains for CUDA, the sketched
-kernel, and installations without numba.
+On a CPU with numba installed, a tile takes the compiled path instead
+(:func:`fastgnn.gntk.fused.tile_readouts_fused`), exact or sketched: the same
+recursion, but one left graph's rows at a time against a few hundred right
+columns, in cache, so no ``[M_I, M_J]`` array is ever formed (the torch path
+below makes ~40 passes over eight of them per tile).  The torch path remains
+for CUDA and installations without numba.
 """
 
 from __future__ import annotations
@@ -59,7 +59,12 @@ class Stack:
             row-major, back to back from ``block_offsets[g]``; else ``None``.
         factors: aggregation factors applied in order: ``[B]`` (exact, ``[M, M]`` CSR)
             or ``[S, P]`` (sketched: S ``[b_total, M]``, P ``[M, b_total]``, CSR);
-            ``[]`` in the padded dense layout.
+            ``[]`` in the padded dense layout, and for a sketched stack of the compiled tile.
+        sketch_blocks: sketched sparse layout, where the compiled tile runs: ``(S, S offsets, P,
+            P offsets, sketch-row offsets)`` as NumPy arrays: graph g's S_g ``[b_g, N_g]`` row-major
+            at ``S[S_off[g]:]`` (none, ``S_off[g] == S_off[g + 1]``, where b_g = N_g: its sketch
+            is the identity), its ``P_g = C_g A_g S_gᵀ`` ``[N_g, b_g]`` at ``P[P_off[g]:]``
+            (``C_g A_g`` itself when unsketched), b_g = ``b_off[g + 1] - b_off[g]``; else ``None``.
         diags: per ReLU layer, ``[M]`` self standard deviations.
         membership: ``[n, M]`` CSR, row g holds graph g's row weights (class sizes) at its rows.
         weights: ``[M]`` the row weights (class sizes; 1 for a node, 0 for padding).
@@ -75,6 +80,7 @@ class Stack:
     offsets: np.ndarray | None = None
     dense_blocks: torch.Tensor | None = None
     block_offsets: np.ndarray | None = None
+    sketch_blocks: tuple | None = None
     _csr: tuple | None = None
     _x_csr: tuple | None = None
     _ax_csr: tuple | None = None
@@ -184,8 +190,13 @@ def stack_operands(ops: Sequence[Operand], sketched: bool, layout: str = "auto")
     x = torch.cat([op.x for op in ops])
     sizes = [op.num_rows for op in ops]
     offsets = np.concatenate([[0], np.cumsum(sizes)])
-    dense_blocks = block_offsets = None
-    if sketched:
+    dense_blocks = block_offsets = sketch_blocks = None
+    diags = [torch.cat([op.diags[k] for op in ops]) for k in range(len(ops[0].diags))]
+    compiled = (fused.sketched_tile_usable if sketched else fused.tile_usable)(x, *diags[:1])
+    if sketched and compiled:  # the compiled tile reads each graph's dense S_g and P_g
+        factors = []
+        sketch_blocks = _sketch_blocks(ops)
+    elif sketched:
         b_sizes = [op.sketch.shape[0] for op in ops]
         b_offsets = np.concatenate([[0], np.cumsum(b_sizes)])
         s = _block_diag_csr([op.sketch for op in ops], b_offsets, offsets)
@@ -193,14 +204,37 @@ def stack_operands(ops: Sequence[Operand], sketched: bool, layout: str = "auto")
         factors = [s, p]
     else:
         factors = [_block_diag_csr([op.a for op in ops], offsets, offsets)]
-    diags = [torch.cat([op.diags[k] for op in ops]) for k in range(len(ops[0].diags))]
-    if not sketched and fused.tile_usable(x, *diags[:1]):  # only the compiled tile reads them
+    if not sketched and compiled:  # only the compiled tile reads them
         dense_blocks = torch.cat([op.a.reshape(-1) for op in ops])
         block_offsets = np.concatenate([[0], np.cumsum([n * n for n in sizes])]).astype(np.int64)
     weights = torch.cat([op.sizes for op in ops])
     membership = _block_diag_csr([op.sizes[None, :] for op in ops], np.arange(len(ops) + 1), offsets)
     return Stack(x=x, factors=factors, diags=diags, membership=membership, weights=weights, offsets=offsets,
-                 dense_blocks=dense_blocks, block_offsets=block_offsets)
+                 dense_blocks=dense_blocks, block_offsets=block_offsets, sketch_blocks=sketch_blocks)
+
+
+def is_sketched(op: Operand) -> bool:
+    """Whether a graph's sketch is a real one (b < N), not the identity that
+    :func:`fastgnn.gntk.aggregate.sketch_factors` gives a graph of N <= b nodes."""
+    return int(op.sketch.shape[0]) < op.num_rows
+
+
+def _sketch_blocks(ops: Sequence[Operand]) -> tuple:
+    """The ``sketch_blocks`` of :class:`Stack`: every graph's dense S_g (real sketches only) and P_g,
+    row-major, back to back, with their offsets and the sketch-row offsets (int64)."""
+    real = [is_sketched(op) for op in ops]
+    s_parts = [op.sketch.reshape(-1) for op, r in zip(ops, real) if r]
+    ref = ops[0].sketched_a
+    s = torch.cat(s_parts) if s_parts else ref.new_zeros(0)
+    p = torch.cat([op.sketched_a.reshape(-1) for op in ops])
+
+    def offsets(sizes):
+        return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+    s_off = offsets([op.sketch.numel() if r else 0 for op, r in zip(ops, real)])
+    p_off = offsets([op.sketched_a.numel() for op in ops])
+    b_off = offsets([op.sketch.shape[0] for op in ops])
+    return (s.contiguous().numpy(), s_off, p.contiguous().numpy(), p_off, b_off)
 
 
 def _stack_padded(ops: Sequence[Operand]) -> Stack:
@@ -229,20 +263,26 @@ def tile_readouts(
 ) -> torch.Tensor:
     """All readouts of one tile: ``[num_blocks + 1, n_left, n_right]``.
 
-    Two stacks in the exact sparse layout on the CPU go through the compiled
+    Two stacks in the sparse layout on the CPU (exact, or sketched with their
+    ``sketch_blocks``) go through the compiled
     :func:`fastgnn.gntk.fused.tile_readouts_fused` (graph by graph, in cache; with
     ``upper``, a diagonal tile of a symmetric Gram, only the pairs on or above the
-    diagonal are computed, then mirrored).  Everything else (CUDA, sketched, the
-    padded dense layout, no numba) runs the torch tile below, ``upper`` ignored.
+    diagonal are computed, then mirrored).  Everything else (CUDA, the padded dense
+    layout, no numba) runs the torch tile below, ``upper`` ignored.
 
     Memory: eight ``[M_left, M_right]`` tensors at the peak: Σ, Θ, two ReLU
     scratch buffers, three aggregation buffers, and Σ⁽⁰⁾'s readout input (which
     becomes Σ).  Every one is allocated once per tile and reused: on a CPU a
     fresh large tensor costs page faults that take longer than the arithmetic.
     """
-    if left.offsets is not None and right.offsets is not None and len(left.factors) == 1 \
-            and fused.tile_usable(left.x, right.x, *left.diags[:1], *right.diags[:1]):
+    sketched = left.sketch_blocks is not None
+    usable = fused.sketched_tile_usable if sketched else fused.tile_usable
+    compiled = left.offsets is not None and right.offsets is not None and (len(left.factors) == 1 or sketched)
+    if compiled and usable(left.x, right.x, *left.diags[:1], *right.diags[:1]):
         return fused.tile_readouts_fused(left, right, num_blocks, num_mlp_layers, upper=upper)
+    if left.sketch_blocks is not None or right.sketch_blocks is not None:
+        raise ValueError("these stacks were made for the compiled sketched tile (no CSR factors), which cannot "
+                         "run now (numba disabled or unavailable?); stack the operands again")
     buffers: dict = {}
 
     def buffer(key, shape, like: torch.Tensor) -> torch.Tensor:
