@@ -148,3 +148,28 @@ def test_sketch_size_warns_where_it_will_not_pay():
         warnings.simplefilter("error", UserWarning)
         GNTK(num_layers=3, sketch_size=8).fit(big)
         GNTK(num_layers=3).fit(small)  # no sketch, no warning
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_sketched_tile_upper_mode_and_torch_tile(mixed, monkeypatch, dtype):
+    """At the tile level: the compiled sketched tile of two different stacks equals the torch tile's
+    (degree scale: non-symmetric C A); on a diagonal tile its upper-triangle mode equals the whole tile."""
+    from fastgnn.gntk.pairwise import prepare_many
+    from fastgnn.gntk.tiles import tile_readouts
+
+    ops = prepare_many(mixed, num_blocks=3, num_mlp_layers=2, scale="degree", method="sketch", sketch_size=6,
+                       sketch_kind="ams", seed=2, dtype=dtype, device="cpu")
+    left, right = stack_operands(ops[:9], True), stack_operands(ops[6:], True)
+    got = fused.tile_readouts_fused(left, right, 3, 2)
+    monkeypatch.setattr(fused, "SKETCHED_TILE", False)
+    want = tile_readouts(stack_operands(ops[:9], True), stack_operands(ops[6:], True), 3, 2)
+    # 1e-10: near ρ = 1 the arc-cosine turns one-ulp differences of summation order into ~1e-11
+    tol = 1e-10 if dtype == torch.float64 else 1e-5
+    assert got.dtype == dtype and got.shape == want.shape == (4, 9, len(ops) - 6)
+    assert ((got - want).abs().max() / want.abs().max()).item() <= tol
+    monkeypatch.setattr(fused, "SKETCHED_TILE", True)
+    full = stack_operands(ops, True)
+    upper = fused.tile_readouts_fused(full, full, 3, 2, upper=True)
+    whole = fused.tile_readouts_fused(full, full, 3, 2)
+    assert ((upper - whole).abs().max() / whole.abs().max()).item() <= tol
