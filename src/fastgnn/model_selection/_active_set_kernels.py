@@ -36,7 +36,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["active_set_solve", "chol_append", "chol_remove", "shift_bound", "violation_gap"]
+__all__ = ["active_set_solve", "chol_append", "chol_remove", "violation_gap"]
 
 _INF = np.inf
 
@@ -144,19 +144,6 @@ def _maximal_pair(y, alpha, G, C):
 def violation_gap(y, alpha, G, C):
     """libsvm's m(α) − M(α): its solver stops when this is below ``tol``."""
     return _maximal_pair(y, alpha, G, C)[2]
-
-
-@numba.njit(cache=True, nogil=True)
-def shift_bound(K, y, alpha, G, c_prev, C):
-    """Move the variables at the bound c_prev to the new bound C, updating G: O(p · #bounded)."""
-    p = len(y)
-    dc = C - c_prev
-    for i in range(p):
-        if alpha[i] >= c_prev:
-            alpha[i] = C
-            w = dc * y[i]
-            for k in range(p):
-                G[k] += y[k] * K[i, k] * w
 
 
 @numba.njit(cache=True, nogil=True)
