@@ -52,7 +52,7 @@ from fastgnn.gntk.engine import sketch_cost_ratio
 from fastgnn.io import atomic_path, save_text
 
 REPO = Path(__file__).resolve().parent.parent
-KW = dict(num_layers=4, num_mlp_layers=2, jk=True, scale="uniform")
+KW = dict(num_layers=4, num_mlp_layers=2, jk=True, scale="uniform", progress=False)
 FIELDS = ["dataset", "graphs", "mean_nodes", "max_nodes", "b", "sketched_graphs", "repeats",
           "exact_s", "exact_gram_s", "exact_nodes_s", "exact_nodes_gram_s",
           "torch_tile_s", "torch_tile_gram_s", "torch_tile_repeats", "compiled_tile_s", "compiled_tile_gram_s",

@@ -129,7 +129,7 @@ def test_cost_ratio_model():
     under 1; graphs only a little larger than b above 1 (the sketch costs more than the exact product)."""
     kw = dict(num_blocks=3, num_mlp_layers=2)
     assert sketch_cost_ratio([10, 20, 30], 30, **kw) == pytest.approx(1.0)
-    assert sketch_cost_ratio([280] * 10, 16, **kw) < 0.5
+    assert sketch_cost_ratio([280] * 10, 16, **kw) < 0.3
     assert sketch_cost_ratio([20] * 10, 16, **kw) > 1.0
     assert sketch_cost_ratio([280] * 10, 16, **kw) < sketch_cost_ratio([280] * 10, 64, **kw)
 

@@ -55,7 +55,7 @@ import torch
 
 from fastgnn.gntk import fused
 from fastgnn.gntk.pairwise import Operand
-from fastgnn.gntk.tiles import stack_operands, tile_readouts
+from fastgnn.gntk.tiles import is_sketched, stack_operands, tile_readouts
 from fastgnn.io import save_json, save_npy
 
 __all__ = [
@@ -173,12 +173,14 @@ def sketch_cost_ratio(num_nodes: Sequence[int], b: int, *, num_blocks: int, num_
     Per node pair (g, h) the tile does, per Aggregate of an array, ``a_g + a_h`` units (a BLAS
     multiply-add each), with exact ``a = min(N, 4 nnz / N)`` (its dense ``C A``, or its CSR rows
     where sparser: :data:`fastgnn.gntk.fused.DENSE_RATIO`'s 4 units per non-zero) and sketched
-    ``a = c + 2 b + 2 b² / N`` (its S and P, the ``[b, b]`` cores, and a fixed
-    :data:`SKETCH_OVERHEAD` c of passes over the block), or ``a = N`` for a graph of N <= b
-    nodes (aggregated exactly, dense).  Besides, each ReLU layer costs :data:`RELU_PAIR_COST`
+    ``a = 2 b + 2 b² / N`` (its S and P, and the ``[b, b]`` cores), or ``a = N`` for a graph
+    of N <= b nodes (aggregated exactly, dense).  Besides, each ReLU layer costs :data:`RELU_PAIR_COST`
     units per node pair in both.  Summed over the Gram each side's cost is its node-weighted mean,
-    so this is O(n).  Calibrated on the COLLAB-sized set, MUTAG, PROTEINS and IMDB-BINARY
-    (``benchmarks/sketch_speed.py``); only its order of magnitude matters.
+    so this is O(n).  Checked against ``benchmarks/sketch_speed.py`` (COLLAB-sized set, MUTAG,
+    PROTEINS, IMDB-BINARY): right to about 1.5x on large dense graphs; on small sparse ones it
+    overstates the sketched kernel's cost (there both are dominated by the ReLU maps), on the side
+    of warning.  It compares with the exact kernel on nodes: its colour classes (``compress``) can
+    make the exact kernel faster still.
     """
     n = np.asarray(num_nodes, dtype=np.float64)
     if not (n > b).any():
@@ -186,7 +188,7 @@ def sketch_cost_ratio(num_nodes: Sequence[int], b: int, *, num_blocks: int, num_
     nnz = n * n if entries is None else np.asarray(entries, dtype=np.float64)
     w = n / n.sum()
     a_exact = float(w @ np.minimum(n, 4.0 * nnz / n))
-    a_sketch = float(w @ np.where(n > b, SKETCH_OVERHEAD + 2.0 * b + 2.0 * b * b / n, n))
+    a_sketch = float(w @ np.where(n > b, 2.0 * b + 2.0 * b * b / n, n))
     aggregations = 2 * num_blocks - 1  # Σ once, then Σ and Θ between blocks
     relu = RELU_PAIR_COST * num_blocks * num_mlp_layers
     return (2 * aggregations * a_sketch + relu) / (2 * aggregations * a_exact + relu)
@@ -195,10 +197,6 @@ def sketch_cost_ratio(num_nodes: Sequence[int], b: int, *, num_blocks: int, num_
 #: One ReLU layer's cost per node pair on the compiled tile, in aggregation multiply-adds (measured on
 #: COLLAB-sized tiles, as in :func:`fastgnn.gntk.fused._left_costs`: six layers cost about 300).
 RELU_PAIR_COST = 50.0
-#: The sketched Aggregate's cost per node pair beyond its multiply-adds, in the same units: its
-#: products with S and P have a short inner dimension (b), so they run below BLAS's peak.  Fitted to
-#: COLLAB-sized Grams: about 0 on one thread of a quiet machine, 70-90 on two of a loaded one.
-SKETCH_OVERHEAD = 40.0
 #: ``GNTK(sketch_size=b)`` warns when :func:`sketch_cost_ratio` is at least this.
 SKETCH_PAYS_BELOW = 0.9
 
@@ -551,6 +549,9 @@ def gram_readouts(
     ``cols=None`` means the symmetric Gram of ``rows``: only tiles I <= J are
     computed and mirrored.
 
+    ``sketched`` with no graph's sketch more than the identity (every N <= b) runs the exact kernel's
+    tiles: S = I and P = C A make it the same kernel, and the exact tile computes it faster.
+
     Args:
         tile_nodes: most stacked nodes per side of a tile (see :func:`tile_nodes_for_budget`).
         checkpoint_dir: save each finished tile under this folder, and load the
@@ -568,6 +569,8 @@ def gram_readouts(
             return (e.g. a ``.npy`` memory map); default a new array in memory.
     """
     tile_fn = compute_tile if tile_fn is None else tile_fn
+    if sketched and not any(is_sketched(op) for op in (*rows, *(cols or ()))):
+        sketched = False  # every sketch is the identity (N <= b): the same kernel, on the exact kernel's tile
     store = None
     if checkpoint_dir is not None:
         key = fingerprint(rows, cols, num_blocks=num_blocks, num_mlp_layers=num_mlp_layers,
