@@ -126,7 +126,10 @@ COLUMN_CHUNK = 512
 def tile_readouts_fused(left, right, num_blocks: int, num_mlp_layers: int, upper: bool = False) -> torch.Tensor:
     """:func:`fastgnn.gntk.tiles.tile_readouts` in one compiled pass: ``[num_blocks + 1, n_left, n_right]``.
 
-    ``left``/``right`` are :class:`fastgnn.gntk.tiles.Stack` s in the sparse layout.
+    ``left``/``right`` are :class:`fastgnn.gntk.tiles.Stack` s in the sparse layout, both exact or
+    both sketched (their ``sketch_blocks``: every Aggregate is then ``P_g S_g Σ S_hᵀ P_hᵀ`` in the
+    paper's order, ``_fused_kernels._aggregate_sketched``, O(b p q) per graph pair instead of
+    O(p q (p + q)); the sketched kernel starts from Σ⁽⁰⁾ = X Xᵀ, not from the aggregated features).
     No array of the tile's size is formed: the recursion runs on one
     left graph's rows at a time (see ``_fused_kernels.tile_recursion_kernel``), left
     graphs in parallel on ``torch.get_num_threads()`` threads.  ``upper``: compute only
