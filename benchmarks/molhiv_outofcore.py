@@ -174,8 +174,6 @@ def main(argv=None) -> int:
         role = "worker" if pid in worker_pids else roles.get(pid, p["role"])
         procs.append({"pid": pid, "role": role, "vm_hwm": hwm, "rss_anon_peak": p["rss_anon"],
                       "rss_file_peak": p["rss_file"]})
-    procs.append({"pid": me.pid, "role": "client+scheduler (ru_maxrss)",
-                  "vm_hwm": status_kb(me.pid, "VmHWM"), "rss_anon_peak": None, "rss_file_peak": None})
     load = [v for _, v in sampler.load]
     report = {
         "command": command,
