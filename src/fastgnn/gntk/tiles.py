@@ -215,8 +215,8 @@ def stack_operands(ops: Sequence[Operand], sketched: bool, layout: str = "auto")
 
 def is_sketched(op: Operand) -> bool:
     """Whether a graph's sketch is a real one (b < N), not the identity that
-    :func:`fastgnn.gntk.aggregate.sketch_factors` gives a graph of N <= b nodes."""
-    return int(op.sketch.shape[0]) < op.num_rows
+    :func:`fastgnn.gntk.aggregate.sketch_factors` gives a graph of N <= b nodes (False unsketched)."""
+    return op.sketch is not None and int(op.sketch.shape[0]) < op.num_rows
 
 
 def _sketch_blocks(ops: Sequence[Operand]) -> tuple:
