@@ -174,8 +174,9 @@ def active_set_solve(K, y, alpha, G, C, tol, ridge, free, n_free, U, max_events,
             allowed (the first step restores it unless a bound cuts it, so check on failure).
         C: the box.  tol: libsvm's stopping tolerance on m(α) − M(α).
         ridge: ε of H = Q_FF + εI.
-        free, n_free: the free set in factor order (``free[:n_free]``); must be exactly
-            {i : 0 < α_i < C}.  U: ``(cap, cap)`` with U[:n_free, :n_free] the factor of its H.
+        free, n_free: the free set in factor order (``free[:n_free]``): {i : 0 < α_i < C} on
+            entry (on return it may hold a variable that a full step put exactly on a bound).
+            U: ``(cap, cap)`` with U[:n_free, :n_free] the factor of its H.
         max_events: give up after this many variables entered or left F.
         max_enter: most variables entering F at once.
 
@@ -194,8 +195,10 @@ def active_set_solve(K, y, alpha, G, C, tol, ridge, free, n_free, U, max_events,
     events = 0
     enter = max_enter
     g_free = np.empty(cap)  # G of the free variables, kept current step by step
+    in_free = np.zeros(p, dtype=np.bool_)  # membership of F (a member may sit on a bound)
     for t in range(n_free):
         g_free[t] = G[free[t]]
+        in_free[free[t]] = True
     u = np.empty(cap)
     v = np.empty(cap)
     beta = 0.0
@@ -218,6 +221,7 @@ def active_set_solve(K, y, alpha, G, C, tol, ridge, free, n_free, U, max_events,
                     n_free = chol_append(U, n_free, h[:n_free], K[j, j] + ridge)
                     free[n_free - 1] = j
                     g_free[n_free - 1] = G[j]
+                    in_free[j] = True
                     events += 1
             if n_free == 0:
                 break
@@ -275,6 +279,7 @@ def active_set_solve(K, y, alpha, G, C, tol, ridge, free, n_free, U, max_events,
                     if fresh[i] and step <= 0.0:
                         enter = max(1, enter // 2)  # entered together with others, left at once
                     n_free = chol_remove(U, n_free, t)
+                    in_free[i] = False
                     for q in range(t, n_free):
                         free[q] = free[q + 1]
                         g_free[q] = g_free[q + 1]
@@ -295,7 +300,7 @@ def active_set_solve(K, y, alpha, G, C, tol, ridge, free, n_free, U, max_events,
         for i in range(p):
             fresh[i] = False
             a = alpha[i]
-            if 0.0 < a < C:
+            if in_free[i] or 0.0 < a < C:
                 continue
             g = G[i] + beta * y[i]
             w = -g if a <= 0.0 else g
@@ -316,6 +321,7 @@ def active_set_solve(K, y, alpha, G, C, tol, ridge, free, n_free, U, max_events,
             n_free = chol_append(U, n_free, h[:n_free], K[j, j] + ridge)
             free[n_free - 1] = j
             g_free[n_free - 1] = G[j]
+            in_free[j] = True
             fresh[j] = True
             events += 1
         if enter < max_enter:
