@@ -165,6 +165,19 @@ def _sync_gradient(K, y, G, delta, touched, n_touched, is_touched):
 
 
 @numba.njit(cache=True, nogil=True)
+def _enter(K, y, G, U, ridge, free, n_free, g_free, in_free, j):
+    """Variable j enters F at its end: the factor grows by Q_Fj (O(|F|²)); returns the new |F|."""
+    h = np.empty(n_free)
+    for t in range(n_free):
+        h[t] = y[free[t]] * y[j] * K[j, free[t]]
+    n_free = chol_append(U, n_free, h, K[j, j] + ridge)
+    free[n_free - 1] = j
+    g_free[n_free - 1] = G[j]
+    in_free[j] = True
+    return n_free
+
+
+@numba.njit(cache=True, nogil=True)
 def active_set_solve(K, y, alpha, G, C, tol, ridge, free, n_free, U, max_events, max_enter):
     """Solve for one C from a feasible (α, G) with the factor of its free set; in place.
 
@@ -215,13 +228,7 @@ def active_set_solve(K, y, alpha, G, C, tol, ridge, free, n_free, U, max_events,
             i_up, j_low, _ = _maximal_pair(y, alpha, G, C)
             for j in (i_up, j_low):
                 if j >= 0 and (n_free == 0 or free[0] != j):
-                    h = np.empty(max(n_free, 1))
-                    for t in range(n_free):
-                        h[t] = y[free[t]] * y[j] * K[j, free[t]]
-                    n_free = chol_append(U, n_free, h[:n_free], K[j, j] + ridge)
-                    free[n_free - 1] = j
-                    g_free[n_free - 1] = G[j]
-                    in_free[j] = True
+                    n_free = _enter(K, y, G, U, ridge, free, n_free, g_free, in_free, j)
                     events += 1
             if n_free == 0:
                 break
@@ -313,15 +320,9 @@ def active_set_solve(K, y, alpha, G, C, tol, ridge, free, n_free, U, max_events,
             return n_free, events, 2  # the caller grows U and calls again
         order = np.argsort(-viol)
         k = min(enter, n_viol, cap - 1 - n_free)
-        h = np.empty(n_free + k)
         for q in range(k):
             j = order[q]
-            for t in range(n_free):
-                h[t] = y[free[t]] * y[j] * K[j, free[t]]
-            n_free = chol_append(U, n_free, h[:n_free], K[j, j] + ridge)
-            free[n_free - 1] = j
-            g_free[n_free - 1] = G[j]
-            in_free[j] = True
+            n_free = _enter(K, y, G, U, ridge, free, n_free, g_free, in_free, j)
             fresh[j] = True
             events += 1
         if enter < max_enter:
