@@ -375,3 +375,59 @@ def test_kron_pairs_too_large_are_estimated_or_said_not_run(tmp_path):
     s = report.write(tmp_path, [{"dataset": "synthetic", "accuracy": acc, "kernel_time": rec}], [], tiny_settings())
     assert "| synthetic | L=2, R=1, uniform, jk | - |" in (tmp_path / "report.md").read_text()
     assert [m["how"] for m in s["kernel_time"]][0] == "not run"
+
+
+def test_update_doc_rewrites_only_the_marked_block(run, tmp_path):
+    """--update-doc: the text outside the markers is kept byte for byte; the block holds the
+    report's accuracy rows (figures from the summary) and stage times; a second run writes the same."""
+    from fastgnn.reproduce.report import DOC_BEGIN, DOC_END, update_document
+
+    doc = tmp_path / "results.md"
+    head, tail = "# Results\n\nkept text before\n\n", "\n\n## Kept after\n\nmore text\n"
+    doc.write_text(head + DOC_BEGIN + "\nold table\n" + DOC_END + tail)
+    summary = run[1]
+    update_document(doc, summary, source="From somewhere.")
+    text = doc.read_text()
+    assert text.startswith(head + DOC_BEGIN) and text.endswith(DOC_END + tail)
+    assert "old table" not in text and "From somewhere." in text
+    row = next(line for line in text.splitlines() if line.startswith("| synthetic |"))
+    assert f"{summary['accuracy'][0]['paper_protocol']:.2f}" in row
+    assert "### Accuracy" in text and "### Wall time of each stage" in text and "\n## Accuracy" not in text
+    update_document(doc, summary, source="From somewhere.")
+    assert doc.read_text() == text
+
+
+@pytest.mark.parametrize("body", ["no markers at all\n", "<!-- fastgnn reproduce: end -->\n<!-- fastgnn reproduce: begin"
+                                  " (written by `fastgnn reproduce --update-doc`; edits here are overwritten) -->\n"])
+def test_update_doc_without_markers_fails_before_any_work(body, tmp_path, capsys):
+    doc = tmp_path / "results.md"
+    doc.write_text(body)
+    out = tmp_path / "out"
+    code = main(["reproduce", "--datasets", "MUTAG", "--out", str(out), "--update-doc", str(doc)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert str(doc) in err and "fastgnn reproduce: begin" in err
+    assert doc.read_text() == body and not out.exists()
+
+
+def test_update_doc_through_the_cli(run, tmp_path):
+    """A rerun over a finished --out with --update-doc computes nothing and fills the block."""
+    from fastgnn.reproduce.report import DOC_BEGIN, DOC_END
+
+    out = tmp_path / "out"
+    shutil.copytree(run[0], out)
+    doc = tmp_path / "results.md"
+    doc.write_text(f"before\n{DOC_BEGIN}\n{DOC_END}\nafter\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Settings, "quick_run", classmethod(lambda cls, **kw: tiny_settings(**kw)))
+        mp.setattr(fastgnn.datasets, "synthetic", partial(fastgnn.datasets.synthetic, 30, min_nodes=5, max_nodes=12,
+                                                          seed=1))
+        mp.setattr(accuracy, "run", lambda *a, **k: pytest.fail("a finished stage ran again"))
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            code = main(["reproduce", "--quick", "--gnn", "--fully-nested", "--datasets", "synthetic", "--out",
+                         str(out), "--update-doc", str(doc)])
+    assert code == 0
+    text = doc.read_text()
+    assert text.startswith("before\n") and text.endswith("\nafter\n") and "| synthetic |" in text
+    assert f"updated {doc}" in buf.getvalue()

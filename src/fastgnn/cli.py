@@ -259,6 +259,10 @@ def cmd_reproduce(args) -> int:
     from fastgnn.reproduce import reproduce
 
     log = None if args.json else print
+    if args.update_doc:  # a document without its markers fails now, not after hours of work
+        from fastgnn.reproduce.report import check_document
+
+        check_document(args.update_doc)
     cluster = {}
     with _dask_client(args, cluster) as client:
         summary = reproduce(
@@ -266,6 +270,13 @@ def cmd_reproduce(args) -> int:
             fully_nested=args.fully_nested, gnn=args.gnn, refine_top=args.refine_top,
             workers=None if client is None else cluster["workers"], progress=not args.json, log=log,
         )
+    if args.update_doc:
+        from fastgnn.reproduce.report import update_document
+
+        update_document(args.update_doc, summary, source=f"Regenerated from `{summary['report']}` by `fastgnn "
+                        f"reproduce --update-doc`.")
+        if log:
+            log(f"[reproduce] updated {args.update_doc}")
     if args.json:
         print(to_json(summary))
         return 0
@@ -625,6 +636,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--fully-nested", action="store_true",
                    help="also choose the configuration inside each training fold (fully nested CV)")
     r.add_argument("--gnn", action="store_true", help="also train GCN and GIN by 10-fold CV")
+    r.add_argument("--update-doc", metavar="FILE", default=None,
+                   help="also rewrite the accuracy and stage-time tables between FILE's '<!-- fastgnn reproduce: "
+                        "begin ... -->' and '<!-- fastgnn reproduce: end -->' lines (e.g. docs/gntk-results.md)")
     r.add_argument("--refine-top", type=int, default=None, metavar="K",
                    help="configurations refined under both protocols after the screen (default 5; --quick 1)")
     rdask = r.add_mutually_exclusive_group()

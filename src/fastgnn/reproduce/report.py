@@ -19,9 +19,13 @@ from pathlib import Path
 from fastgnn.io import atomic_path, save_json, save_text
 from fastgnn.reproduce.accuracy import choices_text, config_text
 
-__all__ = ["write", "summary"]
+__all__ = ["write", "summary", "update_document", "check_document", "DOC_BEGIN", "DOC_END"]
 
 STAGES = ("accuracy", "kernel_time", "sketch", "gnn")
+
+#: The block of a Markdown document that :func:`update_document` rewrites (``--update-doc``).
+DOC_BEGIN = "<!-- fastgnn reproduce: begin (written by `fastgnn reproduce --update-doc`; edits here are overwritten) -->"
+DOC_END = "<!-- fastgnn reproduce: end -->"
 
 
 def write(out, records: list, skipped: list, settings, *, gnn: bool = False) -> dict:
@@ -80,9 +84,46 @@ def markdown(s: dict, *, gnn: bool = False) -> str:
         lines += _sketch_section(s)
     if gnn or s["gnn"]:
         lines += _gnn_section(s)
-    lines += ["## Wall time of each stage", "",
-              "| stage | " + " | ".join(r["dataset"] for r in s["accuracy"]) + " | total |",
-              "|---|" + "---|" * (len(s["accuracy"]) + 1)]
+    lines += _stage_section(s)
+    lines += ["Figures: " + ", ".join(f"![{Path(p).stem}]({Path(p).name})" for p in s["figures"]), ""]
+    return "\n".join(lines)
+
+
+def update_document(path, s: dict, *, source: str = "") -> Path:
+    """Rewrite the block between :data:`DOC_BEGIN` and :data:`DOC_END` in the Markdown file ``path``
+    with the accuracy table and the stage times of the summary ``s`` (``source``: a line saying
+    where the report lives; headings one level down); the rest of the file is kept.  Written
+    atomically.  Raises as :func:`check_document`.
+    """
+    head, tail = check_document(path)
+    body = ([source, ""] if source else []) + _accuracy_section(s) + _stage_section(s)
+    body = ["#" + line if line.startswith("## ") else line for line in body]
+    save_text(path, head + "\n".join([DOC_BEGIN, "", *body, DOC_END]) + tail)
+    return Path(path)
+
+
+def check_document(path) -> tuple:
+    """The text of ``path`` before :data:`DOC_BEGIN` and after :data:`DOC_END`.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file lacks the two markers, or holds either more than once, or in the
+            wrong order (the message names the file).
+    """
+    path = Path(path)
+    text = path.read_text()
+    begins, ends = text.count(DOC_BEGIN), text.count(DOC_END)
+    if begins != 1 or ends != 1 or text.index(DOC_BEGIN) > text.index(DOC_END):
+        raise ValueError(f"{path}: expected one line {DOC_BEGIN!r} and, after it, one line {DOC_END!r} around "
+                         f"the block to regenerate; found {begins} and {ends}")
+    head, rest = text.split(DOC_BEGIN, 1)
+    return head, rest.split(DOC_END, 1)[1]
+
+
+def _stage_section(s) -> list:
+    lines = ["## Wall time of each stage", "",
+             "| stage | " + " | ".join(r["dataset"] for r in s["accuracy"]) + " | total |",
+             "|---|" + "---|" * (len(s["accuracy"]) + 1)]
     for stage in STAGES:
         by = {r["dataset"]: r["seconds"] for r in s["stages"] if r["stage"] == stage}
         if by:
@@ -96,9 +137,8 @@ def markdown(s: dict, *, gnn: bool = False) -> str:
         lines += [f"| {r['dataset']} | " + " | ".join(_s(r["search_stage_seconds"].get(p)) for p in parts) + " |"
                   for r in inner]
     lines += ["", "Seconds, wall clock, of the run that finished each stage (a rerun skips finished stages "
-              "and reports the saved times).", "", "Figures: " + ", ".join(
-                  f"![{Path(p).stem}]({Path(p).name})" for p in s["figures"]), ""]
-    return "\n".join(lines)
+              "and reports the saved times).", ""]
+    return lines
 
 
 def _accuracy_section(s) -> list:
