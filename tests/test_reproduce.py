@@ -392,6 +392,12 @@ def test_update_doc_rewrites_only_the_marked_block(run, tmp_path):
     assert "old table" not in text and "From somewhere." in text
     row = next(line for line in text.splitlines() if line.startswith("| synthetic |"))
     assert f"{summary['accuracy'][0]['paper_protocol']:.2f}" in row
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    header = next(line for line in text.splitlines() if line.startswith("| dataset |"))
+    assert len(cells) == len(header.strip("|").split("|"))  # one cell per column
+    config = summary["accuracy"][0]["config"]
+    assert f"L={config['num_layers']}, R={config['num_mlp_layers']}" in row and cells[-1] == "1/2"
+    assert re.fullmatch(r"[+-]\d+\.\d\d|-", cells[-3]) and cells[-3] != "-0.00"
     assert "### Accuracy" in text and "### Wall time of each stage" in text and "\n## Accuracy" not in text
     update_document(doc, summary, source="From somewhere.")
     assert doc.read_text() == text

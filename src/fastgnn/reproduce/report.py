@@ -151,8 +151,8 @@ def _accuracy_section(s) -> list:
         cells = [r["dataset"], paper, _pm(r, "paper_protocol"), _pm(r, "nested")]
         if fully:
             cells.append(_pm(r, "fully_nested"))
-        cells += ["-" if r["difference"] is None else f"{round(r['difference'], 2) + 0.0:+.2f}",  # no "-0.00" config_text(r["config"]),
-                  f"{r['refined']}/{r['configurations']}"]
+        difference = "-" if r["difference"] is None else f"{round(r['difference'], 2) + 0.0:+.2f}"  # no "-0.00"
+        cells += [difference, config_text(r["config"]), f"{r['refined']}/{r['configurations']}"]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Mean ± population std over the 10 given folds. *Paper protocol*: the (normalisation, C) with "
               "the best mean test accuracy, as the GNTK authors' script (optimistic: chosen on the test folds), "
