@@ -21,6 +21,7 @@ import fastgnn.datasets
 from fastgnn.cli import main
 from fastgnn.reproduce import Settings, accuracy, gnn, kernel_time, reproduce, sketch
 from fastgnn.reproduce.kernel_time import sample_pairs
+from fastgnn.reproduce.report import DOC_BEGIN, DOC_END
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 GRID = {"num_layers": (2, 3), "num_mlp_layers": (1,), "scale": ("uniform",), "jk": (True,)}
@@ -41,6 +42,13 @@ def tiny_settings(**changes) -> Settings:
     return QUICK(**{**base, **changes})
 
 
+def shrink_quick_preset(mp):
+    """``--quick`` runs :func:`tiny_settings` on :func:`small_data` (as ``synthetic``)."""
+    mp.setattr(Settings, "quick_run", classmethod(lambda cls, **kw: tiny_settings(**kw)))
+    mp.setattr(fastgnn.datasets, "synthetic", partial(fastgnn.datasets.synthetic, 30, min_nodes=5, max_nodes=12,
+                                                      seed=1))
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """``fastgnn reproduce --quick --gnn --fully-nested --json --datasets synthetic NCI1`` (NCI1 absent),
@@ -50,9 +58,7 @@ def run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("FASTGNN_DATA", raising=False)
         mp.setenv("FASTGNN_CACHE", str(empty / "cache"))
-        mp.setattr(Settings, "quick_run", classmethod(lambda cls, **kw: tiny_settings(**kw)))
-        mp.setattr(fastgnn.datasets, "synthetic", partial(fastgnn.datasets.synthetic, 30, min_nodes=5, max_nodes=12,
-                                                          seed=1))
+        shrink_quick_preset(mp)
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             code = main(["reproduce", "--quick", "--gnn", "--fully-nested", "--json", "--datasets", "synthetic", "NCI1",
@@ -380,7 +386,7 @@ def test_kron_pairs_too_large_are_estimated_or_said_not_run(tmp_path):
 def test_update_doc_rewrites_only_the_marked_block(run, tmp_path):
     """--update-doc: the text outside the markers is kept byte for byte; the block holds the
     report's accuracy rows (figures from the summary) and stage times; a second run writes the same."""
-    from fastgnn.reproduce.report import DOC_BEGIN, DOC_END, update_document
+    from fastgnn.reproduce.report import update_document
 
     doc = tmp_path / "results.md"
     head, tail = "# Results\n\nkept text before\n\n", "\n\n## Kept after\n\nmore text\n"
@@ -403,8 +409,7 @@ def test_update_doc_rewrites_only_the_marked_block(run, tmp_path):
     assert doc.read_text() == text
 
 
-@pytest.mark.parametrize("body", ["no markers at all\n", "<!-- fastgnn reproduce: end -->\n<!-- fastgnn reproduce: begin"
-                                  " (written by `fastgnn reproduce --update-doc`; edits here are overwritten) -->\n"])
+@pytest.mark.parametrize("body", ["no markers at all\n", f"{DOC_END}\n{DOC_BEGIN}\n"])
 def test_update_doc_without_markers_fails_before_any_work(body, tmp_path, capsys):
     doc = tmp_path / "results.md"
     doc.write_text(body)
@@ -418,16 +423,12 @@ def test_update_doc_without_markers_fails_before_any_work(body, tmp_path, capsys
 
 def test_update_doc_through_the_cli(run, tmp_path):
     """A rerun over a finished --out with --update-doc computes nothing and fills the block."""
-    from fastgnn.reproduce.report import DOC_BEGIN, DOC_END
-
     out = tmp_path / "out"
     shutil.copytree(run[0], out)
     doc = tmp_path / "results.md"
     doc.write_text(f"before\n{DOC_BEGIN}\n{DOC_END}\nafter\n")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Settings, "quick_run", classmethod(lambda cls, **kw: tiny_settings(**kw)))
-        mp.setattr(fastgnn.datasets, "synthetic", partial(fastgnn.datasets.synthetic, 30, min_nodes=5, max_nodes=12,
-                                                          seed=1))
+        shrink_quick_preset(mp)
         mp.setattr(accuracy, "run", lambda *a, **k: pytest.fail("a finished stage ran again"))
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):

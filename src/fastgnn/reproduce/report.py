@@ -24,7 +24,8 @@ __all__ = ["write", "summary", "update_document", "check_document", "DOC_BEGIN",
 STAGES = ("accuracy", "kernel_time", "sketch", "gnn")
 
 #: The block of a Markdown document that :func:`update_document` rewrites (``--update-doc``).
-DOC_BEGIN = "<!-- fastgnn reproduce: begin (written by `fastgnn reproduce --update-doc`; edits here are overwritten) -->"
+DOC_BEGIN = ("<!-- fastgnn reproduce: begin (written by `fastgnn reproduce --update-doc`; "
+             "edits here are overwritten) -->")
 DOC_END = "<!-- fastgnn reproduce: end -->"
 
 
