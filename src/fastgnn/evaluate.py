@@ -36,6 +36,15 @@ eigendecomposition per (fold, normalisation) and O(m p k) per ridge value
 (m test items, k classes).  ``protocol="nested"`` multiplies the work by about
 ``inner_folds`` (x 0.8 in size).  Folds (and normalisations) run in parallel
 threads (libsvm and LAPACK release the GIL), so nothing is copied to workers.
+
+Relation to :mod:`fastgnn.model_selection.protocols`.  The search over GNTK
+configurations keeps every configuration's whole test and inner curves (the
+fully nested protocol chooses among them) and selects from them there.  One
+Gram needs less: the nested protocol here refits each outer fold only up to the
+C its inner CV chose (for ``solver="libsvm"`` one fit instead of 120), and
+``krr_cv``'s grid is relative to each normalisation's diagonal, so this module
+runs its own per-fold task.  Both choose by the same rule (ties: first
+normalisation, then smallest value) and the tests check they agree.
 """
 
 from __future__ import annotations
