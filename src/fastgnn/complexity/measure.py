@@ -27,14 +27,14 @@ from __future__ import annotations
 import ctypes
 import gc
 import math
-import os
-import platform
 import statistics
 import time
 import warnings
 from functools import cache
 
 import torch
+
+from fastgnn import environment
 
 __all__ = [
     "time_call",
@@ -207,27 +207,11 @@ def copy_gbps(*, device="cpu", nbytes: int = 64 * 2**20, repeats: int = 3, min_t
 
 
 def machine_info(device="cpu") -> dict:
-    """The machine, the thread count and the versions, for the report's header."""
-    dev = torch.device(device)
-    info = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "device": str(dev),
-    }
-    if dev.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(dev)
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    info["processor"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    """The machine, the thread count and the versions, for the report's header (from :mod:`fastgnn.environment`)."""
+    m, v = environment.machine(device), environment.versions()
+    info = {k: m[k] for k in ("platform", "processor", "cpus", "torch_threads", "omp_num_threads")}
+    info.update(python=v["python"], torch=v["torch"], device=m["device"])
+    if "gpu" in m:
+        info["gpu"] = m["gpu"]
     info["cpu_peak_memory"] = "VmHWM via /proc/self/clear_refs" if cpu_peak_supported() else "n/a"
     return info

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import platform
 from pathlib import Path
 
+from fastgnn import environment
 from fastgnn.io import atomic_path, save_json, save_text
 from fastgnn.reproduce.accuracy import choices_text, config_text
 
@@ -347,12 +346,6 @@ def _s(x) -> str:
 
 
 def _versions() -> dict:
-    import numpy
-    import sklearn
-    import torch
-
-    import fastgnn
-
-    return {"fastgnn": fastgnn.__version__, "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": numpy.__version__, "scikit-learn": sklearn.__version__,
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}
+    v, m = environment.versions(), environment.machine()
+    return {**{k: v[k] for k in ("fastgnn", "python", "torch", "numpy", "scikit-learn")},
+            "machine": f"{m['machine']}, {m['cpus']} CPUs"}
