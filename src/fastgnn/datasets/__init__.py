@@ -2,9 +2,10 @@
 
 ``load(name)`` returns a :class:`~fastgnn.graph.GraphDataset` for one of the
 seven benchmarks of the GIN and GNTK papers (MUTAG, PTC, NCI1, PROTEINS,
-COLLAB, IMDBBINARY, IMDBMULTI) or ``"synthetic"``.  Node features follow the
-papers: one-hot node tags for the bioinformatics sets, one-hot degree for the
-social ones.  Folds are the dataset's ``10fold_idx`` when present.
+COLLAB, IMDBBINARY, IMDBMULTI: the table :data:`~fastgnn.datasets.benchmarks.BENCHMARKS`,
+one row each) or ``"synthetic"``.  Node features follow the papers: one-hot node
+tags for the bioinformatics sets, one-hot degree for the social ones.  Folds are
+the dataset's ``10fold_idx`` when present.
 
 Generated sets for scaling runs are functions, not names: :func:`synthetic_collab`
 (COLLAB's size) and :func:`molhiv_like` (20,000 molecule-like graphs, ogbg-molhiv's
@@ -37,6 +38,7 @@ from pathlib import Path
 import torch
 
 from fastgnn.datasets import download as _dl
+from fastgnn.datasets.benchmarks import BENCHMARK_NAMES, BENCHMARKS, Benchmark
 from fastgnn.datasets.download import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -44,16 +46,10 @@ from fastgnn.datasets.download import (
     default_cache_dir,
     download,
     extract_zip,
+    search_dirs,
 )
 from fastgnn.datasets.formats import FORMATS, DatasetFormat, expected, get_format, probe, probe_folder, register_format
-from fastgnn.datasets.gin import (
-    RawGraph,
-    build_dataset,
-    load_gin_dataset,
-    read_folds,
-    read_gin,
-    symmetrise,
-)
+from fastgnn.datasets.gin import load_gin_dataset, read_gin
 from fastgnn.datasets.molhiv_like import molhiv_like
 from fastgnn.datasets.node import NodeData, row_normalize
 from fastgnn.datasets.planetoid import (
@@ -63,6 +59,7 @@ from fastgnn.datasets.planetoid import (
     load_planetoid,
     read_planetoid,
 )
+from fastgnn.datasets.raw import RawGraph, build_dataset, read_folds, symmetrise
 from fastgnn.datasets.sbm import sbm
 from fastgnn.datasets.synthetic import synthetic, synthetic_collab
 from fastgnn.datasets.tu import load_tu_dataset, read_tu
@@ -75,6 +72,9 @@ __all__ = [
     "canonical_name",
     "DATASETS",
     "KNOWN_NAMES",
+    "BENCHMARKS",
+    "BENCHMARK_NAMES",
+    "Benchmark",
     "DEFAULT_URL",
     "synthetic",
     "synthetic_collab",
@@ -109,17 +109,11 @@ __all__ = [
 
 DEFAULT_URL = "https://www.chrsmrrs.com/graphkerneldatasets"
 
-#: name (as in the GIN/GNTK code) -> (TU Dortmund name, node features of the papers)
-DATASETS: dict[str, tuple[str, str]] = {
-    "MUTAG": ("MUTAG", "tags"),
-    "PTC": ("PTC_MR", "tags"),
-    "NCI1": ("NCI1", "tags"),
-    "PROTEINS": ("PROTEINS", "tags"),
-    "COLLAB": ("COLLAB", "degree"),
-    "IMDBBINARY": ("IMDB-BINARY", "degree"),
-    "IMDBMULTI": ("IMDB-MULTI", "degree"),
-}
-KNOWN_NAMES = [*DATASETS, "synthetic"]
+#: name (as in the GIN/GNTK code) -> (TU Dortmund name, node features of the papers), from
+#: :data:`~fastgnn.datasets.benchmarks.BENCHMARKS`
+DATASETS: dict[str, tuple[str, str]] = {b.name: (b.tu_name, b.features) for b in BENCHMARKS}
+#: the graph datasets ``load`` knows by name: the benchmarks, then ``"synthetic"``
+KNOWN_NAMES = [*BENCHMARK_NAMES, "synthetic"]
 #: node-classification datasets: ``load`` returns a NodeData for these
 NODE_NAMES = [*PLANETOID_NAMES, "sbm"]
 
@@ -127,13 +121,7 @@ NODE_NAMES = [*PLANETOID_NAMES, "sbm"]
 def is_node_dataset(name: str) -> bool:
     """Whether ``name`` (any case) is a node-classification dataset: Cora, CiteSeer or sbm."""
     return str(name).strip().lower() in {n.lower() for n in NODE_NAMES}
-_ALIASES = {
-    "PTC_MR": "PTC",
-    "IMDB-BINARY": "IMDBBINARY",
-    "IMDB_BINARY": "IMDBBINARY",
-    "IMDB-MULTI": "IMDBMULTI",
-    "IMDB_MULTI": "IMDBMULTI",
-}
+_ALIASES = {alias: b.name for b in BENCHMARKS for alias in b.aliases}
 
 
 def canonical_name(name: str) -> str:
@@ -148,17 +136,6 @@ def canonical_name(name: str) -> str:
             f"(aliases: {', '.join(_ALIASES)}); node datasets: {', '.join(NODE_NAMES)}"
         )
     return key
-
-
-def search_dirs(root=None, *, cache_dir=None) -> list[Path]:
-    """The folders :func:`load` searches, in order: ``root``, ``$FASTGNN_DATA``, the cache."""
-    dirs = []
-    if root is not None:
-        dirs.append(Path(root).expanduser())
-    if os.environ.get("FASTGNN_DATA"):
-        dirs.append(Path(os.environ["FASTGNN_DATA"]).expanduser())
-    dirs.append(Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir())
-    return dirs
 
 
 def find(name: str, root=None, *, cache_dir=None) -> tuple[str, Path] | None:
@@ -210,9 +187,9 @@ def load(
     default :func:`sbm`) are node-classification datasets: for them a :class:`NodeData` is returned.
 
     Args:
-        name: MUTAG, PTC, NCI1, PROTEINS, COLLAB, IMDBBINARY, IMDBMULTI or
-            synthetic; case-insensitive; IMDB-BINARY, IMDB-MULTI and PTC_MR
-            are accepted too.  Or a dataset of one's own: the path of its folder
+        name: a benchmark's name (:data:`BENCHMARK_NAMES`) or synthetic;
+            case-insensitive; each benchmark's aliases (IMDB-BINARY, IMDB-MULTI,
+            PTC_MR ...) are accepted too.  Or a dataset of one's own: the path of its folder
             (GIN ``MYSET/MYSET.txt`` or TU ``MYSET/MYSET_A.txt`` ...), or its name
             when its folder sits in ``root`` (or the other searched places).  Its
             node features default to one-hot node labels (one-hot degree for a TU

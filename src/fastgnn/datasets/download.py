@@ -4,7 +4,8 @@ Everything that touches the network or the cache lives here:
 
 * :class:`DatasetFormatError`, :class:`DatasetNotFoundError` and
   :class:`DownloadError`, the errors the ``fastgnn.datasets`` package raises;
-* :func:`default_cache_dir`, where downloads go;
+* :func:`default_cache_dir`, where downloads go, and :func:`search_dirs`, the folders
+  searched for a dataset's files (the cache last);
 * :func:`download`, which fetches a URL into a temporary file next to the
   destination and renames it into place only once complete, so a failed or
   partial download leaves nothing behind;
@@ -28,6 +29,7 @@ __all__ = [
     "DatasetNotFoundError",
     "DownloadError",
     "default_cache_dir",
+    "search_dirs",
     "download",
     "extract_zip",
 ]
@@ -80,6 +82,18 @@ def default_cache_dir() -> Path:
     if os.environ.get("XDG_CACHE_HOME"):
         return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "fastgnn"
     return Path.home() / ".cache" / "fastgnn"
+
+
+def search_dirs(root=None, *, cache_dir=None) -> list[Path]:
+    """The folders :func:`fastgnn.datasets.load` searches, in order: ``root``, ``$FASTGNN_DATA``,
+    the cache (``cache_dir``, else :func:`default_cache_dir`)."""
+    dirs = []
+    if root is not None:
+        dirs.append(Path(root).expanduser())
+    if os.environ.get("FASTGNN_DATA"):
+        dirs.append(Path(os.environ["FASTGNN_DATA"]).expanduser())
+    dirs.append(Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir())
+    return dirs
 
 
 # --------------------------------------------------------------------------- download

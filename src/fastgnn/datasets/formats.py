@@ -3,7 +3,7 @@
 A format is a :class:`DatasetFormat`: a ``probe`` that says whether a folder holds a dataset in
 that format (and where its files are), and a ``read`` that loads what the probe found.
 ``find`` and ``load`` loop over :data:`FORMATS` in order (the GIN text format first, then the
-TU format, as before), so a new format is one new entry (:func:`register_format`), not new
+TU format), so a new format is one new entry (:func:`register_format`), not new
 branches in ``find`` and ``load``.
 
 Probing is by name: ``probe(d, names)`` looks in the folder ``d`` for the dataset called by one

@@ -13,9 +13,9 @@ Cross-validation folds sit beside it in ``NAME/10fold_idx/train_idx-K.txt`` and
 ``test_idx-K.txt`` (K = 1..10), one 0-based graph index per line
 (:func:`~fastgnn.datasets.raw.read_folds`).
 
-The pieces every reader shares (:class:`RawGraph`, :func:`symmetrise`, :func:`build_dataset`,
-:func:`read_folds`, :func:`read_int_table`) live in :mod:`fastgnn.datasets.raw`; they are
-importable from here too, as before.
+The pieces every reader shares (:class:`~fastgnn.datasets.raw.RawGraph`,
+:func:`~fastgnn.datasets.raw.symmetrise`, :func:`~fastgnn.datasets.raw.build_dataset`,
+:func:`~fastgnn.datasets.raw.read_folds` ...) live in :mod:`fastgnn.datasets.raw`.
 """
 
 from __future__ import annotations
@@ -26,30 +26,10 @@ import numpy as np
 import torch
 
 from fastgnn.datasets.download import DatasetFormatError
-from fastgnn.datasets.raw import (
-    FEATURES,
-    RawGraph,
-    build_dataset,
-    degrees,
-    is_int,
-    read_folds,
-    read_int_table,
-    read_lines,
-    symmetrise,
-)
+from fastgnn.datasets.raw import RawGraph, build_dataset, is_int, read_folds, read_lines, symmetrise
 from fastgnn.graph import GraphDataset
 
-__all__ = [
-    "RawGraph",
-    "read_gin",
-    "read_folds",
-    "load_gin_dataset",
-    "build_dataset",
-    "symmetrise",
-    "degrees",
-    "read_int_table",
-    "FEATURES",
-]
+__all__ = ["read_gin", "load_gin_dataset"]
 
 
 # --------------------------------------------------------------------------- dataset
@@ -63,7 +43,7 @@ def load_gin_dataset(
     Args:
         path: the ``NAME.txt`` file.
         name: the dataset's name (default: the file's stem).
-        features: ``"tags"`` or ``"degree"`` (see :func:`build_dataset`).
+        features: ``"tags"`` or ``"degree"`` (see :func:`~fastgnn.datasets.raw.build_dataset`).
         folds_dir: folder of ``{train,test}_idx-K.txt``; default
             ``path.parent / "10fold_idx"`` when it exists, else stratified folds.
     """

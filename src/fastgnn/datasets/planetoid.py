@@ -24,7 +24,7 @@ zero features and label 0 and are in no mask, as in Kipf's code and PyG.
 removed, sorted (PyG's ``edge_index`` exactly: Cora 10556, CiteSeer 9104
 directed edges).
 
-Where the files are looked for: each of :func:`fastgnn.datasets.search_dirs`
+Where the files are looked for: each of :func:`~fastgnn.datasets.download.search_dirs`
 (``root``, ``$FASTGNN_DATA``, the cache), in the folder itself, then in
 ``planetoid/`` and ``NAME/raw/`` (PyG's layout) below it.  If none has them
 and ``download=True``, the eight files are fetched from
@@ -48,6 +48,7 @@ from fastgnn.datasets.download import (
     DatasetNotFoundError,
     DownloadError,
     default_cache_dir,
+    search_dirs,
 )
 from fastgnn.datasets.download import download as _download
 from fastgnn.datasets.node import NodeData, row_normalize
@@ -168,8 +169,6 @@ def _files(folder: Path, prefix: str) -> dict[str, Path]:
 
 
 def _candidate_folders(name: str, root, cache_dir) -> list[Path]:
-    from fastgnn.datasets import search_dirs
-
     out = []
     for d in search_dirs(root, cache_dir=cache_dir):
         out += [d, d / "planetoid", d / name / "raw"]

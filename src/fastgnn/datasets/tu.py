@@ -10,7 +10,7 @@ whole dataset:
 * ``NAME_node_labels.txt`` (optional): line ``i`` holds the tag of node ``i``;
 * ``NAME_node_attributes.txt`` (optional): line ``i`` holds node ``i``'s floats.
 
-:func:`read_tu` turns these into :class:`~fastgnn.datasets.gin.RawGraph` objects,
+:func:`read_tu` turns these into :class:`~fastgnn.datasets.raw.RawGraph` objects,
 vectorised with NumPy (no Python loop over edges), with the same strict,
 ``path:line`` errors as the GIN reader.
 """
@@ -122,9 +122,10 @@ def load_tu_dataset(
     """Read a TU-format folder into a :class:`~fastgnn.graph.GraphDataset`.
 
     Folds come from ``folder/10fold_idx`` when present, else seeded stratified
-    10 folds.  ``features`` is ``"tags"`` (one-hot node labels; all zeros when
-    the dataset has no node labels) or ``"degree"``; see
-    :func:`~fastgnn.datasets.gin.build_dataset`.
+    10 folds.  ``features`` is ``"tags"`` (one-hot node labels; a dataset without
+    node labels gives every node tag 0, so one constant column of ones) or
+    ``"degree"``; see
+    :func:`~fastgnn.datasets.raw.build_dataset`.
     """
     folder = Path(folder)
     raw = read_tu(folder, prefix)

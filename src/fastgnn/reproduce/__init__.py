@@ -1,7 +1,8 @@
 """``fastgnn reproduce``: the GNTK paper's tables regenerated end to end, resumably.
 
-Per dataset found (MUTAG, PTC, NCI1, PROTEINS, COLLAB, IMDBBINARY, IMDBMULTI; missing ones are
-skipped with a line), four stages, one module each:
+Per dataset found (by default the GNTK paper's seven, :data:`ALL_DATASETS`, read from the benchmark
+table :mod:`fastgnn.datasets.benchmarks`; missing ones are skipped with a line), four stages, one
+module each:
 
 * :mod:`.accuracy` -- the paper's Table 1 against the grid search (paper protocol, nested, and
   fully nested on request);
@@ -23,6 +24,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from fastgnn.datasets import canonical_name, find, load, search_dirs
 from fastgnn.reproduce import accuracy, gnn, kernel_time, report, sketch
 from fastgnn.reproduce.settings import ALL_DATASETS, FALLBACK_CONFIG, QUICK_DATASETS, Settings
 from fastgnn.reproduce.store import StageStore, fingerprint, plain
@@ -93,8 +95,6 @@ def reproduce(
     store = StageStore(out, log)
     t0 = time.perf_counter()
     records, skipped = [], []
-    from fastgnn.datasets import canonical_name
-
     items = list(settings.datasets if datasets is None else datasets)
     for item in items:  # a misspelt name fails now, not after hours of the datasets before it
         if isinstance(item, str):
@@ -175,19 +175,17 @@ def _run_dataset(data, settings: Settings, store: StageStore, out: Path, with_gn
 
 def _load(item, data_dir, log, skipped: list):
     """The dataset ``item`` (a name or a dataset object), or None with a line and a ``skipped`` entry."""
-    from fastgnn import datasets
-
     if not isinstance(item, str | Path):
         return item
-    name = datasets.canonical_name(item)
-    if name != "synthetic" and datasets.find(name, data_dir) is None:
-        where = ", ".join(str(d) for d in datasets.search_dirs(data_dir))
+    name = canonical_name(item)
+    if name != "synthetic" and find(name, data_dir) is None:
+        where = ", ".join(str(d) for d in search_dirs(data_dir))
         reason = f"not found (looked in {where})"
         log(f"[datasets] {name}: skipped: {reason}")
         skipped.append({"dataset": name, "reason": reason})
         return None
     try:
-        data = datasets.load(name, data_dir, download=False, progress=False)
+        data = load(name, data_dir, download=False, progress=False)
     except (ValueError, OSError) as e:
         log(f"[datasets] {name}: skipped: {e}")
         skipped.append({"dataset": name, "reason": str(e)})

@@ -10,14 +10,14 @@ Cost: epochs x folds passes over the training graphs per model.
 
 from __future__ import annotations
 
+from fastgnn.reproduce.kernel_time import one_torch_thread
+from fastgnn.train.experiment import run_graph_experiment
+
 __all__ = ["run"]
 
 
 def run(dataset, settings, *, progress=True, log=print) -> dict:
     """Rows ``{model, best_epoch, best_epoch_std, final, final_std, train_seconds, seconds_per_epoch, epochs}``."""
-    from fastgnn.reproduce.kernel_time import one_torch_thread
-    from fastgnn.train.experiment import run_graph_experiment
-
     rows = []
     for model in settings.gnn_models:
         with one_torch_thread():  # batches of 32 small graphs: MUTAG's GCN took 251 s on 2 threads of a busy machine

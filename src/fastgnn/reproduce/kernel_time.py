@@ -27,6 +27,9 @@ import time
 import numpy as np
 import torch
 
+from fastgnn.gntk import GNTK
+from fastgnn.gntk.pairwise import pair_readouts, prepare_many
+
 __all__ = ["run", "sample_pairs", "warm_up", "one_torch_thread", "KRON_BYTES_PER_ENTRY"]
 
 #: a pair that took this long is not repeated: an interruption of the machine is small beside it
@@ -37,8 +40,6 @@ KRON_BYTES_PER_ENTRY = 40
 
 def run(dataset, config: dict, settings, *, progress=True, log=print) -> dict:
     """Time every algorithm on ``dataset`` at ``config`` (num_layers, num_mlp_layers, scale, jk)."""
-    from fastgnn.gntk import GNTK
-
     graphs = list(dataset.graphs)
     n = len(graphs)
     total = n * (n + 1) // 2
@@ -100,8 +101,6 @@ def sample_pairs(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _prepare(graphs, config, b, seed):
-    from fastgnn.gntk.pairwise import prepare_many
-
     t0 = time.perf_counter()
     ops = prepare_many(graphs, num_blocks=config["num_layers"] - 1, num_mlp_layers=config["num_mlp_layers"],
                        scale=config["scale"], method="decoupled" if b is None else "sketch", sketch_size=b,
@@ -111,8 +110,6 @@ def _prepare(graphs, config, b, seed):
 
 def _time_pairs(method, ops, sample, total, prep, config, settings, b) -> dict:
     """One per-pair method on the sample: the extrapolated whole-Gram row."""
-    from fastgnn.gntk.pairwise import pair_readouts
-
     kw = {"method": method, "num_blocks": config["num_layers"] - 1, "num_mlp_layers": config["num_mlp_layers"]}
     nnz = np.array([int(torch.count_nonzero(op.a)) for op in ops], dtype=np.float64) if method == "kron" else None
 

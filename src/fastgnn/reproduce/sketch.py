@@ -19,15 +19,15 @@ import time
 
 import numpy as np
 
+from fastgnn.evaluate import svm_cv
+from fastgnn.gntk import GNTK
+from fastgnn.reproduce.kernel_time import warm_up
+
 __all__ = ["run"]
 
 
 def run(dataset, config: dict, settings, *, progress=True, log=print) -> dict:
     """Rows ``{b, seconds, kernel_error, paper_protocol, paper_protocol_std, nested, nested_std}``."""
-    from fastgnn.evaluate import svm_cv
-    from fastgnn.gntk import GNTK
-    from fastgnn.reproduce.kernel_time import warm_up
-
     C_grid = None if settings.C_grid is None else np.asarray(settings.C_grid)
     rows, exact = [], None
     for b in (None, *settings.sketch_sizes):

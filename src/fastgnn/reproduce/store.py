@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fastgnn.gntk.aggregate import graph_key
 from fastgnn.io import finite, save_json, to_json
 
 __all__ = ["StageStore", "fingerprint", "plain"]
@@ -64,8 +65,6 @@ class StageStore:
 def fingerprint(dataset) -> str:
     """A short digest of a dataset's graphs (structure, features), labels and folds: a saved result
     is never served for other data.  O(total edges + nodes x features)."""
-    from fastgnn.gntk.aggregate import graph_key
-
     h = hashlib.blake2b(digest_size=8)
     for g in dataset.graphs:
         h.update(graph_key(g.edge_index, g.x, g.num_nodes))
