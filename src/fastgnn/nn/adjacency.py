@@ -1,9 +1,10 @@
 """The GCN operator A' = D^-1/2 (A+I) D^-1/2, sparse and dense, and its aggregation Y = A'Z.
 
-Notation (the GCN complexity note, ``../shared/papers/gcn-complexity.txt``): N nodes, E edges,
-Z ``[N, F]``, A' the normalised adjacency with A'[i, j] != 0 for each edge j → i (row i sums
-over i's in-edges, PyTorch Geometric's ``source_to_target`` flow). On a directed graph
-A' != A'ᵀ: the backward needs A'ᵀ, which :class:`NormalizedAdjacency` keeps as a permutation.
+Notation (the GCN complexity note: Blakely, Lanchantin and Qi, "Time and Space Complexity of
+Graph Convolutional Networks"): N nodes, E edges, Z ``[N, F]``, A' the normalised adjacency with
+A'[i, j] != 0 for each edge j → i (row i sums over i's in-edges, PyTorch Geometric's
+``source_to_target`` flow). On a directed graph A' != A'ᵀ: the backward needs A'ᵀ, which
+:class:`NormalizedAdjacency` keeps as a permutation.
 
 * :func:`normalized_adjacency` — A' from an ``edge_index`` (with optional ``edge_weight``) or a
   sparse ``adj_t``, exactly as PyG's ``gcn_norm`` computes it, as a :class:`NormalizedAdjacency`.
@@ -19,6 +20,8 @@ A' != A'ᵀ: the backward needs A'ᵀ, which :class:`NormalizedAdjacency` keeps 
 * :func:`aggregate` / :class:`SparseAggregate` — Y = A'Z with the explicit backward
   dZ = A'ᵀ dY (eq. 10), O(E F) each way, by SpMM (``impl="spmm"``) or by gathering messages
   and ``index_add`` (``impl="scatter"``, O(E F) memory).
+* :func:`rowptr` / :func:`csr_from_rowptr` — CSR row pointers and the CSR tensor built from
+  them, shared with :class:`~fastgnn.nn.gat_conv.GATGraph`.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ __all__ = [
     "SparseAggregate",
     "message",
     "scatter_sum",
+    "rowptr",
+    "csr_from_rowptr",
 ]
 
 
@@ -100,9 +105,9 @@ class NormalizedAdjacency(_Operator):
         self._converted = {}
 
     def _structure(self, n: int) -> None:
-        self.crow = _rowptr(self.row, n)
+        self.crow = rowptr(self.row, n)
         self.perm_t = torch.argsort(self.col * n + self.row, stable=True)
-        self.crow_t = _rowptr(self.col, n)
+        self.crow_t = rowptr(self.col, n)
         self.row_t = self.row[self.perm_t]
 
     @classmethod
@@ -140,12 +145,12 @@ class NormalizedAdjacency(_Operator):
 
     def matrix(self, values: torch.Tensor) -> torch.Tensor:
         """A' as CSR ``[N, N]`` with ``values`` (in this operator's order)."""
-        return _csr_from_rowptr(self.crow, self.col, values, self.num_nodes, self.num_nodes)
+        return csr_from_rowptr(self.crow, self.col, values, self.num_nodes, self.num_nodes)
 
     def matrix_t(self, values: torch.Tensor) -> torch.Tensor:
         """A'ᵀ as CSR ``[N, N]`` with ``values`` given in A''s order (permuted here, O(nnz); for
         this operator's own values, which need no gradient, once and kept)."""
-        return _csr_from_rowptr(self.crow_t, self.row_t, self._values_t(values), self.num_nodes, self.num_nodes)
+        return csr_from_rowptr(self.crow_t, self.row_t, self._values_t(values), self.num_nodes, self.num_nodes)
 
     def _values_t(self, values: torch.Tensor) -> torch.Tensor:
         w = self.weight  # the Function's saved copy of it is another Python object on the same storage
@@ -346,8 +351,8 @@ def gcn_norm(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
         if edges.layout == torch.sparse_csr:
-            return torch.sparse_csr_tensor(_rowptr(row, num_nodes), col, weight, size), None
-        return torch.sparse_csc_tensor(_rowptr(col, num_nodes), row, weight, size), None
+            return torch.sparse_csr_tensor(rowptr(row, num_nodes), col, weight, size), None
+        return torch.sparse_csc_tensor(rowptr(col, num_nodes), row, weight, size), None
 
 
 def _infer_num_nodes(edge_index) -> int:
@@ -479,6 +484,30 @@ def scatter_sum(messages: torch.Tensor, dst: torch.Tensor, num_nodes: int) -> to
     return out.index_add_(0, dst, messages)
 
 
+# --- CSR construction (the adjacency operators here and GATGraph share it) ---------------------
+
+
+def rowptr(row: torch.Tensor, num_rows: int) -> torch.Tensor:
+    """CSR row pointers ``[num_rows + 1]`` of the row indices ``row`` (in any order): entry ``i``
+    counts the indices below ``i``.  O(nnz + num_rows)."""
+    crow = torch.zeros(num_rows + 1, dtype=torch.long, device=row.device)
+    crow[1:] = torch.cumsum(torch.bincount(row, minlength=num_rows), 0)
+    return crow
+
+
+def csr_from_rowptr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, num_rows: int,
+                    num_cols: int) -> torch.Tensor:
+    """The sparse CSR tensor ``[num_rows, num_cols, *values.shape[1:]]`` of row pointers ``crow``
+    (:func:`rowptr`), column indices ``col`` sorted by row, and ``values`` (hybrid when they have
+    trailing dimensions, e.g. one value per attention head).  No copy and no invariant check
+    (the callers build ``crow`` and ``col`` themselves); torch's "CSR support is in beta" warning
+    is silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        return torch.sparse_csr_tensor(crow, col, values, (num_rows, num_cols) + tuple(values.shape[1:]),
+                                       check_invariants=False)
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -497,15 +526,3 @@ def _along_nodes(op, z: torch.Tensor) -> torch.Tensor:
     return op(_nodes_first(z).contiguous()).reshape(lead).movedim(0, -2)
 
 
-def _rowptr(row: torch.Tensor, num_rows: int) -> torch.Tensor:
-    """CSR row pointers ``[num_rows + 1]`` of the row indices ``row`` (in any order)."""
-    crow = torch.zeros(num_rows + 1, dtype=torch.long, device=row.device)
-    crow[1:] = torch.cumsum(torch.bincount(row, minlength=num_rows), 0)
-    return crow
-
-
-def _csr_from_rowptr(crow, col, values, num_rows: int, num_cols: int) -> torch.Tensor:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
-        return torch.sparse_csr_tensor(crow, col, values, (num_rows, num_cols) + tuple(values.shape[1:]),
-                                       check_invariants=False)

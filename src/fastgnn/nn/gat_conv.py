@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from fastgnn.nn.adjacency import _csr_from_rowptr, _rowptr
+from fastgnn.nn.adjacency import csr_from_rowptr, rowptr
 from fastgnn.nn.inputs import GraphCache, glorot, is_sparse_adjacency, linear, materialize, read_edges
 from fastgnn.nn.validation import check_edge_values, check_features, check_num_nodes
 
@@ -61,9 +61,9 @@ class GATGraph:
         self.num_targets = n_dst = n_src if num_targets is None else int(num_targets)
         self.order = torch.argsort(dst * n_src + src, stable=True)
         self.src, self.dst = src[self.order], dst[self.order]
-        self.crow = _rowptr(self.dst, n_dst)
+        self.crow = rowptr(self.dst, n_dst)
         self.perm_t = torch.argsort(self.src * n_dst + self.dst, stable=True)
-        self.crow_t = _rowptr(self.src, n_src)
+        self.crow_t = rowptr(self.src, n_src)
         self.dst_t = self.dst[self.perm_t]
 
     @property
@@ -93,11 +93,11 @@ class GATGraph:
 
     def matrix(self, values: torch.Tensor) -> torch.Tensor:
         """CSR ``[N_dst, N_src]`` with ``values [E]`` at (dst, src): out_i = Σ_j v_ij z_j."""
-        return _csr_from_rowptr(self.crow, self.src, values, self.num_targets, self.num_nodes)
+        return csr_from_rowptr(self.crow, self.src, values, self.num_targets, self.num_nodes)
 
     def matrix_t(self, values: torch.Tensor) -> torch.Tensor:
         """The transpose of :meth:`matrix`, CSR ``[N_src, N_dst]`` (``values`` in sorted order)."""
-        return _csr_from_rowptr(self.crow_t, self.dst_t, values[self.perm_t], self.num_nodes, self.num_targets)
+        return csr_from_rowptr(self.crow_t, self.dst_t, values[self.perm_t], self.num_nodes, self.num_targets)
 
     def __repr__(self) -> str:
         bip = f", num_targets={self.num_targets}" if self.num_targets != self.num_nodes else ""
@@ -484,7 +484,7 @@ def _attention_output(graph: GATGraph, beta: torch.Tensor, edge_index):
     alpha = beta.T  # [E, H] in sorted (dst, src) order = CSR order of adj_t
     size = (graph.num_targets, graph.num_nodes, alpha.shape[1])
     if isinstance(edge_index, torch.Tensor) and edge_index.layout != torch.strided:
-        adj = _csr_from_rowptr(graph.crow, graph.src, alpha, graph.num_targets, graph.num_nodes)
+        adj = csr_from_rowptr(graph.crow, graph.src, alpha, graph.num_targets, graph.num_nodes)
         if edge_index.layout == torch.sparse_coo:
             adj = torch.sparse_coo_tensor(torch.stack([graph.dst, graph.src]), alpha, size, is_coalesced=True)
         elif edge_index.layout == torch.sparse_csc:
