@@ -19,10 +19,15 @@ batches (:func:`fastgnn.train.collate`):
   (and no batch norm).
 
 Each model has ``prepare(edge_index, num_nodes)``, which builds the graph operator its layers
-take (A' for GCN, the attention graph for GAT ...) once, so training reuses it every epoch.
+take (A' for GCN, the attention graph for GAT ...) once, so training reuses it every epoch, and
+``training_defaults``, its paper's training settings (what ``fastgnn train`` and
+:mod:`fastgnn.train.experiment` use unless told otherwise).  The registry :data:`NODE_MODELS` /
+:data:`GRAPH_MODELS` names them; a new model is one class and one registry entry.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -35,13 +40,19 @@ from fastgnn.nn.gcn_conv import GCNConv
 from fastgnn.nn.self_attention import SelfAttention
 
 __all__ = ["GCN", "GAT", "DenseGCN", "AttentionNet", "GIN", "GraphGCN", "NODE_MODELS", "GRAPH_MODELS",
-           "node_model", "graph_model"]
+           "MODEL_NAMES", "node_model", "graph_model"]
 
 
 class GCN(nn.Module):
-    """Kipf & Welling's two-layer GCN node classifier (hidden 16, dropout 0.5, ReLU)."""
+    """Kipf & Welling's two-layer GCN node classifier (hidden 16, dropout 0.5, ReLU).
+
+    Trained as in the paper (``training_defaults``): 200 epochs, lr 0.01, weight decay 5e-4 (on
+    the first layer, :meth:`weight_decay_groups`), early-stopping patience 100.
+    """
 
     conv_class = GCNConv
+    #: the paper's training settings (Kipf & Welling 2017)
+    training_defaults: ClassVar[dict] = dict(epochs=200, lr=0.01, weight_decay=5e-4, patience=100)
 
     def __init__(self, in_channels: int, num_classes: int, hidden: int = 16, dropout: float = 0.5):
         super().__init__()
@@ -77,7 +88,14 @@ class DenseGCN(GCN):
 
 
 class GAT(nn.Module):
-    """Veličković et al.'s two-layer GAT (8 heads x 8 hidden, ELU, dropout 0.6; 1 output head)."""
+    """Veličković et al.'s two-layer GAT (8 heads x 8 hidden, ELU, dropout 0.6; 1 output head).
+
+    Trained as in the paper (``training_defaults``): up to 1000 epochs, lr 0.005, weight decay
+    5e-4, early-stopping patience 100.
+    """
+
+    #: the paper's training settings (Veličković et al. 2018)
+    training_defaults: ClassVar[dict] = dict(epochs=1000, lr=0.005, weight_decay=5e-4, patience=100)
 
     def __init__(self, in_channels: int, num_classes: int, hidden: int = 8, heads: int = 8,
                  out_heads: int = 1, dropout: float = 0.6):
@@ -97,7 +115,10 @@ class GAT(nn.Module):
 
 
 class AttentionNet(GAT):
-    """:class:`GAT`'s shape with dense multi-head self-attention over every node pair."""
+    """:class:`GAT`'s shape with dense multi-head self-attention over every node pair (trained
+    with GAT's optimiser settings for 200 epochs)."""
+
+    training_defaults: ClassVar[dict] = dict(epochs=200, lr=0.005, weight_decay=5e-4, patience=100)
 
     def __init__(self, in_channels: int, num_classes: int, hidden: int = 8, heads: int = 8,
                  out_heads: int = 1, dropout: float = 0.6):
@@ -144,9 +165,14 @@ class GIN(nn.Module):
         dropout: on each layer's score (0.5).
         train_eps: learn eps (GIN-eps) instead of eps = 0 (GIN-0).
         batch_norm: batch norm after each layer (GIN's; off by default in :class:`GraphGCN`).
+
+    Trained as in the paper (``training_defaults``): Adam, lr 0.01 halved every 50 epochs,
+    batches of 32 graphs; 100 epochs (350 in the paper).
     """
 
     default_batch_norm = True
+    #: the paper's training settings (Xu et al. 2019), shared by :class:`GraphGCN`
+    training_defaults: ClassVar[dict] = dict(epochs=100, lr=0.01, weight_decay=0.0, batch_size=32)
 
     def __init__(self, in_channels: int, num_classes: int, hidden: int = 64, num_layers: int = 5,
                  mlp_layers: int = 2, readout: str = "sum", dropout: float = 0.5, train_eps: bool = False,
@@ -211,8 +237,12 @@ class GraphGCN(GIN):
         return self.layers[k](h, graph)
 
 
+#: the registry of node classifiers: name -> class (its ``training_defaults`` with it)
 NODE_MODELS = {"gcn": GCN, "dense-gcn": DenseGCN, "gat": GAT, "attention": AttentionNet}
+#: the registry of graph classifiers: name -> class
 GRAPH_MODELS = {"gin": GIN, "gcn": GraphGCN}
+#: every model name, node classifiers first (``gcn`` names one of each)
+MODEL_NAMES = list(dict.fromkeys([*NODE_MODELS, *GRAPH_MODELS]))
 
 
 def node_model(name: str, in_channels: int, num_classes: int, **kwargs) -> nn.Module:

@@ -4,6 +4,11 @@
 generated SBM graph; :func:`run_graph_experiment` cross-validates a graph classifier on a
 graph-classification dataset.  Both return a JSON-ready dict with the settings, per-seed (or
 per-fold) results and the summary (accuracy mean ± std, time per epoch).
+
+Each model's training settings (epochs, lr, weight decay, patience or batch size) are its
+paper's, held by the model class in the registry (:data:`fastgnn.nn.models.NODE_MODELS`,
+``GRAPH_MODELS``: ``training_defaults``); :data:`NODE_DEFAULTS` and :data:`GRAPH_DEFAULTS` are
+views of it.
 """
 
 from __future__ import annotations
@@ -13,24 +18,19 @@ import time
 
 import torch
 
-from fastgnn.datasets import is_node_dataset
-from fastgnn.nn.models import GRAPH_MODELS, NODE_MODELS, graph_model, node_model
+from fastgnn import datasets
+from fastgnn.datasets import is_node_dataset, load_planetoid, sbm
+from fastgnn.nn.models import GIN, GRAPH_MODELS, MODEL_NAMES, NODE_MODELS, graph_model, node_model
 from fastgnn.train.graph import cross_validate
 from fastgnn.train.node import train_node
 
 __all__ = ["NODE_DEFAULTS", "GRAPH_DEFAULTS", "MODEL_NAMES", "run_node_experiment", "run_graph_experiment",
            "is_node_dataset"]
 
-#: the papers' training settings: Kipf & Welling (GCN), Veličković et al. (GAT)
-NODE_DEFAULTS = {
-    "gcn": dict(epochs=200, lr=0.01, weight_decay=5e-4, patience=100),
-    "dense-gcn": dict(epochs=200, lr=0.01, weight_decay=5e-4, patience=100),
-    "gat": dict(epochs=1000, lr=0.005, weight_decay=5e-4, patience=100),
-    "attention": dict(epochs=200, lr=0.005, weight_decay=5e-4, patience=100),
-}
-#: Xu et al. (GIN): Adam lr 0.01 halved every 50 epochs, batches of 32 graphs (350 epochs in the paper)
-GRAPH_DEFAULTS = dict(epochs=100, lr=0.01, weight_decay=0.0, batch_size=32)
-MODEL_NAMES = list(dict.fromkeys([*NODE_MODELS, *GRAPH_MODELS]))
+#: node model name -> its paper's training settings (the registry's ``training_defaults``)
+NODE_DEFAULTS = {name: cls.training_defaults for name, cls in NODE_MODELS.items()}
+#: the graph models' training settings (GIN's, which :class:`~fastgnn.nn.models.GraphGCN` shares)
+GRAPH_DEFAULTS = GIN.training_defaults
 
 
 def _mean_std(values) -> tuple[float, float]:
@@ -41,8 +41,6 @@ def _mean_std(values) -> tuple[float, float]:
 def load_node_data(dataset: str, data_dir=None, *, normalize_features: bool = True, sbm_args: dict | None = None,
                    progress: bool = True):
     """Cora / CiteSeer (public split; row-normalised features by default) or ``sbm`` (``sbm_args``)."""
-    from fastgnn.datasets import load_planetoid, sbm
-
     if str(dataset).strip().lower() == "sbm":
         return sbm(**(sbm_args or {}))
     return load_planetoid(dataset, data_dir, normalize_features=normalize_features, progress=progress)
@@ -79,7 +77,7 @@ def run_node_experiment(
                          + (" (gin is for graph-classification datasets)" if key in GRAPH_MODELS else ""))
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {seeds}")
-    settings = dict(NODE_DEFAULTS[key])
+    settings = dict(NODE_MODELS[key].training_defaults)
     for k, v in (("epochs", epochs), ("lr", lr), ("weight_decay", weight_decay)):
         if v is not None:
             settings[k] = v
@@ -140,15 +138,17 @@ def run_graph_experiment(
     progress: bool = True,
     data=None,
 ) -> dict:
-    """10-fold CV of ``model`` (gin, gcn) on a graph-classification dataset, once per seed."""
-    from fastgnn import datasets
+    """10-fold CV of ``model`` (gin, gcn) on a graph-classification dataset, once per seed.
 
+    ``epochs``, ``lr``, ``weight_decay``, ``batch_size`` default to the model's
+    ``training_defaults`` (:data:`GRAPH_DEFAULTS`).
+    """
     key = str(model).strip().lower()
     if key not in GRAPH_MODELS:
         raise ValueError(f"model {model!r} is not a graph classifier; graph models: {', '.join(GRAPH_MODELS)}")
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {seeds}")
-    settings = dict(GRAPH_DEFAULTS)
+    settings = dict(GRAPH_MODELS[key].training_defaults)
     for k, v in (("epochs", epochs), ("lr", lr), ("weight_decay", weight_decay), ("batch_size", batch_size)):
         if v is not None:
             settings[k] = v
