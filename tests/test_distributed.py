@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import fastgnn.gntk.engine as engine
+from fastgnn.budget import default_max_memory
 from fastgnn.datasets import synthetic
 from fastgnn.gntk import GNTK
 
@@ -79,7 +80,7 @@ def test_auto_budget_is_the_smallest_workers(cluster, graphs, reference, monkeyp
 
     with Client(cluster) as client:
         budget = worker_budget(client)
-        assert budget & (budget - 1) == 0 and budget <= engine.default_max_memory() / 2 + 1
+        assert budget & (budget - 1) == 0 and budget <= default_max_memory() / 2 + 1
         gram = GNTK(num_layers=3, executor="dask").fit_transform(graphs)
     assert np.abs(gram - reference["gram"]).max() <= 1e-12 * np.abs(reference["gram"]).max()
 
@@ -115,6 +116,7 @@ import torch
 torch.set_num_threads(1)
 import fastgnn.gntk.engine as engine
 from distributed import Client
+from fastgnn.budget import default_max_memory
 from fastgnn.datasets import synthetic
 from fastgnn.gntk import GNTK
 

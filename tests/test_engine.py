@@ -18,10 +18,10 @@ import pytest
 import torch
 
 import fastgnn.gntk.engine as engine
+from fastgnn.budget import default_max_memory, parse_memory
 from fastgnn.cli import main
 from fastgnn.datasets import synthetic
 from fastgnn.gntk import GNTK
-from fastgnn.gntk.estimator import parse_memory
 from fastgnn.gntk.pairwise import prepare_many
 
 SMALL = 64 * 64 * 8 * engine.LIVE_TILES  # a budget of the smallest tiles (64 nodes)
@@ -285,7 +285,7 @@ def test_params_and_defaults(graphs, tmp_path):
     assert est.get_params()["checkpoint_dir"] == tmp_path
     assert clone(est).get_params() == est.get_params()
     assert GNTK().max_memory == "auto"
-    budget = engine.default_max_memory("cpu")
+    budget = default_max_memory("cpu")
     assert 2**20 <= budget <= 4 * 2**30 and budget & (budget - 1) == 0  # a power of two
     with pytest.raises(ValueError, match="checkpoint_dir"):
         GNTK(method="decoupled", checkpoint_dir=tmp_path).fit_transform(graphs[:3])

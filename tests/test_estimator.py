@@ -23,8 +23,8 @@ from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
 from fastgnn import GNTK, Graph, datasets, from_networkx
+from fastgnn.budget import parse_memory
 from fastgnn.gntk import params
-from fastgnn.gntk.estimator import parse_memory
 
 
 @pytest.fixture(scope="module")

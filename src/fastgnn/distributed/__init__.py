@@ -9,14 +9,38 @@
 * :mod:`.selection` -- :class:`DaskRun`, the model selection's (normalisation, fold) C-path tasks on
   the same client (the ``run`` of :func:`fastgnn.model_selection.protocols.svm_curves`).
 
+Importing this package registers the executor ``"dask"`` (:func:`fastgnn.executors.register`):
+``GNTK(executor="dask")`` and the model selection look it up by name
+(:func:`fastgnn.executors.lookup`), so they never import this package themselves.
+
 Needs the optional dependency ``dask[distributed]`` (``pip install "fastgnn[dask]"``); importing
 this package does not, only using it.
 """
 
+from fastgnn import executors
+from fastgnn.deprecation import moved
 from fastgnn.distributed.client import INSTALL, active_client, cluster_client, require_distributed
-from fastgnn.distributed.outofcore import DiskGram, fit_transform_to_disk, gram_bytes
+from fastgnn.distributed.outofcore import DiskGram, fit_transform_to_disk
 from fastgnn.distributed.selection import DaskRun
 from fastgnn.distributed.tiles import DaskTiles, worker_budget
 
 __all__ = ["INSTALL", "active_client", "cluster_client", "require_distributed", "DaskTiles", "worker_budget",
-           "DiskGram", "fit_transform_to_disk", "gram_bytes", "DaskRun"]
+           "DiskGram", "fit_transform_to_disk", "DaskRun"]
+
+
+def dask_tiles() -> DaskTiles:
+    """The engine's executor on the active client (``RuntimeError`` when there is none): the ``tiles``
+    entry point of the registered executor ``"dask"``."""
+    return DaskTiles(active_client())
+
+
+def dask_budget(device="cpu") -> int:
+    """The smallest worker's tile budget on the active client (:func:`worker_budget`): the cap of an
+    ``"auto"`` budget on the executor ``"dask"``."""
+    return worker_budget(active_client(), device)
+
+
+executors.register("dask", tiles=dask_tiles, tasks=DaskRun, budget=dask_budget, ready=active_client)
+
+#: deprecated aliases (one release): the memory budget's functions live in :mod:`fastgnn.budget`
+__getattr__ = moved(__name__, {"gram_bytes": "fastgnn.budget:gram_bytes"})

@@ -28,10 +28,12 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.format import open_memmap
 
+from fastgnn import budget
+from fastgnn.deprecation import moved
 from fastgnn.gntk.recursion import combine_readouts
 from fastgnn.io import atomic_path
 
-__all__ = ["DiskGram", "fit_transform_to_disk", "gram_bytes", "BAND_BYTES", "transformed_grams", "BY_BLOCKS_BYTES"]
+__all__ = ["DiskGram", "fit_transform_to_disk", "BAND_BYTES", "transformed_grams", "BY_BLOCKS_BYTES"]
 
 #: bytes of readouts read per band of Gram rows
 BAND_BYTES = 256 * 2**20
@@ -47,9 +49,8 @@ class DiskGram:
     readouts: np.ndarray
 
 
-def gram_bytes(n_graphs: int, num_layers: int) -> int:
-    """Bytes of a fitted Gram in memory: its ``[num_layers, n, n]`` float64 readouts and the ``[n, n]`` Gram."""
-    return 8 * n_graphs * n_graphs * (num_layers + 1)
+#: deprecated aliases (one release): the memory budget's functions live in :mod:`fastgnn.budget`
+__getattr__ = moved(__name__, {"gram_bytes": "fastgnn.budget:gram_bytes"})
 
 
 def fit_transform_to_disk(estimator, X, out_dir, *, band_bytes: int = BAND_BYTES) -> DiskGram:
@@ -98,22 +99,10 @@ def tile_budget(estimator, readout_bytes: int) -> int:
     The engine's plan reserves the ``[num_layers, n, n]`` readouts inside the budget (in memory they
     are); out of core they are on disk, and reserving 12.8 GB of them at 20,000 graphs left no room
     for tiles: 64-node tiles, tens of millions of them.  So the budget (``max_memory``, or with
-    ``"auto"`` the engine's default, and with ``executor="dask"`` at most the smallest worker's) is
-    handed to the engine plus the readouts' bytes.
+    ``"auto"`` the engine's default, and with ``executor="dask"`` at most the smallest worker's:
+    :func:`fastgnn.budget.tile_budget`) is handed to the engine plus the readouts' bytes.
     """
-    from fastgnn.gntk.engine import default_max_memory
-    from fastgnn.gntk.estimator import _auto_memory, parse_memory
-
-    if _auto_memory(estimator.max_memory):
-        budget = default_max_memory(estimator.device)
-        if estimator.executor == "dask":
-            from fastgnn.distributed.client import active_client
-            from fastgnn.distributed.tiles import worker_budget
-
-            budget = min(budget, worker_budget(active_client(), estimator.device))
-    else:
-        budget = parse_memory(estimator.max_memory)
-    return int(budget) + int(readout_bytes)
+    return int(budget.tile_budget(estimator.max_memory, estimator.device, estimator.executor)) + int(readout_bytes)
 
 
 def _combine_by_bands(estimator, parts: np.ndarray, gram: np.ndarray, band_bytes: int) -> None:

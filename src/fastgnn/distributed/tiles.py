@@ -39,8 +39,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from fastgnn.budget import default_max_memory
 from fastgnn.distributed.client import active_client
-from fastgnn.gntk.engine import TilePlan, default_max_memory
+from fastgnn.gntk.engine import TilePlan
 
 __all__ = ["DaskTiles", "worker_budget"]
 
@@ -219,7 +220,7 @@ class DaskTiles:
 def worker_budget(client=None, device="cpu") -> int:
     """The memory budget of one tile on the smallest worker of the cluster, bytes.
 
-    Per worker, the least of :func:`fastgnn.gntk.engine.default_max_memory` measured on the worker
+    Per worker, the least of :func:`fastgnn.budget.default_max_memory` measured on the worker
     shared by the workers of its host and by its threads, and of its Dask ``memory_limit`` (when set)
     shared by its threads; then the least over the workers, rounded down to a power of two (so the
     plan stays the same while free memory drifts).  The plan is made once from it, on the client.

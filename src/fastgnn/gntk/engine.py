@@ -35,7 +35,7 @@ tile holds :data:`LIVE_TILES` ``[M_I, M_J]`` arrays at its peak
 (:func:`tile_nodes_for_budget`); the compiled tile holds none, only the right
 side's dense features and the tile's readouts (:func:`compiled_tile_nodes`), so
 its tiles are as large as those allow, up to :data:`COMPILED_MAX_TILE_NODES`.
-:func:`default_max_memory` is the default budget.
+:func:`fastgnn.budget.default_max_memory` is the default budget.
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -53,6 +52,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fastgnn.deprecation import moved
 from fastgnn.gntk import fused
 from fastgnn.gntk.pairwise import Operand
 from fastgnn.gntk.tiles import is_sketched, stack_operands, tile_readouts
@@ -63,7 +63,6 @@ __all__ = [
     "Checkpoint",
     "TilePlan",
     "compute_tile",
-    "default_max_memory",
     "fingerprint",
     "gram_readouts",
     "place_tile",
@@ -247,50 +246,6 @@ def compiled_csr_bytes(op: Operand) -> int:
     k = int(nnz_row.max())
     nnz_y = min(op.x.numel(), int(torch.count_nonzero(op.a)) * k)
     return 16 * (nnz_x + nnz_y)
-
-
-def default_max_memory(device="cpu") -> int:
-    """The default budget: a safe fraction of the memory free now.
-
-    CUDA: half of ``torch.cuda.mem_get_info`` free memory.  CPU: a quarter of
-    the available RAM (``MemAvailable`` of ``/proc/meminfo``, else
-    ``sysconf``; the cgroup limit when lower), capped at 4 GiB.  Rounded down to
-    a power of two, so that the tile plan (and the checkpoint folder's plan)
-    stays the same across runs while free memory drifts a little.
-    """
-    device = torch.device(device)
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        budget = free / 2
-    else:
-        avail = _available_ram()
-        budget = min(avail / 4, 4 * 2**30) if avail else 2**30
-    return 2 ** int(math.log2(max(budget, 2**20)))
-
-
-def _available_ram() -> float | None:
-    avail = None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    avail = float(line.split()[1]) * 1024
-                    break
-    except OSError:
-        pass
-    if avail is None:
-        try:
-            avail = float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-        except (ValueError, OSError, AttributeError):
-            return None
-    try:  # cgroup v2 limit (containers)
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        if limit != "max":
-            used = float(Path("/sys/fs/cgroup/memory.current").read_text())
-            avail = min(avail, max(float(limit) - used, 0.0))
-    except (OSError, ValueError):
-        pass
-    return avail
 
 
 # --------------------------------------------------------------------------- plan
@@ -664,3 +619,8 @@ def _progress(total: int, desc: str, enabled: bool, initial: int = 0):
 
     return tqdm(total=total, initial=initial, desc=desc, unit=" node pairs", unit_scale=True, leave=False)
 
+
+
+#: deprecated aliases (one release): the memory budget's functions live in :mod:`fastgnn.budget`
+__getattr__ = moved(__name__, {"default_max_memory": "fastgnn.budget:default_max_memory",
+                               "_available_ram": "fastgnn.budget:available_ram"})

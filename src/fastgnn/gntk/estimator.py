@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 import time
 import warnings
@@ -21,13 +20,15 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import NotFittedError
 
-from fastgnn.gntk.engine import SKETCH_PAYS_BELOW, default_max_memory, gram_readouts, plan_tile_nodes, sketch_cost_ratio
+from fastgnn import budget, executors
+from fastgnn.deprecation import moved
+from fastgnn.gntk.engine import SKETCH_PAYS_BELOW, gram_readouts, plan_tile_nodes, sketch_cost_ratio
 from fastgnn.gntk.pairwise import Operand, pair_readouts, prepare_many
 from fastgnn.gntk.params import DTYPES, KERNEL_PARAMS, METHODS, PARAMETER_CONSTRAINTS
 from fastgnn.gntk.recursion import combine_readouts
 from fastgnn.graph import Graph
 
-__all__ = ["GNTK", "METHODS", "NotFittedGNTKError", "parse_memory"]
+__all__ = ["GNTK", "METHODS", "NotFittedGNTKError"]
 
 
 class NotFittedGNTKError(NotFittedError, RuntimeError):
@@ -80,7 +81,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             ``"2GB"``; sets how many nodes a tile stacks (the output readouts and
             the stacked graphs are set aside first).  ``"auto"`` (default) or
             None: a quarter of the available RAM capped at 4 GiB, or half of the
-            free GPU memory (:func:`fastgnn.gntk.engine.default_max_memory`).
+            free GPU memory (:func:`fastgnn.budget.default_max_memory`).
         progress: show a progress bar (default: only for long runs, i.e. when
             more than 20 000 graph pairs are computed).
         checkpoint_dir: batched method only: save each finished tile of the
@@ -238,15 +239,15 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"sketch_size applies to method='sketch' or 'batched', not method={self.method!r}"
             )
-        if not _auto_memory(self.max_memory):
-            parse_memory(self.max_memory)
-        if self.executor == "dask" and self.method != "batched":
-            raise ValueError(f"executor='dask' runs the batched engine's tiles; it needs method='batched', "
-                             f"got method={self.method!r}")
-        if self.executor == "dask":  # fail before the preparation: dask installed, a client active
-            from fastgnn.distributed import active_client
-
-            active_client()
+        if not budget.is_auto(self.max_memory):
+            budget.parse_memory(self.max_memory)
+        if self.executor != executors.LOCAL:
+            if self.method != "batched":
+                raise ValueError(f"executor={self.executor!r} runs the batched engine's tiles; it needs "
+                                 f"method='batched', got method={self.method!r}")
+            ready = executors.lookup(self.executor).ready
+            if ready is not None:  # fail before the preparation: e.g. dask installed, a client active
+                ready()
         if self.checkpoint_dir is not None and self.method != "batched":
             raise ValueError(f"checkpoint_dir needs method='batched', got method={self.method!r}")
         _check_device(self.device)
@@ -329,22 +330,15 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if self.method == "batched":
             _announce_compilation(self.device)
             itemsize = torch.empty((), dtype=dtype).element_size()
-            auto = _auto_memory(self.max_memory)
-            budget = default_max_memory(self.device) if auto else parse_memory(self.max_memory)
-            executor = None
-            if self.executor == "dask":
-                from fastgnn.distributed import DaskTiles, active_client, worker_budget
-
-                executor = DaskTiles(active_client())
-                if auto:
-                    budget = min(budget, worker_budget(executor.client, self.device))
+            tile_bytes = budget.tile_budget(self.max_memory, self.device, self.executor)
+            executor = None if self.executor == executors.LOCAL else executors.lookup(self.executor).tiles()
             out = gram_readouts(
                 rows,
                 cols,
                 num_blocks=self.num_blocks,
                 num_mlp_layers=self.num_mlp_layers,
                 sketched=self.sketch_size is not None,
-                tile_nodes=plan_tile_nodes(rows, cols, budget, itemsize, self.num_blocks,
+                tile_nodes=plan_tile_nodes(rows, cols, tile_bytes, itemsize, self.num_blocks,
                                            sketched=self.sketch_size is not None),
                 progress=show,
                 checkpoint_dir=self.checkpoint_dir,
@@ -353,7 +347,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                     "device": torch.device(self.device).type,
                     **({"sketch": self.sketch, "seed": self.seed} if self.sketch_size is not None else {}),
                 },
-                resume_plan=auto,
+                resume_plan=budget.is_auto(self.max_memory),
                 executor=executor,
                 out=out,
             )
@@ -549,31 +543,6 @@ def _compiled_kernels_cached() -> bool | None:
         return None
 
 
-def _auto_memory(value) -> bool:
-    return value is None or (isinstance(value, str) and value.strip().lower() == "auto")
-
-
-_UNITS = {"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 2**10, "mib": 2**20,
-          "gib": 2**30, "tib": 2**40}
-
-
-def parse_memory(value) -> float:
-    """Bytes from ``4e9``, ``"4GB"``, ``"512MiB"``; ``ValueError`` unless the result is > 0."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        out = float(value)
-    else:
-        m = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
-        if not m or m.group(2).lower() not in _UNITS:
-            raise ValueError(f"max_memory: cannot read {value!r}; use bytes or e.g. '4GB', '512MiB'")
-        try:
-            out = float(m.group(1)) * _UNITS[m.group(2).lower()]
-        except ValueError:
-            raise ValueError(f"max_memory: cannot read {value!r}; use bytes or e.g. '4GB', '512MiB'") from None
-    if not out > 0 or not np.isfinite(out):
-        raise ValueError(f"max_memory must be a positive number of bytes, got {value!r}")
-    return out
-
-
 @contextlib.contextmanager
 def _single_thread_if(condition: bool):
     """Torch on one thread inside the block when ``condition`` holds.
@@ -590,3 +559,7 @@ def _single_thread_if(condition: bool):
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
+
+
+#: deprecated aliases (one release): the memory budget's functions live in :mod:`fastgnn.budget`
+__getattr__ = moved(__name__, {"parse_memory": "fastgnn.budget:parse_memory", "_auto_memory": "fastgnn.budget:is_auto"})
