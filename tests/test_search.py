@@ -48,7 +48,7 @@ def test_svm_results_are_cached_and_a_killed_search_resumes(data, tmp_path, monk
     kw = dict(grid=GRID, C_grid=C_GRID, protocols=("paper",), cache_dir=tmp_path, progress=False, log=None,
               n_jobs=1)
     calls = {"n": 0}
-    real = search.svm_curves
+    real = search.grid_curves
 
     def dies_after_three(*a, **k):
         calls["n"] += 1
@@ -56,7 +56,7 @@ def test_svm_results_are_cached_and_a_killed_search_resumes(data, tmp_path, monk
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(search, "svm_curves", dies_after_three)
+    monkeypatch.setattr(search, "grid_curves", dies_after_three)
     with pytest.raises(KeyboardInterrupt):
         gntk_search(data, **kw)
     assert len(list((tmp_path / "svm").glob("*.npz"))) == 3
@@ -66,10 +66,10 @@ def test_svm_results_are_cached_and_a_killed_search_resumes(data, tmp_path, monk
         counted["n"] += 1
         return real(*a, **k)
 
-    monkeypatch.setattr(search, "svm_curves", counting)
+    monkeypatch.setattr(search, "grid_curves", counting)
     resumed = gntk_search(data, **kw)
     assert counted["n"] == 5 and resumed.kernel_seconds == 0  # 8 configurations, 3 from the cache
-    monkeypatch.setattr(search, "svm_curves", real)
+    monkeypatch.setattr(search, "grid_curves", real)
     fresh = gntk_search(data, **{**kw, "cache_dir": None})
     assert [r["paper_mean"] for r in resumed.rows] == [r["paper_mean"] for r in fresh.rows]
 

@@ -35,24 +35,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fastgnn.evaluate import (
-    DEFAULT_C_GRID,
-    _check_folds,
-    _check_gram_labels,
-    _check_grid,
-    _check_normalizations,
-    _effective_jobs,
-    cosine_normalize,
-    scale_gram,
-    svm_solver,
-)
+from fastgnn import gram as grams_
 from fastgnn.gntk import GNTK, combine_readouts
 from fastgnn.gntk.aggregate import graph_key
 from fastgnn.gntk.params import options
 from fastgnn.io import atomic_path, save_npy
-from fastgnn.model_selection.protocols import Curves, select_fully_nested, select_paper, svm_curves
+from fastgnn.model_selection.protocols import (
+    PROTOCOLS,
+    Curves,
+    check_folds,
+    check_grid,
+    grid_curves,
+    select_fully_nested,
+    select_paper,
+)
+from fastgnn.model_selection.runner import Runner
+from fastgnn.model_selection.solvers import DEFAULT_C_GRID, svm_solver
 
-__all__ = ["SearchResult", "gntk_search", "DEFAULT_GRID"]
+__all__ = ["SearchResult", "gntk_search", "DEFAULT_GRID", "dataset_digest"]
 
 #: The grid searched by default: the GNTK paper's hyperparameters.
 DEFAULT_GRID = {
@@ -79,7 +79,7 @@ class SearchResult:
 
     dataset: str
     rows: list = field(default_factory=list)
-    protocols: tuple = ("paper", "nested")
+    protocols: tuple = PROTOCOLS
     kernel_seconds: float = 0.0
     eval_seconds: float = 0.0
     stage_seconds: dict = field(default_factory=dict)
@@ -131,12 +131,12 @@ def gntk_search(
     dataset,
     *,
     grid: dict | None = None,
-    protocols=("paper", "nested"),
+    protocols=PROTOCOLS,
     C_grid=None,
     refine_top: int | None = None,
     fully_nested: bool = False,
     solver: str = "path",
-    normalizations=("raw", "cosine"),
+    normalizations=grams_.NORMALIZATIONS,
     inner_folds: int = 5,
     seed: int = 0,
     cache_dir=None,
@@ -161,14 +161,16 @@ def gntk_search(
             None: every configuration is evaluated under every protocol.
         fully_nested: also estimate the accuracy of the whole search, the configuration
             chosen inside each training fold (inner curves of every configuration).
-        solver: ``"path"`` (default) or ``"libsvm"`` (:func:`fastgnn.evaluate.svm_cv`).
+        solver: one of :data:`fastgnn.model_selection.solvers.SOLVERS`, ``"path"`` (default) or
+            ``"libsvm"`` (as in :func:`fastgnn.evaluate.svm_cv`).
         normalizations, inner_folds, seed: as in :func:`fastgnn.evaluate.svm_cv`.
         cache_dir: where readouts and SVM curves are saved and looked up; None: no cache.
         max_memory, checkpoint_dir, device, dtype: passed to :class:`fastgnn.GNTK`.
         n_jobs: threads over the SVM paths (None: all cores; ``executor="local"`` only).
-        executor: ``"local"`` (threads in this process) or ``"dask"``: the GNTK tiles and the
-            (normalisation, fold) C-path tasks run on the active ``distributed.Client``
-            (:class:`fastgnn.distributed.DaskRun`); the results are the same.
+        executor: one of :data:`fastgnn.executors.EXECUTORS`: ``"local"`` (threads in this process)
+            or ``"dask"``: the GNTK tiles and the (normalisation, fold) C-path tasks run on the active
+            ``distributed.Client`` (:class:`fastgnn.model_selection.runner.Runner`); the results are
+            the same.
         progress: tqdm bars (kernels, and each stage's SVM paths with an ETA).
         log: a function taking one string (progress lines), or None.
 
@@ -178,22 +180,20 @@ def gntk_search(
     """
     grid = {**DEFAULT_GRID, **(grid or {})}
     protocols = tuple(protocols)
-    if not protocols or any(p not in ("paper", "nested") for p in protocols):
-        raise ValueError(f"protocols must be a non-empty subset of ('paper', 'nested'), got {protocols!r}")
+    if not protocols or any(p not in PROTOCOLS for p in protocols):
+        raise ValueError(f"protocols must be a non-empty subset of {PROTOCOLS}, got {protocols!r}")
     if refine_top is not None and (not isinstance(refine_top, int | np.integer) or refine_top < 1):
         raise ValueError(f"refine_top must be None or a positive integer, got {refine_top!r}")
-    C = _check_grid(DEFAULT_C_GRID if C_grid is None else C_grid, "C_grid")
-    norms = _check_normalizations(normalizations)
+    C = check_grid(DEFAULT_C_GRID if C_grid is None else C_grid, "C_grid")
+    norms = grams_.check_normalizations(normalizations)
     solve = svm_solver(solver)
     log = log or (lambda s: None)
     y = np.asarray(dataset.y)
-    folds = _check_folds(dataset.folds, y)
+    folds = check_folds(dataset.folds, y)
     result = SearchResult(dataset=dataset.name, protocols=protocols)
     fingerprint = _fingerprint(dataset, folds, C, norms, solver, inner_folds, seed)
     svm_cache = None if cache_dir is None else Path(cache_dir) / "svm"
-    if executor not in ("local", "dask"):
-        raise ValueError(f"executor must be 'local' or 'dask', got {executor!r}")
-    runner = _Runner(n_jobs, executor)
+    runner = Runner(n_jobs, executor)
 
     # 1. kernels
     t0 = time.perf_counter()
@@ -218,10 +218,9 @@ def gntk_search(
                         return Curves.from_npz(z)
         path = None if stem is None else stem.with_name(f"{stem.name}_{'nested' if nested else 'paper'}.npz")
         gram = combine_readouts(parts[row["num_mlp_layers"], row["scale"]], row["num_layers"], row["jk"])
-        k, _ = _check_gram_labels(gram, y)
-        raw = scale_gram(k)
-        grams = {nm: raw if nm == "raw" else cosine_normalize(raw) for nm in norms}
-        cv = svm_curves(grams, y, folds, C, solve, nested=nested, inner_folds=inner_folds, seed=seed, run=runner)
+        grams = grams_.transform(gram, norms)
+        cv = grid_curves(grams, y, folds, C, solve, nested=nested, inner_folds=inner_folds, seed=seed, run=runner,
+                         weigh=_paths_per_task)
         if path is not None:
             with atomic_path(path, ".npz") as tmp:
                 np.savez(tmp, **cv.to_npz())
@@ -233,7 +232,7 @@ def gntk_search(
     stage = "screen" if not evaluate_all else "evaluate"
     t0 = time.perf_counter()
     per_config = len(folds) * len(norms) * ((1 + inner_folds) if nested_everywhere else 1)
-    runner.start(len(result.rows) * per_config, f"{dataset.name} {stage}", progress)
+    runner.start(len(result.rows) * per_config, f"{dataset.name} {stage}", progress, unit="path")
     found = {}
     for row in result.rows:
         cv = curves(row, nested_everywhere)
@@ -251,7 +250,7 @@ def gntk_search(
         order = sorted(range(len(result.rows)), key=lambda i: (-result.rows[i]["screen_mean"], i))[:refine_top]
         nested = "nested" in protocols
         per_config = len(folds) * len(norms) * ((1 + inner_folds) if nested else 1)
-        runner.start(len(order) * per_config, f"{dataset.name} refine top {refine_top}", progress)
+        runner.start(len(order) * per_config, f"{dataset.name} refine top {refine_top}", progress, unit="path")
         for i in order:
             row = result.rows[i]
             cv = curves(row, nested)
@@ -266,7 +265,7 @@ def gntk_search(
     if fully_nested:
         t0 = time.perf_counter()
         per_config = len(folds) * len(norms) * (1 + inner_folds)
-        runner.start(len(result.rows) * per_config, f"{dataset.name} fully nested", progress)
+        runner.start(len(result.rows) * per_config, f"{dataset.name} fully nested", progress, unit="path")
         inner = {}
         for row in result.rows:
             name = _config_name(row)
@@ -305,63 +304,15 @@ def _config_name(row) -> str:
     return f"L{row['num_layers']}_R{row['num_mlp_layers']}_{row['scale']}_jk{int(row['jk'])}"
 
 
-class _Runner:
-    """Runs one configuration's fold tasks (threads, or Dask tasks) and drives one progress bar per stage."""
-
-    def __init__(self, n_jobs, executor="local"):
-        self.n_jobs = n_jobs
-        self.executor = executor
-        self.bar = None
-
-    def start(self, total: int, desc: str, progress: bool) -> None:
-        if progress:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, desc=desc, unit="path", smoothing=0.05)
-
-    def advance(self, n: int) -> None:
-        """Count ``n`` paths done that came from the cache (computed ones are counted as they finish)."""
-        if self.bar is not None:
-            self.bar.update(max(0, n - self._counted))
-        self._counted = 0
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        self.bar = None
-
-    _counted = 0
-
-    def __call__(self, fn, args):
-        from joblib import Parallel, delayed
-        from threadpoolctl import threadpool_limits
-
-        paths_per_task = [1 + (len(a[-1]) if a[-1] is not None else 0) for a in args]
-        if self.executor == "dask":
-            from fastgnn.distributed import DaskRun
-
-            def done(i, _):
-                if self.bar is not None:
-                    self.bar.update(paths_per_task[i])
-                self._counted += paths_per_task[i]
-
-            return DaskRun(on_done=done)(fn, args)
-        workers = _effective_jobs(self.n_jobs, len(args))
-        out = []
-        with threadpool_limits(limits=1, user_api="blas"):
-            gen = Parallel(n_jobs=workers, backend="threading", return_as="generator")(
-                delayed(fn)(*a) for a in args) if workers > 1 else (fn(*a) for a in args)
-            for r, n in zip(gen, paths_per_task):
-                out.append(r)
-                if self.bar is not None:
-                    self.bar.update(n)
-                self._counted += n
-        return out
+def _paths_per_task(args) -> list[int]:
+    """Progress units of :func:`~fastgnn.model_selection.protocols.fold_curves` tasks: C paths, one per
+    task plus one per inner fold."""
+    return [1 + (len(a[6]) if a[6] is not None else 0) for a in args]
 
 
 def _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memory, progress, log,
               checkpoint_dir=None, executor="local"):
-    name = f"{dataset.name}-{_digest(dataset)}_R{R}_{scale}_{str(dtype).replace('torch.', '')}"
+    name = f"{dataset.name}-{dataset_digest(dataset)}_R{R}_{scale}_{str(dtype).replace('torch.', '')}"
     if cache_dir is not None:
         for path in sorted(Path(cache_dir).glob(f"{name}_L*.npy")):
             depth = int(path.stem.rsplit("_L", 1)[1])
@@ -381,7 +332,7 @@ def _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memor
     return parts, seconds
 
 
-def _digest(dataset) -> str:
+def dataset_digest(dataset) -> str:
     """A short digest of the graphs (structure and features), so a cache never serves other data."""
     h = hashlib.blake2b(digest_size=6)
     for g in dataset.graphs:
@@ -392,7 +343,7 @@ def _digest(dataset) -> str:
 def _fingerprint(dataset, folds, grid, norms, solver, inner_folds, seed) -> str:
     """Names the SVM curves of one search setting: data, labels, folds, grid, solver, inner CV."""
     h = hashlib.blake2b(digest_size=8)
-    h.update(_digest(dataset).encode())
+    h.update(dataset_digest(dataset).encode())
     h.update(np.asarray(dataset.y).astype(np.float64).tobytes())
     for tr, te in folds:
         h.update(np.asarray(tr, dtype=np.int64).tobytes() + b"|" + np.asarray(te, dtype=np.int64).tobytes())
