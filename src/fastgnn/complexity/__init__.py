@@ -10,17 +10,20 @@ paper predicts.
     >>> from fastgnn.complexity import profile
     >>> report = profile(["gntk-aggregate-*"], quick=True)
     >>> print(report.table())
-    >>> report.write("out/")          # complexity.json, complexity.csv, complexity_points.csv, PNGs
+    >>> report.write("out/")          # complexity.json, .csv, .md, complexity_points.csv, PNGs
 
 Modules: :mod:`~fastgnn.complexity.registry` (the declarative :class:`Sweep` entries and
-:func:`select`), :mod:`~fastgnn.complexity.operations` (the registered sweeps),
+:func:`select`; it imports no sweep), :mod:`~fastgnn.complexity.sweeps` (the sweeps, one module
+per subject; importing the package, as this one does, registers them),
+:mod:`~fastgnn.complexity.cache` (the one input the sweeps reuse while a profile runs),
 :mod:`~fastgnn.complexity.measure` (timing, peak memory, machine baselines),
 :mod:`~fastgnn.complexity.fit` (the slope-fitting rule), :mod:`~fastgnn.complexity.profile`
 (:func:`profile`, :class:`Report`), :mod:`~fastgnn.complexity.plots`,
 :mod:`~fastgnn.complexity.cli` (the ``fastgnn complexity`` subcommand).
+:mod:`~fastgnn.complexity.operations` is a deprecated alias of :mod:`~fastgnn.complexity.sweeps`.
 """
 
-from fastgnn.complexity import operations as _operations  # noqa: F401  (registers the sweeps)
+from fastgnn.complexity import sweeps  # noqa: F401  (the one place the sweeps are loaded: registers them)
 from fastgnn.complexity.cli import add_subparser, run_cli
 from fastgnn.complexity.fit import AGREEMENT, Fit, fit_exponent, loglog_slope, predicted_exponent, verdict
 from fastgnn.complexity.measure import copy_gbps, matmul_gflops, peak_memory, time_call

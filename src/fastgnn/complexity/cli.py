@@ -1,4 +1,4 @@
-"""The ``fastgnn complexity`` subcommand, registered by :func:`add_subparser` (cli.py wires it).
+"""The ``fastgnn complexity`` subcommand, registered by :func:`add_subparser` (:mod:`fastgnn.cli` wires it).
 
 Thin like the other subcommands: parse, call :func:`fastgnn.complexity.profile`, print the
 table (or one JSON document with ``--json``), write the files with ``--out``.
@@ -6,7 +6,14 @@ table (or one JSON document with ``--json``), write the files with ``--out``.
 
 from __future__ import annotations
 
+import argparse
 import sys
+
+import torch
+
+from fastgnn.complexity.profile import profile
+from fastgnn.complexity.registry import select
+from fastgnn.io import to_json
 
 __all__ = ["add_subparser", "run_cli"]
 
@@ -46,12 +53,6 @@ def add_subparser(subparsers):
 
 def run_cli(args) -> int:
     """Run the ``complexity`` subcommand for parsed ``args``; returns the exit status."""
-    import torch
-
-    from fastgnn.complexity import operations  # noqa: F401  (registers the sweeps)
-    from fastgnn.complexity.profile import profile
-    from fastgnn.complexity.registry import select
-
     if args.list:
         sweeps = select(args.ops)
         if args.json:
@@ -88,15 +89,11 @@ def run_cli(args) -> int:
 
 
 def _print_json(obj) -> None:
-    from fastgnn.io import to_json
-
     print(to_json(obj))
 
 
 def main(argv=None) -> int:
-    """``python -m fastgnn.complexity`` (the same as ``fastgnn complexity`` once wired)."""
-    import argparse
-
+    """``python -m fastgnn.complexity``: the same as ``fastgnn complexity``."""
     p = argparse.ArgumentParser(prog="fastgnn")
     sub = p.add_subparsers(dest="command")
     add_subparser(sub)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import json
 import math
 import statistics
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from fastgnn.complexity.cache import clear_cache
 from fastgnn.complexity.fit import AGREEMENT, fit_exponent, predicted_exponent, verdict
 from fastgnn.complexity.measure import (
     copy_gbps,
@@ -23,8 +25,9 @@ from fastgnn.complexity.measure import (
     spmm_gflops,
     synchronize,
 )
-from fastgnn.complexity.operations import clear_cache
+from fastgnn.complexity.plots import plot_report
 from fastgnn.complexity.registry import Context, Sweep, select
+from fastgnn.io import save_json, save_text
 
 __all__ = ["profile", "Report", "load_report", "AGREEMENT", "MEMORY_FLOOR"]
 
@@ -168,16 +171,12 @@ class Report:
         """Write ``PREFIX.json``, ``PREFIX.csv`` (the table), ``PREFIX.md`` (the table in Markdown),
         ``PREFIX_points.csv`` and one PNG per group of operations (``PREFIX_GROUP.png``) into the
         folder ``out``, atomically."""
-        from fastgnn.io import save_json, save_text
-
         out = Path(out)
         paths = [save_json(out / f"{prefix}.json", finite(self.to_dict())),
                  save_text(out / f"{prefix}.csv", self.table_csv()),
                  save_text(out / f"{prefix}_points.csv", self.points_csv()),
                  save_text(out / f"{prefix}.md", self.markdown() + "\n")]
         if plots:
-            from fastgnn.complexity.plots import plot_report
-
             paths += plot_report(self, out, prefix=prefix)
         return paths
 
@@ -195,8 +194,6 @@ def finite(o):
 
 def load_report(path) -> Report:
     """A :class:`Report` read back from its ``complexity.json`` (to re-plot or re-tabulate)."""
-    import json
-
     d = json.loads(Path(path).read_text())
     return Report(machine=d["machine"], baselines=d["baselines"], settings=d["settings"], points=d["points"],
                   fits=[_nan(f) for f in d["fits"]], seconds=d.get("seconds", 0.0))
@@ -299,7 +296,7 @@ def profile(
             report.fits.append(fit)
             log(f"{sweep.name}: exponent {fit['time']['slope']:.2f} ({clock} clock), {fit['elapsed']:.1f} s")
     finally:
-        clear_cache()  # the sweeps' reused A' (millions of edges) is not kept past the run
+        clear_cache()  # the sweeps' reused input (an A' of millions of edges) is not kept past the run
     report.seconds = time.perf_counter() - t_start
     return report
 

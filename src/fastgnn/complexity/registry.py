@@ -5,6 +5,10 @@ A :class:`Sweep` names an operation (``"gcn-sparse-bwd"``), the one variable it 
 build the timed callable for one point, the cost formulas it is compared against (from the
 complexity note or the GNTK paper), and its FLOP and byte counts.  :func:`register` adds one;
 :func:`select` picks them by shell-style patterns (``"gcn-*"``, ``"gntk-pair-*/N"``).
+
+This module only holds the entries; it imports no sweep.  The sweeps are declared in
+:mod:`fastgnn.complexity.sweeps`, which registers them when it is imported (as
+``import fastgnn.complexity`` does), so the dependency runs one way: sweeps -> registry.
 """
 
 from __future__ import annotations
@@ -140,15 +144,9 @@ def register(sweep: Sweep) -> Sweep:
     return sweep
 
 
-def _registered() -> list[Sweep]:
-    """:data:`REGISTRY`, after importing :mod:`fastgnn.complexity.operations` (which fills it)."""
-    import fastgnn.complexity.operations  # noqa: F401
-
-    return REGISTRY
-
-
 def sweep_names() -> list[str]:
-    return [s.name for s in _registered()]
+    """The registered sweeps' names (``op/variable``), in the registry's order."""
+    return [s.name for s in REGISTRY]
 
 
 def select(patterns=None) -> list[Sweep]:
@@ -157,7 +155,7 @@ def select(patterns=None) -> list[Sweep]:
     ``None`` or empty: all.  Patterns may also be comma-separated.  An unmatched pattern is a
     ValueError listing the known names.
     """
-    registry = _registered()
+    registry = REGISTRY
     if not patterns:
         return list(registry)
     if isinstance(patterns, str):
