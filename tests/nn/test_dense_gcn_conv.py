@@ -1,13 +1,17 @@
 """DenseGCNConv: every behaviour PyTorch Geometric 2.8's ``test/nn/dense/test_dense_gcn_conv.py``
 checks (the batched, masked form DiffPool uses equals the sparse layer on the unpadded graphs;
-broadcasting), and the backward wrt the dense adjacency gradchecked in float64."""
+broadcasting), and the backward wrt the dense adjacency gradchecked in float64; the layer equals the
+sparse one with the same weights and PyG's dense formula.  Against PyG itself:
+``test_dense_gcn_conv_pyg.py``."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from nn_references import dense_adjacency, directed_graph
 
 from fastgnn.nn import DenseGCNConv, GCNConv
+from fastgnn.nn.gcn_conv import GCNFunction
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -75,3 +79,38 @@ def test_bad_arguments():
         conv(torch.randn(4, 3), torch.tensor([[0, 1], [1, 2]]), torch.ones(4, dtype=torch.bool))
     with pytest.raises(ValueError, match="adj has a non-finite value"):
         conv(torch.randn(4, 3), torch.full((4, 4), float("nan")))
+
+
+# --- against the sparse layer and the dense reference -----------------------------------------------
+
+
+def test_dense_gcn_conv_matches_sparse_and_gradcheck():
+    edge_index, n = directed_graph()
+    sparse = GCNConv(3, 2).double()
+    torch.nn.init.normal_(sparse.bias)
+    dense = DenseGCNConv(3, 2).double()
+    dense.load_state_dict(sparse.state_dict())
+    x = torch.randn(n, 3, dtype=F64, requires_grad=True)
+    dy = torch.randn(n, 2, dtype=F64)
+    y_s, y_d = sparse(x, edge_index), dense(x, edge_index)
+    torch.testing.assert_close(y_d, y_s)
+    g_s = torch.autograd.grad(y_s, (x, sparse.lin.weight, sparse.bias), dy)
+    g_d = torch.autograd.grad(y_d, (x, dense.lin.weight, dense.bias), dy)
+    for a, b in zip(g_s, g_d):
+        torch.testing.assert_close(a, b)
+    adj = dense.adjacency(edge_index, x)
+    w = torch.randn(3, 2, dtype=F64, requires_grad=True)
+    b = torch.randn(2, dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w, b: GCNFunction.apply(x, w, b, adj.values, adj, "dense"), (x, w, b))
+
+
+def test_dense_gcn_conv_accepts_dense_adjacency_like_pyg():
+    edge_index, n = directed_graph()
+    dense = DenseGCNConv(3, 2).double()
+    x = torch.randn(n, 3, dtype=F64)
+    # PyG's dense convention: adj[i, j] = 1 for an edge j → i; a binary matrix (no duplicates).
+    a = (dense_adjacency(edge_index, n) > 0).to(F64)
+    a.fill_diagonal_(1.0)
+    d = a.sum(1).pow(-0.5)
+    want = (d[:, None] * a * d[None, :]) @ x @ dense.lin.weight.detach().T + dense.bias.detach()
+    torch.testing.assert_close(dense(x, a), want[None])  # PyG's output is always batched [B, N, F]

@@ -1,7 +1,9 @@
 """GATConv: every behaviour PyTorch Geometric 2.8's ``test/nn/conv/test_gat_conv.py`` checks, written
 here against independent references (a dense masked softmax per head), and the explicit backward
 extended to edge features and bipartite graphs, gradchecked in float64; the memory bound holds
-with edge features."""
+with edge features.  ``GATAggregate`` against autograd through a dense reference, with and without
+the dropout mask; no E x H x C tensor saved; the graph reused.  Against PyG itself:
+``test_gat_conv_pyg.py``."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import math
 
 import pytest
 import torch
+from nn_references import GAT_GRAPHS, assert_same_and_same_grads, gat_inputs, random_graph, reference_gat_aggregate
 
 from fastgnn.nn import GATConv, gat_graph
 from fastgnn.nn.gat_conv import GATAggregate
@@ -206,3 +209,93 @@ def test_lazy_channels_and_bad_arguments():
         GATConv(8, 4)(x, EDGES, size=(5, 4))
     with pytest.raises(ValueError, match=r"edge_index\[1, 0\] = 2 \(target node\) is out of range for num_targets=2"):
         GATConv((8, 8), 4)((x, torch.randn(2, 8)), torch.tensor([[0], [2]]))
+
+
+# --- GATAggregate against the dense reference, dropout, memory, reuse -------------------------------
+
+
+@pytest.mark.parametrize("self_loops", [True, False])
+@pytest.mark.parametrize("name", GAT_GRAPHS)
+def test_gat_aggregate_gradcheck_and_reference(name, self_loops):
+    edge_index, n = GAT_GRAPHS[name]
+    graph = gat_graph(edge_index, n, add_self_loops=self_loops)
+    h, a_src, a_dst = gat_inputs(n)
+    assert torch.autograd.gradcheck(lambda *t: GATAggregate.apply(*t, None, graph, 0.2, None, 1.0), (h, a_src, a_dst))
+    out = GATAggregate.apply(h, a_src, a_dst, None, graph, 0.2, None, 1.0)
+    assert_same_and_same_grads(out, reference_gat_aggregate(h, a_src, a_dst, graph, 0.2), (h, a_src, a_dst))
+
+
+@pytest.mark.parametrize("name", GAT_GRAPHS)
+def test_gat_aggregate_with_dropout_mask(name):
+    """The injected dropout mask enters forward and backward: gradcheck with the mask fixed,
+    and the same gradients as autograd through the dense reference with the same mask."""
+    edge_index, n = GAT_GRAPHS[name]
+    graph = gat_graph(edge_index, n)
+    h, a_src, a_dst = gat_inputs(n, seed=4)
+    mask = torch.rand(2, graph.num_edges, generator=torch.Generator().manual_seed(5)) >= 0.4
+    scale = 1.0 / 0.6
+    assert torch.autograd.gradcheck(lambda *t: GATAggregate.apply(*t, None, graph, 0.2, mask, scale), (h, a_src, a_dst))
+    out = GATAggregate.apply(h, a_src, a_dst, None, graph, 0.2, mask, scale)
+    ref = reference_gat_aggregate(h, a_src, a_dst, graph, 0.2, mask, scale)
+    assert_same_and_same_grads(out, ref, (h, a_src, a_dst))
+
+
+def test_gat_conv_dropout_uses_the_seeded_mask_and_only_in_training():
+    edge_index, n = GAT_GRAPHS["random"]
+    conv = GATConv(4, 3, heads=2, dropout=0.5).double()
+    x = torch.randn(n, 4, dtype=F64, requires_grad=True)
+    torch.manual_seed(11)
+    y = conv(x, edge_index)
+    # the same mask, drawn again from the same seed, through the explicit function and the reference
+    graph = conv.graph(edge_index, x)
+    torch.manual_seed(11)
+    mask = conv.dropout_mask(graph.num_edges, x.device)
+    assert 0 < int(mask.sum()) < mask.numel()
+    h = (x @ conv.lin.weight.T).view(n, 2, 3)
+    a_src, a_dst = (h * conv.att_src).sum(-1).T, (h * conv.att_dst).sum(-1).T
+    ref = reference_gat_aggregate(h.transpose(0, 1), a_src, a_dst, graph, 0.2, mask, 2.0)
+    ref = ref.transpose(0, 1).reshape(n, 6) + conv.bias
+    assert_same_and_same_grads(y, ref, (x, conv.lin.weight, conv.att_src, conv.att_dst))
+    conv.eval()
+    torch.testing.assert_close(conv(x, edge_index), conv(x, edge_index))  # no dropout in eval
+
+
+def test_gat_conv_saves_no_edge_by_feature_tensor():
+    """Memory O(E H + N H C): nothing the backward keeps has E x H x C entries (E = 20 N here)."""
+    n, heads, c = 50, 4, 32
+    edge_index = random_graph(n, 20 * n, seed=9)
+    conv = GATConv(16, c, heads=heads, dropout=0.5)
+    graph = gat_graph(edge_index, n)
+    sizes = []
+
+    def pack(t):
+        sizes.append(t.numel())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = conv(torch.randn(n, 16, requires_grad=True), graph)
+    out.sum().backward()
+    e = graph.num_edges
+    assert max(sizes) <= max(e * heads, n * heads * c, n * 16)
+    assert sum(sizes) < e * heads * c / 2
+
+
+def test_gat_conv_graph_reuse_and_float32():
+    edge_index, n = GAT_GRAPHS["directed"]
+    conv = GATConv(4, 3, heads=2, concat=False, cached=True)
+    x = torch.randn(n, 4)
+    y = conv(x, edge_index)
+    assert y.shape == (n, 3) and y.dtype == torch.float32
+    assert conv.graph(edge_index, x) is conv.graph(edge_index, x)
+    torch.testing.assert_close(conv(x, gat_graph(edge_index, n)), y)
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
+        GATConv(4, 3, dropout=1.0)
+
+
+def test_attention_functions_refuse_a_second_derivative():
+    h, a_src, a_dst = gat_inputs(4)
+    graph = gat_graph(torch.tensor([[0, 1], [1, 2]]), 4)
+    out = GATAggregate.apply(h, a_src, a_dst, None, graph, 0.2, None, 1.0)
+    (g,) = torch.autograd.grad(out.sum(), h, create_graph=True)
+    with pytest.raises(RuntimeError):
+        g.sum().backward()

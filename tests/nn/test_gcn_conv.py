@@ -1,11 +1,14 @@
 """GCNConv: every behaviour PyTorch Geometric 2.8's ``test/nn/conv/test_gcn_conv.py`` checks, written
 here against independent references (a dense A' built by loops, PyG's convention for sparse
-``adj_t``), and the backward extended to edge weights, gradchecked in float64."""
+``adj_t``), and the backward extended to edge weights, gradchecked in float64; the explicit backward
+against autograd through a dense reference and the GCN complexity note's closed forms (eqs. 28-29);
+prebuilt operators, caching and dtypes.  Against PyG itself: ``test_gcn_conv_pyg.py``."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from nn_references import GRAPHS, dense_adjacency, directed_graph, reference_gcn, reference_gcn_norm
 
 from fastgnn.nn import GCNConv, normalized_adjacency
 from fastgnn.nn.gcn_conv import GCNFunction, gcn_norm
@@ -263,3 +266,90 @@ def test_weights_that_need_a_gradient_are_not_cached():
     assert conv._cached_edge_index is None
     conv(x, GRAPH, w).sum().backward()  # a second backward through a fresh graph: no error
     assert w.grad is not None
+
+
+# --- the backward against the dense reference (eqs. 28-29), prebuilt operators, dtypes --------------
+
+
+@pytest.mark.parametrize("impl", ["spmm", "scatter"])
+@pytest.mark.parametrize("name", GRAPHS)
+def test_gcn_function_gradcheck(name, impl):
+    edge_index, n = GRAPHS[name]
+    adj = normalized_adjacency(edge_index, n, dtype=F64)
+    x = torch.randn(n, 3, dtype=F64, requires_grad=True)
+    w = torch.randn(3, 2, dtype=F64, requires_grad=True)
+    b = torch.randn(2, dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w, b: GCNFunction.apply(x, w, b, adj.values, adj, impl), (x, w, b))
+
+
+@pytest.mark.parametrize("impl", ["spmm", "scatter"])
+def test_gcn_conv_backward_is_eqs_28_29(impl):
+    """Output and all gradients against autograd through the dense reference, and the note's
+    closed forms dX = A'ᵀ dY Wᵀ (eq. 28), dW = Xᵀ A'ᵀ dY (eq. 29), db = Σ dY."""
+    edge_index, n = directed_graph()
+    conv = GCNConv(3, 4, aggr_impl=impl).double()
+    torch.nn.init.normal_(conv.bias)
+    x = torch.randn(n, 3, dtype=F64, requires_grad=True)
+    dy = torch.randn(n, 4, dtype=F64)
+    a_norm = reference_gcn_norm(edge_index, n)
+    y = conv(x, edge_index)
+    got = torch.autograd.grad(y, (x, conv.lin.weight, conv.bias), dy)
+
+    w = conv.lin.weight.detach().T.clone().requires_grad_()
+    b = conv.bias.detach().clone().requires_grad_()
+    x_ref = x.detach().clone().requires_grad_()
+    y_ref = reference_gcn(x_ref, w, b, a_norm)
+    torch.testing.assert_close(y, y_ref)
+    want = torch.autograd.grad(y_ref, (x_ref, w, b), dy)
+    torch.testing.assert_close(got[0], want[0])
+    torch.testing.assert_close(got[1], want[1].T)
+    torch.testing.assert_close(got[2], want[2])
+
+    d = a_norm.T @ dy
+    torch.testing.assert_close(got[0], d @ w.detach().T)  # eq. 28
+    torch.testing.assert_close(got[1].T, x.detach().T @ d)  # eq. 29
+    torch.testing.assert_close(got[2], dy.sum(0))
+
+
+def test_gcn_conv_without_normalize_or_bias():
+    edge_index, n = directed_graph()
+    conv = GCNConv(3, 2, bias=False, normalize=False).double()
+    x = torch.randn(n, 3, dtype=F64)
+    want = dense_adjacency(edge_index, n) @ x @ conv.lin.weight.detach().T
+    torch.testing.assert_close(conv(x, edge_index), want)
+
+
+def test_gcn_conv_accepts_prebuilt_adjacency_and_caches():
+    edge_index, n = directed_graph()
+    x = torch.randn(n, 3)
+    adj = normalized_adjacency(edge_index, n)
+    conv = GCNConv(3, 2, cached=True)
+    y = conv(x, edge_index)
+    torch.testing.assert_close(conv(x, adj), y)
+    first = conv.adjacency(edge_index, x)
+    assert conv.adjacency(edge_index, x) is first  # same tensor: reused
+    assert conv.adjacency(edge_index.clone(), x) is not first  # another tensor: rebuilt
+    edge_index[0, 0] = 2  # modified in place: the version counter changes, rebuilt
+    assert conv.adjacency(edge_index, x) is not first
+    uncached = GCNConv(3, 2)
+    assert uncached.adjacency(edge_index, x) is not uncached.adjacency(edge_index, x)
+
+
+def test_gcn_conv_float32_converts_prebuilt_float64_adjacency():
+    edge_index, n = directed_graph()
+    adj = normalized_adjacency(edge_index, n, dtype=F64)
+    conv = GCNConv(3, 2)
+    y = conv(torch.randn(n, 3), adj)
+    assert y.dtype == torch.float32
+
+
+def test_mismatched_feature_rows_against_prebuilt_adjacency():
+    edge_index, n = directed_graph()
+    adj = normalized_adjacency(edge_index, n)
+    with pytest.raises(ValueError, match=r"x has 6 rows but the graph has num_nodes=7"):
+        GCNConv(3, 2)(torch.randn(6, 3), adj)
+
+
+def test_large_finite_features_are_accepted_even_when_their_sum_overflows():
+    x = torch.full((7, 3), 3e38)  # float32: finite entries, infinite sum
+    assert GCNConv(3, 2)(x, directed_graph()[0]).shape == (7, 2)

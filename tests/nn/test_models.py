@@ -7,8 +7,21 @@ import torch
 
 from fastgnn.datasets import sbm, synthetic
 from fastgnn.nn import DenseAdjacency, GATGraph, NormalizedAdjacency
-from fastgnn.nn.models import GAT, GCN, GIN, AttentionNet, DenseGCN, GraphGCN, graph_model, node_model, readout
-from fastgnn.train import collate
+from fastgnn.nn.models import (
+    GAT,
+    GCN,
+    GIN,
+    GRAPH_MODELS,
+    MODEL_NAMES,
+    NODE_MODELS,
+    AttentionNet,
+    DenseGCN,
+    GraphGCN,
+    graph_model,
+    node_model,
+    readout,
+)
+from fastgnn.train import collate, experiment
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -107,3 +120,18 @@ def test_names_and_bad_arguments():
         GIN(3, 2, readout="max")
     with pytest.raises(ValueError, match="num_layers must be >= 2"):
         GIN(3, 2, num_layers=1)
+
+
+def test_each_registered_model_holds_its_papers_training_settings():
+    """The registry is the one place of the training defaults: node models train with epochs, lr,
+    weight decay and patience, graph models with a batch size instead; GCN's are Kipf & Welling's,
+    GIN's the GIN paper's; train.experiment's tables are views of the registry."""
+    for cls in NODE_MODELS.values():
+        assert set(cls.training_defaults) == {"epochs", "lr", "weight_decay", "patience"}
+    for cls in GRAPH_MODELS.values():
+        assert set(cls.training_defaults) == {"epochs", "lr", "weight_decay", "batch_size"}
+    assert GCN.training_defaults == dict(epochs=200, lr=0.01, weight_decay=5e-4, patience=100)
+    assert GraphGCN.training_defaults is GIN.training_defaults
+    assert experiment.NODE_DEFAULTS == {name: cls.training_defaults for name, cls in NODE_MODELS.items()}
+    assert experiment.GRAPH_DEFAULTS == GIN.training_defaults
+    assert experiment.MODEL_NAMES is MODEL_NAMES == ["gcn", "dense-gcn", "gat", "attention", "gin"]
