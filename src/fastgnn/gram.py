@@ -29,14 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["NORMALIZATIONS", "BAND_BYTES", "check_gram", "check_labels", "check_normalizations", "scale_gram",
-           "cosine", "cosine_normalize", "transform"]
+__all__ = ["NORMALIZATIONS", "BAND_BYTES", "BY_BLOCKS_BYTES", "check_gram", "check_labels", "check_normalizations",
+           "scale_gram", "cosine", "cosine_normalize", "transform"]
 
 #: The Gram transforms a model selection compares, in tie-break order.
 NORMALIZATIONS = ("raw", "cosine")
 
 #: :func:`transform` of a memory map: bytes of Gram rows read per band
 BAND_BYTES = 256 * 2**20
+#: Grams larger than this are best evaluated from a memory map (``fastgnn evaluate --by-blocks auto``)
+BY_BLOCKS_BYTES = 1 << 30
 
 
 def check_gram(gram) -> np.ndarray:
