@@ -21,14 +21,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fastgnn.deprecation import moved
 from fastgnn.train.batch import check_graphs, collate
 
-__all__ = ["CVResult", "cross_validate"]
+__all__ = ["GraphCVResult", "cross_validate"]
 
 
 @dataclass
-class CVResult:
-    """Per-fold curves and the summary accuracies (see the module docstring).
+class GraphCVResult:
+    """A graph classifier's cross-validation: per-fold curves and the summary accuracies (see the
+    module docstring).  (Named ``CVResult`` before; :class:`fastgnn.evaluate.CVResult` is the
+    kernel SVM's.)
 
     Attributes:
         fold_curves: ``[folds][epochs]`` test accuracy after each epoch.
@@ -71,7 +74,7 @@ def cross_validate(
     progress: bool = True,
     device=None,
     dtype: torch.dtype = torch.float32,
-) -> CVResult:
+) -> GraphCVResult:
     """10-fold CV of ``make_model()`` on a :class:`~fastgnn.graph.GraphDataset`.
 
     Args:
@@ -135,7 +138,7 @@ def cross_validate(
     best = int(mean_curve.argmax())
     config = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
               "step_size": step_size, "gamma": gamma, "seed": seed, "folds": len(folds)}
-    return CVResult(curves, losses, float(acc[:, -1].mean()), float(acc[:, -1].std()), best + 1,
+    return GraphCVResult(curves, losses, float(acc[:, -1].mean()), float(acc[:, -1].std()), best + 1,
                     float(mean_curve[best]), float(acc[:, best].std()), train_seconds, cpu_seconds,
                     time.perf_counter() - t_start, config)
 
@@ -153,3 +156,7 @@ def _accuracy(model, batches) -> float:
         correct += int((model(b.x, graph, b.batch, b.num_graphs).argmax(-1) == b.y).sum())
         total += b.num_graphs
     return correct / max(total, 1)
+
+
+# the old name, for one release (``fastgnn.evaluate.CVResult`` is another class)
+__getattr__ = moved(__name__, {"CVResult": "fastgnn.train.graph:GraphCVResult"})
