@@ -50,7 +50,7 @@ def check_gram(gram) -> np.ndarray:
     """
     k = _as_matrix(gram)
     out = {}
-    _transform_bands(k, [(0, k.shape[0])], (), out, symmetric_only=True)
+    _transform_bands(k, None, (), out, symmetric_only=True)
     return out["symmetric"]
 
 
@@ -147,10 +147,10 @@ def transform(gram, normalizations: Sequence[str] = NORMALIZATIONS, *, band_byte
         if not np.issubdtype(k.dtype, np.number) or np.iscomplexobj(k):
             raise ValueError(f"gram must be a real numeric matrix, got dtype {k.dtype}")
     n = k.shape[0]
-    rows = n if not on_disk else max(1, int((BAND_BYTES if band_bytes is None else band_bytes) // (8 * max(n, 1))))
-    bands = [(r0, min(n, r0 + rows)) for r0 in range(0, n, max(rows, 1))]
+    rows = max(1, int((BAND_BYTES if band_bytes is None else band_bytes) // (8 * max(n, 1))))
+    bands = [(r0, min(n, r0 + rows)) for r0 in range(0, n, rows)]
     out = {nm: _scratch_map(k, workdir, n) for nm in norms} if on_disk else {}
-    _transform_bands(k, bands, norms, out)
+    _transform_bands(k, bands if on_disk else None, norms, out)
     return {nm: out[nm] for nm in norms}
 
 
@@ -170,7 +170,8 @@ def _as_matrix(gram) -> np.ndarray:
 
 
 def _transform_bands(k, bands, norms, out: dict, *, symmetric_only: bool = False) -> None:
-    """Check ``k`` and write its transforms into ``out`` band by band (one band: in memory).
+    """Check ``k`` and write its transforms into ``out`` band by band (``bands=None``: in memory, where
+    the transformed arrays themselves become ``out``'s values).
 
     Pass 1: finiteness (first offender in row-major order), max |K|, max |K − Kᵀ|.  Then the
     symmetrised Gram's minimum, the divisor of :func:`scale_gram`, and pass 2: each band scaled
@@ -178,7 +179,9 @@ def _transform_bands(k, bands, norms, out: dict, *, symmetric_only: bool = False
     receives the checked, symmetrised float64 Gram (one band only).
     """
     n = k.shape[0]
-    whole = len(bands) == 1 and bands[0] == (0, n)
+    whole = bands is None
+    if whole:
+        bands = [(0, n)]
 
     full = np.array(k, dtype=np.float64) if whole else None  # in memory: one float64 copy serves both passes
 

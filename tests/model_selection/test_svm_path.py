@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 from sklearn.svm import SVC
 
-from fastgnn.evaluate import cosine_normalize, scale_gram, svm_cv
 from fastgnn.model_selection import svm_path
-from fastgnn.model_selection.protocols import Curves, select_fully_nested, select_nested, select_paper
 
 GRID = np.logspace(-2, 3, 12)
 
@@ -122,53 +120,3 @@ def test_input_errors():
 
 
 # ----------------------------------------------------------------------------- protocols from curves
-
-
-def _curves(test, inner=None, grid=(0.1, 1.0, 10.0), norms=("raw", "cosine")):
-    return Curves(grid=np.array(grid), normalizations=norms, test=np.array(test, dtype=float),
-                  inner=None if inner is None else np.array(inner, dtype=float))
-
-
-def test_paper_tie_break_first_normalisation_then_smallest_C():
-    # raw and cosine both reach the best mean 0.8, raw at C = 1 and 10: raw, C = 1 wins (GridSearchCV's order).
-    test = [[[0.6, 0.6], [0.8, 0.8], [0.8, 0.8]],
-            [[0.8, 0.8], [0.7, 0.7], [0.7, 0.7]]]
-    best = select_paper(_curves(test))
-    assert (best["normalization"], best["C"], best["mean"]) == ("raw", 1.0, 0.8)
-    test[1][0] = [0.9, 0.9]  # cosine now strictly better
-    assert select_paper(_curves(test))["normalization"] == "cosine"
-
-
-def test_nested_and_fully_nested_choose_on_inner_curves_only():
-    test_a = [[[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]]]  # config A is perfect on the test folds at C = 0.1 ...
-    inner_a = [[[0.1, 0.9], [0.5, 0.5], [0.2, 0.2]]]  # ... but its inner CV prefers C = 1 on fold 0
-    test_b = [[[0.5, 0.5], [0.7, 0.7], [0.6, 0.6]]]
-    inner_b = [[[0.3, 0.3], [0.8, 0.1], [0.3, 0.3]]]
-    a = _curves(test_a, inner_a, norms=("raw",))
-    b = _curves(test_b, inner_b, norms=("raw",))
-    nested = select_nested(a)
-    np.testing.assert_array_equal(nested["fold_accuracies"], [0.0, 1.0])  # fold 0: C=1 -> 0.0; fold 1: C=0.1
-    full = select_fully_nested({"A": a, "B": b})
-    assert [c[0] for c in full["choices"]] == ["B", "A"]  # fold 0: B's 0.8 beats A's 0.5; fold 1: A's 0.9
-    np.testing.assert_array_equal(full["fold_accuracies"], [0.7, 1.0])
-    with pytest.raises(ValueError, match="inner"):
-        select_nested(_curves(test_a, norms=("raw",)))
-
-
-def test_curves_protocols_equal_svm_cv():
-    """search's selections from curves give svm_cv's numbers (paper and nested, path solver)."""
-    from sklearn.model_selection import StratifiedKFold
-
-    from fastgnn.evaluate import svm_solver
-    from fastgnn.model_selection.protocols import svm_curves
-
-    k, y = problem(n=100, n_classes=2, seed=4, duplicates=6)
-    folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(k, y))
-    raw = scale_gram(k)
-    grams = {"raw": raw, "cosine": cosine_normalize(raw)}
-    cv = svm_curves(grams, y, folds, GRID, svm_solver("path"), nested=True, inner_folds=3, seed=1)
-    paper, nested = select_paper(cv), select_nested(cv)
-    a = svm_cv(k, y, folds, C_grid=GRID, n_jobs=1)
-    b = svm_cv(k, y, folds, protocol="nested", C_grid=GRID, inner_folds=3, seed=1, n_jobs=1)
-    assert (paper["mean"], paper["C"], paper["normalization"]) == (a.mean, a.C, a.normalization)
-    np.testing.assert_array_equal(nested["fold_accuracies"], b.fold_accuracies)
