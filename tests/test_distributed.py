@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import fastgnn.gntk.engine as engine
+import fastgnn.gntk.plan as gntk_plan
 from fastgnn.budget import default_max_memory
 from fastgnn.datasets import synthetic
 from fastgnn.gntk import GNTK
@@ -30,7 +31,7 @@ from distributed import Client, LocalCluster  # noqa: E402
 from fastgnn.distributed import DaskTiles, fit_transform_to_disk  # noqa: E402
 
 #: a budget of small tiles (64-node chunks: 13 chunks and 91 tiles for GRAPHS)
-SMALL = 64 * 64 * 8 * engine.LIVE_TILES
+SMALL = 64 * 64 * 8 * gntk_plan.LIVE_TILES
 GRAPHS = dict(num_graphs=44, min_nodes=8, max_nodes=30, seed=3)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -116,7 +117,6 @@ import torch
 torch.set_num_threads(1)
 import fastgnn.gntk.engine as engine
 from distributed import Client
-from fastgnn.budget import default_max_memory
 from fastgnn.datasets import synthetic
 from fastgnn.gntk import GNTK
 
@@ -198,7 +198,7 @@ def test_out_of_core_plan_leaves_the_readouts_out_of_the_budget(graphs, tmp_path
     import fastgnn.gntk.estimator as estimator_module
 
     ops = GNTK(num_layers=3).fit(graphs).fitted_
-    stacks = engine.reserved_bytes(ops, None, 2) - READOUT_BYTES  # the stacked operands and the fixed part
+    stacks = gntk_plan.reserved_bytes(ops, None, 2) - READOUT_BYTES  # the stacked operands and the fixed part
     budget = stacks + READOUT_BYTES // 2  # in memory, no room for the readouts
     seen = []
     real = estimator_module.gram_readouts
@@ -211,30 +211,32 @@ def test_out_of_core_plan_leaves_the_readouts_out_of_the_budget(graphs, tmp_path
     GNTK(num_layers=3, max_memory=budget).readouts(graphs)
     fit_transform_to_disk(GNTK(num_layers=3, max_memory=budget), graphs, tmp_path)
     itemsize = ops[0].x.element_size()
-    assert seen[0] == engine.plan_tile_nodes(ops, None, budget, itemsize, 2, sketched=False) == 64
-    assert seen[1] == engine.plan_tile_nodes(ops, None, budget + READOUT_BYTES, itemsize, 2, sketched=False) > 64
+    assert seen[0] == gntk_plan.plan_tile_nodes(ops, None, budget, itemsize, 2, sketched=False) == 64
+    assert seen[1] == gntk_plan.plan_tile_nodes(ops, None, budget + READOUT_BYTES, itemsize, 2, sketched=False) > 64
 
 
 def test_evaluate_reads_an_on_disk_gram_by_blocks(reference, tmp_path, monkeypatch):
     """svm_cv / krr_cv of a memory-mapped Gram (transformed by bands of 5 rows, folds read from the
     maps) equal those of the in-memory Gram exactly; the transformed Grams equal scale_gram and
     cosine_normalize of the whole one; bad Grams get the in-memory messages."""
-    import fastgnn.distributed.outofcore as outofcore
+    import fastgnn.gram
     from fastgnn.evaluate import cosine_normalize, krr_cv, scale_gram, svm_cv
 
-    monkeypatch.setattr(outofcore, "BAND_BYTES", 8 * 44 * 5)
+    monkeypatch.setattr(fastgnn.gram, "BAND_BYTES", 8 * 44 * 5)
     y = synthetic(**GRAPHS).y
     folds = list(synthetic(**GRAPHS).folds)
     # a Gram a rounding off symmetric, as sums in another order leave it: symmetrised by both paths
     gram = reference["gram"] * (1 + 1e-13 * np.triu(np.ones((44, 44)), 1))
     np.save(tmp_path / "gram.npy", gram)
     disk = np.load(tmp_path / "gram.npy", mmap_mode="r")
-    grams, _ = outofcore.transformed_grams(disk, y, ("raw", "cosine"))
+    grams = fastgnn.gram.transform(disk, ("raw", "cosine"))
+    assert all(isinstance(g, np.memmap) for g in grams.values())
     sym = 0.5 * (gram + gram.T)
     assert np.array_equal(grams["raw"], scale_gram(sym))
     assert np.array_equal(grams["cosine"], cosine_normalize(scale_gram(sym)))
-    real, calls = outofcore.transformed_grams, []
-    monkeypatch.setattr(outofcore, "transformed_grams", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real, calls = fastgnn.gram.transform, []
+    monkeypatch.setattr(fastgnn.gram, "transform",
+                        lambda g, *a, **k: calls.append(isinstance(g, np.memmap)) or real(g, *a, **k))
     for protocol in ("paper", "nested"):
         mem = svm_cv(gram, y, folds, protocol=protocol, C_grid=np.logspace(-2, 4, 15), n_jobs=1)
         blk = svm_cv(disk, y, folds, protocol=protocol, C_grid=np.logspace(-2, 4, 15), n_jobs=1)
@@ -243,7 +245,7 @@ def test_evaluate_reads_an_on_disk_gram_by_blocks(reference, tmp_path, monkeypat
     assert 0.5 < mem.mean <= 1.0  # a learnable set: accuracies that could differ
     mem, blk = (krr_cv(g, y, folds, n_jobs=1) for g in (gram, disk))
     assert np.array_equal(mem.fold_accuracies, blk.fold_accuracies) and mem.C == blk.C
-    assert len(calls) == 3  # the memory maps went by blocks, the arrays not
+    assert calls == [False, True] * 2 + [False, True]  # the memory maps went by blocks, the arrays not
 
     for bad, match in ((np.where(np.eye(44, k=3) > 0, np.nan, sym), r"finite, but gram\[0, 3\] = nan"),
                        (sym + 1e-3 * np.triu(sym, 1), "symmetric: max"),
@@ -271,7 +273,7 @@ def test_cli_workers_and_out_of_core_equal_the_in_process_run(tmp_path, capsys, 
     import fastgnn.cli
     from fastgnn.cli import main
 
-    monkeypatch.setattr(fastgnn.cli, "_load", lambda *a: synthetic(**GRAPHS))  # a small set: the test is the plumbing
+    monkeypatch.setattr(fastgnn.cli.gntk, "load_graphs", lambda *a: synthetic(**GRAPHS))  # small: the plumbing
     base = ["gntk", "synthetic", "--num-layers", "3", "--max-memory", str(SMALL), "--json"]
     assert main([*base, "--out", str(tmp_path / "local")]) == 0
     capsys.readouterr()
@@ -323,20 +325,21 @@ def test_model_selection_curves_on_dask_equal_the_serial_ones(cluster, graphs, r
 
 def test_cli_evaluate_by_blocks_equals_in_memory(reference, tmp_path, capsys, monkeypatch):
     """`fastgnn evaluate DIR --by-blocks yes` (the Gram as a memory map) prints the in-memory result."""
-    import fastgnn.distributed.outofcore as outofcore
+    import fastgnn.gram
     from fastgnn.cli import main
 
     data = synthetic(**GRAPHS)
     np.save(tmp_path / "gram.npy", reference["gram"])
     np.save(tmp_path / "labels.npy", data.y)
-    real, calls = outofcore.transformed_grams, []
-    monkeypatch.setattr(outofcore, "transformed_grams", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real, calls = fastgnn.gram.transform, []
+    monkeypatch.setattr(fastgnn.gram, "transform",
+                        lambda g, *a, **k: calls.append(isinstance(g, np.memmap)) or real(g, *a, **k))
     out = {}
     for mode in ("no", "yes", "auto"):  # auto: 15 kB, below BY_BLOCKS_BYTES: in memory
         assert main(["evaluate", str(tmp_path), "--by-blocks", mode, "--protocol", "paper", "--json"]) == 0
         out[mode] = json.loads(capsys.readouterr().out)["paper"]
         out[mode].pop("seconds")
     assert out["yes"] == out["no"] == out["auto"] and 0.5 < out["yes"]["mean"] <= 1.0
-    assert len(calls) == 1
+    assert sum(calls) == 1  # only --by-blocks yes read the Gram as a memory map
     assert main(["evaluate", str(tmp_path / "missing.npy"), "--by-blocks", "yes"]) == 1
     assert "gram not found" in capsys.readouterr().err

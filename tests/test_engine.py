@@ -18,13 +18,14 @@ import pytest
 import torch
 
 import fastgnn.gntk.engine as engine
+import fastgnn.gntk.plan as gntk_plan
 from fastgnn.budget import default_max_memory, parse_memory
 from fastgnn.cli import main
 from fastgnn.datasets import synthetic
 from fastgnn.gntk import GNTK
 from fastgnn.gntk.pairwise import prepare_many
 
-SMALL = 64 * 64 * 8 * engine.LIVE_TILES  # a budget of the smallest tiles (64 nodes)
+SMALL = 64 * 64 * 8 * gntk_plan.LIVE_TILES  # a budget of the smallest tiles (64 nodes)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -73,8 +74,8 @@ def prepare_ops(graphs, num_layers=3, num_mlp_layers=2, scale="uniform", dtype=t
 def num_tiles(graphs, max_memory, **kw) -> int:
     ops = prepare_ops(graphs, **kw)
     itemsize = ops[0].x.element_size()
-    tn = engine.tile_nodes_for_budget(parse_memory(max_memory), itemsize,
-                                      reserved=engine.reserved_bytes(ops, None, kw.get("num_layers", 3) - 1))
+    tn = gntk_plan.tile_nodes_for_budget(parse_memory(max_memory), itemsize,
+                                         reserved=gntk_plan.reserved_bytes(ops, None, kw.get("num_layers", 3) - 1))
     return len(engine.plan_tiles(ops, None, tn).tiles)
 
 
@@ -84,11 +85,11 @@ def test_reserved_bytes_counts_the_compiled_tiles_arrays_only_where_it_runs(grap
     from fastgnn.gntk import fused
 
     ops = prepare_ops(graphs)
-    extra = sum(op.a.numel() * op.a.element_size() + engine.compiled_csr_bytes(op) for op in ops)
+    extra = sum(op.a.numel() * op.a.element_size() + gntk_plan.compiled_csr_bytes(op) for op in ops)
     monkeypatch.setattr(fused, "ENABLED", False)
-    off = engine.reserved_bytes(ops, None, 2)
+    off = gntk_plan.reserved_bytes(ops, None, 2)
     monkeypatch.setattr(fused, "ENABLED", True)
-    on = engine.reserved_bytes(ops, None, 2)
+    on = gntk_plan.reserved_bytes(ops, None, 2)
     assert on == (off + extra if fused.available() else off)
 
 
@@ -99,15 +100,15 @@ def test_compiled_csr_bytes_bound_the_csrs_the_compiled_tile_keeps(graphs):
     ops = prepare_ops(graphs)
     st = stack_operands(ops, False, "sparse")
     held = 16 * (st.x_csr()[2].size + st.ax_csr()[2].size)
-    budgeted = sum(engine.compiled_csr_bytes(op) for op in ops)
+    budgeted = sum(gntk_plan.compiled_csr_bytes(op) for op in ops)
     assert held <= budgeted <= 16 * sum(op.x.numel() + op.a.numel() for op in ops)
     assert st.x_csr()[2].size == int(torch.count_nonzero(st.x))
 
 
 def test_compiled_tiles_grow_with_the_free_memory_within_their_bounds():
     """The compiled tile's rule: b M + a M² within the free bytes, 64 <= M <= COMPILED_MAX_TILE_NODES."""
-    sizes = [engine.compiled_tile_nodes(free, 8, 100, 3, 50.0) for free in (0, 2**20, 2**24, 2**28, 2**40)]
-    assert sizes[0] == 64 and sizes[-1] == engine.COMPILED_MAX_TILE_NODES
+    sizes = [gntk_plan.compiled_tile_nodes(free, 8, 100, 3, 50.0) for free in (0, 2**20, 2**24, 2**28, 2**40)]
+    assert sizes[0] == 64 and sizes[-1] == gntk_plan.COMPILED_MAX_TILE_NODES
     assert sizes == sorted(sizes) and sizes[1] < sizes[2] < sizes[3]
     m = sizes[2]
     assert 2 * 100 * 8 * m + 4 * 16 / 50.0**2 * m * m <= 2**24 < 2 * 100 * 8 * (m + 2) + 4 * 16 / 50.0**2 * (m + 2) ** 2
@@ -290,8 +291,8 @@ def test_params_and_defaults(graphs, tmp_path):
     with pytest.raises(ValueError, match="checkpoint_dir"):
         GNTK(method="decoupled", checkpoint_dir=tmp_path).fit_transform(graphs[:3])
     # the reserve (output, stacks, fixed) comes off the budget before the tiles
-    assert engine.tile_nodes_for_budget(2**30, 8) > engine.tile_nodes_for_budget(2**30, 8, reserved=2**29)
-    assert engine.tile_nodes_for_budget(1, 8) == 64
+    assert gntk_plan.tile_nodes_for_budget(2**30, 8) > gntk_plan.tile_nodes_for_budget(2**30, 8, reserved=2**29)
+    assert gntk_plan.tile_nodes_for_budget(1, 8) == 64
 
 
 def test_cli_checkpoint_dir(tmp_path, capsys, counted, monkeypatch):

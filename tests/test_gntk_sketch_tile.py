@@ -13,7 +13,7 @@ from test_gntk import random_graph
 
 from fastgnn import GNTK, Graph
 from fastgnn.gntk import fused
-from fastgnn.gntk.engine import sketch_cost_ratio
+from fastgnn.gntk.plan import sketch_cost_ratio
 from fastgnn.gntk.tiles import stack_operands
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"),

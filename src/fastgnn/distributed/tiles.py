@@ -41,7 +41,9 @@ import torch
 
 from fastgnn.budget import default_max_memory
 from fastgnn.distributed.client import active_client
-from fastgnn.gntk.engine import TilePlan
+from fastgnn.gntk.engine import release_freed_memory
+from fastgnn.gntk.pairwise import Operand
+from fastgnn.gntk.plan import TilePlan
 
 __all__ = ["DaskTiles", "worker_budget"]
 
@@ -87,8 +89,6 @@ def pack(ops: Sequence) -> tuple[dict, list]:
 
 def unpack(packed: tuple[dict, list]) -> list:
     """The operands of :func:`pack`: tensors are views of the flat arrays (the tiles only read them)."""
-    from fastgnn.gntk.pairwise import Operand
-
     buffers, layout = packed
     flat = {k: torch.from_numpy(v if v.flags.writeable else v.copy()) for k, v in buffers.items()}
 
@@ -125,12 +125,10 @@ def _forget(run: str) -> None:
 
 def _tile_task(data: _Operands, tile: tuple[int, int], run: str, tile_fn: Callable, kwargs: dict) -> np.ndarray:
     """One tile on a worker, with the worker's cache of stacked chunks for this run."""
-    from fastgnn.gntk.engine import _release_freed_memory
-
     _heap_for_tiles()
     cache = _run_cache(run, data)
     block = tile_fn(cache["rows"], cache["cols"], data.plan, tile, stacks=cache["stacks"], **kwargs)
-    _release_freed_memory()
+    release_freed_memory()
     return block
 
 

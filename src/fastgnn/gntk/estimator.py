@@ -22,9 +22,10 @@ from sklearn.exceptions import NotFittedError
 
 from fastgnn import budget, executors
 from fastgnn.deprecation import moved
-from fastgnn.gntk.engine import SKETCH_PAYS_BELOW, gram_readouts, plan_tile_nodes, sketch_cost_ratio
+from fastgnn.gntk.engine import gram_readouts
 from fastgnn.gntk.pairwise import Operand, pair_readouts, prepare_many
 from fastgnn.gntk.params import DTYPES, KERNEL_PARAMS, METHODS, PARAMETER_CONSTRAINTS
+from fastgnn.gntk.plan import SKETCH_PAYS_BELOW, plan_tile_nodes, sketch_cost_ratio
 from fastgnn.gntk.recursion import combine_readouts
 from fastgnn.graph import Graph
 
@@ -69,7 +70,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             exact one (b = 64 to 16); on small or sparse graphs (MUTAG, PROTEINS,
             IMDB-BINARY) it is no faster or slower, and the exact kernel's colour
             classes (``compress``) do not apply to it.  ``fit`` warns (``UserWarning``)
-            when the cost model :func:`fastgnn.gntk.engine.sketch_cost_ratio`
+            when the cost model :func:`fastgnn.gntk.plan.sketch_cost_ratio`
             predicts the sketched kernel will not be faster than the exact one.
         sketch: ``"ams"`` (entries ±1/√b, the paper's) or ``"gaussian"`` (N(0, 1/b)).
         seed: seeds the sketches; each graph's sketch depends on the seed and on
@@ -490,8 +491,8 @@ def _check_device(device) -> None:
 
 
 def _warn_if_sketch_will_not_pay(graphs: list[Graph], b: int, num_blocks: int, num_mlp_layers: int) -> None:
-    """A ``UserWarning`` when :func:`fastgnn.gntk.engine.sketch_cost_ratio` predicts that the sketched
-    kernel of these graphs takes at least :data:`~fastgnn.gntk.engine.SKETCH_PAYS_BELOW` of the exact
+    """A ``UserWarning`` when :func:`fastgnn.gntk.plan.sketch_cost_ratio` predicts that the sketched
+    kernel of these graphs takes at least :data:`~fastgnn.gntk.plan.SKETCH_PAYS_BELOW` of the exact
     kernel's time (on nodes; colour classes can make the exact one faster still).  O(n)."""
     nodes = [g.num_nodes for g in graphs]
     entries = [int(g.edge_index.shape[1]) + g.num_nodes for g in graphs]  # Ã's non-zeros, at most
