@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11 + pip):
 #   make demo   installs into .venv, then runs `fastgnn demo`
-#   make test   installs into .venv (with test extras), then runs the test suite
+#   make test   installs into .venv (with test extras), checks the import layers, then runs the test suite
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -25,6 +25,7 @@ demo: install
 	$(BIN)/fastgnn demo
 
 test: install-test
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 lint: install-test
