@@ -26,13 +26,12 @@ from pathlib import Path
 
 from fastgnn.datasets import canonical_name, find, load, search_dirs
 from fastgnn.reproduce import accuracy, gnn, kernel_time, report, sketch
-from fastgnn.reproduce.settings import ALL_DATASETS, FALLBACK_CONFIG, QUICK_DATASETS, Settings
+from fastgnn.reproduce.settings import ALL_DATASETS, CONFIG_KEYS, FALLBACK_CONFIG, QUICK_DATASETS, Settings
 from fastgnn.reproduce.store import StageStore, fingerprint, plain
 
 __all__ = ["reproduce", "Settings", "ALL_DATASETS", "QUICK_DATASETS", "PAPER"]
 
 PAPER = accuracy.PAPER
-_CONFIG_KEYS = ("num_layers", "num_mlp_layers", "scale", "jk")
 
 
 def reproduce(
@@ -133,7 +132,7 @@ def _saved_records(store: StageStore, settings: Settings) -> list:
         if acc is None or not _same(acc["key"], settings.stage_key("accuracy")):
             continue
         found = acc["result"]["config"]
-        config = {k: found[k] for k in _CONFIG_KEYS}
+        config = {k: found[k] for k in CONFIG_KEYS}
         rec = {"dataset": name, "accuracy": {**acc, "resumed": True}}
         for stage, extra in (("kernel_time", {"config": config}), ("sketch", {"config": config}), ("gnn", {})):
             saved = store.load(stage, name)
@@ -162,7 +161,7 @@ def _run_dataset(data, settings: Settings, store: StageStore, out: Path, with_gn
         data, settings, cache_dir=out / "cache", evidence_dir=out / "search", progress=progress, log=log,
         executor=executor))
     found = rec["accuracy"]["result"]["config"]
-    config = {k: found[k] for k in _CONFIG_KEYS} if found else dict(FALLBACK_CONFIG)
+    config = {k: found[k] for k in CONFIG_KEYS} if found else dict(FALLBACK_CONFIG)
     rec["kernel_time"] = store.run("kernel_time", name, key("kernel_time", config=config), lambda: kernel_time.run(
         data, config, settings, progress=progress, log=log))
     if name in settings.sketch_datasets:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from fastgnn.datasets.benchmarks import BENCHMARKS
 from fastgnn.io import save_json
+from fastgnn.reproduce.settings import CONFIG_KEYS
 from fastgnn.search import gntk_search
 
 __all__ = ["PAPER", "run", "row", "config_text", "choices_text"]
@@ -92,9 +93,6 @@ def _pct(x):
     return None if x is None else 100.0 * float(x)
 
 
-_CONFIG = ("num_layers", "num_mlp_layers", "scale", "jk")
-
-
 def _choice(c) -> dict:
     """One fold's fully nested choice as a dict: a dict as it is, or ``(config, normalisation, C)``
     with ``config`` a dict or a ``(L, R, scale, jk)`` tuple."""
@@ -104,8 +102,8 @@ def _choice(c) -> dict:
         config, normalization, C = c
         if isinstance(config, dict):
             out = dict(config)
-        elif isinstance(config, list | tuple) and len(config) == len(_CONFIG):
-            out = dict(zip(_CONFIG, config))
+        elif isinstance(config, list | tuple) and len(config) == len(CONFIG_KEYS):
+            out = dict(zip(CONFIG_KEYS, config))
         else:
             out = {"config": config}
         return {**out, "normalization": normalization, "C": C}
@@ -116,6 +114,6 @@ def choices_text(choices: list) -> str:
     """``"L=2, R=1, uniform, jk ×7; L=3, R=1, uniform, jk ×3"``: the configurations the folds chose."""
     counts = {}
     for c in choices:
-        key = config_text({k: c[k] for k in _CONFIG}) if all(k in c for k in _CONFIG) else str(c)
+        key = config_text({k: c[k] for k in CONFIG_KEYS}) if all(k in c for k in CONFIG_KEYS) else str(c)
         counts[key] = counts.get(key, 0) + 1
     return "; ".join(f"{k} ×{n}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))

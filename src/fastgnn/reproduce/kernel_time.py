@@ -29,6 +29,7 @@ import torch
 
 from fastgnn.gntk import GNTK
 from fastgnn.gntk.pairwise import pair_readouts, prepare_many
+from fastgnn.reproduce.settings import CONFIG_KEYS
 
 __all__ = ["run", "sample_pairs", "warm_up", "one_torch_thread", "KRON_BYTES_PER_ENTRY"]
 
@@ -66,7 +67,7 @@ def run(dataset, config: dict, settings, *, progress=True, log=print) -> dict:
                     "seconds_per_pair": seconds / total, "prepare_seconds": None, "note": "whole Gram, prepare "
                     "included; colour-class compression on (GNTK's default)"})
     log(_line(dataset.name, methods[-1]))
-    return {"dataset": dataset.name, "config": {k: config[k] for k in ("num_layers", "num_mlp_layers", "scale", "jk")},
+    return {"dataset": dataset.name, "config": {k: config[k] for k in CONFIG_KEYS},
             "graphs": n, "graph_pairs": total, "pair_threads": 1, "batched_threads": threads, "methods": methods}
 
 

@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass, replace
 
 from fastgnn.datasets.benchmarks import BENCHMARK_NAMES
 from fastgnn.evaluate import COARSE_C_GRID
+from fastgnn.search import DEFAULT_GRID
 
-__all__ = ["Settings", "ALL_DATASETS", "QUICK_DATASETS", "QUICK_GRID", "FALLBACK_CONFIG"]
+__all__ = ["Settings", "ALL_DATASETS", "QUICK_DATASETS", "QUICK_GRID", "FALLBACK_CONFIG", "CONFIG_KEYS"]
 
 #: the GNTK paper's datasets, in the order of its Table 1 (the benchmark table's rows)
 ALL_DATASETS = BENCHMARK_NAMES
@@ -20,6 +21,8 @@ ALL_DATASETS = BENCHMARK_NAMES
 QUICK_DATASETS = ("MUTAG", "PTC")
 #: ``--quick``'s grid: 2 configurations, one kernel pass
 QUICK_GRID = {"num_layers": (2, 3), "num_mlp_layers": (1,), "scale": ("uniform",), "jk": (True,)}
+#: the keys of one GNTK configuration, as the search's grid (and so its rows) name them
+CONFIG_KEYS = tuple(DEFAULT_GRID)
 #: the configuration the timing stages use when the accuracy stage has not found one
 FALLBACK_CONFIG = {"num_layers": 4, "num_mlp_layers": 2, "scale": "uniform", "jk": True}
 

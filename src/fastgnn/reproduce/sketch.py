@@ -22,6 +22,7 @@ import numpy as np
 from fastgnn.evaluate import svm_cv
 from fastgnn.gntk import GNTK
 from fastgnn.reproduce.kernel_time import warm_up
+from fastgnn.reproduce.settings import CONFIG_KEYS
 
 __all__ = ["run"]
 
@@ -48,5 +49,5 @@ def run(dataset, config: dict, settings, *, progress=True, log=print) -> dict:
         log(f"[sketch] {dataset.name}: b={'exact' if b is None else b}: {seconds:.3g} s, kernel error "
             f"{row['kernel_error']:.2e}, paper {row['paper_protocol']:.2f} %, nested {row['nested']:.2f} %")
     max_nodes = max(g.num_nodes for g in dataset.graphs)
-    return {"dataset": dataset.name, "config": {k: config[k] for k in ("num_layers", "num_mlp_layers", "scale", "jk")},
+    return {"dataset": dataset.name, "config": {k: config[k] for k in CONFIG_KEYS},
             "max_nodes": max_nodes, "rows": rows}
