@@ -37,7 +37,6 @@ from pathlib import Path
 
 import torch
 
-from fastgnn.datasets import download as _dl
 from fastgnn.datasets.benchmarks import BENCHMARK_NAMES, BENCHMARKS, Benchmark
 from fastgnn.datasets.download import (
     DatasetFormatError,
@@ -275,8 +274,7 @@ def _fetch(tu_name: str, cache_dir, url: str | None, progress: bool) -> Path:
     """Download and unpack ``{url}/{tu_name}.zip`` into ``cache/tu_name``; return that folder."""
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     target = cache / tu_name
-    zip_path = _dl.download(_dataset_url(tu_name, url), cache / f"{tu_name}.zip",
-                            progress=progress)
+    zip_path = download(_dataset_url(tu_name, url), cache / f"{tu_name}.zip", progress=progress)
     try:
         extract_zip(zip_path, target)
     finally:
