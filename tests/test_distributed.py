@@ -28,7 +28,7 @@ from fastgnn.gntk import GNTK
 distributed = pytest.importorskip("distributed")
 from distributed import Client, LocalCluster  # noqa: E402
 
-from fastgnn.distributed import DaskTiles, fit_transform_to_disk  # noqa: E402
+from fastgnn.distributed import DaskTiles  # noqa: E402
 
 #: a budget of small tiles (64-node chunks: 13 chunks and 91 tiles for GRAPHS)
 SMALL = 64 * 64 * 8 * gntk_plan.LIVE_TILES
@@ -180,9 +180,9 @@ def test_out_of_core_equals_in_memory(cluster, graphs, reference_on_disk_budget,
     reference = reference_on_disk_budget
     with Client(cluster):
         est = GNTK(num_layers=3, max_memory=SMALL, executor=executor)
-        disk = fit_transform_to_disk(est, graphs, tmp_path / "out", band_bytes=3 * 44 * 8 * 7)  # bands of 7 rows
-        norm = fit_transform_to_disk(GNTK(num_layers=3, max_memory=SMALL, executor=executor, normalize=True),
-                                     graphs, tmp_path / "norm", band_bytes=3 * 44 * 8 * 7)
+        disk = est.fit_transform_to_disk(graphs, tmp_path / "out", band_bytes=3 * 44 * 8 * 7)  # bands of 7 rows
+        norm = GNTK(num_layers=3, max_memory=SMALL, executor=executor, normalize=True).fit_transform_to_disk(
+            graphs, tmp_path / "norm", band_bytes=3 * 44 * 8 * 7)
     assert isinstance(disk.gram, np.memmap) and disk.gram.shape == (44, 44)
     assert np.array_equal(np.load(tmp_path / "out" / "gram.npy"), reference["gram"])
     assert np.array_equal(np.load(tmp_path / "out" / "readouts.npy"), reference["readouts"])
@@ -209,7 +209,7 @@ def test_out_of_core_plan_leaves_the_readouts_out_of_the_budget(graphs, tmp_path
 
     monkeypatch.setattr(estimator_module, "gram_readouts", spy)
     GNTK(num_layers=3, max_memory=budget).readouts(graphs)
-    fit_transform_to_disk(GNTK(num_layers=3, max_memory=budget), graphs, tmp_path)
+    GNTK(num_layers=3, max_memory=budget).fit_transform_to_disk(graphs, tmp_path)
     itemsize = ops[0].x.element_size()
     assert seen[0] == gntk_plan.plan_tile_nodes(ops, None, budget, itemsize, 2, sketched=False) == 64
     assert seen[1] == gntk_plan.plan_tile_nodes(ops, None, budget + READOUT_BYTES, itemsize, 2, sketched=False) > 64

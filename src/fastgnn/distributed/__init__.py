@@ -4,8 +4,8 @@
   one command (``--workers N`` starts a local cluster, ``--scheduler ADDRESS`` joins one).
 * :mod:`.tiles` -- :class:`DaskTiles`, the engine's executor on Dask (what ``GNTK(executor="dask")``
   runs), and :func:`worker_budget`, the tile budget of the smallest worker.
-* :mod:`.outofcore` -- :func:`fit_transform_to_disk`: the Gram and the per-depth readouts written
-  straight into ``.npy`` memory maps, never whole in RAM.
+* :mod:`.outofcore` -- deprecated aliases: the out-of-core Gram is
+  :meth:`fastgnn.gntk.GNTK.fit_transform_to_disk` (it runs on Dask too, with ``executor="dask"``).
 * :mod:`.selection` -- :class:`DaskRun`, the model selection's (normalisation, fold) C-path tasks on
   the same client (the ``run`` of :func:`fastgnn.model_selection.protocols.svm_curves`).
 
@@ -20,12 +20,12 @@ this package does not, only using it.
 from fastgnn import executors
 from fastgnn.deprecation import moved
 from fastgnn.distributed.client import INSTALL, active_client, cluster_client, require_distributed
-from fastgnn.distributed.outofcore import DiskGram, fit_transform_to_disk
+from fastgnn.distributed.outofcore import fit_transform_to_disk as fit_transform_to_disk  # deprecated: warns
 from fastgnn.distributed.selection import DaskRun
 from fastgnn.distributed.tiles import DaskTiles, worker_budget
 
 __all__ = ["INSTALL", "active_client", "cluster_client", "require_distributed", "DaskTiles", "worker_budget",
-           "DiskGram", "fit_transform_to_disk", "DaskRun"]
+           "DaskRun", "dask_tiles", "dask_budget"]
 
 
 def dask_tiles() -> DaskTiles:
@@ -42,5 +42,7 @@ def dask_budget(device="cpu") -> int:
 
 executors.register("dask", tiles=dask_tiles, tasks=DaskRun, budget=dask_budget, ready=active_client)
 
-#: deprecated aliases (one release): the memory budget's functions live in :mod:`fastgnn.budget`
-__getattr__ = moved(__name__, {"gram_bytes": "fastgnn.budget:gram_bytes"})
+#: deprecated aliases (one release): the memory budget's functions live in :mod:`fastgnn.budget`, the
+#: out-of-core Gram in the GNTK (``fit_transform_to_disk`` above warns when called)
+__getattr__ = moved(__name__, {"gram_bytes": "fastgnn.budget:gram_bytes",
+                               "DiskGram": "fastgnn.gntk.outofcore:DiskGram"})

@@ -14,6 +14,8 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,10 +25,12 @@ from sklearn.exceptions import NotFittedError
 from fastgnn import budget, executors
 from fastgnn.deprecation import moved
 from fastgnn.gntk.engine import gram_readouts
+from fastgnn.gntk.outofcore import BAND_BYTES, GRAM_FILE, READOUTS_FILE, DiskGram, combine_by_bands, npy_map
 from fastgnn.gntk.pairwise import Operand, pair_readouts, prepare_many
 from fastgnn.gntk.params import DTYPES, KERNEL_PARAMS, METHODS, PARAMETER_CONSTRAINTS
 from fastgnn.gntk.plan import SKETCH_PAYS_BELOW, plan_tile_nodes, sketch_cost_ratio
 from fastgnn.gntk.recursion import combine_readouts
+from fastgnn.gram import cosine
 from fastgnn.graph import Graph
 
 __all__ = ["GNTK", "METHODS", "NotFittedGNTKError"]
@@ -200,8 +204,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         parts = self._readouts(new, fitted)
         gram = combine_readouts(parts, self.num_layers, self.jk)
         if self.normalize:
-            gram = _cosine(gram, self._combine(self._self_readouts(new)),
-                           self._combine(self._fitted_self_readouts()), "transform")
+            gram = cosine(gram, self._combine(self._self_readouts(new)), self._combine(self._fitted_self_readouts()),
+                          describe=_self_kernel_message("transform"))
         return gram
 
     def fit_transform(self, X, y=None) -> np.ndarray:
@@ -211,8 +215,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         parts = self._timed_readouts()
         gram = combine_readouts(parts, self.num_layers, self.jk)
         if self.normalize:
-            d = self._combine(self.self_readouts_)
-            gram = _cosine(gram, d, d, "fit_transform")
+            gram = cosine(gram, self._combine(self.self_readouts_), describe=_self_kernel_message("fit_transform"))
         return gram
 
     def readouts(self, X) -> np.ndarray:
@@ -225,6 +228,33 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         self.fit(X)
         return self._timed_readouts()
+
+    def fit_transform_to_disk(self, X, out_dir, *, band_bytes: int = BAND_BYTES) -> DiskGram:
+        """``fit_transform`` whose outputs live on disk: the Gram and the per-depth readouts written
+        into ``out_dir/gram.npy`` and ``out_dir/readouts.npy`` (float64 ``.npy`` memory maps), never
+        whole in RAM (see :mod:`fastgnn.gntk.outofcore`).  Needs ``method="batched"``.
+
+        Every setting applies as in ``fit_transform`` (``executor``, ``checkpoint_dir``,
+        ``normalize``, ...); afterwards the estimator is fitted, with ``time_`` and
+        ``self_readouts_`` set.  ``max_memory`` bounds the tiles and the stacked operands: the
+        readouts are on disk, outside it, so the plan is that of an in-memory run whose budget is
+        larger by the readouts' ``8 num_layers n²`` bytes (and its Gram bitwise that run's).
+        ``band_bytes`` bounds the readouts read per band of Gram rows.  Returns a
+        :class:`~fastgnn.gntk.outofcore.DiskGram` (the paths, and both arrays memory-mapped
+        read-only).  Disk ``8 n² (num_layers + 1)`` bytes.
+        """
+        if self.method != "batched":
+            raise ValueError(f"out of core needs method='batched' (the tiled engine), got method={self.method!r}")
+        out_dir = Path(out_dir)
+        self.fit(X)
+        n = len(self.fitted_)
+        with npy_map(out_dir / READOUTS_FILE, (self.num_blocks + 1, n, n)) as parts:
+            self._timed_readouts(out=parts)
+            d = self._combine(self.self_readouts_) if self.normalize else None
+            with npy_map(out_dir / GRAM_FILE, (n, n)) as gram:
+                combine_by_bands(parts, gram, num_layers=self.num_layers, jk=self.jk, self_kernels=d,
+                                 band_bytes=band_bytes, describe=_self_kernel_message("fit_transform_to_disk", None))
+        return DiskGram.open(out_dir)
 
     # -- internals -------------------------------------------------------------
     @property
@@ -253,10 +283,11 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"checkpoint_dir needs method='batched', got method={self.method!r}")
         _check_device(self.device)
 
-    def _timed_readouts(self) -> np.ndarray:
-        """The fitted graphs' Gram readouts; records ``time_`` and the self-readouts (its diagonal)."""
+    def _timed_readouts(self, out: np.ndarray | None = None) -> np.ndarray:
+        """The fitted graphs' Gram readouts (placed in ``out`` when given: see :meth:`_readouts`); records
+        ``time_`` and the self-readouts (its diagonal)."""
         t0 = time.perf_counter()
-        parts = self._readouts(self.fitted_, None)
+        parts = self._readouts(self.fitted_, None, out=out)
         self.time_ = time.perf_counter() - t0
         self.self_readouts_ = np.diagonal(parts, axis1=1, axis2=2).copy()
         return parts
@@ -325,6 +356,9 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return combine_readouts(parts, self.num_layers, self.jk)
 
     def _readouts(self, rows: list[Operand], cols: list[Operand] | None, out: np.ndarray | None = None) -> np.ndarray:
+        """The readouts of ``rows`` x ``cols`` (``None``: the symmetric Gram of ``rows``), by the batched
+        engine or pair by pair.  ``out``: an array to place them in, which lives outside the memory
+        budget (a memory map on disk: the tiles get the whole budget)."""
         n_pairs = len(rows) * (len(rows) + 1) // 2 if cols is None else len(rows) * len(cols)
         show = self.progress if self.progress is not None else n_pairs > 20_000
         dtype = self._torch_dtype()
@@ -340,7 +374,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 num_mlp_layers=self.num_mlp_layers,
                 sketched=self.sketch_size is not None,
                 tile_nodes=plan_tile_nodes(rows, cols, tile_bytes, itemsize, self.num_blocks,
-                                           sketched=self.sketch_size is not None),
+                                           sketched=self.sketch_size is not None, readouts_outside=out is not None),
                 progress=show,
                 checkpoint_dir=self.checkpoint_dir,
                 config={
@@ -459,17 +493,19 @@ def _check_categories(graphs: list[Graph], fitted: list[Graph] | None, what: str
                 "graph.meta['categories']> when converting new ones")
 
 
-def _cosine(gram: np.ndarray, d_rows: np.ndarray, d_cols: np.ndarray, what: str) -> np.ndarray:
-    """``gram[i, j] / sqrt(d_rows[i] d_cols[j])``; a unit diagonal when the rows are the columns."""
-    for d, side in ((d_rows, "the given"), (d_cols, "the fitted")):
-        if not np.all(d > 0):
-            i = int(np.flatnonzero(~(d > 0))[0])
-            raise ValueError(f"{what}: normalize=True, but graph {i} of {side} graphs has self-kernel {d[i]} "
-                             "(all-zero features?), so its cosine-normalised kernel is undefined")
-    out = gram / np.sqrt(np.outer(d_rows, d_cols))
-    if d_rows is d_cols:
-        np.fill_diagonal(out, 1.0)
-    return out
+#: how :func:`_self_kernel_message` names the graphs of the rows and of the columns
+_SIDES = {"rows": "the given", "columns": "the fitted"}
+
+
+def _self_kernel_message(what: str, sides: dict[str, str] | None = _SIDES) -> Callable[[int, str, float], str]:
+    """The ``describe`` of :func:`fastgnn.gram.cosine` for ``normalize=True``: the message naming a graph
+    whose self-kernel is not positive (``sides``: how the rows' and the columns' graphs are called;
+    None: one set of graphs, not named)."""
+    def describe(i: int, side: str, value: float) -> str:
+        of = f" of {sides[side]} graphs" if sides else ""
+        return (f"{what}: normalize=True, but graph {i}{of} has self-kernel {value} (all-zero features?), so its "
+                "cosine-normalised kernel is undefined")
+    return describe
 
 
 def _check_device(device) -> None:
