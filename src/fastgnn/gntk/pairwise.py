@@ -39,17 +39,12 @@ from fastgnn.gntk.aggregate import (
     sketch_factors,
 )
 from fastgnn.gntk.colour import Colouring, colour_classes_many
-from fastgnn.gntk.params import PAIR_METHODS, SCALES
+from fastgnn.gntk.params import COMPRESS, PAIR_METHODS, SCALES
 from fastgnn.gntk.recursion import readouts, self_diagonals
+from fastgnn.gntk.scale import scale_rows
 from fastgnn.graph import Graph
 
 __all__ = ["COMPRESS", "Operand", "prepare", "prepare_many", "pair_readouts", "aggregation_matrix"]
-
-#: Values of ``compress``: ``"auto"`` compresses a graph when it has fewer classes than nodes (every
-#: cost of the kernel, the pair work and the self-diagonals, then falls: k_G k_H node pairs instead of
-#: N_G N_H, Q has no more non-zeros than Ã); ``True`` always (a graph of singletons is compressed to
-#: itself), ``False`` never (no colour refinement).  The kernel is the same either way.
-COMPRESS = ("auto", True, False)
 
 
 @dataclass
@@ -90,13 +85,8 @@ class Operand:
 
 
 def aggregation_matrix(graph: Graph, scale: str, dtype, device) -> torch.Tensor:
-    """Dense ``C A`` ``[N, N]``: A = adjacency + I, C = I or diag(1/(deg(u)+1))."""
-    a = graph.adjacency(self_loops=True, dtype=dtype).to(device)
-    if scale == "degree":
-        a = a / a.sum(1, keepdim=True)
-    elif scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
-    return a
+    """Dense ``C A`` ``[N, N]``: A = adjacency + I, C the ``scale``'s (:func:`fastgnn.gntk.scale.scale_rows`)."""
+    return scale_rows(scale, graph.adjacency(self_loops=True, dtype=dtype).to(device))
 
 
 def prepare(graph: Graph, **kwargs) -> Operand:
@@ -122,7 +112,7 @@ def prepare_many(
 ) -> list[Operand]:
     """Prepare every graph of a list.
 
-    ``compress``: see :data:`COMPRESS` (refused as ``True`` with a sketch, whose S_G is defined on
+    ``compress``: see :data:`fastgnn.gntk.params.COMPRESS` (refused as ``True`` with a sketch, whose S_G is defined on
     nodes).  Default False here, so that callers timing the per-pair algorithms on nodes (the
     complexity profiler, the benchmarks) keep doing so; :class:`~fastgnn.gntk.GNTK` passes its own
     ``compress`` (default ``"auto"``).  The colour classes of all graphs are refined at once
@@ -165,9 +155,7 @@ def prepare_many(
 def _quotient_operand(graph: Graph, colouring: Colouring, scale: str, dtype, device) -> Operand:
     """The operand on the graph's colour classes: x of each class's first node, a = C Q, s the sizes."""
     x = graph.x[torch.from_numpy(colouring.firsts)].to(device=device, dtype=dtype)
-    q = torch.from_numpy(colouring.counts).to(dtype=dtype)
-    if scale == "degree":
-        q = q / q.sum(1, keepdim=True)
+    q = scale_rows(scale, torch.from_numpy(colouring.counts).to(dtype=dtype))
     return Operand(x=x, a=q.to(device), diags=[], sizes=torch.from_numpy(colouring.sizes).to(device, dtype),
                    colouring=colouring)
 

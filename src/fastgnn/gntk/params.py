@@ -5,7 +5,8 @@ order; :data:`PARAMETER_CONSTRAINTS` is scikit-learn's declarative ``_parameter_
 table built from it, which :class:`~fastgnn.gntk.GNTK` checks at ``fit``
 (``sklearn.base.BaseEstimator._validate_params``).  The CLI's ``choices=`` and the search's
 default grid call :func:`options`; :mod:`fastgnn.gntk.pairwise` and :mod:`fastgnn.gntk.aggregate`
-import the tuples below instead of restating them.
+import the tuples below instead of restating them.  The scales' names come from their registry
+(:mod:`fastgnn.gntk.scale`), the executors' from :data:`fastgnn.executors.EXECUTORS`.
 
 Wrong values raise ``sklearn.utils._param_validation.InvalidParameterError`` (a ``ValueError``
 and a ``TypeError``) naming the parameter, e.g. ``jk="no"``: "The 'jk' parameter of GNTK must
@@ -20,11 +21,15 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
-__all__ = ["SCALES", "PAIR_METHODS", "METHODS", "SKETCHES", "DTYPES", "CHOICES", "PARAMETER_CONSTRAINTS",
-           "KERNEL_PARAMS", "options"]
+from fastgnn.executors import EXECUTORS
+from fastgnn.gntk.scale import REGISTRY
 
-#: neighbour scaling c_u: ``"uniform"`` (1) or ``"degree"`` (1/(deg(u)+1))
-SCALES = ("uniform", "degree")
+__all__ = ["SCALES", "PAIR_METHODS", "METHODS", "SKETCHES", "DTYPES", "COMPRESS", "EXECUTORS", "CHOICES",
+           "PARAMETER_CONSTRAINTS", "KERNEL_PARAMS", "options"]
+
+#: neighbour scaling c_u: ``"uniform"`` (1) or ``"degree"`` (1/(deg(u)+1)); the registry
+#: :data:`fastgnn.gntk.scale.REGISTRY` holds each one's function
+SCALES = tuple(REGISTRY)
 #: the per-pair algorithms of the paper (Kronecker, decoupled, sketched)
 PAIR_METHODS = ("kron", "decoupled", "sketch")
 #: every ``method=``: the batched engine first (the default), then the per-pair ones
@@ -33,6 +38,11 @@ METHODS = ("batched", *PAIR_METHODS)
 SKETCHES = ("ams", "gaussian")
 #: ``dtype=`` by name (a ``torch.dtype`` is accepted too)
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
+#: ``compress=``: ``"auto"`` compresses a graph when it has fewer colour classes than nodes (every
+#: cost of the kernel, the pair work and the self-diagonals, then falls: k_G k_H node pairs instead of
+#: N_G N_H, Q has no more non-zeros than Ã); ``True`` always (a graph of singletons is compressed to
+#: itself), ``False`` never (no colour refinement).  The kernel is the same either way.
+COMPRESS = ("auto", True, False)
 
 #: the discrete values of each parameter that has them, in documented order (the first is the default
 #: where the estimator has one)
@@ -43,7 +53,8 @@ CHOICES: dict[str, tuple] = {
     "sketch": SKETCHES,
     "dtype": tuple(DTYPES),
     "normalize": (False, True),
-    "executor": ("local", "dask"),
+    "compress": COMPRESS,
+    "executor": EXECUTORS,
 }
 
 #: scikit-learn's ``_parameter_constraints`` of :class:`~fastgnn.gntk.GNTK` (one entry per
@@ -64,8 +75,8 @@ PARAMETER_CONSTRAINTS: dict[str, list] = {
     "max_memory": [None, Interval(Real, 0, None, closed="neither"), str],
     "progress": [None, "boolean"],
     "checkpoint_dir": [None, str, os.PathLike],
-    "compress": [StrOptions({"auto"}), "boolean"],
-    "executor": [StrOptions({"local", "dask"})],
+    "compress": [StrOptions({c for c in COMPRESS if isinstance(c, str)}), "boolean"],
+    "executor": [StrOptions(set(EXECUTORS))],
 }
 
 #: the parameters that change the prepared operands of the fitted graphs (a change after ``fit``
