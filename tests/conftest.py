@@ -97,3 +97,13 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def tile_switches():
+    """:func:`fastgnn.gntk.compiled_tile.set_config` for one test: call it to turn the compiled tile
+    (``enabled``) or its sketched kernel (``sketched_tile``) off or on; the switches are restored after."""
+    from fastgnn.gntk import compiled_tile
+
+    with compiled_tile.config_context():
+        yield compiled_tile.set_config

@@ -79,18 +79,18 @@ def num_tiles(graphs, max_memory, **kw) -> int:
     return len(engine.plan_tiles(ops, None, tn).tiles)
 
 
-def test_reserved_bytes_counts_the_compiled_tiles_arrays_only_where_it_runs(graphs, monkeypatch):
+def test_reserved_bytes_counts_the_compiled_tiles_arrays_only_where_it_runs(graphs, tile_switches):
     """The dense ``C A`` blocks and the features' CSR are budgeted only where the compiled tile runs
     (not on CUDA, not without numba): elsewhere the tiles get that memory."""
-    from fastgnn.gntk import fused
+    from fastgnn.gntk import compiled_tile
 
     ops = prepare_ops(graphs)
     extra = sum(op.a.numel() * op.a.element_size() + gntk_plan.compiled_csr_bytes(op) for op in ops)
-    monkeypatch.setattr(fused, "ENABLED", False)
+    tile_switches(enabled=False)
     off = gntk_plan.reserved_bytes(ops, None, 2)
-    monkeypatch.setattr(fused, "ENABLED", True)
+    tile_switches(enabled=True)
     on = gntk_plan.reserved_bytes(ops, None, 2)
-    assert on == (off + extra if fused.available() else off)
+    assert on == (off + extra if compiled_tile.available() else off)
 
 
 def test_compiled_csr_bytes_bound_the_csrs_the_compiled_tile_keeps(graphs):
@@ -307,7 +307,7 @@ def test_cli_checkpoint_dir(tmp_path, capsys, counted, monkeypatch):
     assert main(args) == 0 and counted.calls == 0  # read back
     capsys.readouterr()
 
-    import fastgnn.search
+    import fastgnn.cli.search
 
     seen = {}
 
@@ -319,7 +319,7 @@ def test_cli_checkpoint_dir(tmp_path, capsys, counted, monkeypatch):
         seen.update(kw)
         return Result()
 
-    monkeypatch.setattr(fastgnn.search, "gntk_search", fake_search)
+    monkeypatch.setattr(fastgnn.cli.search, "gntk_search", fake_search)
     assert main(["search", "synthetic", "--json", "--checkpoint-dir", str(tmp_path / "s")]) == 0
     assert seen["checkpoint_dir"] == str(tmp_path / "s") and seen["max_memory"] == "auto"
 

@@ -270,16 +270,16 @@ def test_pyg_batch_and_data_objects_are_accepted(data):
 def test_first_compilation_is_announced_once(monkeypatch, capsys, data):
     """The first batched run on a fresh machine compiles the numba kernels (~17 s) without a word;
     now one line on stderr says so, once per process."""
-    from fastgnn.gntk import estimator
+    from fastgnn.gntk import compiled_tile
 
-    monkeypatch.setattr(estimator, "_ANNOUNCED", False)
-    monkeypatch.setattr(estimator, "_compiled_kernels_cached", lambda: False)
+    monkeypatch.setattr(compiled_tile, "_ANNOUNCED", False)
+    monkeypatch.setattr(compiled_tile, "kernels_cached", lambda: False)
     GNTK(num_layers=2).fit_transform(data.graphs[:3])
     GNTK(num_layers=2).fit_transform(data.graphs[:3])
     err = capsys.readouterr().err
     assert err.count("compiling the GNTK's numba kernels") == 1
-    monkeypatch.setattr(estimator, "_ANNOUNCED", False)
-    monkeypatch.setattr(estimator, "_compiled_kernels_cached", lambda: True)
+    monkeypatch.setattr(compiled_tile, "_ANNOUNCED", False)
+    monkeypatch.setattr(compiled_tile, "kernels_cached", lambda: True)
     GNTK(num_layers=2).fit_transform(data.graphs[:3])
     assert "compiling" not in capsys.readouterr().err
 

@@ -1,4 +1,5 @@
-"""The fused (numba) ReLU step equals the eager torch one; the torch fallback works without it."""
+"""The compiled tile and the fused (numba) ReLU step equal the eager torch reference; the torch fallback
+works without them (the switches of :mod:`fastgnn.gntk.compiled_tile`, set by its ``config_context``)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,17 @@ import pytest
 import torch
 
 from fastgnn.datasets import synthetic
-from fastgnn.gntk import GNTK, fused, relu
+from fastgnn.gntk import GNTK, compiled_tile, relu
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-needs_numba = pytest.mark.skipif(not fused.available(), reason="numba not installed, or FASTGNN_NO_NUMBA set")
+needs_numba = pytest.mark.skipif(not compiled_tile.available(), reason="numba not installed, or FASTGNN_NO_NUMBA set")
 
 
 @pytest.fixture
-def torch_path(monkeypatch):
+def torch_path():
     """Force the eager torch path (as when numba is missing)."""
-    monkeypatch.setattr(fused, "ENABLED", False)
+    with compiled_tile.config_context(enabled=False):
+        yield
 
 
 def tile(m, p, dtype, seed=0, zero_rows=(), zero_cols=()):
@@ -46,15 +48,11 @@ def tile(m, p, dtype, seed=0, zero_rows=(), zero_cols=()):
 def both(sigma, theta, dl, dr):
     """(torch path, fused path) results of one ntk_step on copies."""
     ref = (sigma.clone(), theta.clone())
-    saved = fused.ENABLED
-    fused.ENABLED = False
-    try:
+    with compiled_tile.config_context(enabled=False):
         relu.ntk_step(ref[0], ref[1], dl, dr)
-    finally:
-        fused.ENABLED = saved
     out = (sigma.clone(), theta.clone())
-    assert fused.usable(*out, dl, dr)
-    fused.ntk_step_fused(out[0], out[1], dl, dr)
+    assert compiled_tile.usable(*out, dl, dr)
+    compiled_tile.ntk_step_fused(out[0], out[1], dl, dr)
     return ref, out
 
 
@@ -126,7 +124,7 @@ def test_fused_is_the_same_on_two_threads():
     for threads in (1, 2):
         torch.set_num_threads(threads)
         s, t = sigma.clone(), theta.clone()
-        fused.ntk_step_fused(s, t, dl, dr)
+        compiled_tile.ntk_step_fused(s, t, dl, dr)
         outs.append((s, t))
         assert numba.get_num_threads() == before  # restored
     torch.set_num_threads(1)
@@ -136,16 +134,17 @@ def test_fused_is_the_same_on_two_threads():
 def test_usable_refuses_what_the_kernel_cannot_take(monkeypatch):
     a = torch.rand(4, 6, dtype=torch.float64)
     d = torch.rand(4, dtype=torch.float64)
-    monkeypatch.setattr(fused, "_HAVE_NUMBA", True)
-    monkeypatch.setattr(fused, "ENABLED", True)
-    monkeypatch.setattr(fused, "_KERNEL", object())  # as if imported: only the tensor checks are tested
-    assert fused.usable(a, a, d, d)
-    assert not fused.usable(a.T, a.T, d, d)  # not contiguous
-    assert not fused.usable(a, a.float(), d, d)  # mixed dtypes
-    assert not fused.usable(a.half(), a.half(), d.half(), d.half())
-    assert not fused.usable(a.requires_grad_(), a, d, d)
-    monkeypatch.setattr(fused, "_HAVE_NUMBA", False)  # numba not installed
-    assert not fused.usable(torch.rand(4, 6, dtype=torch.float64), torch.rand(4, 6, dtype=torch.float64), d, d)
+    monkeypatch.setattr(compiled_tile, "_HAVE_NUMBA", True)
+    monkeypatch.setattr(compiled_tile, "_KERNEL", object())  # as if imported: only the tensor checks are tested
+    with compiled_tile.config_context(enabled=True):
+        assert compiled_tile.usable(a, a, d, d)
+        assert not compiled_tile.usable(a.T, a.T, d, d)  # not contiguous
+        assert not compiled_tile.usable(a, a.float(), d, d)  # mixed dtypes
+        assert not compiled_tile.usable(a.half(), a.half(), d.half(), d.half())
+        assert not compiled_tile.usable(a.requires_grad_(), a, d, d)
+        monkeypatch.setattr(compiled_tile, "_HAVE_NUMBA", False)  # numba not installed
+        assert not compiled_tile.usable(torch.rand(4, 6, dtype=torch.float64), torch.rand(4, 6, dtype=torch.float64),
+                                        d, d)
 
 
 @pytest.mark.parametrize("layout", ["sparse", "dense"])
@@ -158,17 +157,17 @@ def test_gram_fused_equals_torch_path(monkeypatch, layout):
     monkeypatch.setattr(engine, "stack_operands", lambda ops, sk: real(ops, sk, layout))
     grams = {}
     for enabled in (True, False):
-        if enabled and not fused._HAVE_NUMBA:
+        if enabled and not compiled_tile._HAVE_NUMBA:
             continue
-        monkeypatch.setattr(fused, "ENABLED", enabled)
-        grams[enabled] = GNTK(num_layers=4, num_mlp_layers=2, max_memory=200_000).fit_transform(ds.graphs)
+        with compiled_tile.config_context(enabled=enabled):
+            grams[enabled] = GNTK(num_layers=4, num_mlp_layers=2, max_memory=200_000).fit_transform(ds.graphs)
     if len(grams) == 2:
         assert np.abs(grams[True] - grams[False]).max() / np.abs(grams[False]).max() <= 1e-12
 
 
 def test_torch_fallback_when_disabled(torch_path, monkeypatch):
     """With the fused path off the kernel never imports or calls numba code."""
-    monkeypatch.setattr(fused, "ntk_step_fused", lambda *a: pytest.fail("fused kernel called"))
+    monkeypatch.setattr(compiled_tile, "ntk_step_fused", lambda *a: pytest.fail("fused kernel called"))
     sigma, theta, dl, dr = tile(20, 30, torch.float64)
     relu.ntk_step(sigma, theta, dl, dr)
     ds = synthetic(num_graphs=6, min_nodes=4, max_nodes=9, seed=1)
@@ -190,27 +189,27 @@ def test_numba_failing_to_import_falls_back_to_torch(monkeypatch):
     are the torch path's."""
     sigma, theta, dl, dr = tile(20, 30, torch.float64)
     ds = synthetic(num_graphs=6, min_nodes=4, max_nodes=9, seed=1)
-    monkeypatch.setattr(fused, "ENABLED", False)
-    want_step = relu.ntk_step(sigma.clone(), theta.clone(), dl, dr)
-    want_gram = GNTK(num_layers=3).fit_transform(ds.graphs)
+    with compiled_tile.config_context(enabled=False):
+        want_step = relu.ntk_step(sigma.clone(), theta.clone(), dl, dr)
+        want_gram = GNTK(num_layers=3).fit_transform(ds.graphs)
     # numba installed, the kernels not imported yet, and `import numba` raising ImportError
-    monkeypatch.setattr(fused, "ENABLED", True)
-    monkeypatch.setattr(fused, "_HAVE_NUMBA", True)
-    monkeypatch.setattr(fused, "_KERNEL", None)
-    monkeypatch.setattr(fused, "_IMPORT_ERROR", None)
-    monkeypatch.delitem(sys.modules, "fastgnn.gntk._fused_kernels", raising=False)
-    monkeypatch.delitem(sys.modules, "numba", raising=False)
-    monkeypatch.setattr(sys, "meta_path", [BrokenNumba(), *sys.meta_path])
-    with pytest.warns(RuntimeWarning, match=r"could not be imported \(ImportError: Numba needs NumPy") as first:
-        got_step = relu.ntk_step(sigma.clone(), theta.clone(), dl, dr)
-    assert len([w for w in first if "numba" in str(w.message)]) == 1
-    with warnings.catch_warnings(record=True) as later:
-        warnings.simplefilter("always")
-        got_gram = GNTK(num_layers=3).fit_transform(ds.graphs)
-    assert not [w for w in later if "numba" in str(w.message)]  # warned once only
-    assert not fused.available()
-    assert torch.equal(got_step[0], want_step[0]) and torch.equal(got_step[1], want_step[1])
-    assert np.array_equal(got_gram, want_gram)
+    with compiled_tile.config_context(enabled=True):
+        monkeypatch.setattr(compiled_tile, "_HAVE_NUMBA", True)
+        monkeypatch.setattr(compiled_tile, "_KERNEL", None)
+        monkeypatch.setattr(compiled_tile, "_IMPORT_ERROR", None)
+        monkeypatch.delitem(sys.modules, "fastgnn.gntk._fused_kernels", raising=False)
+        monkeypatch.delitem(sys.modules, "numba", raising=False)
+        monkeypatch.setattr(sys, "meta_path", [BrokenNumba(), *sys.meta_path])
+        with pytest.warns(RuntimeWarning, match=r"could not be imported \(ImportError: Numba needs NumPy") as first:
+            got_step = relu.ntk_step(sigma.clone(), theta.clone(), dl, dr)
+        assert len([w for w in first if "numba" in str(w.message)]) == 1
+        with warnings.catch_warnings(record=True) as later:
+            warnings.simplefilter("always")
+            got_gram = GNTK(num_layers=3).fit_transform(ds.graphs)
+        assert not [w for w in later if "numba" in str(w.message)]  # warned once only
+        assert not compiled_tile.available()
+        assert torch.equal(got_step[0], want_step[0]) and torch.equal(got_step[1], want_step[1])
+        assert np.array_equal(got_gram, want_gram)
 
 
 def test_stacks_hold_dense_blocks_only_for_the_compiled_tile(monkeypatch):
@@ -221,12 +220,12 @@ def test_stacks_hold_dense_blocks_only_for_the_compiled_tile(monkeypatch):
     graphs = synthetic(num_graphs=5, min_nodes=2, max_nodes=9, seed=2).graphs
     ops = [prepare(g, num_blocks=2, num_mlp_layers=2, scale="uniform", method="decoupled", sketch_size=None,
                    sketch_kind="ams", seed=0, dtype=torch.float64, device="cpu") for g in graphs]
-    monkeypatch.setattr(fused, "ENABLED", False)
-    st = stack_operands(ops, False, "sparse")
+    with compiled_tile.config_context(enabled=False):
+        st = stack_operands(ops, False, "sparse")
     assert st.dense_blocks is None and st.block_offsets is None
-    monkeypatch.setattr(fused, "ENABLED", True)
-    st = stack_operands(ops, False, "sparse")
-    if fused.available():
+    with compiled_tile.config_context(enabled=True):
+        st = stack_operands(ops, False, "sparse")
+    if compiled_tile.available():
         assert st.dense_blocks.numel() == sum(op.a.numel() for op in ops)
         assert st.block_offsets[-1] == st.dense_blocks.numel()
     else:
@@ -238,12 +237,8 @@ def test_stacks_hold_dense_blocks_only_for_the_compiled_tile(monkeypatch):
 def test_relu_maps_fused_equals_torch(dtype):
     sigma, _, dl, dr = tile(40, 33, dtype, zero_rows=(3,), zero_cols=(9,))
     got = relu.relu_maps(sigma, dl, dr)
-    saved = fused.ENABLED
-    fused.ENABLED = False
-    try:
+    with compiled_tile.config_context(enabled=False):
         want = relu.relu_maps(sigma, dl, dr)
-    finally:
-        fused.ENABLED = saved
     tol = 1e-14 if dtype == torch.float64 else 2e-6
     for g, w in zip(got, want):
         assert g.dtype == dtype
@@ -266,26 +261,25 @@ def test_compiled_tile_equals_torch_tile(monkeypatch, start, layout, dtype):
     gen = torch.Generator().manual_seed(0)
     for g in graphs[::3]:  # some rows multi-hot with non-integer values
         g.x = (g.x + 0.37 * (torch.rand(g.x.shape, generator=gen) < 0.2)).to(g.x.dtype)
-    monkeypatch.setattr(fused, "_aggregated_features_pay", lambda *args: start == "aggregated")
+    monkeypatch.setattr(compiled_tile, "_aggregated_features_pay", lambda *args: start == "aggregated")
     ops = [prepare(g, num_blocks=3, num_mlp_layers=2, scale="degree" if k % 2 else "uniform",
                    method="decoupled", sketch_size=None, sketch_kind="ams", seed=0, dtype=dtype, device="cpu")
            for k, g in enumerate(graphs)]
     left, right = stack_operands(ops[:8], False, "sparse"), stack_operands(ops[5:], False, "sparse")
     dense_left, dense_right = (part == "dense" for part in (layout.split("-") * 2)[:2])
-    side = fused._side
-    monkeypatch.setattr(fused, "_side", lambda st: (dense_left if st is left else dense_right, *side(st)[1:]))
-    got = fused.tile_readouts_fused(left, right, 3, 2)
-    monkeypatch.setattr(fused, "ENABLED", False)
-    want = tile_readouts(left, right, 3, 2)
+    side = compiled_tile._side
+    monkeypatch.setattr(compiled_tile, "_side", lambda st: (dense_left if st is left else dense_right, *side(st)[1:]))
+    got = compiled_tile.tile_readouts_fused(left, right, 3, 2)
+    with compiled_tile.config_context(enabled=False):
+        want = tile_readouts(left, right, 3, 2)
     tol = 1e-13 if dtype == torch.float64 else 1e-5
     assert got.dtype == dtype and got.shape == want.shape
     assert ((got - want).abs().max() / want.abs().max()).item() <= tol
-    monkeypatch.setattr(fused, "ENABLED", True)
-    monkeypatch.setattr(fused, "_side", side)
-    monkeypatch.setattr(fused, "DENSE_RATIO", 1e9 if dense_left else 0.0)
+    monkeypatch.setattr(compiled_tile, "_side", side)
+    monkeypatch.setattr(compiled_tile, "DENSE_RATIO", 1e9 if dense_left else 0.0)
     full = stack_operands(ops, False, "sparse")
-    upper = fused.tile_readouts_fused(full, full, 3, 2, upper=True)
-    whole = fused.tile_readouts_fused(full, full, 3, 2)
+    upper = compiled_tile.tile_readouts_fused(full, full, 3, 2, upper=True)
+    whole = compiled_tile.tile_readouts_fused(full, full, 3, 2)
     assert ((upper - whole).abs().max() / whole.abs().max()).item() <= tol
 
 
@@ -296,8 +290,8 @@ def test_kernels_leave_torch_thread_count_alone():
     d = torch.ones(300, dtype=torch.float64)
     for threads in (1, 2, 1):
         torch.set_num_threads(threads)
-        fused.ntk_step_fused(s.clone(), s.clone(), d, d)
-        fused.ntk_step_fused(s[:5, :5].clone(), s[:5, :5].clone(), d[:5], d[:5])
+        compiled_tile.ntk_step_fused(s.clone(), s.clone(), d, d)
+        compiled_tile.ntk_step_fused(s[:5, :5].clone(), s[:5, :5].clone(), d[:5], d[:5])
         assert torch.get_num_threads() == threads
 
 
@@ -306,7 +300,7 @@ def test_balanced_bins_split_the_work_evenly():
     rng = np.random.default_rng(0)
     for n, bins in [(1, 2), (7, 3), (200, 2), (200, 16)]:
         costs = rng.lognormal(0.0, 1.5, size=n)
-        order, ptr = fused.balanced_bins(costs, bins)
+        order, ptr = compiled_tile.balanced_bins(costs, bins)
         assert sorted(order.tolist()) == list(range(n)) and ptr[0] == 0 and ptr[-1] == n and len(ptr) == bins + 1
         loads = np.array([costs[order[ptr[b]:ptr[b + 1]]].sum() for b in range(bins)])
         assert loads.max() - loads.min() <= costs.max() + 1e-9
@@ -327,7 +321,7 @@ def test_compiled_tile_same_on_one_and_two_threads():
         results = []
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            results.append(fused.tile_readouts_fused(st, st, 3, 2, upper=True))
+            results.append(compiled_tile.tile_readouts_fused(st, st, 3, 2, upper=True))
     finally:
         torch.set_num_threads(before)
     assert torch.equal(results[0], results[1])
@@ -342,7 +336,7 @@ def test_one_hot_tiles_start_from_the_aggregated_features():
     ops = [prepare(g, num_blocks=3, num_mlp_layers=2, scale="uniform", method="decoupled", sketch_size=None,
                    sketch_kind="ams", seed=0, dtype=torch.float64, device="cpu") for g in graphs]
     st = stack_operands(ops, False, "sparse")
-    assert fused._aggregated_features_pay(st, st, (fused._side(st), fused._side(st)))
+    assert compiled_tile._aggregated_features_pay(st, st, (compiled_tile._side(st), compiled_tile._side(st)))
 
 
 @needs_numba
@@ -357,30 +351,30 @@ def test_tile_aggregation_counts_the_multiply_adds_of_its_products(upper):
     ops = [prepare(g, num_blocks=3, num_mlp_layers=2, scale="uniform", method="decoupled", sketch_size=None,
                    sketch_kind="ams", seed=0, dtype=torch.float64, device="cpu") for g in graphs]
     st = stack_operands(ops, False, "sparse")
-    dense = fused._side(st)[0]
+    dense = compiled_tile._side(st)[0]
     cost = [op.num_rows ** 2 if dense else int(torch.count_nonzero(op.a)) for op in ops]
     want = sum(2 * (cost[g] * ops[h].num_rows + ops[g].num_rows * cost[h])
                for g in range(len(ops)) for h in range(g if upper else 0, len(ops)))
-    assert fused.tile_aggregation_fused(st, st, upper=upper) == want
+    assert compiled_tile.tile_aggregation_fused(st, st, upper=upper) == want
     if not upper:  # an off-diagonal tile: 5 left graphs against the other 7
         left, right = stack_operands(ops[:5], False, "sparse"), stack_operands(ops[5:], False, "sparse")
-        side_cost = {id(st): [op.num_rows ** 2 if fused._side(st)[0] else int(torch.count_nonzero(op.a))
+        side_cost = {id(st): [op.num_rows ** 2 if compiled_tile._side(st)[0] else int(torch.count_nonzero(op.a))
                               for op in ops] for st in (left, right)}
         cl, cr = side_cost[id(left)], side_cost[id(right)]
         want = sum(2 * (cl[g] * ops[h].num_rows + ops[g].num_rows * cr[h]) for g in range(5) for h in range(5, 12))
-        assert fused.tile_aggregation_fused(left, right) == want
+        assert compiled_tile.tile_aggregation_fused(left, right) == want
 
 
 _BLAS_CHILD = r"""
 import contextlib, sys, torch
-from fastgnn.gntk import fused
+from fastgnn.gntk import compiled_tile
 from fastgnn.gntk.pairwise import prepare_many
 from fastgnn.gntk.tiles import stack_operands
 from fastgnn.graph import Graph
 
 torch.set_num_threads(2)
 if sys.argv[1] == "unlimited":  # what the tile did before: no BLAS limit on tiles without dense blocks
-    fused._one_blas_thread = contextlib.nullcontext
+    compiled_tile._one_blas_thread = contextlib.nullcontext
 graphs = []
 for g in range(6):  # sparse rings of 300 nodes, 12 labels: CSR sides, started from the aggregated features
     n = 300
@@ -391,9 +385,9 @@ for g in range(6):  # sparse rings of 300 nodes, 12 labels: CSR sides, started f
 ops = prepare_many(graphs, num_blocks=2, num_mlp_layers=1, scale="uniform", method="decoupled", sketch_size=None,
                    sketch_kind="ams", seed=0, dtype=torch.float64, device="cpu", compress=False)
 st = stack_operands(ops, False, "sparse")
-fused.COLUMN_CHUNK = 4096
-assert not fused._side(st)[0]
-fused.tile_readouts_fused(st, st, 2, 1)
+compiled_tile.COLUMN_CHUNK = 4096
+assert not compiled_tile._side(st)[0]
+compiled_tile.tile_readouts_fused(st, st, 2, 1)
 """
 
 

@@ -18,6 +18,8 @@ corner cases: no edges, isolated nodes, one node, every node its own class.
 
 from __future__ import annotations
 
+import contextlib
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -26,7 +28,7 @@ from conftest import load_shared, rel
 
 from fastgnn import GNTK
 from fastgnn.datasets.synthetic import COLLAB_PRESET, synthetic
-from fastgnn.gntk import fused
+from fastgnn.gntk import compiled_tile
 from fastgnn.gntk.pairwise import prepare_many
 from fastgnn.gntk.recursion import combine_readouts
 from fastgnn.graph import Graph
@@ -171,17 +173,17 @@ def _gntk(scale, compress, **kw):
                 progress=False, **kw)
 
 
-def _use_tile(tile: str, monkeypatch) -> list:
-    """Select the tile kind; returns a list that records each compiled-tile call."""
-    if tile == "compiled":
-        if not fused.available():
-            pytest.skip("numba not installed, or FASTGNN_NO_NUMBA set: no compiled tile")
-    else:
-        monkeypatch.setattr(fused, "ENABLED", False)
+@contextlib.contextmanager
+def _use_tile(tile: str, monkeypatch):
+    """The tile kind for the block (``"torch"``: the compiled tile switched off); yields a list that
+    records each compiled-tile call."""
+    if tile == "compiled" and not compiled_tile.available():
+        pytest.skip("numba not installed, or FASTGNN_NO_NUMBA set: no compiled tile")
     calls = []
-    real = fused.tile_readouts_fused
-    monkeypatch.setattr(fused, "tile_readouts_fused", lambda *a, **k: calls.append(1) or real(*a, **k))
-    return calls
+    real = compiled_tile.tile_readouts_fused
+    monkeypatch.setattr(compiled_tile, "tile_readouts_fused", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with compiled_tile.config_context(enabled=False if tile == "torch" else None):
+        yield calls
 
 
 # --------------------------------------------------------------------------- tests
@@ -193,8 +195,7 @@ def test_compressed_and_uncompressed_equal_the_extended_precision_kernel(name, s
     graphs = _case(name)
     ref = reference_readouts(graphs, scale)
     for tile in ("compiled", "torch"):
-        with monkeypatch.context() as mp:
-            calls = _use_tile(tile, mp)
+        with monkeypatch.context() as mp, _use_tile(tile, mp) as calls:
             parts = {c: _gntk(scale, c).readouts(graphs) for c in (True, False)}
             assert bool(calls) == (tile == "compiled")
         for layers in range(2, NUM_LAYERS + 1):
@@ -214,15 +215,15 @@ def test_fit_transform_and_transform_compressed(name, tile, monkeypatch):
     ones (off-diagonal, non-symmetric tiles), depth 3 without jk and depth 4 with it."""
     graphs = _case(name)
     ref = reference_readouts(graphs, "uniform")
-    _use_tile(tile, monkeypatch)
     cut = len(graphs) // 2
-    for layers, jk in ((3, False), (4, True)):
-        want = combine_readouts(ref, layers, jk)
-        kw = dict(num_layers=layers, num_mlp_layers=NUM_MLP_LAYERS, jk=jk, progress=False)
-        assert rel(GNTK(**kw).fit_transform(graphs), want) < 1e-10
-        for compress in ("auto", True, False):
-            est = GNTK(compress=compress, **kw).fit(graphs[:cut])
-            assert rel(est.transform(graphs[cut:]), want[cut:, :cut]) < 1e-10, (compress, layers, jk)
+    with _use_tile(tile, monkeypatch):
+        for layers, jk in ((3, False), (4, True)):
+            want = combine_readouts(ref, layers, jk)
+            kw = dict(num_layers=layers, num_mlp_layers=NUM_MLP_LAYERS, jk=jk, progress=False)
+            assert rel(GNTK(**kw).fit_transform(graphs), want) < 1e-10
+            for compress in ("auto", True, False):
+                est = GNTK(compress=compress, **kw).fit(graphs[:cut])
+                assert rel(est.transform(graphs[cut:]), want[cut:, :cut]) < 1e-10, (compress, layers, jk)
 
 
 def test_the_built_graphs_do_compress():
@@ -258,12 +259,12 @@ def test_sketched_kernel_stays_on_nodes():
 
 
 @pytest.mark.parametrize("layout", ["sparse", "dense"])
-def test_both_torch_tile_layouts_take_class_operands(layout, monkeypatch):
+def test_both_torch_tile_layouts_take_class_operands(layout, tile_switches):
     """The torch tile's CSR layout and its padded dense layout (batched products; padding rows of weight
     0) on compressed operands, as one tile, against the reference."""
     from fastgnn.gntk.tiles import stack_operands, tile_readouts
 
-    monkeypatch.setattr(fused, "ENABLED", False)
+    tile_switches(enabled=False)
     graphs = _built()
     ops = prepare_many(graphs, num_blocks=NUM_LAYERS - 1, num_mlp_layers=NUM_MLP_LAYERS, scale="degree",
                        method="decoupled", sketch_size=None, sketch_kind="ams", seed=0, dtype=torch.float64,

@@ -18,7 +18,7 @@ from conftest import load_shared, rel
 
 from fastgnn import GNTK
 from fastgnn.datasets.synthetic import COLLAB_PRESET, synthetic
-from fastgnn.gntk import fused
+from fastgnn.gntk import compiled_tile
 
 TU_SETS = ["MUTAG", "PTC", "PROTEINS", "NCI1", "IMDBBINARY", "IMDBMULTI"]
 CONFIG = dict(num_layers=4, num_mlp_layers=2, scale="uniform", jk=True)
@@ -38,16 +38,16 @@ def _collab_like():
 
 @pytest.mark.parametrize("tile", ["compiled", "torch"])
 @pytest.mark.parametrize("name", [*(pytest.param(n, marks=pytest.mark.data) for n in TU_SETS), "COLLAB-like"])
-def test_batched_equals_decoupled_on_a_subset(name, tile, monkeypatch):
+def test_batched_equals_decoupled_on_a_subset(name, tile, monkeypatch, tile_switches):
     graphs = _collab_like() if name == "COLLAB-like" else _subset(load_shared(name).graphs, 15, seed=7)
     if tile == "compiled":
-        if not fused.available():
+        if not compiled_tile.available():
             pytest.skip("numba not installed, or FASTGNN_NO_NUMBA set: no compiled tile")
     else:
-        monkeypatch.setattr(fused, "ENABLED", False)
+        tile_switches(enabled=False)
     calls = []
-    real = fused.tile_readouts_fused
-    monkeypatch.setattr(fused, "tile_readouts_fused", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = compiled_tile.tile_readouts_fused
+    monkeypatch.setattr(compiled_tile, "tile_readouts_fused", lambda *a, **k: calls.append(1) or real(*a, **k))
     decoupled = GNTK(method="decoupled", **CONFIG).fit_transform(graphs)
     batched = GNTK(method="batched", **CONFIG).fit_transform(graphs)
     assert bool(calls) == (tile == "compiled")  # the tile kind under test is the one that ran

@@ -12,13 +12,13 @@ from conftest import rel
 from test_gntk import random_graph
 
 from fastgnn import GNTK, Graph
-from fastgnn.gntk import fused
+from fastgnn.gntk import compiled_tile
 from fastgnn.gntk.plan import sketch_cost_ratio
 from fastgnn.gntk.tiles import stack_operands
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
               pytest.mark.filterwarnings(r"ignore:GNTK\(sketch_size=\d+\). the sketched kernel will not be faster")]
-needs_numba = pytest.mark.skipif(not fused.available(), reason="numba not installed, or FASTGNN_NO_NUMBA set")
+needs_numba = pytest.mark.skipif(not compiled_tile.available(), reason="numba not installed, or FASTGNN_NO_NUMBA set")
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +39,9 @@ def grams(graphs, new=None, **kw):
     the sketched tiles on the compiled tile, and on the torch tile as before it took them."""
     out = {}
     for name, on in (("compiled", True), ("torch", False)):
-        saved = fused.SKETCHED_TILE
-        fused.SKETCHED_TILE = on
-        try:
+        with compiled_tile.config_context(sketched_tile=on):
             est = GNTK(**kw)
             out[name] = (est.fit_transform(graphs), None if new is None else est.transform(new))
-        finally:
-            fused.SKETCHED_TILE = saved
     return out
 
 
@@ -72,9 +68,9 @@ def test_compiled_sketched_tile_equals_torch_tile_and_per_pair(mixed, b, scale, 
 
 
 @needs_numba
-def test_compiled_tile_runs_the_sketched_kernel(mixed, monkeypatch):
+def test_compiled_tile_runs_the_sketched_kernel(mixed, monkeypatch, tile_switches):
     """Sketched stacks carry the dense S_g and P_g (no CSR factors), and the Gram never reaches the torch
-    tile's aggregation; with ``SKETCHED_TILE`` off they are the torch tile's CSR factors again."""
+    tile's aggregation; with ``sketched_tile`` off they are the torch tile's CSR factors again."""
     from fastgnn.gntk import tiles
     from fastgnn.gntk.pairwise import prepare_many
 
@@ -88,12 +84,12 @@ def test_compiled_tile_runs_the_sketched_kernel(mixed, monkeypatch):
     assert p.size == sum(op.sketched_a.numel() for op in ops) and b_off[-1] == sum(op.sketch.shape[0] for op in ops)
     monkeypatch.setattr(tiles, "readouts", lambda *a, **k: pytest.fail("torch tile used"))
     assert np.isfinite(GNTK(num_layers=3, sketch_size=6).fit_transform(mixed)).all()
-    monkeypatch.setattr(fused, "SKETCHED_TILE", False)
+    tile_switches(sketched_tile=False)
     st = stack_operands(ops, True)
     assert st.sketch_blocks is None and len(st.factors) == 2
-    monkeypatch.setattr(fused, "SKETCHED_TILE", True)
+    tile_switches(sketched_tile=True)
     compiled = stack_operands(ops[:3], True)
-    monkeypatch.setattr(fused, "ENABLED", False)  # a compiled stack cannot go to the torch tile: said, not wrong
+    tile_switches(enabled=False)  # a compiled stack cannot go to the torch tile: said, not wrong
     with pytest.raises(ValueError, match="compiled sketched tile"):
         tiles.tile_readouts(compiled, compiled, 2, 2)
 
@@ -152,7 +148,7 @@ def test_sketch_size_warns_where_it_will_not_pay():
 
 @needs_numba
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_sketched_tile_upper_mode_and_torch_tile(mixed, monkeypatch, dtype):
+def test_sketched_tile_upper_mode_and_torch_tile(mixed, tile_switches, dtype):
     """At the tile level: the compiled sketched tile of two different stacks equals the torch tile's
     (degree scale: non-symmetric C A); on a diagonal tile its upper-triangle mode equals the whole tile."""
     from fastgnn.gntk.pairwise import prepare_many
@@ -161,15 +157,15 @@ def test_sketched_tile_upper_mode_and_torch_tile(mixed, monkeypatch, dtype):
     ops = prepare_many(mixed, num_blocks=3, num_mlp_layers=2, scale="degree", method="sketch", sketch_size=6,
                        sketch_kind="ams", seed=2, dtype=dtype, device="cpu")
     left, right = stack_operands(ops[:9], True), stack_operands(ops[6:], True)
-    got = fused.tile_readouts_fused(left, right, 3, 2)
-    monkeypatch.setattr(fused, "SKETCHED_TILE", False)
+    got = compiled_tile.tile_readouts_fused(left, right, 3, 2)
+    tile_switches(sketched_tile=False)
     want = tile_readouts(stack_operands(ops[:9], True), stack_operands(ops[6:], True), 3, 2)
     # 1e-10: near ρ = 1 the arc-cosine turns one-ulp differences of summation order into ~1e-11
     tol = 1e-10 if dtype == torch.float64 else 1e-5
     assert got.dtype == dtype and got.shape == want.shape == (4, 9, len(ops) - 6)
     assert ((got - want).abs().max() / want.abs().max()).item() <= tol
-    monkeypatch.setattr(fused, "SKETCHED_TILE", True)
+    tile_switches(sketched_tile=True)
     full = stack_operands(ops, True)
-    upper = fused.tile_readouts_fused(full, full, 3, 2, upper=True)
-    whole = fused.tile_readouts_fused(full, full, 3, 2)
+    upper = compiled_tile.tile_readouts_fused(full, full, 3, 2, upper=True)
+    whole = compiled_tile.tile_readouts_fused(full, full, 3, 2)
     assert ((upper - whole).abs().max() / whole.abs().max()).item() <= tol

@@ -1,8 +1,8 @@
-"""numba kernels of :mod:`fastgnn.gntk.fused` (imported on first use: importing numba takes a while).
+"""numba kernels of :mod:`fastgnn.gntk.compiled_tile` (imported on first use: importing numba takes a while).
 
 ``ntk_step_kernel(sigma, theta, inv_left, inv_right, left_pi, right, snap)``: one
 ReLU layer in place over ``[M, P]`` arrays, rows in parallel; see
-:func:`fastgnn.gntk.fused.ntk_step_fused`, which prepares the per-row and
+:func:`fastgnn.gntk.compiled_tile.ntk_step_fused`, which prepares the per-row and
 per-column vectors exactly as :func:`fastgnn.gntk.relu.relu_maps_` does.
 """
 
@@ -434,7 +434,7 @@ def tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, left, right,
     offsets)`` (``left``/``right`` then only give the node offsets); else they are unused.
     ``order``/``bin_ptr``: the left graphs split into one bin per thread, bin b being
     ``order[bin_ptr[b]:bin_ptr[b + 1]]`` (numba's OpenMP layer schedules a ``prange``
-    statically, so the balance is planned beforehand: :func:`fastgnn.gntk.fused.balanced_bins`).
+    statically, so the balance is planned beforehand: :func:`fastgnn.gntk.compiled_tile.balanced_bins`).
     Writes ``out[num_blocks + 1, n_I, n_J]``.
 
     For a left graph g, its rows of every tile array depend on its rows only (the

@@ -10,8 +10,6 @@ against one table, :data:`fastgnn.gntk.params.PARAMETER_CONSTRAINTS`.
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -24,6 +22,7 @@ from sklearn.exceptions import NotFittedError
 
 from fastgnn import budget, executors
 from fastgnn.deprecation import moved
+from fastgnn.gntk import compiled_tile
 from fastgnn.gntk.engine import gram_readouts
 from fastgnn.gntk.outofcore import BAND_BYTES, GRAM_FILE, READOUTS_FILE, DiskGram, combine_by_bands, npy_map
 from fastgnn.gntk.pairwise import Operand, pair_readouts, prepare_many
@@ -363,7 +362,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         show = self.progress if self.progress is not None else n_pairs > 20_000
         dtype = self._torch_dtype()
         if self.method == "batched":
-            _announce_compilation(self.device)
+            compiled_tile.announce_compilation(self.device)
             itemsize = torch.empty((), dtype=dtype).element_size()
             tile_bytes = budget.tile_budget(self.max_memory, self.device, self.executor)
             executor = None if self.executor == executors.LOCAL else executors.lookup(self.executor).tiles()
@@ -549,37 +548,6 @@ def _warn_if_sketch_will_not_pay(graphs: list[Graph], b: int, num_blocks: int, n
                   stacklevel=4)
 
 
-_ANNOUNCED = False
-
-
-def _announce_compilation(device) -> None:
-    """Say once per process, on stderr, that the numba kernels are being compiled, when they are:
-    the first batched CPU run on a machine compiles them (about 17 s on 2 cores) before caching
-    them, which would otherwise look like a hang or a slow kernel (its progress bar's rate
-    included)."""
-    global _ANNOUNCED
-    if _ANNOUNCED or torch.device(device).type != "cpu":
-        return
-    _ANNOUNCED = True
-    if _compiled_kernels_cached() is False:
-        print("fastgnn: compiling the GNTK's numba kernels on first use (about 20 s, once: they are cached for "
-              "later runs); the first progress figures include it", file=sys.stderr, flush=True)
-
-
-def _compiled_kernels_cached() -> bool | None:
-    """Whether numba's on-disk cache holds the compiled tile kernel; None when that cannot be told
-    (numba missing or its internals changed: then nothing is announced)."""
-    try:
-        from fastgnn.gntk import fused
-
-        if not fused.available():
-            return None
-        kernel = sys.modules["fastgnn.gntk._fused_kernels"].tile_recursion_kernel
-        return os.path.exists(kernel._cache._cache_file._index_path)
-    except Exception:  # noqa: BLE001 - a changed numba internal only costs the message
-        return None
-
-
 @contextlib.contextmanager
 def _single_thread_if(condition: bool):
     """Torch on one thread inside the block when ``condition`` holds.
@@ -598,5 +566,7 @@ def _single_thread_if(condition: bool):
             torch.set_num_threads(before)
 
 
-#: deprecated aliases (one release): the memory budget's functions live in :mod:`fastgnn.budget`
-__getattr__ = moved(__name__, {"parse_memory": "fastgnn.budget:parse_memory", "_auto_memory": "fastgnn.budget:is_auto"})
+#: deprecated aliases (one release): the memory budget's functions live in :mod:`fastgnn.budget`, the
+#: compiled kernels' cache check in :mod:`fastgnn.gntk.compiled_tile`
+__getattr__ = moved(__name__, {"parse_memory": "fastgnn.budget:parse_memory", "_auto_memory": "fastgnn.budget:is_auto",
+                               "_compiled_kernels_cached": "fastgnn.gntk.compiled_tile:kernels_cached"})

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from fastgnn.gntk import fused
+from fastgnn.gntk import compiled_tile
 from fastgnn.gntk.pairwise import Operand
 
 __all__ = [
@@ -113,7 +113,7 @@ def compiled_tile_nodes(free_bytes: float, itemsize: int, num_features: int, num
 def plan_tile_nodes(rows: Sequence[Operand], cols: Sequence[Operand] | None, max_memory_bytes: float,
                     itemsize: int, num_blocks: int, sketched: bool, *, readouts_outside: bool = False) -> int:
     """Nodes per side of the tiles of this Gram within ``max_memory_bytes``: the compiled tile's rule
-    where it runs (:func:`fastgnn.gntk.fused.tile_usable`), else the torch tile's.
+    where it runs (:func:`fastgnn.gntk.compiled_tile.tile_usable`), else the torch tile's.
 
     ``readouts_outside``: the output readouts live outside the budget (a memory map on disk, the
     out-of-core Gram), so they are not set aside from it (:func:`reserved_bytes` with
@@ -128,11 +128,11 @@ def plan_tile_nodes(rows: Sequence[Operand], cols: Sequence[Operand] | None, max
 
 
 def compiled_tile_runs(op: Operand, sketched: bool) -> bool:
-    """Whether tiles of such operands run on the compiled tile of :mod:`fastgnn.gntk.fused` (the exact
-    kernel, or the sketched one): :func:`fastgnn.gntk.fused.tile_usable` for the graph's features and
+    """Whether tiles of such operands run on the compiled tile of :mod:`fastgnn.gntk.compiled_tile` (the exact
+    kernel, or the sketched one): :func:`fastgnn.gntk.compiled_tile.tile_usable` for the graph's features and
     self-diagonals (CPU, plain float tensors, numba installed; sketched:
-    :func:`fastgnn.gntk.fused.sketched_tile_usable`); else on the torch tile."""
-    usable = fused.sketched_tile_usable if sketched else fused.tile_usable
+    :func:`fastgnn.gntk.compiled_tile.sketched_tile_usable`); else on the torch tile."""
+    usable = compiled_tile.sketched_tile_usable if sketched else compiled_tile.tile_usable
     return usable(op.x, *op.diags[:1])
 
 
@@ -144,7 +144,7 @@ def sketch_cost_ratio(num_nodes: Sequence[int], b: int, *, num_blocks: int, num_
 
     Per node pair (g, h) the tile does, per Aggregate of an array, ``a_g + a_h`` units (a BLAS
     multiply-add each), with exact ``a = min(N, 4 nnz / N)`` (its dense ``C A``, or its CSR rows
-    where sparser: :data:`fastgnn.gntk.fused.DENSE_RATIO`'s 4 units per non-zero) and sketched
+    where sparser: :data:`fastgnn.gntk.compiled_tile.DENSE_RATIO`'s 4 units per non-zero) and sketched
     ``a = 2 b + 2 b² / N`` (its S and P, and the ``[b, b]`` cores), or ``a = N`` for a graph
     of N <= b nodes (aggregated exactly, dense).  Besides, each ReLU layer costs :data:`RELU_PAIR_COST`
     units per node pair in both.  Summed over the Gram each side's cost is its node-weighted mean,
@@ -167,7 +167,7 @@ def sketch_cost_ratio(num_nodes: Sequence[int], b: int, *, num_blocks: int, num_
 
 
 #: One ReLU layer's cost per node pair on the compiled tile, in aggregation multiply-adds (measured on
-#: COLLAB-sized tiles, as in :func:`fastgnn.gntk.fused._left_costs`: six layers cost about 300).
+#: COLLAB-sized tiles, as in :func:`fastgnn.gntk.compiled_tile._left_costs`: six layers cost about 300).
 RELU_PAIR_COST = 50.0
 #: ``GNTK(sketch_size=b)`` warns when :func:`sketch_cost_ratio` is at least this.
 SKETCH_PAYS_BELOW = 0.9
@@ -182,8 +182,8 @@ def reserved_bytes(rows: Sequence[Operand], cols: Sequence[Operand] | None, num_
     it lives outside the budget, e.g. a memory map on disk).  Every chunk's
     stack stays cached for the run: its features, and its sparse aggregation
     factors at most 16 bytes (value and column index) per entry of the
-    operands' dense factors; where the compiled tile of :mod:`fastgnn.gntk.fused`
-    runs (:func:`fastgnn.gntk.fused.tile_usable`: CPU, numba) instead: exact, the
+    operands' dense factors; where the compiled tile of :mod:`fastgnn.gntk.compiled_tile`
+    runs (:func:`fastgnn.gntk.compiled_tile.tile_usable`: CPU, numba) instead: exact, the
     dense ``C A`` blocks besides and the features as CSR (at most 16 bytes per
     entry) that only it reads; sketched, the dense S_g and P_g (no CSR) and the
     features as CSR.

@@ -1,4 +1,8 @@
-"""The GNTK recursion of Du et al. (2019), written once for any aggregation.
+"""The GNTK recursion of Du et al. (2019), for any aggregation: the reference implementation.
+
+The per-pair kernels and the torch tile run it as written here; the compiled tile
+(:mod:`fastgnn.gntk.compiled_tile`) mirrors it in one compiled pass per tile, and
+``tests/gntk/test_compiled_tile.py`` checks that the two agree.
 
 A GNN of ``num_layers`` layers (the input layer counted) has
 ``num_blocks = num_layers − 1`` blocks; a block is an Aggregate followed by

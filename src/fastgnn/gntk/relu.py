@@ -1,4 +1,7 @@
-"""The arc-cosine maps of a ReLU layer: the only place this math lives.
+"""The arc-cosine maps of a ReLU layer: the reference implementation.
+
+The compiled tile (:mod:`fastgnn.gntk.compiled_tile` and its numba kernels) mirrors this math
+operation by operation for speed; ``tests/gntk/test_compiled_tile.py`` checks that the two agree.
 
 For a ReLU layer of an infinitely wide network in the NTK parameterisation
 (c_σ = 2), a pre-activation covariance Σ between the nodes u of G and v of H
@@ -22,7 +25,7 @@ import math
 
 import torch
 
-from fastgnn.gntk import fused
+from fastgnn.gntk import compiled_tile
 
 __all__ = ["relu_maps", "relu_maps_", "ntk_step"]
 
@@ -45,10 +48,10 @@ def relu_maps(
     instead of the 0/0 the plain formula gives.
 
     Contiguous CPU float tensors go through one compiled pass
-    (:func:`fastgnn.gntk.fused.relu_maps_fused`) when numba is installed.
+    (:func:`fastgnn.gntk.compiled_tile.relu_maps_fused`) when numba is installed.
     """
-    if sigma.dim() == 2 and fused.usable(sigma, diag_left, diag_right):
-        return fused.relu_maps_fused(sigma, diag_left, diag_right)
+    if sigma.dim() == 2 and compiled_tile.usable(sigma, diag_left, diag_right):
+        return compiled_tile.relu_maps_fused(sigma, diag_left, diag_right)
     sigma_next = sigma.clone()
     dot_sigma = torch.empty_like(sigma)
     relu_maps_(sigma_next, diag_left, diag_right, dot_sigma, torch.empty_like(sigma))
@@ -104,12 +107,12 @@ def ntk_step(
     across layers and tiles avoids a page-faulting allocation per step.
 
     Contiguous CPU float tensors go through the one-pass numba kernel of
-    :mod:`fastgnn.gntk.fused` (``work`` unused) when numba is installed; the
+    :mod:`fastgnn.gntk.compiled_tile` (``work`` unused) when numba is installed; the
     eager torch code below (about 14 passes over memory) is the fallback and
     the reference.
     """
-    if fused.usable(sigma, theta, diag_left, diag_right):
-        fused.ntk_step_fused(sigma, theta, diag_left, diag_right)
+    if compiled_tile.usable(sigma, theta, diag_left, diag_right):
+        compiled_tile.ntk_step_fused(sigma, theta, diag_left, diag_right)
         return sigma, theta
     if work is None:
         work = (torch.empty_like(sigma), torch.empty_like(sigma))

@@ -18,7 +18,7 @@ the aggregation blocks ``C Q`` are then not symmetric, which every product here
 allows (left ``A_g Σ``, right ``Σ B_hᵀ``).
 
 On a CPU with numba installed, a tile takes the compiled path instead
-(:func:`fastgnn.gntk.fused.tile_readouts_fused`), exact or sketched: the same
+(:func:`fastgnn.gntk.compiled_tile.tile_readouts_fused`), exact or sketched: the same
 recursion, but one left graph's rows at a time against a few hundred right
 columns, in cache, so no ``[M_I, M_J]`` array is ever formed (the torch path
 below makes ~40 passes over eight of them per tile).  The torch path remains
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from fastgnn.gntk import fused
+from fastgnn.gntk import compiled_tile
 from fastgnn.gntk.pairwise import Operand
 from fastgnn.gntk.recursion import readouts
 
@@ -55,7 +55,7 @@ class Stack:
         x: ``[M, d]`` node features of all graphs.
         offsets: sparse layout: ``[n + 1]`` graph g's first row (and the total).
         dense_blocks / block_offsets: sparse exact layout, where the compiled tile runs
-            (:func:`fastgnn.gntk.fused.tile_usable`): every graph's dense ``C A``,
+            (:func:`fastgnn.gntk.compiled_tile.tile_usable`): every graph's dense ``C A``,
             row-major, back to back from ``block_offsets[g]``; else ``None``.
         factors: aggregation factors applied in order: ``[B]`` (exact, ``[M, M]`` CSR)
             or ``[S, P]`` (sketched: S ``[b_total, M]``, P ``[M, b_total]``, CSR);
@@ -162,11 +162,11 @@ MAX_PADDING = 1.25
 def choose_layout(ops: Sequence[Operand], sketched: bool) -> str:
     """``"dense"`` (padded) or ``"sparse"``, by the cost model above.
 
-    Always ``"sparse"`` where the compiled tile of :mod:`fastgnn.gntk.fused` will run
+    Always ``"sparse"`` where the compiled tile of :mod:`fastgnn.gntk.compiled_tile` will run
     (exact kernel, CPU float tensors, numba installed): it works graph by graph on
     the sparse layout's CSR and is faster than either torch layout.
     """
-    if sketched or not ops or fused.tile_usable(ops[0].x, *ops[0].diags[:1]):
+    if sketched or not ops or compiled_tile.tile_usable(ops[0].x, *ops[0].diags[:1]):
         return "sparse"
     sizes = [op.num_rows for op in ops]
     p = max(sizes)
@@ -192,7 +192,7 @@ def stack_operands(ops: Sequence[Operand], sketched: bool, layout: str = "auto")
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     dense_blocks = block_offsets = sketch_blocks = None
     diags = [torch.cat([op.diags[k] for op in ops]) for k in range(len(ops[0].diags))]
-    compiled = (fused.sketched_tile_usable if sketched else fused.tile_usable)(x, *diags[:1])
+    compiled = (compiled_tile.sketched_tile_usable if sketched else compiled_tile.tile_usable)(x, *diags[:1])
     if sketched and compiled:  # the compiled tile reads each graph's dense S_g and P_g
         factors = []
         sketch_blocks = _sketch_blocks(ops)
@@ -265,7 +265,7 @@ def tile_readouts(
 
     Two stacks in the sparse layout on the CPU (exact, or sketched with their
     ``sketch_blocks``) go through the compiled
-    :func:`fastgnn.gntk.fused.tile_readouts_fused` (graph by graph, in cache; with
+    :func:`fastgnn.gntk.compiled_tile.tile_readouts_fused` (graph by graph, in cache; with
     ``upper``, a diagonal tile of a symmetric Gram, only the pairs on or above the
     diagonal are computed, then mirrored).  Everything else (CUDA, the padded dense
     layout, no numba) runs the torch tile below, ``upper`` ignored.
@@ -276,10 +276,10 @@ def tile_readouts(
     fresh large tensor costs page faults that take longer than the arithmetic.
     """
     sketched = left.sketch_blocks is not None
-    usable = fused.sketched_tile_usable if sketched else fused.tile_usable
+    usable = compiled_tile.sketched_tile_usable if sketched else compiled_tile.tile_usable
     compiled = left.offsets is not None and right.offsets is not None and (len(left.factors) == 1 or sketched)
     if compiled and usable(left.x, right.x, *left.diags[:1], *right.diags[:1]):
-        return fused.tile_readouts_fused(left, right, num_blocks, num_mlp_layers, upper=upper)
+        return compiled_tile.tile_readouts_fused(left, right, num_blocks, num_mlp_layers, upper=upper)
     if left.sketch_blocks is not None or right.sketch_blocks is not None:
         raise ValueError("these stacks were made for the compiled sketched tile (no CSR factors), which cannot "
                          "run now (numba disabled or unavailable?); stack the operands again")
