@@ -24,32 +24,28 @@ stratified 10 folds): its whole Gram takes most of an hour per dtype on 2 cores.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import (
+    CONFIGS,
+    DATA_DIR,
+    RESULTS,
+    commit_line,
+    config_kwargs,
+    config_label,
+    fit_both,
+    load_dataset,
+    machine_line,
+    subset_indices,
+    write_csv,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
+from fastgnn import GNTK, datasets
+from fastgnn.evaluate import COARSE_C_GRID, svm_cv
 
-from gram_speed import commit_line, machine_line, write_csv  # noqa: E402
-
-from fastgnn import GNTK, datasets  # noqa: E402
-from fastgnn.evaluate import COARSE_C_GRID, cosine_normalize, scale_gram, svm_cv  # noqa: E402
-
-#: (num_layers, num_mlp_layers, scale, jk) per dataset: docs/gntk-results.md's best configurations.
-CONFIGS = {
-    "MUTAG": (2, 1, "uniform", True),
-    "PTC": (4, 1, "uniform", True),
-    "PROTEINS": (2, 3, "uniform", True),
-    "IMDBBINARY": (2, 3, "uniform", True),
-    "IMDBMULTI": (3, 2, "degree", True),
-    "NCI1": (4, 2, "uniform", True),
-    "COLLAB": (4, 2, "uniform", True),
-}
 FIELDS = ["dataset", "graphs", "config", "float64_gram_s", "float32_gram_s", "float32_vs_float64_rel",
           "acc_float64", "std_float64", "acc_float32", "std_float32", "acc_diff", "C_float64", "norm_float64",
           "C_float32", "norm_float32", "test_predictions_changed", "test_graphs", "threads", "commit"]
@@ -58,11 +54,11 @@ FIELDS = ["dataset", "graphs", "config", "float64_gram_s", "float32_gram_s", "fl
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default=",".join(CONFIGS))
-    ap.add_argument("--data-dir", default=str(REPO.parent / "shared" / "datasets" / "tu"))
+    ap.add_argument("--data-dir", default=str(DATA_DIR))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-iter", type=int, default=100_000, help="libsvm iteration cap (default 1e5)")
     ap.add_argument("--collab-graphs", type=int, default=1000)
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "float32_accuracy"))
+    ap.add_argument("--out", default=str(RESULTS / "float32_accuracy"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     commit = commit_line()
@@ -88,25 +84,20 @@ def main(argv=None) -> int:
 
 
 def _load(name: str, args):
-    if name == "COLLAB":
-        ds = datasets.synthetic_collab()
-        rng = np.random.default_rng(0)
-        keep = np.sort(rng.choice(len(ds.graphs), size=min(args.collab_graphs, len(ds.graphs)), replace=False))
-        sub = ds[keep]  # seeded stratified 10 folds of the subset
-        return sub.graphs, sub.y, sub.folds, f"COLLAB-sized subset ({len(sub)} of {len(ds)})"
-    if datasets.find(name, args.data_dir, cache_dir=args.data_dir) is None:
-        print(f"{name}: skipped, not found under {args.data_dir}")
+    ds = load_dataset(name, args.data_dir)
+    if ds is None:
         return None
-    ds = datasets.load(name, root=args.data_dir, cache_dir=args.data_dir, download=False)
+    if name == "COLLAB":
+        sub = ds[subset_indices(len(ds), args.collab_graphs)]  # seeded stratified 10 folds of the subset
+        return sub.graphs, sub.y, sub.folds, f"COLLAB-sized subset ({len(sub)} of {len(ds)})"
     return ds.graphs, ds.y, ds.folds, name
 
 
 def run(name: str, ds, args) -> dict:
     graphs, y, folds, label = ds
-    layers, mlp, scale, jk = CONFIGS[name]
     grams, seconds = {}, {}
     for dtype in (torch.float64, torch.float32):
-        est = GNTK(num_layers=layers, num_mlp_layers=mlp, scale=scale, jk=jk, dtype=dtype, progress=False)
+        est = GNTK(**config_kwargs(name), dtype=dtype, progress=False)
         t0 = time.perf_counter()
         grams[dtype] = np.asarray(est.fit_transform(graphs), dtype=np.float64)
         seconds[dtype] = time.perf_counter() - t0
@@ -116,7 +107,7 @@ def run(name: str, ds, args) -> dict:
     r64, r32 = res[torch.float64], res[torch.float32]
     changed, tested = _changed_predictions(k64, k32, y, folds, r64.C, r64.normalization, args.max_iter)
     return {
-        "dataset": label, "graphs": len(graphs), "config": f"L={layers} R={mlp} {scale} jk={'yes' if jk else 'no'}",
+        "dataset": label, "graphs": len(graphs), "config": config_label(name),
         "float64_gram_s": seconds[torch.float64], "float32_gram_s": seconds[torch.float32],
         "float32_vs_float64_rel": float(np.abs(k32 - k64).max() / np.abs(k64).max()),
         "acc_float64": 100 * r64.mean, "std_float64": 100 * r64.std, "acc_float32": 100 * r32.mean,
@@ -131,34 +122,6 @@ def _changed_predictions(k64, k32, y, folds, c, normalization, max_iter) -> tupl
     (normalisation, C), summed over the folds."""
     fit = fit_both(k64, k32, y, folds, c, normalization, max_iter)
     return fit["changed"], fit["tested"]
-
-
-def fit_both(k64, k32, y, folds, c, normalization, max_iter) -> dict:
-    """Both Grams (scaled, then normalised as the protocol does) fitted by one libsvm C-SVM per fold at
-    (``normalization``, ``c``) with ``max_iter`` (-1: no cap): ``changed`` test predictions between
-    them, ``tested`` graphs, ``right`` (correct predictions of each), ``iterations`` (libsvm's, per fit)."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.svm import SVC
-
-    def transform(k):
-        k = scale_gram(k)
-        return cosine_normalize(k) if normalization == "cosine" else k
-
-    grams = [transform(k64), transform(k32)]
-    fit = {"changed": 0, "tested": 0, "right": [0, 0], "iterations": []}
-    for tr, te in folds:
-        tr, te = np.asarray(tr), np.asarray(te)
-        preds = []
-        for k in grams:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)  # reported as ``iterations`` == max_iter
-                model = SVC(kernel="precomputed", C=c, max_iter=max_iter).fit(k[np.ix_(tr, tr)], y[tr])
-            fit["iterations"].append(int(np.max(model.n_iter_)))
-            preds.append(model.predict(k[np.ix_(te, tr)]))
-        fit["changed"] += int((preds[0] != preds[1]).sum())
-        fit["tested"] += len(te)
-        fit["right"] = [r + int((pred == y[te]).sum()) for r, pred in zip(fit["right"], preds)]
-    return fit
 
 
 if __name__ == "__main__":

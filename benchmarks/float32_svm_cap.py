@@ -13,39 +13,32 @@ prints the test predictions that differ, both accuracies and libsvm's iteration 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from common import BENCH_GNTK, DATA_DIR, fit_both, load_dataset
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from float32_accuracy import fit_both  # noqa: E402
-
-from fastgnn import GNTK, datasets  # noqa: E402
-from fastgnn.evaluate import scale_gram  # noqa: E402
+from fastgnn import GNTK
+from fastgnn.evaluate import scale_gram
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="NCI1")
-    ap.add_argument("--data-dir", default=str(REPO.parent / "shared" / "datasets" / "tu"))
+    ap.add_argument("--data-dir", default=str(DATA_DIR))
     ap.add_argument("--C", type=float, default=10 ** -0.25, help="float64's chosen C in float32_accuracy.py")
-    ap.add_argument("--layers", type=int, default=4)
-    ap.add_argument("--mlp", type=int, default=2)
+    ap.add_argument("--layers", type=int, default=BENCH_GNTK["num_layers"])
+    ap.add_argument("--mlp", type=int, default=BENCH_GNTK["num_mlp_layers"])
     ap.add_argument("--max-iter", type=int, default=100_000, help="the capped run's libsvm iteration cap")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    if datasets.find(args.dataset, args.data_dir, cache_dir=args.data_dir) is None:
-        print(f"{args.dataset}: not found under {args.data_dir}")
+    ds = load_dataset(args.dataset, args.data_dir)
+    if ds is None:
         return 1
-    ds = datasets.load(args.dataset, root=args.data_dir, cache_dir=args.data_dir, download=False)
-    grams = [scale_gram(np.asarray(GNTK(num_layers=args.layers, num_mlp_layers=args.mlp, scale="uniform", jk=True,
-                                        dtype=dt, progress=False).fit_transform(ds.graphs), dtype=np.float64))
+    config = dict(BENCH_GNTK, num_layers=args.layers, num_mlp_layers=args.mlp)
+    grams = [scale_gram(np.asarray(GNTK(**config, dtype=dt, progress=False).fit_transform(ds.graphs), dtype=np.float64))
              for dt in (torch.float64, torch.float32)]
     y = np.asarray(ds.y)
     print(f"{args.dataset}, L={args.layers} R={args.mlp} uniform jk, C={args.C:.4g}, raw; "

@@ -76,15 +76,10 @@ the machine, the commit and a table.
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
 import inspect
 import math
-import os
-import platform
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from functools import partial
@@ -92,29 +87,39 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import (
+    BENCH_GNTK,
+    DATA_DIR,
+    RESULTS,
+    commit_line,
+    load_dataset,
+    machine_line,
+    median_of,
+    pyplot,
+    save_figure,
+    seconds,
+    write_csv,
+)
 
 from fastgnn import GNTK, datasets
+from fastgnn.budget import default_max_memory, parse_memory
 from fastgnn.gntk import fused
 from fastgnn.gntk.colour import colour_classes_many
-from fastgnn.gntk.engine import (
+from fastgnn.gntk.pairwise import pair_readouts, prepare_many
+from fastgnn.gntk.plan import (
     compiled_tile_runs,
-    default_max_memory,
     plan_chunks,
     plan_tile_nodes,
     tile_nodes_for_budget,
 )
-from fastgnn.gntk.estimator import parse_memory
-from fastgnn.gntk.pairwise import pair_readouts, prepare_many
 from fastgnn.gntk.relu import ntk_step
 from fastgnn.gntk.tiles import stack_operands
-from fastgnn.io import atomic_path
 
-NUM_LAYERS = 4
-NUM_MLP_LAYERS = 2
+NUM_LAYERS = BENCH_GNTK["num_layers"]
+NUM_MLP_LAYERS = BENCH_GNTK["num_mlp_layers"]
 NUM_BLOCKS = NUM_LAYERS - 1
 RELU_LAYERS = NUM_BLOCKS * NUM_MLP_LAYERS
 ALL = ["MUTAG", "PTC", "PROTEINS", "NCI1", "IMDBBINARY", "IMDBMULTI", "COLLAB"]
-REPO = Path(__file__).resolve().parent.parent
 
 FIELDS = [
     "dataset", "graphs", "nodes", "max_nodes", "graph_pairs", "node_pairs", "engine_node_pairs", "classes",
@@ -139,7 +144,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(threads)
     dtype = {"float64": torch.float64, "float32": torch.float32}[args.dtype]
     names = [datasets.canonical_name(s) for s in args.datasets.split(",") if s.strip()]
-    data_dir = Path(args.data_dir) if args.data_dir else REPO.parent / "shared" / "datasets" / "tu"
+    data_dir = Path(args.data_dir)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     cuda = torch.cuda.is_available() and not args.no_cuda
@@ -162,14 +167,15 @@ def main(argv=None) -> int:
 
     rows = []
     for name in names:
-        ds = load_dataset(name, data_dir, dtype)
+        print(f"\n== {name}")
+        ds = load_dataset(name, data_dir, dtype=dtype)
         if ds is None:
             continue
         row = run_dataset(name, ds, args, dtype, probe_nodes, cuda)
         row.update(dtype=args.dtype, threads=threads, commit=commit.split()[0])
         rows.append(row)
         sys.stdout.flush()
-        write_csv(rows, out.with_suffix(".csv"))  # after every dataset: a long run keeps what it did
+        write_csv(rows, out.with_suffix(".csv"), FIELDS)  # after every dataset: a long run keeps what it did
         del ds
 
     if not rows:
@@ -180,23 +186,6 @@ def main(argv=None) -> int:
     plot(rows, out.with_suffix(".png"), header)
     print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.png')}")
     return 0
-
-
-# --------------------------------------------------------------------------- datasets
-
-
-def load_dataset(name: str, data_dir: Path, dtype):
-    if name == "COLLAB" and datasets.find("COLLAB", data_dir, cache_dir=data_dir) is None:
-        t0 = time.perf_counter()
-        ds = datasets.synthetic_collab(dtype=dtype)
-        print(f"\n== COLLAB: graph file absent under {data_dir}; using synthetic_collab() "
-              f"(COLLAB-sized, built in {time.perf_counter() - t0:.1f} s)")
-        return ds
-    if datasets.find(name, data_dir, cache_dir=data_dir) is None:
-        print(f"\n== {name}: skipped, no {name}/{name}.txt (nor TU files) under {data_dir}")
-        return None
-    print(f"\n== {name}")
-    return datasets.load(name, root=data_dir, cache_dir=data_dir, download=False, dtype=dtype)
 
 
 # --------------------------------------------------------------------------- one dataset
@@ -317,8 +306,7 @@ def interleaved(row, graphs, dtype, args) -> None:
     times = {False: [], "auto": []}
     for _ in range(args.ab_repeats):
         for compress in times:
-            est = GNTK(num_layers=NUM_LAYERS, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform", jk=True, dtype=dtype,
-                       progress=False, compress=compress, max_memory=args.budget)
+            est = GNTK(**BENCH_GNTK, dtype=dtype, progress=False, compress=compress, max_memory=args.budget)
             t0 = time.perf_counter()
             est.fit_transform(graphs)
             times[compress].append((time.perf_counter() - t0, est.time_))
@@ -334,8 +322,7 @@ def interleaved(row, graphs, dtype, args) -> None:
 def check(row, graphs, covered: np.ndarray, gram: np.ndarray, sizes, args, rng) -> None:
     """batched vs decoupled on a sample of the covered graphs (against the entries of the batched
     run's Gram ``gram``, float64 runs only); float32 vs float64 on up to ``--check-nodes`` nodes of them."""
-    kw = dict(num_layers=NUM_LAYERS, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform", jk=True, progress=False,
-              max_memory=args.budget, compress=False)
+    kw = dict(BENCH_GNTK, progress=False, max_memory=args.budget, compress=False)
     at = rng.choice(len(covered), size=min(args.check_graphs, len(covered)), replace=False)
     at.sort()
     k_dec = GNTK(method="decoupled", dtype=torch.float64, **kw).fit_transform([graphs[covered[t]] for t in at])
@@ -376,7 +363,7 @@ def tile(row, ops, sizes, tile_nodes, rng, dtype, args) -> None:
         # the engine runs the compiled tile: time its aggregation (same blocks and code as in the recursion)
         madds = fused.tile_aggregation_fused(st, st)
         t_agg = measure(lambda: fused.tile_aggregation_fused(st, st), args)
-        kind = "compiled, " + ("dense C·A blocks (BLAS)" if fused._side(st)[0] else "CSR row updates")
+        kind = "compiled, " + ("dense C·A blocks (BLAS)" if dense_blocks_used(st) else "CSR row updates")
     else:
         madds = 2 * 2 * nnz * m  # two arrays' worth as the compiled count: Σ and Θ, two products each
         t_agg = 2 * measure(lambda: aggregate(sigma), args)
@@ -397,7 +384,7 @@ def tile(row, ops, sizes, tile_nodes, rng, dtype, args) -> None:
         return time.perf_counter() - t0
 
     floor_once()
-    t_floor = median_of(floor_once, args)
+    t_floor = median_of(floor_once, args.repeats, args.max_seconds)
     row.update(agg_tile_nodes=m, agg_nnz=nnz, agg_kind=kind, agg_s=t_agg, agg_gflops=2 * madds / t_agg / 1e9,
                matmul_n=m, matmul_gflops=2 * m ** 3 / t_mm / 1e9, floor_tile_s=t_floor,
                floor_s=t_floor / (m * m) * row["node_pairs"] * RELU_LAYERS, floor_note=floor_note,
@@ -405,6 +392,12 @@ def tile(row, ops, sizes, tile_nodes, rng, dtype, args) -> None:
     print(f"  tile of {len(chunk)} graphs, M={m}, nnz(B)={nnz}: aggregation of Σ and Θ ({kind}) {t_agg * 1e3:.3g} ms = "
           f"{row['agg_gflops']:.3g} GFLOP/s (dense matmul [{m}x{m}]: {row['matmul_gflops']:.3g} GFLOP/s); "
           f"ntk_step ({floor_note}) {t_floor * 1e3:.3g} ms -> floor {row['floor_s']:.4g} s for the Gram")
+
+
+def dense_blocks_used(st) -> bool:
+    """Whether the compiled tile multiplies this stack by its dense ``C A`` blocks (BLAS) rather than by its
+    CSR rows: where it has them and they hold at most ``fused.DENSE_RATIO`` times the CSR's non-zeros."""
+    return st.dense_blocks is not None and st.dense_blocks.numel() <= fused.DENSE_RATIO * st.csr()[2].size
 
 
 def floor_step(sigma):
@@ -437,8 +430,7 @@ def batched(ds, sizes, device, dtype, plan, keep, compress, args, extrapolate=No
     last = {}
 
     def run(graphs):
-        est = GNTK(num_layers=NUM_LAYERS, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform", jk=True,
-                   device=device, dtype=dtype, progress=False, compress=compress,
+        est = GNTK(**BENCH_GNTK, device=device, dtype=dtype, progress=False, compress=compress,
                    max_memory=args.budget if device == "cpu" else args.max_memory)
         _sync(device)
         t0 = time.perf_counter()
@@ -514,7 +506,7 @@ def _prepare(graphs, dtype, compress):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return prepare_many(graphs, num_blocks=NUM_BLOCKS, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform",
+        return prepare_many(graphs, num_blocks=NUM_BLOCKS, num_mlp_layers=NUM_MLP_LAYERS, scale=BENCH_GNTK["scale"],
                             method="decoupled", sketch_size=None, sketch_kind="ams", seed=0, dtype=dtype, device="cpu",
                             compress=compress)
     finally:
@@ -528,41 +520,7 @@ def _sync(device) -> None:
 
 def measure(fn, args) -> float:
     """Median seconds of ``fn()`` over ``--repeats`` runs; one run when repeating would exceed --max-seconds."""
-
-    def once():
-        t0 = time.perf_counter()
-        fn()
-        return time.perf_counter() - t0
-
-    return median_of(once, args)
-
-
-def median_of(once, args) -> float:
-    times = [once()]
-    if times[0] * args.repeats <= args.max_seconds:
-        times += [once() for _ in range(args.repeats - 1)]
-    return statistics.median(times)
-
-
-def machine_line(threads: int) -> str:
-    return (f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
-            f"{os.cpu_count()} CPUs; python {platform.python_version()}, torch {torch.__version__}, "
-            f"{threads} torch thread(s) (torch.get_num_threads()={torch.get_num_threads()}, "
-            f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})")
-
-
-def commit_line() -> str:
-    """Short HEAD, and whether the library sources differ from it (others may be editing them)."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "HEAD", "--", "src"], cwd=REPO, capture_output=True,
-                               text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    if not dirty:
-        return head
-    return f"{head} (+ uncommitted changes under src/, diff sha1 {hashlib.sha1(dirty.encode()).hexdigest()[:10]})"
+    return median_of(lambda: seconds(fn), args.repeats, args.max_seconds)
 
 
 COLUMNS = [  # (header, key, format)
@@ -615,20 +573,8 @@ def print_table(rows) -> None:
           "speedup: uncompressed over compressed gram / fit_transform seconds")
 
 
-def write_csv(rows, path: Path, fields=FIELDS) -> None:
-    """``rows`` (dicts) as a CSV of ``fields``, floats to 6 significant digits, written atomically."""
-    with atomic_path(path, ".csv") as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items() if k in fields})
-
-
 def plot(rows, path: Path, header) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     series = [("decoupled per pair (extrapolated)", "decoupled_gram_s_extrapolated", None),
               ("batched CPU, nodes", "batched_cpu_s", "batched_cpu_how"),
@@ -658,11 +604,7 @@ def plot(rows, path: Path, header) -> None:
     ax.set_title("GNTK Gram time, L=4, R=2, jk, uniform; hatched = extrapolated", fontsize=10)
     ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.suptitle("\n".join(header), fontsize=6)
-    fig.tight_layout()
-    with atomic_path(path, ".png") as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
+    save_figure(fig, path, "\n".join(header), fontsize=6)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -670,8 +612,7 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--datasets", default=",".join(ALL),
                    help="comma-separated; COLLAB is synthetic_collab() when its graph file is absent")
-    p.add_argument("--data-dir", default=None,
-                   help="folder holding NAME/NAME.txt (default: ../shared/datasets/tu from the repository root)")
+    p.add_argument("--data-dir", default=str(DATA_DIR), help="folder holding NAME/NAME.txt")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     p.add_argument("--sample-pairs", type=int, default=200, help="random graph pairs timed for decoupled")
     p.add_argument("--max-seconds", type=float, default=180.0,
@@ -691,7 +632,7 @@ def _parser() -> argparse.ArgumentParser:
                         "run whole only); the ab_* columns")
     p.add_argument("--check-graphs", type=int, default=60, help="graphs of the batched-vs-decoupled check")
     p.add_argument("--check-nodes", type=int, default=20000, help="most nodes of the float32-vs-float64 check")
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "gram_speed"),
+    p.add_argument("--out", default=str(RESULTS / "gram_speed"),
                    help="output path without suffix: writes OUT.csv and OUT.png")
     return p
 

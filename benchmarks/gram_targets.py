@@ -16,25 +16,24 @@ medians of repeats on the smaller sets.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import platform
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from common import BENCH_GNTK, DATA_DIR, RESULTS, load_dataset, write_csv
+
 TARGETS = {"IMDBBINARY": 10.0, "NCI1": 300.0, "COLLAB": 3600.0}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="IMDBBINARY,NCI1,COLLAB")
-    ap.add_argument("--data-dir", default=str(REPO.parent / "shared" / "datasets" / "tu"))
+    ap.add_argument("--data-dir", default=str(DATA_DIR))
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "gram_targets.csv"))
+    ap.add_argument("--out", default=str(RESULTS / "gram_targets.csv"))
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -49,7 +48,7 @@ def main(argv=None) -> int:
         row["target_seconds"] = TARGETS.get(name)
         row["met"] = row["target_seconds"] is None or row["seconds"] < row["target_seconds"]
         rows.append(row)
-        _write_csv(Path(args.out), rows)  # after each dataset: an interrupted run keeps what it measured
+        write_csv(rows, Path(args.out))  # after each dataset: an interrupted run keeps what it measured
         print(f"{name:>11}: {row['graphs']} graphs, {row['seconds']:.1f} s (target {row['target_seconds']} s), "
               f"{row['node_pairs_per_s']:.3g} node pairs/s, peak RSS {row['peak_rss_gb']:.2f} GB, "
               f"{row['threads']} threads", flush=True)
@@ -58,24 +57,15 @@ def main(argv=None) -> int:
     return 0
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    from fastgnn.io import atomic_path
-
-    with atomic_path(path, ".csv") as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-
-
 def _measure(name: str, data_dir: str, threads: int) -> dict:
     import torch
 
-    from fastgnn import GNTK, datasets
+    from fastgnn import GNTK, environment
 
     torch.set_num_threads(threads)
-    data = datasets.synthetic_collab() if name == "COLLAB" else datasets.load(name, root=data_dir, download=False)
+    data = load_dataset(name, data_dir)
     sizes = [g.num_nodes for g in data.graphs]
-    est = GNTK(num_layers=4, num_mlp_layers=2, jk=True, scale="uniform", progress=False)
+    est = GNTK(**BENCH_GNTK, progress=False)
     t0 = time.perf_counter()
     gram = est.fit_transform(data)
     seconds = time.perf_counter() - t0
@@ -85,7 +75,7 @@ def _measure(name: str, data_dir: str, threads: int) -> dict:
         "node_pairs_per_s": total * (total + 1) / 2 / seconds,
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "threads": threads, "finite": bool(torch.isfinite(torch.as_tensor(gram)).all()),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "torch": torch.__version__,
+        "machine": environment.describe(),
     }
 
 

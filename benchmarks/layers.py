@@ -42,12 +42,11 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
+from common import REPO, RESULTS, commit_line, machine_line, pyplot, save_figure, seconds, write_csv
 
-REPO = Path(__file__).resolve().parents[1]
 PLANETOID_DIR = REPO.parent / "shared" / "datasets" / "planetoid"
 
 LAYERS = [
@@ -78,9 +77,6 @@ def main(argv=None) -> int:
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from gram_speed import commit_line, machine_line, write_csv
-
     torch.set_num_threads(args.threads)
     sizes = [1000, 10000] if args.quick else [int(float(s)) for s in args.sizes.split(",")]
     repeats = 3 if args.quick else args.repeats
@@ -145,11 +141,11 @@ def worker(spec: dict) -> dict:
         clear()
         layer(x, graph).sum().backward()
 
-    first = _timed(epoch)  # warm-up (PyG's cache fills here)
+    first = seconds(epoch)  # warm-up (PyG's cache fills here)
     clear()  # the previous epoch's gradients are freed before the baseline, not inside the epoch
     peak = epoch_peak_bytes(epoch)
     repeats = max(1, min(spec["repeats"], int(spec["max_seconds"] // max(first, 1e-9))))
-    times = [_timed(epoch) for _ in range(repeats)]
+    times = [seconds(epoch) for _ in range(repeats)]
     return {"nodes": int(x.shape[0]), "edges": int(edge_index.shape[1]), "in_channels": int(x.shape[1]),
             "time_s": statistics.median(times), "repeats": repeats, "peak_mb": peak / 2**20}
 
@@ -211,12 +207,6 @@ def _status_kb(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def _timed(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
 # --- the graphs ------------------------------------------------------------------------------
 
 
@@ -269,14 +259,9 @@ def _fmt(v) -> str:
 
 def plot(rows, path: Path, header) -> None:
     """Grouped bars per graph (log scale): time per epoch and peak memory per epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    from fastgnn.io import atomic_path
-
+    plt = pyplot()
     graphs = list(dict.fromkeys(r["graph"] for r in rows))
     fig, axes = plt.subplots(2, 1, figsize=(max(8, 2.2 * len(graphs)), 8))
     width = 0.8 / len(LAYERS)
@@ -291,11 +276,7 @@ def plot(rows, path: Path, header) -> None:
         ax.set_xticks(np.arange(len(graphs)), graphs)
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(fontsize=8, ncol=2)
-    fig.suptitle("\n".join(header), fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path, ".png") as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
+    save_figure(fig, path, "\n".join(header), fontsize=7)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -308,7 +289,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dense-max-nodes", type=int, default=10000, help="largest N for the dense layers")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="N = 1e3, 1e4 only, 3 repeats, no Planetoid rows")
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "layers"), help="path without suffix")
+    p.add_argument("--out", default=str(RESULTS / "layers"), help="path without suffix")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     return p
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import shutil
 import sys
 import threading
@@ -40,10 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-REPO = Path(__file__).resolve().parents[1]
-# run as a script, this file's folder heads sys.path and its `distributed.py` would shadow Dask's
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+from common import BENCH_GNTK, REPO, RESULTS, command_line
 
 
 def status_kb(pid: int, field: str) -> int | None:
@@ -92,7 +88,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--graphs", type=int, default=20_000, help="a seeded random subset of this many graphs")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--num-layers", type=int, default=4)
+    ap.add_argument("--num-layers", type=int, default=BENCH_GNTK["num_layers"])
     ap.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     ap.add_argument("--data-out", default=str(REPO.parent / "molhiv_outofcore"),
                     help="folder for gram.npy and readouts.npy (large: 40 n^2 bytes; outside the repo)")
@@ -106,14 +102,15 @@ def main(argv=None) -> int:
 
     import psutil
 
+    from fastgnn import environment
     from fastgnn.datasets.molhiv_like import molhiv_like
     from fastgnn.distributed import cluster_client, fit_transform_to_disk
     from fastgnn.distributed.tiles import pack
     from fastgnn.gntk import GNTK
 
-    results = Path(args.results or REPO / "benchmarks" / "results" / f"molhiv_outofcore_{args.graphs}.json")
+    results = Path(args.results or RESULTS / f"molhiv_outofcore_{args.graphs}.json")
     out = Path(args.data_out) / f"n{args.graphs}"
-    command = f"nice -n {os.nice(0)} " + " ".join(map(shlex.quote, [sys.executable, *sys.argv]))
+    command = command_line()
     t_all = time.perf_counter()
     data = molhiv_like()  # the 20,000-graph set, seed 0
     generate = time.perf_counter() - t_all
@@ -143,7 +140,8 @@ def main(argv=None) -> int:
     worker_pids: set[int] = set()
     sampler = Sampler(pids, args.sample)
     sampler.start()
-    est = GNTK(num_layers=args.num_layers, num_mlp_layers=2, scale="uniform", jk=True,
+    config = dict(BENCH_GNTK, num_layers=args.num_layers)
+    est = GNTK(**config,
                dtype={"float32": torch.float32, "float64": torch.float64}[args.dtype], executor="dask",
                checkpoint_dir=str(out / "checkpoints") if args.checkpoint else None, progress=True)
     with cluster_client(args.workers) as client:
@@ -180,7 +178,7 @@ def main(argv=None) -> int:
         "dataset": {"graphs": len(graphs), "avg_nodes": float(nodes.mean()), "node_pairs": node_pairs,
                     "rows": float(rows.sum()), "row_pairs": row_pairs,
                     "rows_per_node": float(rows.sum() / nodes.sum())},
-        "settings": {"num_layers": args.num_layers, "num_mlp_layers": 2, "scale": "uniform", "jk": True,
+        "settings": {**config,
                      "dtype": args.dtype, "workers": args.workers, "threads_per_worker": 1,
                      "checkpoint": args.checkpoint, "max_memory": "auto"},
         "seconds": {"generate_20000": generate, "cluster_startup": startup, "total": total, "kernel_tiles": kernel,
@@ -193,7 +191,7 @@ def main(argv=None) -> int:
         "load_average_1min": {"min": min(load), "median": float(np.median(load)), "max": max(load),
                               "series": sampler.load},
         "gram_finite": diag_ok,
-        "machine": {"cpus": os.cpu_count(), "torch": torch.__version__},
+        "machine": {**environment.machine(), **environment.versions()},
     }
     results.parent.mkdir(parents=True, exist_ok=True)
     tmp = results.with_suffix(".json.tmp")

@@ -40,24 +40,21 @@ Writes ``--out``.csv (columns method, N, b, seconds_aggregate, seconds_pair) and
 from __future__ import annotations
 
 import argparse
-import csv
-import os
-import platform
 import sys
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import BENCH_GNTK, RESULTS, machine_line, pyplot, save_figure, write_csv
 
 from fastgnn.complexity import fit_exponent, time_call
-from fastgnn.complexity.operations import random_graph as _random_graph
+from fastgnn.complexity.sweeps.common import random_graph as _random_graph
 from fastgnn.gntk.aggregate import aggregate_decoupled, aggregate_kron, aggregate_sketch, sketch_matrix
 from fastgnn.gntk.pairwise import pair_readouts, prepare
-from fastgnn.io import atomic_path
 
-NUM_LAYERS = 4
-NUM_MLP_LAYERS = 2
+NUM_LAYERS = BENCH_GNTK["num_layers"]
+NUM_MLP_LAYERS = BENCH_GNTK["num_mlp_layers"]
 NUM_TAGS = 4
 #: sp.kron goes through COO (int64 row, int64 col, float64 data) then CSR (float64 data,
 #: int32/int64 indices): about 40 bytes per stored entry at the peak.
@@ -132,12 +129,7 @@ def main(argv=None) -> int:
             note = "b >= N: the pair is aggregated exactly (S = I)" if b >= n else ""
             rows.append(_row(f"sketch b={spec}", n, b, t_agg, t_pair, note))
 
-    with atomic_path(out.with_suffix(".csv"), ".csv") as tmp, open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["method", "N", "b", "seconds_aggregate", "seconds_pair"])
-        for r in rows:
-            w.writerow([r["method"], r["N"], "" if r["b"] is None else r["b"],
-                        f"{r['seconds_aggregate']:.6e}", f"{r['seconds_pair']:.6e}"])
+    write_csv(rows, out.with_suffix(".csv"))
 
     slopes = fit_slopes(rows)
     print()
@@ -152,12 +144,6 @@ def main(argv=None) -> int:
 
 
 # --------------------------------------------------------------------------- pieces
-
-
-def machine_line(threads: int) -> str:
-    return (f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
-            f"{os.cpu_count()} CPUs; python {platform.python_version()}, torch {torch.__version__}, "
-            f"{threads} torch thread(s) (torch.get_num_threads()={torch.get_num_threads()})")
 
 
 def random_graph(n: int, p: float, gen: torch.Generator):
@@ -177,7 +163,7 @@ def _depth() -> dict:
 
 
 def _prepare(graph, method: str, b):
-    return prepare(graph, num_blocks=NUM_LAYERS - 1, num_mlp_layers=NUM_MLP_LAYERS, scale="uniform",
+    return prepare(graph, num_blocks=NUM_LAYERS - 1, num_mlp_layers=NUM_MLP_LAYERS, scale=BENCH_GNTK["scale"],
                    method=method, sketch_size=b, sketch_kind="ams", seed=0, dtype=torch.float64,
                    device="cpu")
 
@@ -215,11 +201,7 @@ def fit_slopes(rows) -> dict:
 
 
 def plot(rows, slopes, path: Path, machine: str, args) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), sharex=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, kind, title in zip(axes, ("aggregate", "pair"),
@@ -242,11 +224,7 @@ def plot(rows, slopes, path: Path, machine: str, args) -> None:
         ax.set_title(title, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8, title="fitted above the overhead floor; dotted: predicted", title_fontsize=7)
-    fig.suptitle(f"GNTK per-pair cost vs N (density p={args.density})\n{machine}", fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path, ".png") as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
+    save_figure(fig, path, f"GNTK per-pair cost vs N (density p={args.density})\n{machine}", fontsize=8)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -264,7 +242,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="skip kron where one timing is extrapolated to take longer")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "pair_scaling"),
+    p.add_argument("--out", default=str(RESULTS / "pair_scaling"),
                    help="output path without suffix: writes OUT.csv and OUT.png")
     return p
 

@@ -21,7 +21,7 @@ self-diagonals, excluded).  A torch-tile configuration whose first run exceeds `
 runs once (its ``repeats`` column says so).  Also per b: the compiled tile's largest entry
 difference from the torch tile's Gram over its largest entry (``compiled_vs_torch_rel``: the
 same kernel, should be ~1e-13), the sketched Gram's relative error against the exact one, the
-cost model's predicted sketched/exact ratio (``fastgnn.gntk.estimator.sketch_cost_ratio``) and
+cost model's predicted sketched/exact ratio (``fastgnn.gntk.plan.sketch_cost_ratio``) and
 whether ``GNTK`` warned that sketching will not pay.
 
 Writes ``--out``.csv and ``--out``_run.txt (the command, machine, load averages, commit, table).
@@ -33,10 +33,6 @@ Writes ``--out``.csv and ``--out``_run.txt (the command, machine, load averages,
 from __future__ import annotations
 
 import argparse
-import csv
-import os
-import platform
-import shlex
 import statistics
 import sys
 import time
@@ -45,14 +41,25 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import (
+    BENCH_GNTK,
+    DATA_DIR,
+    RESULTS,
+    command_line,
+    commit_line,
+    load_average,
+    load_dataset,
+    machine_line,
+    subset_indices,
+    write_csv,
+)
 
 from fastgnn import GNTK, datasets
 from fastgnn.gntk import fused
-from fastgnn.gntk.engine import sketch_cost_ratio
-from fastgnn.io import atomic_path, save_text
+from fastgnn.gntk.plan import sketch_cost_ratio
+from fastgnn.io import save_text
 
-REPO = Path(__file__).resolve().parent.parent
-KW = dict(num_layers=4, num_mlp_layers=2, jk=True, scale="uniform", progress=False)
+KW = dict(BENCH_GNTK, progress=False)
 FIELDS = ["dataset", "graphs", "mean_nodes", "max_nodes", "b", "sketched_graphs", "repeats",
           "exact_s", "exact_gram_s", "exact_nodes_s", "exact_nodes_gram_s",
           "torch_tile_s", "torch_tile_gram_s", "torch_tile_repeats", "compiled_tile_s", "compiled_tile_gram_s",
@@ -65,22 +72,24 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     sizes = [int(b) for b in args.sizes.split(",")]
-    lines = [f"command: {' '.join(shlex.quote(a) for a in ['python', *sys.argv])}",
-             f"started {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; load average {_load()}",
+    lines = [f"command: {command_line()}",
+             f"started {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; load average {load_average()}",
              machine_line(args.threads), f"commit: {commit_line()}", ""]
     print("\n".join(lines), flush=True)
     rows = []
     for name in args.datasets.split(","):
         graphs = load(name, args)
+        if graphs is None:
+            continue
         rows += run_dataset(name, graphs, sizes, args)
         write(rows, lines, args)
-    lines.append(f"finished {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; load average {_load()}")
+    lines.append(f"finished {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; load average {load_average()}")
     write(rows, lines, args)
     return 0
 
 
-def load(name: str, args) -> list:
-    rng = np.random.default_rng(args.seed)
+def load(name: str, args) -> list | None:
+    """The graphs of ``name`` (all, or a seeded random ``--graphs`` / ``--collab-graphs``); None when absent."""
     if name == "COLLAB150":
         t0 = time.perf_counter()
         graphs = list(datasets.synthetic_collab())
@@ -90,11 +99,11 @@ def load(name: str, args) -> list:
               f"average {np.mean([g.num_nodes for g in graphs]):.1f} nodes", flush=True)
         k = args.collab_graphs
     else:
-        graphs = list(datasets.load(name, root=Path(args.data_dir), download=False, progress=False))
-        k = args.graphs
-    if k and k < len(graphs):
-        graphs = [graphs[i] for i in np.sort(rng.choice(len(graphs), k, replace=False))]
-    return graphs
+        data = load_dataset(name, args.data_dir)
+        if data is None:
+            return None
+        graphs, k = list(data), args.graphs
+    return [graphs[i] for i in subset_indices(len(graphs), k or None, args.seed)]
 
 
 def run_dataset(name, graphs, sizes, args) -> list[dict]:
@@ -108,7 +117,7 @@ def run_dataset(name, graphs, sizes, args) -> list[dict]:
     times = {c: [] for c in configs}
     grams = {}
     warned = {}
-    load_before = _load()
+    load_before = load_average()
     for r in range(args.repeats):
         for c, kw in configs.items():
             if c.startswith("torch") and r and times[c][0][0] > args.max_seconds:
@@ -149,7 +158,7 @@ def run_dataset(name, graphs, sizes, args) -> list[dict]:
             "warned": warned[f"compiled_{b}"],
             "compiled_vs_torch_rel": rel(grams[f"compiled_{b}"], grams[f"torch_{b}"]),
             "sketch_vs_exact_rel": rel(grams[f"compiled_{b}"], grams["exact"]),
-            "load_before": load_before, "load_after": _load(),
+            "load_before": load_before, "load_after": load_average(),
         })
     return rows
 
@@ -181,12 +190,7 @@ def table(rows) -> str:
 
 def write(rows, lines, args) -> None:
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out.with_suffix(".csv"), ".csv") as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=FIELDS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    write_csv(rows, out.with_suffix(".csv"), FIELDS)
     text = "\n".join([*lines, "", table(rows), "",
                       "gram s: GNTK.time_ (the Gram alone, median); exact: compress='auto'; "
                       "exact nodes: compress=False; torch tile: the sketched kernel as before "
@@ -194,23 +198,6 @@ def write(rows, lines, args) -> None:
                       "x/compiled: seconds of x over the compiled sketched tile's (> 1: the sketch is faster)"])
     save_text(out.parent / (out.name + "_run.txt"), text + "\n")
     print("\n" + table(rows), flush=True)
-
-
-def _load() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
-
-
-def machine_line(threads: int) -> str:
-    return (f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
-            f"python {platform.python_version()}, torch {torch.__version__}, {threads} torch thread(s), "
-            f"numba kernels {'on' if fused.available() else 'OFF'}")
-
-
-def commit_line() -> str:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from gram_speed import commit_line as line
-
-    return line()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -225,8 +212,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="a torch-tile configuration whose first run takes longer runs once")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-dir", default=str(REPO.parent / "shared" / "datasets" / "tu"))
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "sketch_speed"))
+    p.add_argument("--data-dir", default=str(DATA_DIR))
+    p.add_argument("--out", default=str(RESULTS / "sketch_speed"))
     return p
 
 

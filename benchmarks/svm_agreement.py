@@ -1,6 +1,6 @@
 """The path solver against libsvm run without an iteration cap, on the benchmark datasets (issue 11).
 
-For each dataset at its configuration (``benchmarks/model_selection.py``'s ``CONFIGS``), the Gram,
+For each dataset at its configuration (``benchmarks/common.py``'s ``CONFIGS``), the Gram,
 then for the paper protocol's chosen (normalisation, C) — found by the path solver on the whole
 120-value grid, or given by ``--C-index`` — and the two grid values either side of it, on every
 fold: the path solver's test predictions (its path run up to the largest of these C, which gives
@@ -22,24 +22,17 @@ uncapped fits at the five values of C.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+from common import FOLDED, add_config_arguments, commit_line, config_grams, config_label, header_lines, write_csv
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVC
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from gram_speed import commit_line, machine_line, write_csv  # noqa: E402
-from model_selection import CONFIGS, config_gram  # noqa: E402
-
-from fastgnn import datasets  # noqa: E402
-from fastgnn.evaluate import DEFAULT_C_GRID, cosine_normalize, scale_gram, svm_cv  # noqa: E402
-from fastgnn.model_selection import svm_path  # noqa: E402
+from fastgnn.evaluate import DEFAULT_C_GRID, cosine_normalize, scale_gram, svm_cv
+from fastgnn.model_selection import svm_path
 
 FIELDS = ["dataset", "config", "normalization", "C_index", "C", "chosen", "same_predictions", "test_graphs",
           "fraction_same", "path_acc", "libsvm_acc", "max_fold_acc_diff", "path_s", "libsvm_s",
@@ -104,28 +97,21 @@ def uncapped_rows(name: str, config: str, data, gram, norm: str, g_star: int, pa
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--datasets", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
-    ap.add_argument("--data-dir", default=str(REPO.parent / "shared" / "datasets" / "tu"))
-    ap.add_argument("--cache", default=str(REPO / "runs" / "grams"))
+    add_config_arguments(ap, datasets=FOLDED, out="svm_agreement")
     ap.add_argument("--C-index", action="append", default=[], metavar="NAME=INDEX:NORM",
                     help="use this grid index and normalisation instead of running the paper protocol")
     ap.add_argument("--paper-libsvm", action="store_true", help="also the whole paper protocol with libsvm")
     ap.add_argument("--paper-only", action="store_true",
                     help="with --paper-libsvm: only the two paper protocols, not the uncapped libsvm fits")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "svm_agreement"))
     args = ap.parse_args(argv)
     if args.paper_only and not args.paper_libsvm:
         ap.error("--paper-only needs --paper-libsvm (without it there would be nothing to compare)")
     given = {s.split("=")[0]: (int(s.split("=")[1].split(":")[0]), s.split(":")[1]) for s in args.C_index}
-    print(machine_line(args.threads), flush=True)
-    print(commit_line(), flush=True)
+    print("\n".join(header_lines(args.threads)), flush=True)
     rows = []
-    for name in args.datasets:
-        data = datasets.load(name, root=args.data_dir, progress=False)
-        gram = config_gram(name, data, Path(args.cache) if args.cache else None)
+    for name, data, gram in config_grams(args):
         y = np.asarray(data.y)
-        config = "L{} R{} {} jk{}".format(*CONFIGS[name][:3], int(CONFIGS[name][3]))
+        config = config_label(name)
         paper, libsvm_choice = {}, ""
         if name in given:
             g_star, norm = given[name]

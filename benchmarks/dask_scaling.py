@@ -24,16 +24,20 @@ float64, colour classes on (GNTK's defaults), it measures:
 * **workers busy**: the fraction of the Dask run's wall time x workers spent inside tile tasks
   (Dask's task stream), which separates slower tiles from idle workers, and the seconds before the
   first tile started (the scatter of the operands and the first submissions);
-* **bytes**: pickled operands x workers (scattered once) and the blocks sent back (8 bytes x
-  readouts x entries of the tiles); **peak RSS** of the client and of each worker (``ru_maxrss``).
+* **bytes**: the pickled operands (``fastgnn.distributed.tiles.pack``) and plan x workers (scattered
+  once) and the blocks sent back (8 bytes x readouts x entries of the tiles); **peak RSS** of the
+  client and of each worker (``ru_maxrss``).
 
-Writes ``--out`` (CSV, default benchmarks/results/distributed.csv) and prints a table.
+Writes ``--out`` (CSV, default benchmarks/results/distributed.csv: this script was ``distributed.py``
+before issue 20, and its results keep that name) and prints a table.
+
+    .venv/bin/python benchmarks/dask_scaling.py
+    .venv/bin/python benchmarks/dask_scaling.py --datasets NCI1 --graphs NCI1=100 --rounds 1 --out /tmp/dask.csv
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import os
 import pickle
@@ -44,31 +48,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-REPO = Path(__file__).resolve().parents[1]
-# run as a script, this file's folder heads sys.path and its name would shadow Dask's `distributed`
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+from common import BENCH_GNTK, DATA_DIR, RESULTS, load_dataset, subset_indices, write_csv
 
 
 def peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def subset(data, k: int, seed: int = 0):
-    graphs = data.graphs if hasattr(data, "graphs") else list(data)
-    if k >= len(graphs):
-        return graphs
-    idx = np.sort(np.random.default_rng(seed).choice(len(graphs), k, replace=False))
-    return [graphs[i] for i in idx]
-
-
-def load(name: str, k: int):
-    from fastgnn import datasets
-
-    if name == "COLLAB":
-        return subset(datasets.synthetic_collab(), k)
-    return subset(datasets.load(name, root=REPO.parent / "shared" / "datasets" / "tu", download=False,
-                                progress=False), k)
+def load(name: str, k: int, data_dir=DATA_DIR) -> list:
+    """A seeded random ``k`` of the dataset's graphs (COLLAB: the COLLAB-sized synthetic set)."""
+    graphs = load_dataset(name, data_dir).graphs
+    return [graphs[i] for i in subset_indices(len(graphs), k)]
 
 
 def dask_tile_nodes(ops, default: int, workers: int, per_worker: int) -> int:
@@ -84,20 +74,23 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="torch threads of the in-process runs")
     ap.add_argument("--chunks-per-worker", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=2, help="interleaved repeats of the three runs (medians)")
-    ap.add_argument("--num-layers", type=int, default=4)
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "distributed.csv"))
+    ap.add_argument("--num-layers", type=int, default=BENCH_GNTK["num_layers"])
+    ap.add_argument("--data-dir", default=str(DATA_DIR))
+    ap.add_argument("--out", default=str(RESULTS / "distributed.csv"))
     args = ap.parse_args(argv)
 
     from distributed import get_task_stream
 
     import fastgnn.gntk.engine as engine
+    from fastgnn.budget import default_max_memory
     from fastgnn.distributed import DaskTiles, cluster_client
-    from fastgnn.distributed.tiles import _Operands
+    from fastgnn.distributed.tiles import pack
     from fastgnn.gntk import GNTK
+    from fastgnn.gntk.plan import plan_tile_nodes, plan_tiles
 
     torch.set_num_threads(args.threads)
     sizes = dict(kv.split("=") for kv in args.graphs.split(",") if kv)
-    kw = dict(num_blocks=args.num_layers - 1, num_mlp_layers=2, sketched=False)
+    kw = dict(num_blocks=args.num_layers - 1, num_mlp_layers=BENCH_GNTK["num_mlp_layers"], sketched=False)
     rows_out = []
     cm = cluster_client(args.workers)  # LocalCluster(n x 1 thread, processes, 127.0.0.1, no dashboard)
     client = cm.__enter__()
@@ -105,13 +98,13 @@ def main(argv=None) -> int:
     print(f"cluster start-up: {startup:.1f} s ({args.workers} workers x 1 thread)", flush=True)
     try:
         for name in args.datasets.split(","):
-            graphs = load(name, int(sizes.get(name, 10**9)))
-            est = GNTK(num_layers=args.num_layers, num_mlp_layers=2)
+            graphs = load(name, int(sizes.get(name, 10**9)), args.data_dir)
+            est = GNTK(num_layers=args.num_layers, num_mlp_layers=kw["num_mlp_layers"])
             t = time.perf_counter()
             ops = est.fit(graphs).fitted_
             prepare = time.perf_counter() - t
             itemsize = ops[0].x.element_size()
-            default = engine.plan_tile_nodes(ops, None, engine.default_max_memory(), itemsize, kw["num_blocks"],
+            default = plan_tile_nodes(ops, None, default_max_memory(), itemsize, kw["num_blocks"],
                                              sketched=False)
             dtn = dask_tile_nodes(ops, default, args.workers, args.chunks_per_worker)
             warm = ops[:8]
@@ -140,12 +133,12 @@ def main(argv=None) -> int:
                                 if s["action"] == "compute") / (args.workers * t))
             local_default, local_same, dask_s = (float(np.median(runs[k])) for k in ("local_default", "local_same",
                                                                                       "dask"))
-            plan = engine.plan_tiles(ops, None, dtn)
+            plan = plan_tiles(ops, None, dtn)
             n_nodes = np.array([op.num_nodes for op in ops], dtype=np.float64)
             n_rows = np.array([op.num_rows for op in ops], dtype=np.float64)
             node_pairs = (n_nodes.sum() ** 2 + (n_nodes ** 2).sum()) / 2
             row_pairs = (n_rows.sum() ** 2 + (n_rows ** 2).sum()) / 2
-            operand_bytes = len(pickle.dumps(_Operands.of(ops, None, plan), protocol=5))
+            operand_bytes = len(pickle.dumps((pack(ops), plan), protocol=5))
             block_bytes = 8 * (kw["num_blocks"] + 1) * sum(len(plan.row_chunks[i]) * len(plan.col_chunks[j])
                                                            for i, j in plan.tiles)
             worker_rss = client.run(peak_rss)
@@ -155,7 +148,7 @@ def main(argv=None) -> int:
                 "local_threads": args.threads, "rounds": args.rounds, "prepare_s": prepare,
                 "default_tile_nodes": default,
                 "dask_tile_nodes": dtn, "dask_tiles": len(plan.tiles),
-                "default_tiles": len(engine.plan_tiles(ops, None, default).tiles),
+                "default_tiles": len(plan_tiles(ops, None, default).tiles),
                 "local_default_s": local_default, "local_same_plan_s": local_same, "dask_s": dask_s,
                 "cluster_startup_s": startup, "dask_warmup_s": warmup,
                 "all_runs_s": " ".join(f"{k}={','.join(f'{v:.2f}' for v in vs)}" for k, vs in runs.items()),
@@ -183,13 +176,8 @@ def main(argv=None) -> int:
                   f"{row['worker_peak_rss_max'] / 2**20:.0f} MiB", flush=True)
     finally:
         cm.__exit__(None, None, None)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows_out[0]))
-        w.writeheader()
-        w.writerows(rows_out)
-    print(f"wrote {out}")
+    write_csv(rows_out, Path(args.out))
+    print(f"wrote {args.out}")
     return 0
 
 
