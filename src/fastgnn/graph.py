@@ -6,18 +6,25 @@ edge appears once in each direction), ``x`` is the ``[N, F]`` node-feature
 matrix and ``y`` the graph's label.  A :class:`GraphDataset` holds graphs,
 integer labels ``y`` in ``0..C-1``, the 10 cross-validation ``folds`` and a
 name.
+
+Converters build Graphs from networkx, PyG, SciPy and NumPy; :func:`as_graph_list` turns whatever a
+user passes as "graphs" (a list of any of these, a PyG ``Batch``, a :class:`GraphDataset`) into a
+checked list of Graphs, as the GNTK estimator reads its input, and :func:`check_categories` refuses
+graphs one-hot encoded over different categories.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-__all__ = ["Graph", "GraphDataset", "from_networkx", "to_networkx", "from_pyg", "from_numpy", "from_scipy"]
+__all__ = ["Graph", "GraphDataset", "from_networkx", "to_networkx", "from_pyg", "from_numpy", "from_scipy",
+           "as_graph_list", "is_single_graph", "check_categories"]
 
 
 @dataclass(eq=False)
@@ -464,6 +471,98 @@ def from_numpy(adj, x=None, y=None) -> Graph:
     if not np.issubdtype(a.dtype, np.number) and a.dtype != bool:
         raise ValueError(f"adjacency must be numeric, got dtype {a.dtype}")
     return from_scipy(a.astype(np.float64), x, y)
+
+
+def as_graph_list(X, what: str) -> list[Graph]:
+    """``X`` as a list of :class:`Graph`, each checked to be one the GNTK is defined on.
+
+    ``X``: a list of :class:`Graph`, networkx graphs or PyG ``Data`` objects (converted by
+    :func:`from_networkx` / :func:`from_pyg`), a PyG ``Batch``, or anything with a ``graphs``
+    attribute (a :class:`GraphDataset`).  Refused, with a message saying what to do: one graph, an
+    array, a node-classification dataset (:class:`fastgnn.datasets.NodeData`), no graphs, a graph with
+    0 nodes, a directed graph, edge weights other than 1.  ``what`` (``"fit"``, ``"transform"``)
+    starts each message.  O(total edges) besides the conversions.
+    """
+    if _is_node_data(X):
+        raise ValueError(f"{what}: {X.name} is a node-classification dataset (one graph whose nodes are "
+                         "labelled); the GNTK compares whole graphs: give a graph dataset (MUTAG, PROTEINS, ...) "
+                         "or a list of graphs")
+    if isinstance(X, (np.ndarray, torch.Tensor)) or is_single_graph(X):
+        kind = "one graph" if is_single_graph(X) else f"a {type(X).__name__} of shape {tuple(X.shape)}"
+        raise TypeError(f"{what}: X is {kind}, but the GNTK takes a list of graphs (fastgnn.Graph, networkx "
+                        "or PyG Data); an adjacency matrix converts with fastgnn.from_numpy or from_scipy")
+    if hasattr(X, "graphs"):
+        X = X.graphs
+    elif hasattr(X, "to_data_list") and hasattr(X, "num_graphs"):  # a PyG Batch
+        X = from_pyg(X)
+    graphs = list(X)
+    if not graphs:
+        raise ValueError(f"{what}: no graphs given")
+    out = []
+    for i, g in enumerate(graphs):
+        if not isinstance(g, Graph):
+            if hasattr(g, "nodes") and hasattr(g, "is_directed"):  # networkx
+                try:
+                    g = from_networkx(g)
+                except ValueError as e:
+                    raise ValueError(f"{what}: graph {i}: {e}; convert the list with fastgnn.from_networkx("
+                                     "graphs, node_attr=...) first, so every graph gets the same columns") from None
+            elif hasattr(g, "edge_index") and hasattr(g, "num_nodes"):  # PyG Data
+                try:
+                    g = from_pyg(g)
+                except ValueError as e:
+                    raise ValueError(f"{what}: graph {i}: {e}; convert the data with fastgnn.from_pyg(..., "
+                                     "ignore_edge_attr=True) first if dropping them is meant") from None
+            else:
+                raise TypeError(f"{what}: item {i} is a {type(g).__name__}, expected fastgnn.Graph, a networkx "
+                                "graph or a PyG Data")
+        if g.num_nodes == 0:
+            raise ValueError(f"{what}: graph {i} has 0 nodes; the GNTK of an empty graph is undefined")
+        if g.directed:
+            raise ValueError(f"{what}: graph {i} is directed; the GNTK (Du et al. 2019) is defined on undirected "
+                             "graphs: symmetrise it yourself (networkx: g.to_undirected(); PyG: "
+                             "torch_geometric.utils.to_undirected), or build the Graph with directed=False to read "
+                             "each edge both ways")
+        if g.weighted:
+            raise ValueError(f"{what}: graph {i} has edge weights other than 1; the GNTK (Du et al. 2019) is "
+                             "defined on unweighted graphs: drop them (graph.edge_weight = None) if the structure "
+                             "alone is meant (the GNN layers take edge_weight)")
+        out.append(g)
+    return out
+
+
+def is_single_graph(X) -> bool:
+    """Whether ``X`` is one graph (a Graph, a networkx graph, a PyG ``Data`` but not a ``Batch``);
+    a PyG dataset also answers to ``edge_index``, but iterates over its graphs."""
+    if isinstance(X, Graph) or (hasattr(X, "nodes") and hasattr(X, "is_directed")):
+        return True
+    try:
+        from torch_geometric.data import Data
+    except ImportError:
+        return hasattr(X, "edge_index") and hasattr(X, "num_nodes") and not hasattr(X, "__len__")
+    return isinstance(X, Data) and not hasattr(X, "to_data_list")
+
+
+def check_categories(graphs: list[Graph], fitted: list[Graph] | None, what: str) -> None:
+    """Refuse graphs one-hot encoded over different categories (their feature columns would mean
+    different things, and the kernel would compare unrelated values without a word)."""
+    reference = (fitted or graphs)[0].meta.get("categories")
+    for i, g in enumerate(graphs):
+        cats = g.meta.get("categories")
+        if cats != reference:
+            against = "the fitted graphs'" if fitted else "graph 0's"
+            raise ValueError(
+                f"{what}: graph {i} was one-hot encoded over the categories {cats}, {against} over {reference}: "
+                "the same feature column would mean different things. Convert the graphs together "
+                "(fastgnn.from_networkx(graphs, node_attr=...)) or pass categories=<the fitted graphs' "
+                "graph.meta['categories']> when converting new ones")
+
+
+def _is_node_data(X) -> bool:
+    """Whether ``X`` is a :class:`fastgnn.datasets.NodeData` (one graph with labelled nodes), without
+    importing the datasets (which import this module): an instance exists only once its module is loaded."""
+    node = sys.modules.get("fastgnn.datasets.node")
+    return node is not None and isinstance(X, node.NodeData)
 
 
 def _symmetric(edge_index: torch.Tensor, n: int, weight=None) -> bool:

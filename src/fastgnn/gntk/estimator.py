@@ -30,7 +30,7 @@ from fastgnn.gntk.params import DTYPES, KERNEL_PARAMS, METHODS, PARAMETER_CONSTR
 from fastgnn.gntk.plan import SKETCH_PAYS_BELOW, plan_tile_nodes, sketch_cost_ratio
 from fastgnn.gntk.recursion import combine_readouts
 from fastgnn.gram import cosine
-from fastgnn.graph import Graph
+from fastgnn.graph import Graph, as_graph_list, check_categories
 
 __all__ = ["GNTK", "METHODS", "NotFittedGNTKError"]
 
@@ -179,8 +179,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def fit(self, X, y=None) -> GNTK:
         """Prepare the graphs ``X`` the kernel is taken against (``y`` is ignored).  O(n N³)."""
         self._check_params()
-        graphs = _as_graph_list(X, "fit")
-        _check_categories(graphs, None, "fit")
+        graphs = as_graph_list(X, "fit")
+        check_categories(graphs, None, "fit")
         if self.sketch_size is not None:
             _warn_if_sketch_will_not_pay(graphs, int(self.sketch_size), self.num_blocks, self.num_mlp_layers)
         self.graphs_ = graphs
@@ -197,8 +197,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise NotFittedGNTKError("GNTK is not fitted: call fit(graphs) first")
         self._check_params()
         fitted = self._current_operands()
-        graphs = _as_graph_list(X, "transform")
-        _check_categories(graphs, self.graphs_, "transform")
+        graphs = as_graph_list(X, "transform")
+        check_categories(graphs, self.graphs_, "transform")
         new = self._prepare(graphs, fitted)
         parts = self._readouts(new, fitted)
         gram = combine_readouts(parts, self.num_layers, self.jk)
@@ -410,86 +410,6 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             if symmetric:
                 out[:, j, i] = r
         return out
-
-
-def _as_graph_list(X, what: str) -> list[Graph]:
-    """``X`` as a list of :class:`Graph`, each checked to be one the GNTK is defined on."""
-    from fastgnn.datasets.node import NodeData
-    from fastgnn.graph import from_networkx, from_pyg
-
-    if isinstance(X, NodeData):
-        raise ValueError(f"{what}: {X.name} is a node-classification dataset (one graph whose nodes are "
-                         "labelled); the GNTK compares whole graphs: give a graph dataset (MUTAG, PROTEINS, ...) "
-                         "or a list of graphs")
-    if isinstance(X, (np.ndarray, torch.Tensor)) or _is_single_graph(X):
-        kind = "one graph" if _is_single_graph(X) else f"a {type(X).__name__} of shape {tuple(X.shape)}"
-        raise TypeError(f"{what}: X is {kind}, but the GNTK takes a list of graphs (fastgnn.Graph, networkx "
-                        "or PyG Data); an adjacency matrix converts with fastgnn.from_numpy or from_scipy")
-    if hasattr(X, "graphs"):
-        X = X.graphs
-    elif hasattr(X, "to_data_list") and hasattr(X, "num_graphs"):  # a PyG Batch
-        X = from_pyg(X)
-    graphs = list(X)
-    if not graphs:
-        raise ValueError(f"{what}: no graphs given")
-    out = []
-    for i, g in enumerate(graphs):
-        if not isinstance(g, Graph):
-            if hasattr(g, "nodes") and hasattr(g, "is_directed"):  # networkx
-                try:
-                    g = from_networkx(g)
-                except ValueError as e:
-                    raise ValueError(f"{what}: graph {i}: {e}; convert the list with fastgnn.from_networkx("
-                                     "graphs, node_attr=...) first, so every graph gets the same columns") from None
-            elif hasattr(g, "edge_index") and hasattr(g, "num_nodes"):  # PyG Data
-                try:
-                    g = from_pyg(g)
-                except ValueError as e:
-                    raise ValueError(f"{what}: graph {i}: {e}; convert the data with fastgnn.from_pyg(..., "
-                                     "ignore_edge_attr=True) first if dropping them is meant") from None
-            else:
-                raise TypeError(f"{what}: item {i} is a {type(g).__name__}, expected fastgnn.Graph, a networkx "
-                                "graph or a PyG Data")
-        if g.num_nodes == 0:
-            raise ValueError(f"{what}: graph {i} has 0 nodes; the GNTK of an empty graph is undefined")
-        if g.directed:
-            raise ValueError(f"{what}: graph {i} is directed; the GNTK (Du et al. 2019) is defined on undirected "
-                             "graphs: symmetrise it yourself (networkx: g.to_undirected(); PyG: "
-                             "torch_geometric.utils.to_undirected), or build the Graph with directed=False to read "
-                             "each edge both ways")
-        if g.weighted:
-            raise ValueError(f"{what}: graph {i} has edge weights other than 1; the GNTK (Du et al. 2019) is "
-                             "defined on unweighted graphs: drop them (graph.edge_weight = None) if the structure "
-                             "alone is meant (the GNN layers take edge_weight)")
-        out.append(g)
-    return out
-
-
-def _is_single_graph(X) -> bool:
-    """Whether ``X`` is one graph (a Graph, a networkx graph, a PyG ``Data`` but not a ``Batch``);
-    a PyG dataset also answers to ``edge_index``, but iterates over its graphs."""
-    if isinstance(X, Graph) or (hasattr(X, "nodes") and hasattr(X, "is_directed")):
-        return True
-    try:
-        from torch_geometric.data import Data
-    except ImportError:
-        return hasattr(X, "edge_index") and hasattr(X, "num_nodes") and not hasattr(X, "__len__")
-    return isinstance(X, Data) and not hasattr(X, "to_data_list")
-
-
-def _check_categories(graphs: list[Graph], fitted: list[Graph] | None, what: str) -> None:
-    """Refuse graphs one-hot encoded over different categories (their feature columns would mean
-    different things, and the kernel would compare unrelated values without a word)."""
-    reference = (fitted or graphs)[0].meta.get("categories")
-    for i, g in enumerate(graphs):
-        cats = g.meta.get("categories")
-        if cats != reference:
-            against = "the fitted graphs'" if fitted else "graph 0's"
-            raise ValueError(
-                f"{what}: graph {i} was one-hot encoded over the categories {cats}, {against} over {reference}: "
-                "the same feature column would mean different things. Convert the graphs together "
-                "(fastgnn.from_networkx(graphs, node_attr=...)) or pass categories=<the fitted graphs' "
-                "graph.meta['categories']> when converting new ones")
 
 
 #: how :func:`_self_kernel_message` names the graphs of the rows and of the columns
