@@ -1,6 +1,7 @@
 """What the benchmark scripts share: their header lines (machine, commit, command, load), CSV
-writing, timing medians, dataset loading, the Grams of the configuration table, and the
-configuration tables themselves.
+writing, plotting, timing medians, dataset loading, the configuration tables (the benchmark GNTK,
+each dataset's best configuration) and those configurations' Grams, and one libsvm comparison of
+two Grams (the float32 scripts').
 
 Every script in ``benchmarks/`` imports it by its plain name (``from common import ...``): run as
 a script, a file's own folder heads ``sys.path``.  At module level it imports only the standard
@@ -59,9 +60,9 @@ def machine_line(threads: int | None = None) -> str:
     import torch
 
     from fastgnn import environment
-    from fastgnn.gntk import fused
+    from fastgnn.gntk import compiled_tile
 
-    line = f"machine: {environment.describe()}; numba kernels {'on' if fused.available() else 'OFF'}"
+    line = f"machine: {environment.describe()}; numba kernels {'on' if compiled_tile.available() else 'OFF'}"
     if threads is not None and threads != torch.get_num_threads():
         line += f"; {threads} thread(s) for this run's jobs"
     return line

@@ -42,7 +42,7 @@ jk, uniform scale, ``--dtype`` (float64), it measures
   representative tile (a random chunk of graphs of the torch tile's size at the
   budget, capped at 1 GiB's worth: the probe holds [M, M] arrays; stacked by
   ``stack_operands``) by the code the engine runs: where the compiled
-  tile runs, ``fused.tile_aggregation_fused`` (its BLAS products on the dense
+  tile runs, ``compiled_tile.tile_aggregation_fused`` (its BLAS products on the dense
   ``C A`` blocks or its CSR row updates, block by block as in the recursion),
   else the torch tile's two sparse (or batched dense) products per array;
   2 FLOPs per multiply-add (a dense block counted as p² per column), next to
@@ -53,7 +53,7 @@ jk, uniform scale, ``--dtype`` (float64), it measures
   ReLU maps.  ``batched / floor`` says how close the batched engine comes.  **floor
   compressed**: the same per pair, over the class pairs;
   With numba installed ``ntk_step`` is the one-pass kernel of
-  ``fastgnn.gntk.fused`` and the CPU engine runs the compiled tile (``engine`` column);
+  ``fastgnn.gntk.compiled_tile`` and the CPU engine runs the compiled tile (``engine`` column);
 * **accuracy** (``--no-check`` skips it): batched vs decoupled (``GNTK(method="decoupled")``)
   on ``--check-graphs`` random graphs of those the batched run covered, as the
   largest entry difference over the largest entry (float64: should be ~1e-15,
@@ -103,7 +103,7 @@ from common import (
 
 from fastgnn import GNTK, datasets
 from fastgnn.budget import default_max_memory, parse_memory
-from fastgnn.gntk import fused
+from fastgnn.gntk import compiled_tile
 from fastgnn.gntk.colour import colour_classes_many
 from fastgnn.gntk.pairwise import pair_readouts, prepare_many
 from fastgnn.gntk.plan import (
@@ -257,7 +257,7 @@ def run_dataset(name, ds, args, dtype, probe_nodes, cuda) -> dict:
     ops = None  # free the operands before the batched runs
 
     # batched
-    row["engine"] = "compiled tile (numba)" if fused.available() else "torch tiles"
+    row["engine"] = "compiled tile (numba)" if compiled_tile.available() else "torch tiles"
     order = rng.permutation(n)  # the random subset both runs extrapolate from, when they do
     keep = np.sort(order[: int(np.searchsorted(np.cumsum(sizes[order]), args.subset_nodes)) + 1])
     keep = keep if total > args.subset_nodes else None
@@ -359,10 +359,10 @@ def tile(row, ops, sizes, tile_nodes, rng, dtype, args) -> None:
         return sigma
 
     sigma = aggregate(st.x @ st.x.T)  # Σ after the first aggregation: realistic values for the ReLU maps
-    if st.offsets is not None and fused.tile_usable(st.x, *st.diags[:1]):
+    if st.offsets is not None and compiled_tile.tile_usable(st.x, *st.diags[:1]):
         # the engine runs the compiled tile: time its aggregation (same blocks and code as in the recursion)
-        madds = fused.tile_aggregation_fused(st, st)
-        t_agg = measure(lambda: fused.tile_aggregation_fused(st, st), args)
+        madds = compiled_tile.tile_aggregation_fused(st, st)
+        t_agg = measure(lambda: compiled_tile.tile_aggregation_fused(st, st), args)
         kind = "compiled, " + ("dense C·A blocks (BLAS)" if dense_blocks_used(st) else "CSR row updates")
     else:
         madds = 2 * 2 * nnz * m  # two arrays' worth as the compiled count: Σ and Θ, two products each
@@ -396,8 +396,8 @@ def tile(row, ops, sizes, tile_nodes, rng, dtype, args) -> None:
 
 def dense_blocks_used(st) -> bool:
     """Whether the compiled tile multiplies this stack by its dense ``C A`` blocks (BLAS) rather than by its
-    CSR rows: where it has them and they hold at most ``fused.DENSE_RATIO`` times the CSR's non-zeros."""
-    return st.dense_blocks is not None and st.dense_blocks.numel() <= fused.DENSE_RATIO * st.csr()[2].size
+    CSR rows: where it has them and they hold at most ``compiled_tile.DENSE_RATIO`` times the CSR's non-zeros."""
+    return st.dense_blocks is not None and st.dense_blocks.numel() <= compiled_tile.DENSE_RATIO * st.csr()[2].size
 
 
 def floor_step(sigma):

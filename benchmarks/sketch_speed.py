@@ -11,8 +11,9 @@ num_mlp_layers = 2, jk, uniform scale, float64, ``--threads`` torch threads, it 
 * **exact**: ``sketch_size=None`` with the default ``compress="auto"`` (colour classes where a
   graph has fewer than its nodes): what a user gets without sketching;
 * **exact nodes**: ``compress=False``, the exact kernel on nodes (the sketched kernel runs on nodes);
-* for each b of ``--sizes``: **torch tile** (``fused.SKETCHED_TILE = False``: the sketched tiles on
-  the torch tile as before, its ReLU steps fused as before) and **compiled tile** (the default now).
+* for each b of ``--sizes``: **torch tile** (``compiled_tile.config_context(sketched_tile=False)``: the
+  sketched tiles on the torch tile as before, its ReLU steps fused as before) and **compiled tile** (the
+  default now).
 
 Every configuration runs ``--repeats`` times, interleaved round by round (so that a change of load
 hits all of them alike); the medians are reported, of the whole ``fit_transform`` (``*_s``) and of
@@ -55,7 +56,7 @@ from common import (
 )
 
 from fastgnn import GNTK, datasets
-from fastgnn.gntk import fused
+from fastgnn.gntk import compiled_tile
 from fastgnn.gntk.plan import sketch_cost_ratio
 from fastgnn.io import save_text
 
@@ -122,16 +123,13 @@ def run_dataset(name, graphs, sizes, args) -> list[dict]:
         for c, kw in configs.items():
             if c.startswith("torch") and r and times[c][0][0] > args.max_seconds:
                 continue  # too slow to repeat: one run
-            fused.SKETCHED_TILE = not c.startswith("torch")
-            try:
+            with compiled_tile.config_context(sketched_tile=not c.startswith("torch")):
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     est = GNTK(**kw)
                     t0 = time.perf_counter()
                     gram = est.fit_transform(graphs)
                     total = time.perf_counter() - t0
-            finally:
-                fused.SKETCHED_TILE = True
             times[c].append((total, est.time_))
             if r == 0:
                 grams[c] = gram
@@ -194,7 +192,7 @@ def write(rows, lines, args) -> None:
     text = "\n".join([*lines, "", table(rows), "",
                       "gram s: GNTK.time_ (the Gram alone, median); exact: compress='auto'; "
                       "exact nodes: compress=False; torch tile: the sketched kernel as before "
-                      "(fused.SKETCHED_TILE=False); compiled: now",
+                      "(compiled_tile sketched_tile=False); compiled: now",
                       "x/compiled: seconds of x over the compiled sketched tile's (> 1: the sketch is faster)"])
     save_text(out.parent / (out.name + "_run.txt"), text + "\n")
     print("\n" + table(rows), flush=True)
