@@ -25,10 +25,11 @@ from fastgnn.gntk import GNTK
 from fastgnn.gntk.params import DTYPES, options
 from fastgnn.model_selection.protocols import PROTOCOLS
 from fastgnn.model_selection.solvers import DEFAULT_C_GRID, SOLVERS
+from fastgnn.nn.models import GRAPH_MODELS, NODE_MODELS
 from fastgnn.reproduce import reproduce
 from fastgnn.reproduce.settings import Settings
 from fastgnn.search import DEFAULT_GRID, gntk_search
-from fastgnn.train.experiment import NODE_DEFAULTS, run_node_experiment
+from fastgnn.train.experiment import run_node_experiment
 
 
 def subparser(command: str) -> argparse.ArgumentParser:
@@ -104,7 +105,10 @@ def test_train_and_reproduce_defaults_are_the_library_ones():
     node = defaults(run_node_experiment)
     assert action("train", "fanouts").default == ",".join(map(str, node["fanouts"]))
     assert action("train", "patience").default == node["patience"]
-    assert all(str(d["patience"]) in action("train", "patience").help for d in NODE_DEFAULTS.values())
+    assert all(f"default {cls.training_defaults['patience']};" in action("train", "patience").help
+               for cls in NODE_MODELS.values())
+    assert all(f"(default {cls.training_defaults['batch_size']})" in action("train", "batch_size").help
+               for cls in GRAPH_MODELS.values())
     sbm = defaults(datasets.sbm)
     for dest, key in (("nodes", "num_nodes"), ("classes", "num_classes"), ("features", "num_features"),
                       ("avg_degree", "avg_degree"), ("homophily", "homophily"),

@@ -3,8 +3,8 @@
 Node classification (GCN, dense GCN, GAT, dense self-attention on Cora, CiteSeer or a generated
 SBM graph) over seeds, full batch or mini-batch SGD with neighbour sampling; or graph
 classification (GIN, GCN) by 10-fold CV.  The models are the registry's
-(:data:`fastgnn.nn.models.NODE_MODELS`, ``GRAPH_MODELS``), their training defaults the papers'
-(:data:`fastgnn.train.experiment.NODE_DEFAULTS`, ``GRAPH_DEFAULTS``); the other defaults are
+(:data:`fastgnn.nn.models.NODE_MODELS`, ``GRAPH_MODELS``), their training defaults the papers',
+held by each model class (``training_defaults``); the other defaults are
 those of :func:`~fastgnn.train.experiment.run_node_experiment`,
 :func:`~fastgnn.train.experiment.run_graph_experiment` and :func:`fastgnn.datasets.sbm`.
 """
@@ -20,17 +20,11 @@ import torch
 from fastgnn import datasets
 from fastgnn.cli.common import add_common, graph_dataset_names, print_json, versions
 from fastgnn.io import save_json
-from fastgnn.nn.models import GRAPH_MODELS, NODE_MODELS
+from fastgnn.nn.models import GRAPH_MODELS, MODEL_NAMES, NODE_MODELS
 from fastgnn.train import parse_fanouts
-from fastgnn.train.experiment import (
-    GRAPH_DEFAULTS,
-    MODEL_NAMES,
-    NODE_DEFAULTS,
-    run_graph_experiment,
-    run_node_experiment,
-)
+from fastgnn.train.experiment import run_graph_experiment, run_node_experiment
 
-__all__ = ["add_subparser", "run"]
+__all__ = ["add_subparser", "run", "training_default"]
 
 _NODE = {k: p.default for k, p in inspect.signature(run_node_experiment).parameters.items()}
 _GRAPH = {k: p.default for k, p in inspect.signature(run_graph_experiment).parameters.items()}
@@ -39,7 +33,6 @@ _SBM = {k: p.default for k, p in inspect.signature(datasets.sbm).parameters.item
 
 def add_subparser(subparsers):
     """Register ``train``; its ``func`` is :func:`run`."""
-    patience = ", ".join(sorted({str(d["patience"]) for d in NODE_DEFAULTS.values()}))
     t = subparsers.add_parser(
         "train", help="train a GNN (node classification, or graph classification by 10-fold CV)",
         description="Train a GNN: GCN / dense GCN / GAT / dense self-attention node classifiers on "
@@ -52,7 +45,7 @@ def add_subparser(subparsers):
     t.add_argument("--sgd", action="store_true", help="mini-batch SGD with neighbour sampling (node datasets)")
     t.add_argument("--batch-size", type=int, default=None,
                    help=f"seed nodes per SGD step (default {_NODE['batch_size']}), or graphs per batch "
-                        f"(default {GRAPH_DEFAULTS['batch_size']})")
+                        f"(default {training_default(GRAPH_MODELS, 'batch_size')})")
     fanouts = ",".join(map(str, _NODE["fanouts"]))
     t.add_argument("--fanouts", default=fanouts, help=f"neighbours sampled per node at each hop (default {fanouts})")
     t.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: the paper's, per model)")
@@ -62,6 +55,7 @@ def add_subparser(subparsers):
     t.add_argument("--seed", type=int, default=_NODE["first_seed"], help=f"first seed (default {_NODE['first_seed']})")
     t.add_argument("--lr", type=float, default=None, help="learning rate (default: the paper's)")
     t.add_argument("--weight-decay", type=float, default=None, help="L2 weight decay (default: the paper's)")
+    patience = training_default(NODE_MODELS, "patience")
     t.add_argument("--patience", type=int, default=_NODE["patience"],
                    help=f"early-stopping patience in epochs (default {patience}; 0 turns early stopping off)")
     t.add_argument("--normalize-features", action=argparse.BooleanOptionalAction,
@@ -146,3 +140,8 @@ def run(args) -> int:
     if args.out:
         print(f"wrote {info['out']}")
     return 0
+
+
+def training_default(registry: dict, key: str) -> str:
+    """The models' training default ``key`` for a help text: its value, or its distinct values (``"100, 200"``)."""
+    return ", ".join(dict.fromkeys(str(cls.training_defaults[key]) for cls in registry.values()))
