@@ -107,3 +107,15 @@ def tile_switches():
 
     with compiled_tile.config_context():
         yield compiled_tile.set_config
+
+
+def assert_moved(module: str, old: str, new) -> None:
+    """``module.old`` (a deprecation alias) is ``new``, with a ``DeprecationWarning`` naming it; an
+    unknown name is still an ``AttributeError``."""
+    import importlib
+
+    mod = importlib.import_module(module)
+    with pytest.warns(DeprecationWarning, match=rf"{module}\.{old} is deprecated.*use "):
+        assert getattr(mod, old) is new
+    with pytest.raises(AttributeError):
+        mod.no_such_name  # noqa: B018

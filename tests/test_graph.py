@@ -198,3 +198,38 @@ def test_from_networkx_direction_weights_attributes():
     assert both.meta["categories"] == {"element": (1, 6)}
     with pytest.raises(ValueError, match="not among the categories"):
         from_networkx(h, node_attr="element", categories={"element": (1, 8)}, drop_attrs=True)
+
+
+def test_as_graph_list_reads_what_users_pass():
+    """Graph lists, GraphDataset, networkx graphs and PyG-like Data are read as a list of Graphs; one
+    graph, an array, a node dataset, nothing, an empty, directed or weighted graph are refused."""
+    import networkx as nx
+
+    from fastgnn.datasets import sbm
+    from fastgnn.graph import as_graph_list, check_categories, is_single_graph
+
+    g = path_graph(3)
+    assert as_graph_list([g, g], "fit") == [g, g]
+    ds = GraphDataset([g, path_graph(4)], [0, 1], name="two")
+    assert as_graph_list(ds, "fit") == list(ds.graphs)
+    (converted,) = as_graph_list([nx.path_graph(3)], "fit")
+    assert converted.num_nodes == 3 and converted.num_edges == 4
+    assert is_single_graph(g) and is_single_graph(nx.path_graph(2)) and not is_single_graph([g])
+    for bad, kind, match in (
+        (g, TypeError, "X is one graph"),
+        (np.eye(3), TypeError, "ndarray of shape"),
+        (sbm(num_nodes=30, num_classes=2, seed=0), ValueError, "node-classification dataset"),
+        ([], ValueError, "no graphs given"),
+        ([Graph(torch.zeros(2, 0, dtype=torch.long), 0, torch.zeros(0, 1))], ValueError, "0 nodes"),
+        ([Graph(torch.tensor([[0], [1]]), 2, torch.ones(2, 1), directed=True)], ValueError, "is directed"),
+        ([Graph(torch.tensor([[0, 1], [1, 0]]), 2, torch.ones(2, 1), edge_weight=torch.tensor([2.0, 2.0]))],
+         ValueError, "edge weights other than 1"),
+        ([object()], TypeError, "item 0 is a object"),
+    ):
+        with pytest.raises(kind, match=match):
+            as_graph_list(bad, "fit")
+    a, b = path_graph(2), path_graph(2)
+    a.meta["categories"], b.meta["categories"] = ["C", "N"], ["C", "O"]
+    check_categories([a, a], None, "fit")
+    with pytest.raises(ValueError, match="transform: graph 0 was one-hot encoded over the categories"):
+        check_categories([b], [a], "transform")

@@ -15,9 +15,14 @@ Each old name still works, with a ``DeprecationWarning`` naming its new home.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastgnn import budget
 from fastgnn.deprecation import moved, warn_moved
-from fastgnn.gntk.outofcore import BAND_BYTES, DiskGram
+from fastgnn.gram import BAND_BYTES as _BAND_BYTES  # the default below; BAND_BYTES itself is a deprecated alias
+
+if TYPE_CHECKING:
+    from fastgnn.gntk.outofcore import DiskGram
 
 __all__ = ["fit_transform_to_disk", "tile_budget", "transformed_grams"]
 
@@ -28,7 +33,7 @@ __getattr__ = moved(__name__, {"gram_bytes": "fastgnn.budget:gram_bytes",
                                "DiskGram": "fastgnn.gntk.outofcore:DiskGram"})
 
 
-def fit_transform_to_disk(estimator, X, out_dir, *, band_bytes: int = BAND_BYTES) -> DiskGram:
+def fit_transform_to_disk(estimator, X, out_dir, *, band_bytes: int = _BAND_BYTES) -> DiskGram:
     """Deprecated: ``estimator.fit_transform_to_disk(X, out_dir, band_bytes=band_bytes)``
     (:meth:`fastgnn.gntk.GNTK.fit_transform_to_disk`)."""
     warn_moved("fastgnn.distributed.fit_transform_to_disk", "GNTK.fit_transform_to_disk")

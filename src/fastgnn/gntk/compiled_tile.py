@@ -455,7 +455,7 @@ def _one_blas_thread():
     "Detect OpenMP Loop and this application may hang" and may indeed deadlock; on one thread
     each call runs on its caller's thread.  The limit once covered only tiles with dense
     blocks, so a sparse tile's (large) start product went multi-threaded from inside the
-    ``prange`` (seen on PROTEINS with 2 threads); ``tests/test_fused.py`` checks stderr.
+    ``prange`` (seen on PROTEINS with 2 threads); ``tests/gntk/test_compiled_tile.py`` checks stderr.
 
     The threadpoolctl controller is made once: making one inspects every loaded
     library (milliseconds, more than a small tile takes).

@@ -58,7 +58,7 @@ CHOICES: dict[str, tuple] = {
 }
 
 #: scikit-learn's ``_parameter_constraints`` of :class:`~fastgnn.gntk.GNTK` (one entry per
-#: ``__init__`` argument; ``tests/test_estimator.py`` checks that they match)
+#: ``__init__`` argument; ``tests/gntk/test_estimator.py`` checks that they match)
 PARAMETER_CONSTRAINTS: dict[str, list] = {
     "num_layers": [Interval(Integral, 2, None, closed="left")],
     "num_mlp_layers": [Interval(Integral, 1, None, closed="left")],

@@ -64,7 +64,7 @@ __all__ = [
 #: whose freed blocks the next tile's shapes do not always reuse.  The loop calls
 #: ``malloc_trim`` after each tile; measured over whole runs the peak resident
 #: growth is 8–9.4 tiles (with the earlier, allocating ReLU maps, 7 live arrays).
-#: Hence 10.  ``tests/test_engine.py`` checks a child process's peak RSS against
+#: Hence 10.  ``tests/gntk/test_engine.py`` checks a child process's peak RSS against
 #: the budget.
 LIVE_TILES = 10
 

@@ -23,7 +23,6 @@ from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
 from fastgnn import GNTK, Graph, datasets, from_networkx
-from fastgnn.budget import parse_memory
 from fastgnn.gntk import params
 
 
@@ -73,13 +72,6 @@ def test_dtype_by_name_or_torch_dtype():
     a = GNTK(dtype="float32").fit_transform(g)
     b = GNTK(dtype=torch.float32).fit_transform(g)
     assert np.array_equal(a, b)
-
-
-def test_parse_memory():
-    assert parse_memory("2GB") == 2e9 and parse_memory("512MiB") == 512 * 2**20 and parse_memory(10) == 10.0
-    for bad in ("lots", "-1GB", 0, -5, "1e400"):
-        with pytest.raises(ValueError, match="max_memory"):
-            parse_memory(bad)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")

@@ -4,7 +4,7 @@ worker and client failures; the out-of-core Gram; the CLI's --workers.
 One LocalCluster of 2 single-threaded worker processes on 127.0.0.1 serves the module (its start
 costs a few seconds); each test enters ``with Client(cluster):``.  The references are in-process
 runs of the same estimator with the same ``max_memory`` (the same tile plan): the engine there is
-checked against independent computations in test_engine.py and test_gntk*.py.
+checked against independent computations in tests/gntk/.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A finite-width GNN whose empirical NTK tends to the GNTK, and a dense reference GNTK.
 
-Used only by ``tests/test_gntk_finite_width.py`` as an independent check of
+Used only by ``tests/gntk/test_finite_width.py`` as an independent check of
 ``fastgnn.GNTK``.  Nothing here imports fastgnn's kernel code.
 
 * :func:`reference_gntk` is a plain transcription of Du et al.'s public GNTK

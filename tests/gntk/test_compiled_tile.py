@@ -416,3 +416,25 @@ def test_compiled_tile_calls_blas_single_threaded_inside_its_parallel_region(tmp
     assert "Detect OpenMP Loop" not in stderr("limited")
     if "Detect OpenMP Loop" not in stderr("unlimited"):
         pytest.skip("this OpenBLAS does not warn (an OpenMP build, or it ran the product on one thread)")
+
+
+def test_switches_are_a_config_restored_by_its_context():
+    """The switches are read with get_config and set with set_config / config_context, which restores
+    them after its block, also when it raises."""
+    before = compiled_tile.get_config()
+    assert set(before) == {"enabled", "sketched_tile"}
+    with pytest.raises(RuntimeError), compiled_tile.config_context(enabled=False, sketched_tile=False):
+        assert compiled_tile.get_config() == {"enabled": False, "sketched_tile": False}
+        assert not compiled_tile.available() and not compiled_tile.usable(torch.zeros(2, 2), torch.zeros(2))
+        raise RuntimeError
+    assert compiled_tile.get_config() == before
+    with compiled_tile.config_context():
+        compiled_tile.set_config(sketched_tile=False)  # None leaves the other switch alone
+        assert compiled_tile.get_config() == {**before, "sketched_tile": False}
+    assert compiled_tile.get_config() == before
+
+
+def test_kernels_cached_answers_or_says_it_cannot_tell():
+    assert compiled_tile.kernels_cached() in (True, False, None)
+    with compiled_tile.config_context(enabled=False):
+        assert compiled_tile.kernels_cached() is None

@@ -3,10 +3,10 @@
 Three implementations are compared on a few small random graphs (5-9 nodes,
 d = 3 random features, one graph with an isolated node):
 
-* ``reference_gntk`` (tests/finite_gnn.py): a dense transcription of Du et al.'s
+* ``reference_gntk`` (tests/gntk/finite_gnn.py): a dense transcription of Du et al.'s
   public GNTK code (``np.kron`` on the N_G * N_H vectorised covariances),
   without their final factor 2;
-* ``empirical_ntk`` (tests/finite_gnn.py): ``<df(G)/dtheta, df(H)/dtheta>`` of a
+* ``empirical_ntk`` (tests/gntk/finite_gnn.py): ``<df(G)/dtheta, df(H)/dtheta>`` of a
   finite GNN of the same architecture (NTK parameterisation, N(0, 1) weights,
   ``c_sigma = 2``, torch autograd in float64), per seed and averaged;
 * ``fastgnn.GNTK(..., method="decoupled")``.
@@ -23,7 +23,7 @@ gives Sigma = Theta = ``C_G A_G X_G X_H^T A_H^T C_H``.  A block's output
 ``sum_u g[u, k]`` has NTK ``sum(Theta)``, its readout; with jk each block reads a
 different coordinate, so cross-block terms vanish as m -> infinity, and the
 extra ``sum_u <w_in, x_u>`` contributes ``sum(X_G X_H^T)``, the input layer's
-readout.  (See the docstring of tests/finite_gnn.py for the details.)
+readout.  (See the docstring of tests/gntk/finite_gnn.py for the details.)
 
 The empirical NTK of one seed fluctuates by O(1/sqrt(m)) around the limit
 (heavy-tailed over seeds), so the width test looks at the RMS over seeds of the

@@ -386,3 +386,24 @@ def test_peak_memory_within_budget():
             assert used <= budget, (budget, used, info)
     small, large = torch_runs[64 * 2**20], torch_runs[256 * 2**20]
     assert small["tile_nodes"] < large["tile_nodes"] and small["tiles"] > large["tiles"] > 1
+
+
+def test_readouts_outside_the_budget_are_not_set_aside(graphs):
+    """``readouts_outside`` (the out-of-core Gram, its readouts on disk): the plan is that of a budget
+    larger by the readouts' bytes, which ``reserved_bytes(readouts=False)`` leaves out."""
+    ops = prepare_ops(graphs)
+    readouts = 8 * 3 * len(ops) ** 2
+    assert gntk_plan.reserved_bytes(ops, None, 2, readouts=False) == gntk_plan.reserved_bytes(ops, None, 2) - readouts
+    for budget in (2**20, 3 * 2**20, 2**26):
+        assert (gntk_plan.plan_tile_nodes(ops, None, budget, 8, 2, False, readouts_outside=True)
+                == gntk_plan.plan_tile_nodes(ops, None, budget + readouts, 8, 2, False))
+
+
+def test_block_digest_names_the_contents():
+    from fastgnn.gntk.checkpoints import block_digest
+
+    block = np.arange(12.0).reshape(1, 3, 4)
+    assert block_digest(block) == block_digest(block.copy()) and len(block_digest(block)) == 16
+    changed = block.copy()
+    changed[0, 2, 3] = np.nextafter(changed[0, 2, 3], 0)
+    assert block_digest(changed) != block_digest(block) != block_digest(block.reshape(1, 4, 3))

@@ -1,0 +1,71 @@
+"""fastgnn.executors: executors looked up by name; the GNTK finds "dask" there, never importing
+fastgnn.distributed itself."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from fastgnn import executors
+from fastgnn.datasets import synthetic
+from fastgnn.gntk import GNTK, params
+from fastgnn.gntk.engine import run_in_process
+
+
+def test_names_and_checks():
+    assert executors.EXECUTORS == ("local", "dask") and executors.LOCAL == "local"
+    assert params.options("executor") == executors.EXECUTORS  # the GNTK's table reads them
+    assert executors.check_executor("dask") == "dask"
+    with pytest.raises(ValueError, match="executor must be one of"):
+        executors.check_executor("ray")
+    with pytest.raises(ValueError, match="runs in the caller"):
+        executors.lookup("local")
+
+
+def test_dask_is_registered_by_fastgnn_distributed():
+    """Looking "dask" up imports its provider, which registers the tiles, tasks, budget and readiness check."""
+    from fastgnn.distributed import DaskRun, active_client, dask_budget, dask_tiles
+
+    ex = executors.lookup("dask")
+    assert ex.name == "dask" and ex.tiles is dask_tiles and ex.tasks is DaskRun
+    assert ex.budget is dask_budget and ex.ready is active_client
+
+
+def test_register_replaces_and_the_gntk_runs_what_is_registered():
+    """GNTK(executor="dask") runs the tiles on whatever is registered under that name (here an in-process
+    stand-in that counts its tiles): the same Gram as the local run, and the readiness check runs first."""
+    graphs = synthetic(num_graphs=12, min_nodes=4, max_nodes=12, seed=2).graphs
+    dask = executors.lookup("dask")
+    seen, checked = [], []
+
+    def counting(rows, cols, plan, tiles, **kwargs):
+        seen.append(len(tiles))
+        yield from run_in_process(rows, cols, plan, tiles, **kwargs)
+
+    try:
+        ex = executors.register("dask", tiles=lambda: counting, tasks=dask.tasks, budget=None,
+                                ready=lambda: checked.append(1))
+        assert executors.lookup("dask") is ex
+        gram = GNTK(num_layers=3, max_memory=2**20, executor="dask").fit_transform(graphs)
+    finally:
+        executors.register("dask", tiles=dask.tiles, tasks=dask.tasks, budget=dask.budget, ready=dask.ready)
+    assert seen and sum(seen) > 0 and checked
+    assert np.array_equal(gram, GNTK(num_layers=3, max_memory=2**20).fit_transform(graphs))
+
+
+def test_the_gntk_never_imports_fastgnn_distributed():
+    """A local GNTK run leaves fastgnn.distributed (and Dask) unimported: executors are found by name."""
+    code = textwrap.dedent("""
+        import sys
+        from fastgnn import GNTK
+        from fastgnn.datasets import synthetic
+        GNTK(num_layers=2).fit_transform(synthetic(num_graphs=4, min_nodes=3, max_nodes=6, seed=0).graphs)
+        print(sorted(m for m in sys.modules if m.startswith(("fastgnn.distributed", "distributed", "dask"))))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
