@@ -114,8 +114,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     are refused: the GNTK of Du et al. is defined on unweighted undirected graphs.
 
     Fitted attributes: ``graphs_`` (the fitted graphs), ``fitted_`` (their prepared operands),
-    ``num_node_features_``, ``time_`` (seconds of the Gram computed by ``fit_transform`` or
-    ``readouts``).  Changing a
+    ``num_node_features_``, ``time_`` (seconds of the Gram computed by ``fit_transform``,
+    ``readouts`` or ``fit_transform_to_disk``), ``self_readouts_``.  Changing a
     parameter that changes the operands (``num_layers``, ``num_mlp_layers``, ``scale``, the
     sketch, ``device``, ``dtype``) after ``fit`` re-prepares the fitted graphs at the next
     ``transform``: the numbers are always those of the current parameters.
