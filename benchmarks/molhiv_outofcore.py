@@ -3,7 +3,7 @@
 ``fastgnn.datasets.molhiv_like()`` (20,000 molecule-like graphs, 25.5 nodes and 27.5 edges on
 average; ``--graphs K`` takes a seeded random subset of K of them), at num_layers = 4,
 num_mlp_layers = 2, uniform, jk, float32, colour classes on (GNTK's defaults), written by
-:func:`fastgnn.distributed.fit_transform_to_disk` into ``--data-out`` (``readouts.npy``
+:meth:`fastgnn.gntk.GNTK.fit_transform_to_disk` into ``--data-out`` (``readouts.npy``
 ``[4, n, n]`` and ``gram.npy`` ``[n, n]``, float64 memory maps), the tiles run on
 ``LocalCluster(--workers x 1 thread)`` started by ``fastgnn.distributed.cluster_client`` (as
 ``fastgnn gntk --workers N --out-of-core`` does).  It measures:
@@ -104,7 +104,7 @@ def main(argv=None) -> int:
 
     from fastgnn import environment
     from fastgnn.datasets.molhiv_like import molhiv_like
-    from fastgnn.distributed import cluster_client, fit_transform_to_disk
+    from fastgnn.distributed import cluster_client
     from fastgnn.distributed.tiles import pack
     from fastgnn.gntk import GNTK
 
@@ -152,7 +152,7 @@ def main(argv=None) -> int:
         print(f"cluster start-up {startup:.1f} s: {args.workers} workers x 1 thread, pids {sorted(worker_pids)}",
               flush=True)
         t0 = time.perf_counter()
-        disk = fit_transform_to_disk(est, graphs, out)
+        disk = est.fit_transform_to_disk(graphs, out)
         total = time.perf_counter() - t0
         worker_hwm = {pid: status_kb(pid, "VmHWM") for pid in worker_pids}
         sampler.sample()
