@@ -43,13 +43,12 @@ BOTH = "both"
 DASK = "dask"
 
 
-def add_common(parser, *, data: bool = True) -> None:
-    """``--json`` and, unless ``data=False``, ``--data-dir``."""
+def add_common(parser) -> None:
+    """``--json`` and ``--data-dir``."""
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    if data:
-        parser.add_argument("--data-dir", metavar="DIR", default=None,
-                            help="folder holding NAME/NAME.txt (GIN format) or the TU files; "
-                                 "default $FASTGNN_DATA, then the download cache")
+    parser.add_argument("--data-dir", metavar="DIR", default=None,
+                        help="folder holding NAME/NAME.txt (GIN format) or the TU files; "
+                             "default $FASTGNN_DATA, then the download cache")
 
 
 def add_kernel_flags(parser) -> None:
