@@ -12,22 +12,25 @@ itself: it calls the library and prints a summary, or one JSON object with ``--j
 * :mod:`.common` -- the flags and helpers several commands share.
 
 :func:`main` is the console script (``fastgnn = "fastgnn.cli:main"``) and ``python -m fastgnn``.
+A command's module is imported only when that command runs (or for the whole ``fastgnn --help``),
+so ``fastgnn gntk`` does not pay for the GNN layers' imports, nor ``fastgnn train`` for the profiler's.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from types import ModuleType
 
 from fastgnn import __version__
-from fastgnn.cli import datasets, demo, evaluate, gntk, reproduce, search, train
-from fastgnn.complexity.cli import add_subparser as add_complexity
 from fastgnn.deprecation import moved
 
-__all__ = ["main", "build_parser", "COMMANDS", "DESCRIPTION"]
+__all__ = ["main", "build_parser", "command_module", "COMMANDS", "DESCRIPTION"]
 
-#: the command modules, in the order ``fastgnn --help`` lists them (then ``complexity``)
-COMMANDS = (gntk, evaluate, search, demo, train, reproduce, datasets)
+#: the commands, in the order ``fastgnn --help`` lists them: name -> the module that defines it
+COMMANDS = {name: f"fastgnn.cli.{name}" for name in ("gntk", "evaluate", "search", "demo", "train", "reproduce",
+                                                     "datasets")} | {"complexity": "fastgnn.complexity.cli"}
 
 #: what ``fastgnn --help`` says first
 DESCRIPTION = (
@@ -40,7 +43,9 @@ DESCRIPTION = (
 def main(argv=None) -> int:
     """Run ``fastgnn`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status: 0, 1 on an
     error (one line on stderr, ``fastgnn COMMAND: error: ...``), 2 without a command (the help)."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(first if first in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -52,17 +57,22 @@ def main(argv=None) -> int:
         return 1
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``fastgnn`` parser: ``--version`` and one subparser per command (each command's ``func``
-    default is the function that runs it)."""
+    default is the function that runs it); with ``command``, that command's subparser alone."""
     p = argparse.ArgumentParser(prog="fastgnn", description=DESCRIPTION)
     p.add_argument("--version", action="version", version=f"fastgnn {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for command in COMMANDS:
-        command.add_subparser(sub)
-    add_complexity(sub)
+    for name in COMMANDS if command is None else (command,):
+        command_module(name).add_subparser(sub)
     return p
 
 
+def command_module(name: str) -> ModuleType:
+    """The module of command ``name`` (``add_subparser(subparsers)`` and ``run(args)``), imported now."""
+    return importlib.import_module(COMMANDS[name])
+
+
 # the command functions' old names (``fastgnn.cli.cmd_gntk`` ...), for one release: each is its module's ``run``
-__getattr__ = moved(__name__, {f"cmd_{m.__name__.rsplit('.', 1)[1]}": f"{m.__name__}:run" for m in COMMANDS})
+__getattr__ = moved(__name__, {f"cmd_{name}": f"{module}:run" for name, module in COMMANDS.items()
+                               if name != "complexity"})
