@@ -45,7 +45,12 @@ def main(argv=None) -> int:
     error (one line on stderr, ``fastgnn COMMAND: error: ...``), 2 without a command (the help)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     first = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(first if first in COMMANDS else None)
+    if first in COMMANDS:
+        parser = build_parser(first)
+    elif first is None and "--version" in argv and not {"-h", "--help"} & set(argv):  # no command's module
+        parser = build_parser(())
+    else:  # the whole help, or argparse's message naming the choices
+        parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -57,13 +62,14 @@ def main(argv=None) -> int:
         return 1
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+def build_parser(command: str | tuple = None) -> argparse.ArgumentParser:
     """The ``fastgnn`` parser: ``--version`` and one subparser per command (each command's ``func``
-    default is the function that runs it); with ``command``, that command's subparser alone."""
+    default is the function that runs it); with ``command``, that command's subparser alone (a tuple:
+    those commands')."""
     p = argparse.ArgumentParser(prog="fastgnn", description=DESCRIPTION)
     p.add_argument("--version", action="version", version=f"fastgnn {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS if command is None else (command,):
+    for name in COMMANDS if command is None else (command,) if isinstance(command, str) else command:
         command_module(name).add_subparser(sub)
     return p
 
