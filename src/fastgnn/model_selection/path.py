@@ -373,8 +373,8 @@ def _newton_steps(K, y, alpha, G, C, max_steps: int = 8):
 
     Still reached after the active set (issue 20 asked; ``benchmarks/path_newton_rounds.py``,
     ``svm_cv`` at L=4, R=2, uniform, jk): on PTC 83 rounds in the paper protocol and 370 in the
-    nested one, IMDB-BINARY 93 / 421, IMDB-MULTI 287 / 1,297, PROTEINS 186 / 826, of which
-    55-88 % changed α; none on MUTAG.  The active set hands SMO answers it gave up on often
+    nested one, IMDB-BINARY 93 / 421, IMDB-MULTI 287 / 1,297, PROTEINS 186 / 826, NCI1 610 /
+    2,891, of which 55-88 % changed α; none on MUTAG.  The active set hands SMO answers it gave up on often
     enough that these rounds stay.
     """
     changed = False
