@@ -63,12 +63,38 @@ def _compare_grams(part: str, now: dict, pinned: dict) -> None:
             f"row sums and 200 entries; allowed {tol:g})")
 
 
+#: the search and reproduce parts since the colour-pair engine became the default (issue 21); the
+#: node-pair engine still gives PINNED's numbers exactly (the grams, normalized and cv parts below)
+PINNED_COLOUR_PAIRS = json.loads((HERE / "pinned_colour_pairs.json").read_text())
+
+
 @pytest.mark.parametrize("part", ["grams", "normalized"])
 def test_grams_unchanged(part, shared_datasets):
-    _compare_grams(part, pin._plain(pin.PARTS[part](shared_datasets)), PINNED[part])
+    """The node-pair engine (``colour_pairs=False``) gives the pinned Grams."""
+    _compare_grams(part, pin._plain(pin.PARTS[part](shared_datasets, colour_pairs=False)), PINNED[part])
 
 
-@pytest.mark.parametrize("part", ["cv", "search", "reproduce"])
-def test_model_selection_unchanged(part, shared_datasets):
+def test_colour_pair_grams_equal_the_pinned_ones(shared_datasets):
+    """The colour-pair engine (what ``colour_pairs="auto"`` picks on these sets but PROTEINS) gives the
+    pinned Grams to 1e-10 relative: the same kernel, summed in another order (measured: at most 7e-15)."""
+    now = pin._plain(pin.compute_grams(shared_datasets, colour_pairs=True))
+    for key, ref in PINNED["grams"].items():
+        got = now[key]
+        worst = max(_relative(got["diag"], ref["diag"]), _relative(got["row_sums"], ref["row_sums"]),
+                    _relative(got["entries"]["values"], ref["entries"]["values"]))
+        assert worst <= 1e-10, (key, worst)
+
+
+def test_model_selection_unchanged(shared_datasets):
+    """svm_cv and krr_cv on the node-pair engine's Grams give the pinned results exactly."""
+    assert pin._plain(pin.compute_cv(shared_datasets, colour_pairs=False)) == PINNED["cv"]
+
+
+@pytest.mark.parametrize("part", ["search", "reproduce"])
+def test_search_and_reproduce_unchanged(part, shared_datasets):
+    """The search and reproduce tables, on the default engine.  On the node-pair engine they were PINNED's;
+    the colour-pair engine's last-bit differences move MUTAG's choices by a graph here and there (the
+    paper protocol 89.44 -> 90.00 %, nested 87.78 -> 88.89 % in the quick reproduce; three of sixteen
+    nested rows of the search, one graph each), recorded in pinned_colour_pairs.json."""
     now = pin._plain(pin.PARTS[part](shared_datasets))
-    assert now == PINNED[part]
+    assert now == PINNED_COLOUR_PAIRS[part]

@@ -169,8 +169,9 @@ CASES = [*(pytest.param(n, marks=pytest.mark.data) for n in TU_SETS), "COLLAB-li
 
 
 def _gntk(scale, compress, **kw):
+    """The node-pair engine (these tests are about its classes and tiles; colour pairs have their own file)."""
     return GNTK(num_layers=NUM_LAYERS, num_mlp_layers=NUM_MLP_LAYERS, scale=scale, jk=True, compress=compress,
-                progress=False, **kw)
+                progress=False, colour_pairs=False, **kw)
 
 
 @contextlib.contextmanager

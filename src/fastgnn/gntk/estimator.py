@@ -23,11 +23,20 @@ from sklearn.exceptions import NotFittedError
 from fastgnn import budget, executors
 from fastgnn.deprecation import moved
 from fastgnn.gntk import compiled_tile
+from fastgnn.gntk.colour_pairs import (
+    NODE_ENGINE_SPEEDUP,
+    DatasetColours,
+    colour_pair_bytes,
+    colour_pair_flops,
+    colour_pair_readouts,
+    dataset_colours,
+    node_pair_flops,
+)
 from fastgnn.gntk.engine import gram_readouts
 from fastgnn.gntk.outofcore import BAND_BYTES, GRAM_FILE, READOUTS_FILE, DiskGram, combine_by_bands, npy_map
 from fastgnn.gntk.pairwise import Operand, pair_readouts, prepare_many
 from fastgnn.gntk.params import DTYPES, KERNEL_PARAMS, METHODS, PARAMETER_CONSTRAINTS
-from fastgnn.gntk.plan import SKETCH_PAYS_BELOW, plan_tile_nodes, sketch_cost_ratio
+from fastgnn.gntk.plan import RELU_PAIR_COST, SKETCH_PAYS_BELOW, plan_tile_nodes, sketch_cost_ratio
 from fastgnn.gntk.recursion import combine_readouts
 from fastgnn.gram import cosine
 from fastgnn.graph import Graph, as_graph_list, check_categories
@@ -106,6 +115,16 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             over the same tile plan, so the Gram is bitwise that of the local run with the
             same ``max_memory`` (``"auto"`` plans within the smallest worker's budget:
             :func:`fastgnn.distributed.worker_budget`).  Needs ``pip install "fastgnn[dask]"``.
+        colour_pairs: compute the symmetric Gram (``fit_transform``, ``readouts``) on the dataset's
+            colour pairs (:mod:`fastgnn.gntk.colour_pairs`): WL refinement over the union of the
+            graphs, the recursion on ``C_l × C_l`` colour pairs, each readout a colour-histogram
+            product.  The same kernel (to rounding), with 10-1000x fewer pairs where node
+            neighbourhoods repeat across graphs (molecules, social graphs).  ``"auto"``
+            (default): where the counted colour pairs are fewer than the node-pair engine's and
+            their matrices fit ``max_memory``; ``True``: always (``ValueError`` where it cannot
+            run); ``False``: never.  It runs in this process, for the exact kernel
+            (``method="batched"`` without ``sketch_size``, ``executor="local"``, no
+            ``checkpoint_dir``); ``transform`` of new graphs uses the node-pair engine.
 
     Inputs (``X`` of ``fit``, ``transform``, ``fit_transform``): a list of :class:`~fastgnn.Graph`,
     networkx graphs (without node attributes; convert those with :func:`fastgnn.from_networkx`,
@@ -149,6 +168,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         checkpoint_dir=None,
         compress="auto",
         executor: str = "local",
+        colour_pairs="auto",
     ):
         self.num_layers = num_layers
         self.num_mlp_layers = num_mlp_layers
@@ -166,6 +186,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.checkpoint_dir = checkpoint_dir
         self.compress = compress
         self.executor = executor
+        self.colour_pairs = colour_pairs
 
     # -- scikit-learn protocol -------------------------------------------------
     def __sklearn_tags__(self):
@@ -286,10 +307,52 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """The fitted graphs' Gram readouts (placed in ``out`` when given: see :meth:`_readouts`); records
         ``time_`` and the self-readouts (its diagonal)."""
         t0 = time.perf_counter()
-        parts = self._readouts(self.fitted_, None, out=out)
+        colours = self._dataset_colours() if out is None else None
+        if colours is not None:
+            parts = colour_pair_readouts(colours, self.num_blocks, self.num_mlp_layers, device=self.device,
+                                         dtype=self._torch_dtype(),
+                                         max_bytes=budget.resolve(self.max_memory, self.device) / 4)
+        else:
+            parts = self._readouts(self.fitted_, None, out=out)
         self.time_ = time.perf_counter() - t0
         self.self_readouts_ = np.diagonal(parts, axis1=1, axis2=2).copy()
         return parts
+
+    def _dataset_colours(self) -> DatasetColours | None:
+        """The fitted graphs' WL colours when the colour-pair engine is to compute the Gram, else None.
+
+        ``"auto"`` chooses it where its counted work (:func:`~fastgnn.gntk.colour_pairs.colour_pair_flops`:
+        aggregations, ReLU steps and readouts on C_l × C_l colour pairs) is below the node-pair engine's
+        (:func:`~fastgnn.gntk.colour_pairs.node_pair_flops` on each graph's colour classes or nodes,
+        whose dense blocks run :data:`~fastgnn.gntk.colour_pairs.NODE_ENGINE_SPEEDUP` times faster per
+        counted step) and the depths below the top fit the memory budget."""
+        if self.colour_pairs is False:
+            return None
+        why = None
+        if self.method != "batched" or self.sketch_size is not None:
+            why = "the exact batched kernel (method='batched', no sketch_size)"
+        elif self.executor != executors.LOCAL:
+            why = "executor='local'"
+        elif self.checkpoint_dir is not None:
+            why = "no checkpoint_dir"
+        if why is not None:
+            if self.colour_pairs is True:
+                raise ValueError(f"colour_pairs=True needs {why}")
+            return None
+        dtype = self._torch_dtype()
+        colours = dataset_colours(self.graphs_, self.num_blocks, self.scale, dtype)
+        need = colour_pair_bytes(colours, torch.empty((), dtype=dtype).element_size(), self.num_blocks)
+        have = budget.resolve(self.max_memory, self.device)
+        if self.colour_pairs is True:
+            if need > have:
+                raise ValueError(f"colour_pairs=True: the colour-pair matrices need {need / 2**30:.2f} GiB, over "
+                                 f"max_memory ({have / 2**30:.2f} GiB); raise max_memory or use colour_pairs='auto'")
+            return colours
+        rows = np.array([op.num_rows for op in self.fitted_], dtype=np.float64)
+        row_nnz = np.array([float(torch.count_nonzero(op.a)) for op in self.fitted_]) / np.maximum(rows, 1)
+        by_nodes = node_pair_flops(rows, row_nnz, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST)
+        by_colours = colour_pair_flops(colours, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST)
+        return colours if need <= have and by_colours * NODE_ENGINE_SPEEDUP < by_nodes else None
 
     def _kernel_key(self) -> tuple:
         return tuple(str(getattr(self, k)) for k in KERNEL_PARAMS)

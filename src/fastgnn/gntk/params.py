@@ -24,8 +24,8 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from fastgnn.executors import EXECUTORS
 from fastgnn.gntk.scale import REGISTRY
 
-__all__ = ["SCALES", "PAIR_METHODS", "METHODS", "SKETCHES", "DTYPES", "COMPRESS", "EXECUTORS", "CHOICES",
-           "PARAMETER_CONSTRAINTS", "KERNEL_PARAMS", "options"]
+__all__ = ["SCALES", "PAIR_METHODS", "METHODS", "SKETCHES", "DTYPES", "COMPRESS", "COLOUR_PAIRS", "EXECUTORS",
+           "CHOICES", "PARAMETER_CONSTRAINTS", "KERNEL_PARAMS", "options"]
 
 #: neighbour scaling c_u: ``"uniform"`` (1) or ``"degree"`` (1/(deg(u)+1)); the registry
 #: :data:`fastgnn.gntk.scale.REGISTRY` holds each one's function
@@ -43,6 +43,11 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 #: N_G N_H, Q has no more non-zeros than Ã); ``True`` always (a graph of singletons is compressed to
 #: itself), ``False`` never (no colour refinement).  The kernel is the same either way.
 COMPRESS = ("auto", True, False)
+#: ``colour_pairs=``: run the batched kernel on the dataset's WL colour pairs
+#: (:mod:`fastgnn.gntk.colour_pairs`) instead of node (or class) pairs.  ``"auto"``: where the counted
+#: colour pairs are fewer than the node-pair engine's pairs and fit the memory budget; ``True``:
+#: always (an error where it cannot run); ``False``: never.  The kernel is the same either way.
+COLOUR_PAIRS = ("auto", True, False)
 
 #: the discrete values of each parameter that has them, in documented order (the first is the default
 #: where the estimator has one)
@@ -55,6 +60,7 @@ CHOICES: dict[str, tuple] = {
     "normalize": (False, True),
     "compress": COMPRESS,
     "executor": EXECUTORS,
+    "colour_pairs": COLOUR_PAIRS,
 }
 
 #: scikit-learn's ``_parameter_constraints`` of :class:`~fastgnn.gntk.GNTK` (one entry per
@@ -77,6 +83,7 @@ PARAMETER_CONSTRAINTS: dict[str, list] = {
     "checkpoint_dir": [None, str, os.PathLike],
     "compress": [StrOptions({c for c in COMPRESS if isinstance(c, str)}), "boolean"],
     "executor": [StrOptions(set(EXECUTORS))],
+    "colour_pairs": [StrOptions({c for c in COLOUR_PAIRS if isinstance(c, str)}), "boolean"],
 }
 
 #: the parameters that change the prepared operands of the fitted graphs (a change after ``fit``

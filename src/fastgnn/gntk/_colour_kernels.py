@@ -1,0 +1,81 @@
+"""numba kernels of :mod:`fastgnn.gntk.colour_pairs` (imported on first use: importing numba takes a while).
+
+``M`` is held in CSR form (``indptr``, ``indices``, ``values``).  Rows of M have a handful of non-zeros
+``M S Mᵀ`` is two gathers: rows of S weighted into ``T = M S``, then entries of each row of T (in cache)
+weighted into ``T Mᵀ``, O(k C_l C_{l−1} + k C_l²) for k non-zeros per row, both parallel over rows.
+The histogram products of the readout run over H's columns (colour -> graphs).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(parallel=True, cache=True)
+def gather_rows(s, indptr, indices, values, row0, row1):
+    """``(M S)[row0:row1]``: ``out[r] = Σ_e values[e] · s[indices[e]]`` over row ``row0 + r``'s entries."""
+    out = np.zeros((row1 - row0, s.shape[1]), dtype=s.dtype)
+    for r in numba.prange(row1 - row0):
+        for e in range(indptr[row0 + r], indptr[row0 + r + 1]):
+            v = values[e]
+            a = indices[e]
+            for j in range(s.shape[1]):
+                out[r, j] += v * s[a, j]
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def gather_cols(t_rows, indptr, indices, values, col0):
+    """``(T Mᵀ)[:, col0:]``: ``out[r, j − col0] = Σ_e values[e] · t_rows[r, indices[e]]`` over row j's entries."""
+    n_cols = indptr.shape[0] - 1 - col0
+    out = np.empty((t_rows.shape[0], n_cols), dtype=t_rows.dtype)
+    for r in numba.prange(t_rows.shape[0]):
+        for j in range(n_cols):
+            acc = 0.0
+            for e in range(indptr[col0 + j], indptr[col0 + j + 1]):
+                acc += values[e] * t_rows[r, indices[e]]
+            out[r, j] = acc
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def diag_of_product(s, indptr, indices, values):
+    """``diag(M S Mᵀ)``: ``Σ_{e, f in row c} values[e] values[f] s[indices[e], indices[f]]`` per row c."""
+    out = np.empty(indptr.shape[0] - 1, dtype=s.dtype)
+    for c in numba.prange(indptr.shape[0] - 1):
+        acc = 0.0
+        for e in range(indptr[c], indptr[c + 1]):
+            row = 0.0
+            for f in range(indptr[c], indptr[c + 1]):
+                row += values[f] * s[indices[e], indices[f]]
+            acc += values[e] * row
+        out[c] = acc
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def histogram_product(theta, col0, h_indptr, h_graphs, h_counts, num_graphs):
+    """``P = theta · H[:, col0:col0 + w]ᵀ`` (``rows × n``, float64) with H by columns (colour c: graphs
+    ``h_graphs[h_indptr[c]:h_indptr[c + 1]]`` with counts ``h_counts``)."""
+    out = np.zeros((theta.shape[0], num_graphs))
+    for r in numba.prange(theta.shape[0]):
+        for j in range(theta.shape[1]):
+            v = theta[r, j]
+            c = col0 + j
+            for e in range(h_indptr[c], h_indptr[c + 1]):
+                out[r, h_graphs[e]] += h_counts[e] * v
+    return out
+
+
+@numba.njit(cache=True)
+def add_rows(k, p, row0, h_indptr, h_graphs, h_counts):
+    """``K += H[:, row0:row0 + rows] · P``: for colour ``row0 + r``, each graph g holding it gets
+    ``count · P[r]`` added to its row of K."""
+    for r in range(p.shape[0]):
+        c = row0 + r
+        for e in range(h_indptr[c], h_indptr[c + 1]):
+            g = h_graphs[e]
+            w = h_counts[e]
+            for j in range(p.shape[1]):
+                k[g, j] += w * p[r, j]

@@ -1,0 +1,348 @@
+"""The GNTK on the dataset's colour pairs: a Weisfeiler-Lehman kernel with a colour-similarity matrix.
+
+Σ⁽ˡ⁾(u, v) and Θ⁽ˡ⁾(u, v) between a node u of G and a node v of H depend only on the depth-l
+computation trees of u and v (Du et al. 2019, "Graph Neural Tangent Kernel"): the input features
+at depth 0; at depth l the multiset of depth-(l−1) colours over u's closed neighbourhood, each
+weighted by Ã's entry (a self-loop's weight included), which also fixes the scale c_u.  That is
+u's colour after l rounds of WL refinement run on the *union* of all graphs.  With C_l the number
+of distinct depth-l colours in the dataset,
+
+* ``M_l`` (``C_l × C_{l−1}``, sparse): row c holds, for any node u of colour c,
+  ``c_u Σ_w Ã[u, w]`` over its neighbours w of each depth-(l−1) colour;
+* ``H_l`` (``n × C_l``, sparse): each graph's colour histogram at depth l;
+* ``Σ_0 = X̃ X̃ᵀ`` on the distinct feature rows X̃ (after the dtype cast);
+* ``Σ_l = M_l Σ_{l−1} M_lᵀ`` (the same for Θ), the ReLU maps elementwise on the ``C_l × C_l``
+  colour pairs with the diagonal as the self covariances;
+* readout ``K_l = H_l Θ_l H_lᵀ`` (``H_0 Σ_0 H_0ᵀ`` for the input layer): the WL subtree kernel's
+  histogram product ``Σ_l H_l H_lᵀ``, with Θ_l as the similarity of colours.
+
+Exact, no approximation; the numbers agree with the node-pair engine to rounding (the sums run
+in another order).
+
+**Colours are identified exactly.**  A node's depth-l signature is its sorted list of
+(neighbour colour, summed Ã weight) pairs.  Nodes are grouped by a 64-bit hash of the
+signature, then every node's signature is compared entry by entry with its group
+representative's; a collision (two signatures, one hash) is detected and the refinement is
+redone with other random words, so two colours are never merged.
+
+Cost, with N nodes and nnz entries of Ã over the dataset, D depths: refinement
+O(D (nnz log nnz)); the recursion O(R Σ_l C_l²) elementwise plus O(Σ_l nnz(M_l) C_{l−1} + nnz(M_l)
+C_l) for the sparse products; the readouts O(Σ_l (N C_l + N n)).  Memory: about four dense
+``C_l × C_l`` matrices at the largest depth, and ``n × C_l`` for a readout.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from fastgnn.gntk import compiled_tile
+from fastgnn.gntk.colour import adjacency_entries
+from fastgnn.gntk.relu import ntk_step
+
+__all__ = ["DatasetColours", "dataset_colours", "colour_pair_readouts", "colour_pair_bytes", "colour_pair_flops",
+           "node_pair_flops", "NODE_ENGINE_SPEEDUP"]
+
+_MAX_TRIES = 4
+
+#: How many times faster the node-pair engine does one counted multiply-add than this module: its
+#: per-graph blocks are dense BLAS-friendly products, the colour pairs' aggregations are gathers.
+#: Measured on the 2-core development machine at L=4, R=2 (counted work / seconds): colour pairs
+#: 2.3-4.3e9 per s, node pairs 1.2-1.8e10 per s on MUTAG, PTC, IMDB-B, IMDB-M and NCI1.
+NODE_ENGINE_SPEEDUP = 5.0
+
+
+@dataclass(frozen=True)
+class DatasetColours:
+    """The WL colours of a dataset at depths 0..D, and the matrices of the colour-pair recursion.
+
+    Attributes:
+        features: ``[C_0, d]`` the distinct feature rows (in the kernel's dtype, as a float64 copy).
+        labels: per depth l, ``[N]`` int64 the colour of every node (graphs stacked in order).
+        counts: per depth l >= 1, ``(indptr, indices, values)`` of ``M_l`` (CSR, ``C_l × C_{l−1}``,
+            float64, already scaled by c_u); ``counts[0]`` is None.
+        graph_of: ``[N]`` int64 the graph of every node.
+        num_graphs: n.
+    """
+
+    features: np.ndarray
+    labels: list
+    counts: list
+    graph_of: np.ndarray
+    num_graphs: int
+
+    @property
+    def sizes(self) -> list[int]:
+        """``C_l`` for every depth."""
+        return [int(lab.max()) + 1 if lab.size else 0 for lab in self.labels]
+
+    def node_pairs(self) -> int:
+        """Σ_{i<=j} N_i N_j over graph pairs (what a node-pair engine covers, per depth)."""
+        n = np.bincount(self.graph_of, minlength=self.num_graphs).astype(np.float64)
+        return int((n.sum() ** 2 + (n * n).sum()) // 2)
+
+
+def dataset_colours(graphs: Sequence, depth: int, scale: str, dtype: torch.dtype = torch.float64,
+                    seed: int = 0) -> DatasetColours:
+    """WL-refine the union of ``graphs`` for ``depth`` rounds (exactly; see the module docstring).
+
+    ``scale``: the GNTK's neighbour scaling (``"uniform"``: c_u = 1; ``"degree"``: c_u = 1/Σ_w Ã[u, w]).
+    Cost: O(depth · nnz log nnz) over the dataset's Ã.
+    """
+    from fastgnn.gntk.scale import REGISTRY
+
+    if scale not in REGISTRY:
+        raise ValueError(f"scale must be one of {tuple(REGISTRY)}, got {scale!r}")
+    graphs = list(graphs)
+    sizes = np.array([int(g.num_nodes) for g in graphs], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    total = int(offsets[-1])
+    shift = np.repeat(offsets[:-1], [int(g.edge_index.shape[1]) for g in graphs])
+    edges = (torch.cat([g.edge_index for g in graphs], 1).cpu().numpy() + shift) if graphs else np.zeros((2, 0))
+    rows, cols, weights = adjacency_entries(edges, total)
+    # depth 0: the distinct feature rows, as the kernel sees them (after the dtype cast; -0.0 is 0.0)
+    x = torch.cat([g.x.detach().cpu().to(dtype) for g in graphs]).numpy() + 0.0
+    x = np.ascontiguousarray(x)
+    keyed = x.view(np.dtype((np.void, x.dtype.itemsize * x.shape[1]))).ravel()
+    _, first, label = np.unique(keyed, return_index=True, return_inverse=True)
+    labels = [label.astype(np.int64).ravel()]
+    features = x[first].astype(np.float64)
+    counts = [None]
+    rng = np.random.default_rng(seed)
+    for _ in range(depth):
+        label, m = _refine_once(labels[-1], rows, cols, weights, total, scale, rng)
+        labels.append(label)
+        counts.append(m)
+    graph_of = np.repeat(np.arange(len(graphs), dtype=np.int64), sizes)
+    return DatasetColours(features=features, labels=labels, counts=counts, graph_of=graph_of,
+                          num_graphs=len(graphs))
+
+
+def colour_pair_bytes(colours: DatasetColours, itemsize: int, num_blocks: int | None = None) -> int:
+    """Bytes :func:`colour_pair_readouts` needs at the least: the depths below the top held whole (Σ, Θ,
+    the aggregation's ``C_l × C_{l−1}`` gather, a ``C_l × n`` readout product), one row block of the top
+    depth, and the ``n × n`` readouts.  (The top depth is computed by blocks of rows within the budget.)"""
+    c = colours.sizes
+    top = len(c) - 1 if num_blocks is None else num_blocks
+    n = colours.num_graphs
+    whole = max([4 * c[l] ** 2 + c[l] * (c[l - 1] if l else 0) + n * c[l] for l in range(top)] or [0])
+    block = 2 * c[top] + c[top - 1] + n if top else 0
+    return int((whole + 2 * (c[top - 1] ** 2 if top else 0) + block) * itemsize + (num_blocks or top) * n * n * 8
+               + 3 * n * n * 8)
+
+
+def colour_pair_flops(colours: DatasetColours, num_blocks: int, num_mlp_layers: int, relu_cost: float) -> float:
+    """Counted work of :func:`colour_pair_readouts`, in multiply-adds (a ReLU step on one pair counts
+    ``relu_cost``): per depth l, the aggregation of Σ and Θ (``2 · 2 nnz(M_l) (C_{l−1} + C_l)``), R ReLU
+    steps on ``C_l²`` pairs (half of them at the top, upper triangle), and the readout (``C_l²`` times
+    the graphs a colour is in, on average)."""
+    c = colours.sizes
+    total = 0.0
+    for depth in range(1, num_blocks + 1):
+        nnz = float(colours.counts[depth][0][-1])
+        pairs = c[depth] ** 2 / (2 if depth == num_blocks else 1)
+        in_graphs = len(np.unique(colours.labels[depth] * colours.num_graphs + colours.graph_of)) / max(c[depth], 1)
+        total += 4 * nnz * (c[depth - 1] + c[depth]) + pairs * (num_mlp_layers * relu_cost + in_graphs)
+    return total
+
+
+def node_pair_flops(rows: np.ndarray, row_nnz: np.ndarray, num_blocks: int, num_mlp_layers: int,
+                    relu_cost: float) -> float:
+    """Counted work of the node-pair engine on graphs of ``rows`` rows (nodes or colour classes) whose
+    aggregation matrices hold ``row_nnz`` non-zeros per row on average: per depth, every row pair of
+    every graph pair (i <= j) gets R ReLU steps and its share of two aggregations of Σ and Θ."""
+    rows = np.asarray(rows, dtype=np.float64)
+    pairs = (rows.sum() ** 2 + (rows * rows).sum()) / 2
+    mean_nnz = float(np.sum(row_nnz * rows) / max(rows.sum(), 1.0))
+    return num_blocks * pairs * (num_mlp_layers * relu_cost + 8 * mean_nnz)
+
+
+def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layers: int, *,
+                         device="cpu", dtype: torch.dtype = torch.float64, max_bytes: float = 2**30) -> np.ndarray:
+    """``[num_blocks + 1, n, n]`` float64: the readouts of the GNTK on the dataset's colour pairs.
+
+    ``colours`` must hold at least ``num_blocks`` depths.  The recursion of
+    :func:`fastgnn.gntk.recursion.readouts` runs on ``C_l × C_l`` colour pairs (the ReLU step is
+    :func:`fastgnn.gntk.relu.ntk_step`, the node engine's), each readout a histogram product.
+    On a CPU with numba, the compiled path holds the depths below the top whole and computes the
+    top depth by blocks of rows (the upper triangle only) within ``max_bytes``; otherwise (CUDA, or
+    without numba) every depth is a dense torch matrix.
+    """
+    if len(colours.labels) < num_blocks + 1:
+        raise ValueError(f"colours hold {len(colours.labels) - 1} depths, the recursion needs {num_blocks}")
+    device = torch.device(device)
+    if device.type == "cpu" and compiled_tile.available():
+        return _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes)
+    out = np.empty((num_blocks + 1, colours.num_graphs, colours.num_graphs))
+    x = torch.from_numpy(colours.features).to(device=device, dtype=dtype)
+    sigma = x @ x.T
+    out[0] = _readout(colours, 0, sigma)
+    sigma = _aggregate(colours, 1, sigma)
+    theta = sigma.clone()
+    for block in range(num_blocks):
+        depth = block + 1
+        for _ in range(num_mlp_layers):
+            d = torch.sqrt(torch.clamp(torch.diagonal(sigma), min=0.0))
+            sigma, theta = ntk_step(sigma, theta, d, d)
+        out[depth] = _readout(colours, depth, theta)
+        if block < num_blocks - 1:
+            sigma = _aggregate(colours, depth + 1, sigma)
+            theta = _aggregate(colours, depth + 1, theta)
+    return out
+
+
+# --------------------------------------------------------------------------- the compiled path
+
+
+def _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes) -> np.ndarray:
+    from fastgnn.gntk import _colour_kernels as ck
+
+    np_dtype = np.float64 if dtype == torch.float64 else np.float32
+    itemsize = np.dtype(np_dtype).itemsize
+    n = colours.num_graphs
+    out = np.empty((num_blocks + 1, n, n))
+    x = colours.features.astype(np_dtype)
+    s = np.ascontiguousarray(torch.from_numpy(x) @ torch.from_numpy(x).T)  # Σ_0 = X̃ X̃ᵀ, as torch multiplies
+    hists = [_histogram_by_colour(colours, depth) for depth in range(num_blocks + 1)]
+    out[0] = _readout_whole(ck, s, hists[0], n)
+    theta = None
+    for depth in range(1, num_blocks + 1):
+        indptr, indices, values = colours.counts[depth]
+        m = (indptr, indices, values.astype(np_dtype))
+        c = indptr.shape[0] - 1
+        if depth < num_blocks:  # held whole: the next depth aggregates it
+            s_new = ck.gather_cols(ck.gather_rows(s, *m, 0, c), *m, 0)
+            theta = s_new.copy() if theta is None else ck.gather_cols(ck.gather_rows(theta, *m, 0, c), *m, 0)
+            s = s_new
+            for _ in range(num_mlp_layers):
+                d = torch.sqrt(torch.clamp(torch.diagonal(torch.from_numpy(s)), min=0.0)).contiguous()
+                ntk_step(torch.from_numpy(s), torch.from_numpy(theta), d, d)
+            out[depth] = _readout_whole(ck, theta, hists[depth], n)
+            continue
+        # the top depth by blocks of rows, upper triangle: rows [i0, i1) against columns [i0, C)
+        # (the ReLU keeps the diagonal, Σ'_cc = d_c², so the d of every step is the aggregated diagonal's)
+        d = torch.sqrt(torch.clamp(torch.from_numpy(ck.diag_of_product(s, *m)), min=0.0)).contiguous()
+        per_row = itemsize * (2 * c + s.shape[1]) + 8 * n
+        rows = int(max(1, min(c, max_bytes // max(per_row, 1))))
+        k_diag, k_off = np.zeros((n, n)), np.zeros((n, n))
+        h_indptr, h_graphs, h_counts = hists[depth]
+        for i0 in range(0, c, rows):
+            i1 = min(c, i0 + rows)
+            sb = ck.gather_cols(ck.gather_rows(s, *m, i0, i1), *m, i0)
+            tb = sb.copy() if theta is None else ck.gather_cols(ck.gather_rows(theta, *m, i0, i1), *m, i0)
+            left, right = d[i0:i1].contiguous(), d[i0:].contiguous()
+            for _ in range(num_mlp_layers):
+                ntk_step(torch.from_numpy(sb), torch.from_numpy(tb), left, right)
+            ck.add_rows(k_diag, ck.histogram_product(tb[:, : i1 - i0], i0, h_indptr, h_graphs, h_counts, n),
+                        i0, h_indptr, h_graphs, h_counts)
+            if i1 < c:
+                ck.add_rows(k_off, ck.histogram_product(tb[:, i1 - i0:], i1, h_indptr, h_graphs, h_counts, n),
+                            i0, h_indptr, h_graphs, h_counts)
+        k = k_diag + k_off + k_off.T
+        out[num_blocks] = 0.5 * (k + k.T)
+    return out
+
+
+def _readout_whole(ck, theta, hist, n) -> np.ndarray:
+    """``H Θ Hᵀ`` (``n × n`` float64, symmetrised) of a whole ``C × C`` matrix."""
+    h_indptr, h_graphs, h_counts = hist
+    k = np.zeros((n, n))
+    ck.add_rows(k, ck.histogram_product(theta, 0, h_indptr, h_graphs, h_counts, n), 0, h_indptr, h_graphs, h_counts)
+    return 0.5 * (k + k.T)
+
+
+def _histogram_by_colour(colours: DatasetColours, depth: int):
+    """H_l by columns: ``(indptr [C_l + 1], graphs, counts float64)``, colour c's graphs in order."""
+    lab = colours.labels[depth]
+    n = colours.num_graphs
+    c = int(lab.max()) + 1 if lab.size else 0
+    uniq, cnt = np.unique(lab * n + colours.graph_of, return_counts=True)
+    col, g = np.divmod(uniq, n)
+    indptr = np.zeros(c + 1, dtype=np.int64)
+    np.cumsum(np.bincount(col, minlength=c), out=indptr[1:])
+    return indptr, g.astype(np.int64), cnt.astype(np.float64)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _refine_once(label: np.ndarray, rows, cols, weights, total: int, scale: str, rng):
+    """One exact WL round: ``(new labels [N], M as CSR (indptr, indices, values))``."""
+    num_prev = int(label.max()) + 1 if label.size else 0
+    key = rows * num_prev + label[cols]
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    head = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if key.size else key
+    ukey = key[head]
+    w = np.add.reduceat(weights[order], head) if key.size else weights
+    node, colour = np.divmod(ukey, max(num_prev, 1))
+    indptr = np.zeros(total + 1, dtype=np.int64)
+    np.cumsum(np.bincount(node, minlength=total), out=indptr[1:])
+    nnz = np.diff(indptr)
+    for _ in range(_MAX_TRIES):
+        words = rng.integers(0, 2**63, size=num_prev, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+        mixed = words[colour] * (w.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1))
+        h = np.add.reduceat(mixed, indptr[:-1]) if total else mixed  # wraps mod 2⁶⁴; no node is empty (Ã ⊇ I)
+        h = h ^ (nnz.astype(np.uint64) * np.uint64(0xBF58476D1CE4E5B9))
+        _, first, new = np.unique(h, return_index=True, return_inverse=True)
+        new = new.astype(np.int64).ravel()
+        rep = first[new]  # every node's group representative
+        same = np.array_equal(nnz[rep], nnz)
+        if same:
+            # entry e of node u against the entry at the same position of u's representative
+            pos = np.arange(node.shape[0]) - indptr[node]
+            at = indptr[rep[node]] + pos
+            same = np.array_equal(colour[at], colour) and np.array_equal(w[at], w)
+        if same:
+            break
+    else:
+        raise RuntimeError(f"WL refinement: hash collisions in {_MAX_TRIES} tries")
+    # M: the representatives' rows, scaled
+    reps = first
+    starts, ends = indptr[reps], indptr[reps + 1]
+    lengths = ends - starts
+    m_indptr = np.concatenate([[0], np.cumsum(lengths)])
+    take = np.repeat(starts - m_indptr[:-1], lengths) + np.arange(m_indptr[-1])
+    m_indices = colour[take]
+    m_values = w[take].astype(np.float64)
+    if scale == "degree":
+        m_values = m_values / np.repeat(np.add.reduceat(m_values, m_indptr[:-1]), lengths)
+    return new, (m_indptr, m_indices, m_values)
+
+
+def _csr(indptr, indices, values, shape, device, dtype) -> torch.Tensor:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        return torch.sparse_csr_tensor(torch.from_numpy(indptr), torch.from_numpy(indices),
+                                       torch.from_numpy(values).to(dtype), size=shape, device=device)
+
+
+def _aggregate(colours: DatasetColours, depth: int, s: torch.Tensor) -> torch.Tensor:
+    """``M_l S M_lᵀ`` (``C_l × C_l``) from the ``C_{l−1} × C_{l−1}`` matrix S."""
+    c = colours.sizes
+    m = _csr(*colours.counts[depth], (c[depth], c[depth - 1]), s.device, s.dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        half = torch.sparse.mm(m, s)  # M S: C_l × C_{l−1}
+        return torch.sparse.mm(m, half.T.contiguous()).T.contiguous()
+
+
+def _readout(colours: DatasetColours, depth: int, t: torch.Tensor) -> np.ndarray:
+    """``H_l T H_lᵀ`` (``n × n`` float64, symmetrised)."""
+    lab = colours.labels[depth]
+    n, c = colours.num_graphs, t.shape[0]
+    key = colours.graph_of * c + lab
+    uniq, cnt = np.unique(key, return_counts=True)
+    g, col = np.divmod(uniq, c)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(g, minlength=n), out=indptr[1:])
+    h = _csr(indptr, col, cnt.astype(np.float64), (n, c), t.device, t.dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ht = torch.sparse.mm(h, t)  # n × C
+        k = torch.sparse.mm(h, ht.T.contiguous()).T.cpu().numpy().astype(np.float64)
+    return 0.5 * (k + k.T)

@@ -1,0 +1,171 @@
+"""The GNTK on the dataset's colour pairs (gntk/colour_pairs.py) against independent computations:
+Du et al.'s code transcribed in extended precision, the node-pair engine, and a plain-Python WL."""
+
+import numpy as np
+import pytest
+import torch
+
+try:
+    from .finite_gnn import reference_gntk
+except ImportError:
+    from finite_gnn import reference_gntk
+
+from fastgnn import GNTK, Graph
+from fastgnn.gntk import colour_pairs
+from fastgnn.gntk.colour import adjacency_entries
+
+
+def tagged_graph(n, seed, tags=3, p=0.35, self_loops=0, isolated=0):
+    """A random graph with one-hot node tags (so colours repeat), some self-loops and isolated nodes."""
+    rng = np.random.default_rng(seed)
+    m = n - isolated
+    edges = [(u, v) for u in range(m) for v in range(u + 1, m) if rng.random() < p]
+    edges += [(u, u) for u in rng.choice(n, size=min(self_loops, n), replace=False)]
+    ei = np.array([[u for u, v in edges] + [v for u, v in edges if u != v],
+                   [v for u, v in edges] + [u for u, v in edges if u != v]], dtype=np.int64).reshape(2, -1)
+    x = np.eye(tags)[rng.integers(0, tags, n)]
+    return Graph(edge_index=torch.from_numpy(ei), num_nodes=n, x=torch.from_numpy(x))
+
+
+def small_set(seed=0):
+    graphs = [tagged_graph(int(n), seed + i, self_loops=i % 3, isolated=int(i % 4 == 0))
+              for i, n in enumerate(np.random.default_rng(seed).integers(2, 9, 10))]
+    graphs.append(tagged_graph(1, seed + 100))  # one node
+    graphs.append(tagged_graph(5, seed + 101, p=0.0))  # no edges
+    graphs.append(graphs[1])  # a duplicate
+    return graphs
+
+
+def colour_gram(graphs, num_layers, num_mlp_layers, scale, jk, dtype=torch.float64):
+    cols = colour_pairs.dataset_colours(graphs, num_layers - 1, scale, dtype)
+    parts = colour_pairs.colour_pair_readouts(cols, num_layers - 1, num_mlp_layers, dtype=dtype)
+    return parts[:num_layers].sum(0) if jk else parts[num_layers - 1]
+
+
+@pytest.mark.parametrize("scale", ["uniform", "degree"])
+@pytest.mark.parametrize("num_mlp_layers", [1, 2, 3])
+@pytest.mark.parametrize("jk", [True, False])
+def test_equals_du_et_al_in_extended_precision(scale, num_mlp_layers, jk):
+    graphs = small_set(seed=num_mlp_layers)
+    ref = reference_gntk(graphs, 3, num_mlp_layers, scale, jk, dtype=np.longdouble, snap_ulps=32)
+    got = colour_gram(graphs, 3, num_mlp_layers, scale, jk)
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("scale", ["uniform", "degree"])
+def test_equals_the_node_pair_engine(scale):
+    graphs = small_set(seed=7) * 3
+    for dtype, rtol in ((torch.float64, 2e-10), (torch.float32, 1e-5)):
+        node = GNTK(num_layers=4, num_mlp_layers=2, scale=scale, dtype=dtype, progress=False).readouts(graphs)
+        cols = colour_pairs.dataset_colours(graphs, 3, scale, dtype)
+        got = colour_pairs.colour_pair_readouts(cols, 3, 2, dtype=dtype)
+        np.testing.assert_allclose(got, node, rtol=rtol, atol=rtol * np.abs(node).max())
+
+
+def test_bitwise_independent_of_graph_order():
+    """Colours are numbered by their hashes and features, not by where a graph stands: a permuted dataset
+    gives the permuted Gram bit for bit (each readout sums a graph's colours in colour order)."""
+    graphs = small_set(seed=3) * 2
+    perm = np.random.default_rng(0).permutation(len(graphs))
+    a = colour_gram(graphs, 4, 2, "degree", True)
+    b = colour_gram([graphs[i] for i in perm], 4, 2, "degree", True)
+    assert np.array_equal(a[np.ix_(perm, perm)], b)
+
+
+def _plain_wl(graphs, depth):
+    """Depth-l colours by Python tuples: the multiset of (colour, Ã weight) over the closed neighbourhood."""
+    n = [g.num_nodes for g in graphs]
+    offsets = np.concatenate([[0], np.cumsum(n)])
+    edges = np.concatenate([g.edge_index.numpy() + offsets[i] for i, g in enumerate(graphs)], 1)
+    rows, cols, w = adjacency_entries(edges, int(offsets[-1]))
+    x = torch.cat([g.x for g in graphs]).numpy()
+    names = {}
+    colour = [names.setdefault(tuple(r), len(names)) for r in x]
+    out = [colour]
+    for _ in range(depth):
+        sig = [dict() for _ in colour]
+        for r, c, wt in zip(rows, cols, w):
+            sig[r][out[-1][c]] = sig[r].get(out[-1][c], 0) + int(wt)
+        names = {}
+        out.append([names.setdefault(tuple(sorted(s.items())), len(names)) for s in sig])
+    return out
+
+
+def _same_partition(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    pairs = set(zip(a.tolist(), b.tolist()))
+    return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
+
+
+def test_colours_are_exactly_wl_even_when_the_hash_collides(monkeypatch):
+    """The refinement equals plain-Python WL; words that make every hash collide are detected (the round
+    is redone with new words), so two signatures are never merged."""
+    graphs = small_set(seed=5)
+    plain = _plain_wl(graphs, 3)
+    cols = colour_pairs.dataset_colours(graphs, 3, "uniform")
+    for depth in range(4):
+        assert _same_partition(cols.labels[depth], plain[depth]), depth
+
+    real = np.random.default_rng
+
+    class Colliding:  # first every word 1 (hash = f(weights, nnz) only), then honest words
+        def __init__(self):
+            self.calls, self.rng = 0, real(1)
+
+        def integers(self, *a, **k):
+            self.calls += 1
+            out = self.rng.integers(*a, **k)
+            return out * 0 if self.calls <= 2 else out
+
+    colliding = Colliding()
+    monkeypatch.setattr(colour_pairs.np.random, "default_rng", lambda seed=None: colliding)
+    again = colour_pairs.dataset_colours(graphs, 3, "uniform")
+    assert colliding.calls > 3  # the colliding words were drawn, found out, and drawn again
+    for depth in range(4):
+        assert _same_partition(again.labels[depth], plain[depth]), depth
+
+
+def test_counts_rows_hold_the_scale():
+    graphs = small_set(seed=2)
+    for scale in ("uniform", "degree"):
+        cols = colour_pairs.dataset_colours(graphs, 2, scale)
+        indptr, _, values = cols.counts[1]
+        sums = np.add.reduceat(values, indptr[:-1])
+        if scale == "degree":
+            np.testing.assert_allclose(sums, 1.0)
+        else:
+            assert np.all(sums >= 1) and np.all(values == np.round(values))
+    assert cols.sizes[0] <= 3 and cols.node_pairs() > sum(c * c for c in cols.sizes[:1])
+
+
+def test_blocks_of_the_top_depth_and_the_torch_path_agree():
+    """The compiled path's top depth by many small blocks of rows (upper triangle) equals one block, and the
+    dense torch path (no numba, or CUDA) equals both."""
+    from fastgnn.gntk import compiled_tile
+
+    graphs = small_set(seed=11) * 2
+    cols = colour_pairs.dataset_colours(graphs, 3, "degree")
+    one = colour_pairs.colour_pair_readouts(cols, 3, 2)
+    many = colour_pairs.colour_pair_readouts(cols, 3, 2, max_bytes=1)  # one row per block
+    np.testing.assert_allclose(many, one, rtol=1e-13, atol=0)
+    with compiled_tile.config_context(enabled=False):
+        dense = colour_pairs.colour_pair_readouts(cols, 3, 2)
+    np.testing.assert_allclose(dense, one, rtol=1e-12, atol=0)
+    assert np.array_equal(many, many.transpose(0, 2, 1))
+
+
+@pytest.mark.parametrize("choice", [True, False, "auto"])
+def test_the_estimator_gives_the_same_gram_whichever_engine(choice):
+    graphs = small_set(seed=13) * 4
+    ref = GNTK(num_layers=3, num_mlp_layers=2, colour_pairs=False, progress=False).fit_transform(graphs)
+    est = GNTK(num_layers=3, num_mlp_layers=2, colour_pairs=choice, normalize=False, progress=False)
+    np.testing.assert_allclose(est.fit_transform(graphs), ref, rtol=2e-10, atol=0)
+    np.testing.assert_allclose(est.transform(graphs[:5]), ref[:5], rtol=2e-10, atol=0)
+
+
+def test_colour_pairs_true_is_refused_where_it_cannot_run():
+    graphs = small_set(seed=1)
+    with pytest.raises(ValueError, match="colour_pairs=True needs"):
+        GNTK(colour_pairs=True, sketch_size=4, progress=False).fit_transform(graphs)
+    with pytest.raises(ValueError, match="max_memory"):
+        GNTK(colour_pairs=True, max_memory=1000, progress=False).fit_transform(graphs)
