@@ -162,21 +162,23 @@ def node_pair_flops(rows: np.ndarray, row_nnz: np.ndarray, num_blocks: int, num_
 
 
 def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layers: int, *,
-                         device="cpu", dtype: torch.dtype = torch.float64, max_bytes: float = 2**30) -> np.ndarray:
+                         device="cpu", dtype: torch.dtype = torch.float64, max_bytes: float = 2**30,
+                         progress: bool = False) -> np.ndarray:
     """``[num_blocks + 1, n, n]`` float64: the readouts of the GNTK on the dataset's colour pairs.
 
     ``colours`` must hold at least ``num_blocks`` depths.  The recursion of
     :func:`fastgnn.gntk.recursion.readouts` runs on ``C_l × C_l`` colour pairs (the ReLU step is
     :func:`fastgnn.gntk.relu.ntk_step`, the node engine's), each readout a histogram product.
     On a CPU with numba, the compiled path holds the depths below the top whole and computes the
-    top depth by blocks of rows (the upper triangle only) within ``max_bytes``; otherwise (CUDA, or
-    without numba) every depth is a dense torch matrix.
+    top depth by blocks of rows (the upper triangle only) within ``max_bytes``, with a progress bar
+    over the blocks when ``progress``; otherwise (CUDA, or without numba) every depth is a dense
+    torch matrix.
     """
     if len(colours.labels) < num_blocks + 1:
         raise ValueError(f"colours hold {len(colours.labels) - 1} depths, the recursion needs {num_blocks}")
     device = torch.device(device)
     if device.type == "cpu" and compiled_tile.available():
-        return _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes)
+        return _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, progress)
     out = np.empty((num_blocks + 1, colours.num_graphs, colours.num_graphs))
     x = torch.from_numpy(colours.features).to(device=device, dtype=dtype)
     sigma = x @ x.T
@@ -198,7 +200,7 @@ def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layer
 # --------------------------------------------------------------------------- the compiled path
 
 
-def _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes) -> np.ndarray:
+def _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, progress=False) -> np.ndarray:
     from fastgnn.gntk import _colour_kernels as ck
 
     np_dtype = np.float64 if dtype == torch.float64 else np.float32
@@ -230,6 +232,12 @@ def _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes) ->
         rows = int(max(1, min(c, max_bytes // max(per_row, 1))))
         k_diag, k_off = np.zeros((n, n)), np.zeros((n, n))
         h_indptr, h_graphs, h_counts = hists[depth]
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=c * (c + 1) // 2, desc=f"GNTK colour pairs (depth {depth}, {c} colours)",
+                       unit="pair", unit_scale=True)
         for i0 in range(0, c, rows):
             i1 = min(c, i0 + rows)
             sb = ck.gather_cols(ck.gather_rows(s, *m, i0, i1), *m, i0)
@@ -242,6 +250,10 @@ def _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes) ->
             if i1 < c:
                 ck.add_rows(k_off, ck.histogram_product(tb[:, i1 - i0:], i1, h_indptr, h_graphs, h_counts, n),
                             i0, h_indptr, h_graphs, h_counts)
+            if bar is not None:
+                bar.update((i1 - i0) * (2 * c - i0 - i1 + 1) // 2)
+        if bar is not None:
+            bar.close()
         k = k_diag + k_off + k_off.T
         out[num_blocks] = 0.5 * (k + k.T)
     return out

@@ -311,7 +311,9 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if colours is not None:
             parts = colour_pair_readouts(colours, self.num_blocks, self.num_mlp_layers, device=self.device,
                                          dtype=self._torch_dtype(),
-                                         max_bytes=budget.resolve(self.max_memory, self.device) / 4)
+                                         max_bytes=budget.resolve(self.max_memory, self.device) / 4,
+                                         progress=bool(self.progress) or (self.progress is None and
+                                                                          colours.sizes[-1] > 20_000))
         else:
             parts = self._readouts(self.fitted_, None, out=out)
         self.time_ = time.perf_counter() - t0
