@@ -169,3 +169,32 @@ def test_colour_pairs_true_is_refused_where_it_cannot_run():
         GNTK(colour_pairs=True, sketch_size=4, progress=False).fit_transform(graphs)
     with pytest.raises(ValueError, match="max_memory"):
         GNTK(colour_pairs=True, max_memory=1000, progress=False).fit_transform(graphs)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_rectangle_equals_the_symmetric_gram_sliced(compiled):
+    """Readouts of the graphs past ``split`` against those before it equal the union's symmetric readouts,
+    sliced (the top depth by several blocks, both orders of each off-diagonal block read out)."""
+    from fastgnn.gntk import compiled_tile
+
+    graphs = small_set(seed=17) * 2
+    cols = colour_pairs.dataset_colours(graphs, 3, "uniform")
+    split = 11
+    with compiled_tile.config_context(enabled=compiled):
+        whole = colour_pairs.colour_pair_readouts(cols, 3, 2)
+        rect = colour_pairs.colour_pair_readouts(cols, 3, 2, split=split, max_bytes=2000)
+    assert rect.shape == (4, len(graphs) - split, split)
+    np.testing.assert_allclose(rect, whole[:, split:, :split], rtol=1e-12, atol=0)
+
+
+def test_transform_of_a_subset_equals_fit_transform_of_the_union():
+    """fit on a set, transform new graphs on colour pairs: the rows of fit_transform on the union (the new
+    graphs' colours are refined together with the fitted ones, new colours get new rows)."""
+    graphs = small_set(seed=21) * 2
+    fitted, new = graphs[:15], graphs[15:] + [tagged_graph(6, 999, tags=3)]
+    union = GNTK(num_layers=4, num_mlp_layers=2, colour_pairs=True, progress=False).fit_transform(fitted + new)
+    est = GNTK(num_layers=4, num_mlp_layers=2, colour_pairs=True, progress=False).fit(fitted)
+    assert est._dataset_colours(new, est._prepare(new, est.fitted_)) is not None
+    np.testing.assert_allclose(est.transform(new), union[15:, :15], rtol=1e-12, atol=0)
+    node = GNTK(num_layers=4, num_mlp_layers=2, colour_pairs=False, progress=False).fit(fitted).transform(new)
+    np.testing.assert_allclose(est.transform(new), node, rtol=2e-10, atol=0)

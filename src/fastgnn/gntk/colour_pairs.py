@@ -151,19 +151,23 @@ def colour_pair_flops(colours: DatasetColours, num_blocks: int, num_mlp_layers: 
 
 
 def node_pair_flops(rows: np.ndarray, row_nnz: np.ndarray, num_blocks: int, num_mlp_layers: int,
-                    relu_cost: float) -> float:
+                    relu_cost: float, split: int | None = None) -> float:
     """Counted work of the node-pair engine on graphs of ``rows`` rows (nodes or colour classes) whose
     aggregation matrices hold ``row_nnz`` non-zeros per row on average: per depth, every row pair of
-    every graph pair (i <= j) gets R ReLU steps and its share of two aggregations of Σ and Θ."""
+    every graph pair (i <= j; with ``split``, graphs ``split..`` against ``..split−1``) gets R ReLU
+    steps and its share of two aggregations of Σ and Θ."""
     rows = np.asarray(rows, dtype=np.float64)
-    pairs = (rows.sum() ** 2 + (rows * rows).sum()) / 2
+    if split is None:
+        pairs = (rows.sum() ** 2 + (rows * rows).sum()) / 2
+    else:
+        pairs = rows[split:].sum() * rows[:split].sum()
     mean_nnz = float(np.sum(row_nnz * rows) / max(rows.sum(), 1.0))
     return num_blocks * pairs * (num_mlp_layers * relu_cost + 8 * mean_nnz)
 
 
 def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layers: int, *,
                          device="cpu", dtype: torch.dtype = torch.float64, max_bytes: float = 2**30,
-                         progress: bool = False) -> np.ndarray:
+                         progress: bool = False, split: int | None = None) -> np.ndarray:
     """``[num_blocks + 1, n, n]`` float64: the readouts of the GNTK on the dataset's colour pairs.
 
     ``colours`` must hold at least ``num_blocks`` depths.  The recursion of
@@ -173,16 +177,22 @@ def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layer
     top depth by blocks of rows (the upper triangle only) within ``max_bytes``, with a progress bar
     over the blocks when ``progress``; otherwise (CUDA, or without numba) every depth is a dense
     torch matrix.
+
+    ``split``: the readouts of graphs ``split..n−1`` (rows) against graphs ``0..split−1`` (columns),
+    ``[num_blocks + 1, n − split, split]``, instead of the symmetric ``[num_blocks + 1, n, n]``: what
+    ``transform`` needs when the colours were refined on the fitted graphs followed by the new ones.
     """
     if len(colours.labels) < num_blocks + 1:
         raise ValueError(f"colours hold {len(colours.labels) - 1} depths, the recursion needs {num_blocks}")
     device = torch.device(device)
     if device.type == "cpu" and compiled_tile.available():
-        return _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, progress)
-    out = np.empty((num_blocks + 1, colours.num_graphs, colours.num_graphs))
+        return _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, progress, split)
+    n = colours.num_graphs
+    shape = (n, n) if split is None else (n - split, split)
+    out = np.empty((num_blocks + 1, *shape))
     x = torch.from_numpy(colours.features).to(device=device, dtype=dtype)
     sigma = x @ x.T
-    out[0] = _readout(colours, 0, sigma)
+    out[0] = _readout(colours, 0, sigma, split)
     sigma = _aggregate(colours, 1, sigma)
     theta = sigma.clone()
     for block in range(num_blocks):
@@ -190,7 +200,7 @@ def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layer
         for _ in range(num_mlp_layers):
             d = torch.sqrt(torch.clamp(torch.diagonal(sigma), min=0.0))
             sigma, theta = ntk_step(sigma, theta, d, d)
-        out[depth] = _readout(colours, depth, theta)
+        out[depth] = _readout(colours, depth, theta, split)
         if block < num_blocks - 1:
             sigma = _aggregate(colours, depth + 1, sigma)
             theta = _aggregate(colours, depth + 1, theta)
@@ -200,12 +210,15 @@ def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layer
 # --------------------------------------------------------------------------- the compiled path
 
 
-def _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, progress=False) -> np.ndarray:
+def _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, progress=False,
+                       split=None) -> np.ndarray:
     from fastgnn.gntk import _colour_kernels as ck
 
     np_dtype = np.float64 if dtype == torch.float64 else np.float32
     itemsize = np.dtype(np_dtype).itemsize
     n = colours.num_graphs
+    if split is not None:
+        return _compiled_rectangle(ck, colours, num_blocks, num_mlp_layers, np_dtype, max_bytes, split)
     out = np.empty((num_blocks + 1, n, n))
     x = colours.features.astype(np_dtype)
     s = np.ascontiguousarray(torch.from_numpy(x) @ torch.from_numpy(x).T)  # Σ_0 = X̃ X̃ᵀ, as torch multiplies
@@ -259,6 +272,55 @@ def _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, pr
     return out
 
 
+def _compiled_rectangle(ck, colours, num_blocks, num_mlp_layers, np_dtype, max_bytes, split) -> np.ndarray:
+    """:func:`_compiled_readouts` for the graphs ``split..n−1`` against ``0..split−1``: the same recursion
+    (the top depth by row blocks of the upper triangle), each block read out against both orders."""
+    n = colours.num_graphs
+    n_r, n_c = n - split, split
+    itemsize = np.dtype(np_dtype).itemsize
+    out = np.empty((num_blocks + 1, n_r, n_c))
+    x = colours.features.astype(np_dtype)
+    s = np.ascontiguousarray(torch.from_numpy(x) @ torch.from_numpy(x).T)
+    h_r = [_histogram_by_colour(colours, depth, split, n) for depth in range(num_blocks + 1)]
+    h_c = [_histogram_by_colour(colours, depth, 0, split) for depth in range(num_blocks + 1)]
+
+    def whole(t, depth):
+        k = np.zeros((n_r, n_c))
+        ck.add_rows(k, ck.histogram_product(t, 0, *h_c[depth], n_c), 0, *h_r[depth])
+        return k
+
+    out[0] = whole(s, 0)
+    theta = None
+    for depth in range(1, num_blocks + 1):
+        indptr, indices, values = colours.counts[depth]
+        m = (indptr, indices, values.astype(np_dtype))
+        c = indptr.shape[0] - 1
+        if depth < num_blocks:
+            s_new = ck.gather_cols(ck.gather_rows(s, *m, 0, c), *m, 0)
+            theta = s_new.copy() if theta is None else ck.gather_cols(ck.gather_rows(theta, *m, 0, c), *m, 0)
+            s = s_new
+            for _ in range(num_mlp_layers):
+                d = torch.sqrt(torch.clamp(torch.diagonal(torch.from_numpy(s)), min=0.0)).contiguous()
+                ntk_step(torch.from_numpy(s), torch.from_numpy(theta), d, d)
+            out[depth] = whole(theta, depth)
+            continue
+        d = torch.sqrt(torch.clamp(torch.from_numpy(ck.diag_of_product(s, *m)), min=0.0)).contiguous()
+        rows = int(max(1, min(c, max_bytes // max(itemsize * (2 * c + s.shape[1]) + 8 * n, 1))))
+        k_a, k_b = np.zeros((n_r, n_c)), np.zeros((n_c, n_r))
+        for i0 in range(0, c, rows):
+            i1 = min(c, i0 + rows)
+            sb = ck.gather_cols(ck.gather_rows(s, *m, i0, i1), *m, i0)
+            tb = sb.copy() if theta is None else ck.gather_cols(ck.gather_rows(theta, *m, i0, i1), *m, i0)
+            for _ in range(num_mlp_layers):
+                ntk_step(torch.from_numpy(sb), torch.from_numpy(tb), d[i0:i1].contiguous(), d[i0:].contiguous())
+            # H_r[:, I] Θ[I, i0:] H_c[:, i0:]ᵀ, and for the columns past the block the mirrored pairs
+            ck.add_rows(k_a, ck.histogram_product(tb, i0, *h_c[depth], n_c), i0, *h_r[depth])
+            if i1 < c:
+                ck.add_rows(k_b, ck.histogram_product(tb[:, i1 - i0:], i1, *h_r[depth], n_r), i0, *h_c[depth])
+        out[num_blocks] = k_a + k_b.T
+    return out
+
+
 def _readout_whole(ck, theta, hist, n) -> np.ndarray:
     """``H Θ Hᵀ`` (``n × n`` float64, symmetrised) of a whole ``C × C`` matrix."""
     h_indptr, h_graphs, h_counts = hist
@@ -267,12 +329,15 @@ def _readout_whole(ck, theta, hist, n) -> np.ndarray:
     return 0.5 * (k + k.T)
 
 
-def _histogram_by_colour(colours: DatasetColours, depth: int):
-    """H_l by columns: ``(indptr [C_l + 1], graphs, counts float64)``, colour c's graphs in order."""
+def _histogram_by_colour(colours: DatasetColours, depth: int, lo: int = 0, hi: int | None = None):
+    """H_l by columns: ``(indptr [C_l + 1], graphs, counts float64)``, colour c's graphs in order; with
+    ``lo``/``hi``, of the graphs ``lo..hi−1`` only, numbered from 0."""
     lab = colours.labels[depth]
     n = colours.num_graphs
     c = int(lab.max()) + 1 if lab.size else 0
-    uniq, cnt = np.unique(lab * n + colours.graph_of, return_counts=True)
+    hi = n if hi is None else hi
+    keep = (colours.graph_of >= lo) & (colours.graph_of < hi)
+    uniq, cnt = np.unique(lab[keep] * n + (colours.graph_of[keep] - lo), return_counts=True)
     col, g = np.divmod(uniq, n)
     indptr = np.zeros(c + 1, dtype=np.int64)
     np.cumsum(np.bincount(col, minlength=c), out=indptr[1:])
@@ -343,18 +408,31 @@ def _aggregate(colours: DatasetColours, depth: int, s: torch.Tensor) -> torch.Te
         return torch.sparse.mm(m, half.T.contiguous()).T.contiguous()
 
 
-def _readout(colours: DatasetColours, depth: int, t: torch.Tensor) -> np.ndarray:
-    """``H_l T H_lᵀ`` (``n × n`` float64, symmetrised)."""
-    lab = colours.labels[depth]
-    n, c = colours.num_graphs, t.shape[0]
-    key = colours.graph_of * c + lab
-    uniq, cnt = np.unique(key, return_counts=True)
-    g, col = np.divmod(uniq, c)
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(g, minlength=n), out=indptr[1:])
-    h = _csr(indptr, col, cnt.astype(np.float64), (n, c), t.device, t.dtype)
+def _readout(colours: DatasetColours, depth: int, t: torch.Tensor, split: int | None = None) -> np.ndarray:
+    """``H_l T H_lᵀ`` (``n × n`` float64, symmetrised), or with ``split`` the rows of graphs ``split..``
+    against the columns of graphs ``..split−1``."""
+    n = colours.num_graphs
+    if split is None:
+        h = _histogram_rows(colours, depth, 0, n, t)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            ht = torch.sparse.mm(h, t)  # n × C
+            k = torch.sparse.mm(h, ht.T.contiguous()).T.cpu().numpy().astype(np.float64)
+        return 0.5 * (k + k.T)
+    h_r, h_c = _histogram_rows(colours, depth, split, n, t), _histogram_rows(colours, depth, 0, split, t)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        ht = torch.sparse.mm(h, t)  # n × C
-        k = torch.sparse.mm(h, ht.T.contiguous()).T.cpu().numpy().astype(np.float64)
-    return 0.5 * (k + k.T)
+        ht = torch.sparse.mm(h_c, t)  # n_c × C (T symmetric)
+        return torch.sparse.mm(h_r, ht.T.contiguous()).cpu().numpy().astype(np.float64)
+
+
+def _histogram_rows(colours: DatasetColours, depth: int, lo: int, hi: int, t: torch.Tensor) -> torch.Tensor:
+    """H_l of graphs ``lo..hi−1`` as a sparse CSR ``(hi − lo) × C_l`` tensor on ``t``'s device."""
+    lab = colours.labels[depth]
+    c = t.shape[0]
+    keep = (colours.graph_of >= lo) & (colours.graph_of < hi)
+    uniq, cnt = np.unique((colours.graph_of[keep] - lo) * c + lab[keep], return_counts=True)
+    g, col = np.divmod(uniq, c)
+    indptr = np.zeros(hi - lo + 1, dtype=np.int64)
+    np.cumsum(np.bincount(g, minlength=hi - lo), out=indptr[1:])
+    return _csr(indptr, col, cnt.astype(np.float64), (hi - lo, c), t.device, t.dtype)

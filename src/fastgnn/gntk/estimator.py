@@ -115,16 +115,18 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             over the same tile plan, so the Gram is bitwise that of the local run with the
             same ``max_memory`` (``"auto"`` plans within the smallest worker's budget:
             :func:`fastgnn.distributed.worker_budget`).  Needs ``pip install "fastgnn[dask]"``.
-        colour_pairs: compute the symmetric Gram (``fit_transform``, ``readouts``) on the dataset's
+        colour_pairs: compute the Gram (``fit_transform``, ``readouts``, ``transform``) on the dataset's
             colour pairs (:mod:`fastgnn.gntk.colour_pairs`): WL refinement over the union of the
             graphs, the recursion on ``C_l × C_l`` colour pairs, each readout a colour-histogram
             product.  The same kernel (to rounding), with 10-1000x fewer pairs where node
             neighbourhoods repeat across graphs (molecules, social graphs).  ``"auto"``
-            (default): where the counted colour pairs are fewer than the node-pair engine's and
-            their matrices fit ``max_memory``; ``True``: always (``ValueError`` where it cannot
+            (default): where the counted work on colour pairs is below the node-pair engine's and
+            the depths below the top fit ``max_memory``; ``True``: always (``ValueError`` where it cannot
             run); ``False``: never.  It runs in this process, for the exact kernel
             (``method="batched"`` without ``sketch_size``, ``executor="local"``, no
-            ``checkpoint_dir``); ``transform`` of new graphs uses the node-pair engine.
+            ``checkpoint_dir``).  ``transform`` refines the new graphs' colours together with the
+            fitted ones and reads out the new rows against the fitted columns (chosen by the
+            same count, against the node-pair engine's new x fitted pairs).
 
     Inputs (``X`` of ``fit``, ``transform``, ``fit_transform``): a list of :class:`~fastgnn.Graph`,
     networkx graphs (without node attributes; convert those with :func:`fastgnn.from_networkx`,
@@ -221,7 +223,13 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         graphs = as_graph_list(X, "transform")
         check_categories(graphs, self.graphs_, "transform")
         new = self._prepare(graphs, fitted)
-        parts = self._readouts(new, fitted)
+        colours = self._dataset_colours(graphs, new)
+        if colours is not None:  # the fitted graphs then the new ones, refined together; new rows x fitted columns
+            parts = colour_pair_readouts(colours, self.num_blocks, self.num_mlp_layers, device=self.device,
+                                         dtype=self._torch_dtype(), split=len(self.graphs_),
+                                         max_bytes=budget.resolve(self.max_memory, self.device) / 4)
+        else:
+            parts = self._readouts(new, fitted)
         gram = combine_readouts(parts, self.num_layers, self.jk)
         if self.normalize:
             gram = cosine(gram, self._combine(self._self_readouts(new)), self._combine(self._fitted_self_readouts()),
@@ -320,8 +328,10 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.self_readouts_ = np.diagonal(parts, axis1=1, axis2=2).copy()
         return parts
 
-    def _dataset_colours(self) -> DatasetColours | None:
-        """The fitted graphs' WL colours when the colour-pair engine is to compute the Gram, else None.
+    def _dataset_colours(self, new_graphs: list | None = None, new_ops: list | None = None) -> DatasetColours | None:
+        """The fitted graphs' WL colours when the colour-pair engine is to compute the Gram, else None;
+        with ``new_graphs`` (and their operands ``new_ops``), the colours of the fitted graphs followed by
+        the new ones, when the engine is to compute ``transform``'s kernel.
 
         ``"auto"`` chooses it where its counted work (:func:`~fastgnn.gntk.colour_pairs.colour_pair_flops`:
         aggregations, ReLU steps and readouts on C_l × C_l colour pairs) is below the node-pair engine's
@@ -342,7 +352,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 raise ValueError(f"colour_pairs=True needs {why}")
             return None
         dtype = self._torch_dtype()
-        colours = dataset_colours(self.graphs_, self.num_blocks, self.scale, dtype)
+        graphs = self.graphs_ if new_graphs is None else [*self.graphs_, *new_graphs]
+        colours = dataset_colours(graphs, self.num_blocks, self.scale, dtype)
         need = colour_pair_bytes(colours, torch.empty((), dtype=dtype).element_size(), self.num_blocks)
         have = budget.resolve(self.max_memory, self.device)
         if self.colour_pairs is True:
@@ -350,9 +361,11 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 raise ValueError(f"colour_pairs=True: the colour-pair matrices need {need / 2**30:.2f} GiB, over "
                                  f"max_memory ({have / 2**30:.2f} GiB); raise max_memory or use colour_pairs='auto'")
             return colours
-        rows = np.array([op.num_rows for op in self.fitted_], dtype=np.float64)
-        row_nnz = np.array([float(torch.count_nonzero(op.a)) for op in self.fitted_]) / np.maximum(rows, 1)
-        by_nodes = node_pair_flops(rows, row_nnz, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST)
+        ops = self.fitted_ if new_ops is None else [*self.fitted_, *new_ops]
+        rows = np.array([op.num_rows for op in ops], dtype=np.float64)
+        row_nnz = np.array([float(torch.count_nonzero(op.a)) for op in ops]) / np.maximum(rows, 1)
+        split = None if new_ops is None else len(self.fitted_)
+        by_nodes = node_pair_flops(rows, row_nnz, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST, split=split)
         by_colours = colour_pair_flops(colours, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST)
         return colours if need <= have and by_colours * NODE_ENGINE_SPEEDUP < by_nodes else None
 
