@@ -230,12 +230,7 @@ def _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, pr
         m = (indptr, indices, values.astype(np_dtype))
         c = indptr.shape[0] - 1
         if depth < num_blocks:  # held whole: the next depth aggregates it
-            s_new = ck.gather_cols(ck.gather_rows(s, *m, 0, c), *m, 0)
-            theta = s_new.copy() if theta is None else ck.gather_cols(ck.gather_rows(theta, *m, 0, c), *m, 0)
-            s = s_new
-            for _ in range(num_mlp_layers):
-                d = torch.sqrt(torch.clamp(torch.diagonal(torch.from_numpy(s)), min=0.0)).contiguous()
-                ntk_step(torch.from_numpy(s), torch.from_numpy(theta), d, d)
+            s, theta = _whole_depth(ck, s, theta, m, num_mlp_layers)
             out[depth] = _readout_whole(ck, theta, hists[depth], n)
             continue
         # the top depth by blocks of rows, upper triangle: rows [i0, i1) against columns [i0, C)
@@ -296,12 +291,7 @@ def _compiled_rectangle(ck, colours, num_blocks, num_mlp_layers, np_dtype, max_b
         m = (indptr, indices, values.astype(np_dtype))
         c = indptr.shape[0] - 1
         if depth < num_blocks:
-            s_new = ck.gather_cols(ck.gather_rows(s, *m, 0, c), *m, 0)
-            theta = s_new.copy() if theta is None else ck.gather_cols(ck.gather_rows(theta, *m, 0, c), *m, 0)
-            s = s_new
-            for _ in range(num_mlp_layers):
-                d = torch.sqrt(torch.clamp(torch.diagonal(torch.from_numpy(s)), min=0.0)).contiguous()
-                ntk_step(torch.from_numpy(s), torch.from_numpy(theta), d, d)
+            s, theta = _whole_depth(ck, s, theta, m, num_mlp_layers)
             out[depth] = whole(theta, depth)
             continue
         d = torch.sqrt(torch.clamp(torch.from_numpy(ck.diag_of_product(s, *m)), min=0.0)).contiguous()
@@ -319,6 +309,18 @@ def _compiled_rectangle(ck, colours, num_blocks, num_mlp_layers, np_dtype, max_b
                 ck.add_rows(k_b, ck.histogram_product(tb[:, i1 - i0:], i1, *h_r[depth], n_r), i0, *h_c[depth])
         out[num_blocks] = k_a + k_b.T
     return out
+
+
+def _whole_depth(ck, s, theta, m, num_mlp_layers):
+    """One depth held whole: ``Σ = M S Mᵀ``, ``Θ = M Θ Mᵀ`` (Θ = Σ at the first aggregation, ``theta``
+    None), then the R ReLU steps with the diagonal's d.  Returns the new ``(Σ, Θ)``."""
+    c = m[0].shape[0] - 1
+    s_new = ck.gather_cols(ck.gather_rows(s, *m, 0, c), *m, 0)
+    theta = s_new.copy() if theta is None else ck.gather_cols(ck.gather_rows(theta, *m, 0, c), *m, 0)
+    for _ in range(num_mlp_layers):
+        d = torch.sqrt(torch.clamp(torch.diagonal(torch.from_numpy(s_new)), min=0.0)).contiguous()
+        ntk_step(torch.from_numpy(s_new), torch.from_numpy(theta), d, d)
+    return s_new, theta
 
 
 def _readout_whole(ck, theta, hist, n) -> np.ndarray:
