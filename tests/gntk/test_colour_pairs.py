@@ -198,3 +198,20 @@ def test_transform_of_a_subset_equals_fit_transform_of_the_union():
     np.testing.assert_allclose(est.transform(new), union[15:, :15], rtol=1e-12, atol=0)
     node = GNTK(num_layers=4, num_mlp_layers=2, colour_pairs=False, progress=False).fit(fitted).transform(new)
     np.testing.assert_allclose(est.transform(new), node, rtol=2e-10, atol=0)
+
+
+def test_the_dense_path_counts_its_whole_top_depth():
+    """Without numba (or on CUDA) the top depth is one dense matrix: the budget check counts it, so a
+    budget that holds the blocked path but not the dense one sends "auto" to the node-pair engine."""
+    from fastgnn.gntk import compiled_tile
+
+    graphs = small_set(seed=23) * 6
+    cols = colour_pairs.dataset_colours(graphs, 3, "uniform")
+    blocked = colour_pairs.colour_pair_bytes(cols, 8, 3, blocked=True)
+    dense = colour_pairs.colour_pair_bytes(cols, 8, 3, blocked=False)
+    assert dense > blocked
+    with compiled_tile.config_context(enabled=False):
+        assert not colour_pairs.uses_compiled_path("cpu")
+        with pytest.raises(ValueError, match="max_memory"):
+            GNTK(num_layers=4, colour_pairs=True, max_memory=(blocked + dense) / 2,
+                 progress=False).fit_transform(graphs)

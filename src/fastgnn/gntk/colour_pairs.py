@@ -45,7 +45,7 @@ from fastgnn.gntk.colour import adjacency_entries
 from fastgnn.gntk.relu import ntk_step
 
 __all__ = ["DatasetColours", "dataset_colours", "colour_pair_readouts", "colour_pair_bytes", "colour_pair_flops",
-           "node_pair_flops", "NODE_ENGINE_SPEEDUP"]
+           "node_pair_flops", "NODE_ENGINE_SPEEDUP", "uses_compiled_path"]
 
 _MAX_TRIES = 4
 
@@ -122,17 +122,24 @@ def dataset_colours(graphs: Sequence, depth: int, scale: str, dtype: torch.dtype
                           num_graphs=len(graphs))
 
 
-def colour_pair_bytes(colours: DatasetColours, itemsize: int, num_blocks: int | None = None) -> int:
-    """Bytes :func:`colour_pair_readouts` needs at the least: the depths below the top held whole (Σ, Θ,
-    the aggregation's ``C_l × C_{l−1}`` gather, a ``C_l × n`` readout product), one row block of the top
-    depth, and the ``n × n`` readouts.  (The top depth is computed by blocks of rows within the budget.)"""
+def colour_pair_bytes(colours: DatasetColours, itemsize: int, num_blocks: int | None = None, *,
+                      blocked: bool = True) -> int:
+    """Bytes :func:`colour_pair_readouts` needs at the least.  ``blocked`` (the compiled path): the depths
+    below the top held whole (Σ, Θ, the aggregation's ``C_l × C_{l−1}`` gather, a ``C_l × n`` readout
+    product), one row block of the top depth, and the ``n × n`` readouts; otherwise (the dense torch
+    path) every depth whole, the top one included."""
     c = colours.sizes
     top = len(c) - 1 if num_blocks is None else num_blocks
     n = colours.num_graphs
-    whole = max([4 * c[l] ** 2 + c[l] * (c[l - 1] if l else 0) + n * c[l] for l in range(top)] or [0])
-    block = 2 * c[top] + c[top - 1] + n if top else 0
-    return int((whole + 2 * (c[top - 1] ** 2 if top else 0) + block) * itemsize + (num_blocks or top) * n * n * 8
-               + 3 * n * n * 8)
+    held = range(top) if blocked else range(top + 1)
+    whole = max([4 * c[l] ** 2 + c[l] * (c[l - 1] if l else 0) + n * c[l] for l in held] or [0])
+    block = 2 * c[top] + c[top - 1] + n if top and blocked else 0
+    return int((whole + 2 * (c[top - 1] ** 2 if top else 0) + block) * itemsize + (top + 3) * n * n * 8)
+
+
+def uses_compiled_path(device) -> bool:
+    """Whether :func:`colour_pair_readouts` takes the compiled, blocked path on ``device``."""
+    return torch.device(device).type == "cpu" and compiled_tile.available()
 
 
 def colour_pair_flops(colours: DatasetColours, num_blocks: int, num_mlp_layers: int, relu_cost: float) -> float:
@@ -185,7 +192,7 @@ def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layer
     if len(colours.labels) < num_blocks + 1:
         raise ValueError(f"colours hold {len(colours.labels) - 1} depths, the recursion needs {num_blocks}")
     device = torch.device(device)
-    if device.type == "cpu" and compiled_tile.available():
+    if uses_compiled_path(device):
         return _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, progress, split)
     n = colours.num_graphs
     shape = (n, n) if split is None else (n - split, split)

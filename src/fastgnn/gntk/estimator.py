@@ -31,6 +31,7 @@ from fastgnn.gntk.colour_pairs import (
     colour_pair_readouts,
     dataset_colours,
     node_pair_flops,
+    uses_compiled_path,
 )
 from fastgnn.gntk.engine import gram_readouts
 from fastgnn.gntk.outofcore import BAND_BYTES, GRAM_FILE, READOUTS_FILE, DiskGram, combine_by_bands, npy_map
@@ -354,7 +355,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         dtype = self._torch_dtype()
         graphs = self.graphs_ if new_graphs is None else [*self.graphs_, *new_graphs]
         colours = dataset_colours(graphs, self.num_blocks, self.scale, dtype)
-        need = colour_pair_bytes(colours, torch.empty((), dtype=dtype).element_size(), self.num_blocks)
+        need = colour_pair_bytes(colours, torch.empty((), dtype=dtype).element_size(), self.num_blocks,
+                                 blocked=uses_compiled_path(self.device))
         have = budget.resolve(self.max_memory, self.device)
         if self.colour_pairs is True:
             if need > have:
