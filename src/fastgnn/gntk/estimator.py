@@ -120,9 +120,9 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             colour pairs (:mod:`fastgnn.gntk.colour_pairs`): WL refinement over the union of the
             graphs, the recursion on ``C_l × C_l`` colour pairs, each readout a colour-histogram
             product.  The same kernel (to rounding), with 10-1000x fewer pairs where node
-            neighbourhoods repeat across graphs (molecules, social graphs).  ``"auto"``
-            (default): where the counted work on colour pairs is below the node-pair engine's and
-            the depths below the top fit ``max_memory``; ``True``: always (``ValueError`` where it cannot
+            neighbourhoods repeat across graphs (molecules: NCI1 has 28.9x fewer at depth 3).
+            ``"auto"`` (default): where the counted work on colour pairs is below the node-pair
+            engine's and what the path holds fits ``max_memory``; ``True``: always (``ValueError`` where it cannot
             run); ``False``: never.  It runs in this process, for the exact kernel
             (``method="batched"`` without ``sketch_size``, ``executor="local"``, no
             ``checkpoint_dir``).  ``transform`` refines the new graphs' colours together with the
