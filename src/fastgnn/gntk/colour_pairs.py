@@ -244,7 +244,7 @@ def _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, pr
         # (the ReLU keeps the diagonal, Σ'_cc = d_c², so the d of every step is the aggregated diagonal's)
         d = torch.sqrt(torch.clamp(torch.from_numpy(ck.diag_of_product(s, *m)), min=0.0)).contiguous()
         per_row = itemsize * (2 * c + s.shape[1]) + 8 * n
-        rows = int(max(1, min(c, max_bytes // max(per_row, 1))))
+        rows = _block_rows(c, max_bytes // max(per_row, 1))
         k_diag, k_off = np.zeros((n, n)), np.zeros((n, n))
         h_indptr, h_graphs, h_counts = hists[depth]
         bar = None
@@ -302,7 +302,7 @@ def _compiled_rectangle(ck, colours, num_blocks, num_mlp_layers, np_dtype, max_b
             out[depth] = whole(theta, depth)
             continue
         d = torch.sqrt(torch.clamp(torch.from_numpy(ck.diag_of_product(s, *m)), min=0.0)).contiguous()
-        rows = int(max(1, min(c, max_bytes // max(itemsize * (2 * c + s.shape[1]) + 8 * n, 1))))
+        rows = _block_rows(c, max_bytes // max(itemsize * (2 * c + s.shape[1]) + 8 * n, 1))
         k_a, k_b = np.zeros((n_r, n_c)), np.zeros((n_c, n_r))
         for i0 in range(0, c, rows):
             i1 = min(c, i0 + rows)
@@ -316,6 +316,12 @@ def _compiled_rectangle(ck, colours, num_blocks, num_mlp_layers, np_dtype, max_b
                 ck.add_rows(k_b, ck.histogram_product(tb[:, i1 - i0:], i1, *h_r[depth], n_r), i0, *h_c[depth])
         out[num_blocks] = k_a + k_b.T
     return out
+
+
+def _block_rows(c: int, by_budget: float) -> int:
+    """Rows per block of the top depth: what the budget allows, and at most an eighth of the colours
+    (at least 64 rows): one block would compute the whole square, eight compute 56 % of it."""
+    return int(max(1, min(c, by_budget, max(64, -(-c // 8)))))
 
 
 def _whole_depth(ck, s, theta, m, num_mlp_layers):
