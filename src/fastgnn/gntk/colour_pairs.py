@@ -219,18 +219,30 @@ def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layer
 
 def _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, progress=False,
                        split=None) -> np.ndarray:
+    """The compiled path: the graphs' readouts against themselves (``split`` None, symmetrised), or of
+    graphs ``split..n−1`` (rows) against ``0..split−1`` (columns).  The depths below the top are held
+    whole; the top depth runs by row blocks of its upper triangle, rows [i0, i1) against columns
+    [i0, C), each block read out against both orders where rows and columns are different graphs."""
     from fastgnn.gntk import _colour_kernels as ck
 
     np_dtype = np.float64 if dtype == torch.float64 else np.float32
     itemsize = np.dtype(np_dtype).itemsize
     n = colours.num_graphs
-    if split is not None:
-        return _compiled_rectangle(ck, colours, num_blocks, num_mlp_layers, np_dtype, max_bytes, split)
-    out = np.empty((num_blocks + 1, n, n))
+    symmetric = split is None
+    r_lo, c_hi = (0, n) if symmetric else (split, split)
+    n_r, n_c = n - r_lo, c_hi
+    out = np.empty((num_blocks + 1, n_r, n_c))
     x = colours.features.astype(np_dtype)
     s = np.ascontiguousarray(torch.from_numpy(x) @ torch.from_numpy(x).T)  # Σ_0 = X̃ X̃ᵀ, as torch multiplies
-    hists = [_histogram_by_colour(colours, depth) for depth in range(num_blocks + 1)]
-    out[0] = _readout_whole(ck, s, hists[0], n)
+    h_r = [_histogram_by_colour(colours, depth, r_lo, n) for depth in range(num_blocks + 1)]
+    h_c = h_r if symmetric else [_histogram_by_colour(colours, depth, 0, c_hi) for depth in range(num_blocks + 1)]
+
+    def whole(t, depth):  # H_r T H_cᵀ of a whole C × C matrix
+        k = np.zeros((n_r, n_c))
+        ck.add_rows(k, ck.histogram_product(t, 0, *h_c[depth], n_c), 0, *h_r[depth])
+        return 0.5 * (k + k.T) if symmetric else k
+
+    out[0] = whole(s, 0)
     theta = None
     for depth in range(1, num_blocks + 1):
         indptr, indices, values = colours.counts[depth]
@@ -238,15 +250,15 @@ def _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, pr
         c = indptr.shape[0] - 1
         if depth < num_blocks:  # held whole: the next depth aggregates it
             s, theta = _whole_depth(ck, s, theta, m, num_mlp_layers)
-            out[depth] = _readout_whole(ck, theta, hists[depth], n)
+            out[depth] = whole(theta, depth)
             continue
-        # the top depth by blocks of rows, upper triangle: rows [i0, i1) against columns [i0, C)
-        # (the ReLU keeps the diagonal, Σ'_cc = d_c², so the d of every step is the aggregated diagonal's)
+        # the ReLU keeps the diagonal, Σ'_cc = d_c², so the d of every step is the aggregated diagonal's
         d = torch.sqrt(torch.clamp(torch.from_numpy(ck.diag_of_product(s, *m)), min=0.0)).contiguous()
-        per_row = itemsize * (2 * c + s.shape[1]) + 8 * n
-        rows = _block_rows(c, max_bytes // max(per_row, 1))
-        k_diag, k_off = np.zeros((n, n)), np.zeros((n, n))
-        h_indptr, h_graphs, h_counts = hists[depth]
+        rows = _block_rows(c, max_bytes // max(itemsize * (2 * c + s.shape[1]) + 8 * n, 1))
+        # H_r[:, I] Θ[I, I] H_c[:, I]ᵀ, H_r[:, I] Θ[I, past] H_c[:, past]ᵀ, and (rows ≠ columns) the mirrored
+        # H_c[:, I] Θ[I, past] H_r[:, past]ᵀ, transposed at the end
+        k_diag, k_off = np.zeros((n_r, n_c)), np.zeros((n_r, n_c))
+        k_mirror = k_off if symmetric else np.zeros((n_c, n_r))
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -260,61 +272,18 @@ def _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, pr
             left, right = d[i0:i1].contiguous(), d[i0:].contiguous()
             for _ in range(num_mlp_layers):
                 ntk_step(torch.from_numpy(sb), torch.from_numpy(tb), left, right)
-            ck.add_rows(k_diag, ck.histogram_product(tb[:, : i1 - i0], i0, h_indptr, h_graphs, h_counts, n),
-                        i0, h_indptr, h_graphs, h_counts)
+            ck.add_rows(k_diag, ck.histogram_product(tb[:, : i1 - i0], i0, *h_c[depth], n_c), i0, *h_r[depth])
             if i1 < c:
-                ck.add_rows(k_off, ck.histogram_product(tb[:, i1 - i0:], i1, h_indptr, h_graphs, h_counts, n),
-                            i0, h_indptr, h_graphs, h_counts)
+                ck.add_rows(k_off, ck.histogram_product(tb[:, i1 - i0:], i1, *h_c[depth], n_c), i0, *h_r[depth])
+                if not symmetric:
+                    ck.add_rows(k_mirror, ck.histogram_product(tb[:, i1 - i0:], i1, *h_r[depth], n_r), i0,
+                                *h_c[depth])
             if bar is not None:
                 bar.update((i1 - i0) * (2 * c - i0 - i1 + 1) // 2)
         if bar is not None:
             bar.close()
-        k = k_diag + k_off + k_off.T
-        out[num_blocks] = 0.5 * (k + k.T)
-    return out
-
-
-def _compiled_rectangle(ck, colours, num_blocks, num_mlp_layers, np_dtype, max_bytes, split) -> np.ndarray:
-    """:func:`_compiled_readouts` for the graphs ``split..n−1`` against ``0..split−1``: the same recursion
-    (the top depth by row blocks of the upper triangle), each block read out against both orders."""
-    n = colours.num_graphs
-    n_r, n_c = n - split, split
-    itemsize = np.dtype(np_dtype).itemsize
-    out = np.empty((num_blocks + 1, n_r, n_c))
-    x = colours.features.astype(np_dtype)
-    s = np.ascontiguousarray(torch.from_numpy(x) @ torch.from_numpy(x).T)
-    h_r = [_histogram_by_colour(colours, depth, split, n) for depth in range(num_blocks + 1)]
-    h_c = [_histogram_by_colour(colours, depth, 0, split) for depth in range(num_blocks + 1)]
-
-    def whole(t, depth):
-        k = np.zeros((n_r, n_c))
-        ck.add_rows(k, ck.histogram_product(t, 0, *h_c[depth], n_c), 0, *h_r[depth])
-        return k
-
-    out[0] = whole(s, 0)
-    theta = None
-    for depth in range(1, num_blocks + 1):
-        indptr, indices, values = colours.counts[depth]
-        m = (indptr, indices, values.astype(np_dtype))
-        c = indptr.shape[0] - 1
-        if depth < num_blocks:
-            s, theta = _whole_depth(ck, s, theta, m, num_mlp_layers)
-            out[depth] = whole(theta, depth)
-            continue
-        d = torch.sqrt(torch.clamp(torch.from_numpy(ck.diag_of_product(s, *m)), min=0.0)).contiguous()
-        rows = _block_rows(c, max_bytes // max(itemsize * (2 * c + s.shape[1]) + 8 * n, 1))
-        k_a, k_b = np.zeros((n_r, n_c)), np.zeros((n_c, n_r))
-        for i0 in range(0, c, rows):
-            i1 = min(c, i0 + rows)
-            sb = ck.gather_cols(ck.gather_rows(s, *m, i0, i1), *m, i0)
-            tb = sb.copy() if theta is None else ck.gather_cols(ck.gather_rows(theta, *m, i0, i1), *m, i0)
-            for _ in range(num_mlp_layers):
-                ntk_step(torch.from_numpy(sb), torch.from_numpy(tb), d[i0:i1].contiguous(), d[i0:].contiguous())
-            # H_r[:, I] Θ[I, i0:] H_c[:, i0:]ᵀ, and for the columns past the block the mirrored pairs
-            ck.add_rows(k_a, ck.histogram_product(tb, i0, *h_c[depth], n_c), i0, *h_r[depth])
-            if i1 < c:
-                ck.add_rows(k_b, ck.histogram_product(tb[:, i1 - i0:], i1, *h_r[depth], n_r), i0, *h_c[depth])
-        out[num_blocks] = k_a + k_b.T
+        k = k_diag + k_off + k_mirror.T
+        out[num_blocks] = 0.5 * (k + k.T) if symmetric else k
     return out
 
 
@@ -334,14 +303,6 @@ def _whole_depth(ck, s, theta, m, num_mlp_layers):
         d = torch.sqrt(torch.clamp(torch.diagonal(torch.from_numpy(s_new)), min=0.0)).contiguous()
         ntk_step(torch.from_numpy(s_new), torch.from_numpy(theta), d, d)
     return s_new, theta
-
-
-def _readout_whole(ck, theta, hist, n) -> np.ndarray:
-    """``H Θ Hᵀ`` (``n × n`` float64, symmetrised) of a whole ``C × C`` matrix."""
-    h_indptr, h_graphs, h_counts = hist
-    k = np.zeros((n, n))
-    ck.add_rows(k, ck.histogram_product(theta, 0, h_indptr, h_graphs, h_counts, n), 0, h_indptr, h_graphs, h_counts)
-    return 0.5 * (k + k.T)
 
 
 def _histogram_by_colour(colours: DatasetColours, depth: int, lo: int = 0, hi: int | None = None):
