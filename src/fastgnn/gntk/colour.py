@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["Colouring", "colour_classes", "colour_classes_many", "adjacency_entries"]
+__all__ = ["Colouring", "colour_classes", "colour_classes_many", "adjacency_entries", "union_adjacency"]
 
 _MAX_TRIES = 4
 
@@ -92,6 +92,18 @@ def adjacency_entries(edge_index: np.ndarray, num_nodes: int) -> tuple[np.ndarra
     return rows, cols, weights
 
 
+def union_adjacency(graphs: Sequence) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The disjoint union of ``graphs``: ``(offsets [n + 1], (rows, cols, weights))``, graph g's nodes
+    numbered ``offsets[g]..offsets[g + 1] − 1`` and the entries those of :func:`adjacency_entries`."""
+    sizes = np.array([int(g.num_nodes) for g in graphs], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    if not graphs:
+        return offsets, adjacency_entries(np.zeros((2, 0), dtype=np.int64), 0)
+    shift = np.repeat(offsets[:-1], [int(g.edge_index.shape[1]) for g in graphs])
+    edges = torch.cat([g.edge_index for g in graphs], 1).cpu().numpy() + shift
+    return offsets, adjacency_entries(edges, int(offsets[-1]))
+
+
 def colour_classes(graph) -> Colouring:
     """The colour classes of one :class:`fastgnn.graph.Graph` (see :func:`colour_classes_many`)."""
     return colour_classes_many([graph])[0]
@@ -132,11 +144,8 @@ BATCH_EDGES = 2**22
 
 def _colour_union(graphs: list, seed: int) -> list[Colouring]:
     """:func:`colour_classes_many` on one batch: the refinement of the graphs' disjoint union."""
-    sizes = np.array([int(g.num_nodes) for g in graphs], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    shift = np.repeat(offsets[:-1], [g.edge_index.shape[1] for g in graphs])
-    edges = torch.cat([g.edge_index for g in graphs], 1).cpu().numpy() + shift
-    rows, cols, weights = adjacency_entries(edges, int(offsets[-1]))
+    offsets, (rows, cols, weights) = union_adjacency(graphs)
+    sizes = np.diff(offsets)
     indptr = np.zeros(int(offsets[-1]) + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=int(offsets[-1])), out=indptr[1:])
     start = _feature_classes(graphs, sizes)

@@ -41,8 +41,9 @@ import numpy as np
 import torch
 
 from fastgnn.gntk import compiled_tile
-from fastgnn.gntk.colour import adjacency_entries
+from fastgnn.gntk.colour import union_adjacency
 from fastgnn.gntk.relu import ntk_step
+from fastgnn.gntk.scale import REGISTRY
 
 __all__ = ["DatasetColours", "dataset_colours", "colour_pair_readouts", "colour_pair_bytes", "colour_pair_flops",
            "node_pair_flops", "NODE_ENGINE_SPEEDUP", "uses_compiled_path"]
@@ -93,17 +94,11 @@ def dataset_colours(graphs: Sequence, depth: int, scale: str, dtype: torch.dtype
     ``scale``: the GNTK's neighbour scaling (``"uniform"``: c_u = 1; ``"degree"``: c_u = 1/Σ_w Ã[u, w]).
     Cost: O(depth · nnz log nnz) over the dataset's Ã.
     """
-    from fastgnn.gntk.scale import REGISTRY
-
     if scale not in REGISTRY:
         raise ValueError(f"scale must be one of {tuple(REGISTRY)}, got {scale!r}")
     graphs = list(graphs)
-    sizes = np.array([int(g.num_nodes) for g in graphs], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    offsets, (rows, cols, weights) = union_adjacency(graphs)
     total = int(offsets[-1])
-    shift = np.repeat(offsets[:-1], [int(g.edge_index.shape[1]) for g in graphs])
-    edges = (torch.cat([g.edge_index for g in graphs], 1).cpu().numpy() + shift) if graphs else np.zeros((2, 0))
-    rows, cols, weights = adjacency_entries(edges, total)
     # depth 0: the distinct feature rows, as the kernel sees them (after the dtype cast; -0.0 is 0.0)
     x = torch.cat([g.x.detach().cpu().to(dtype) for g in graphs]).numpy() + 0.0
     x = np.ascontiguousarray(x)
@@ -117,7 +112,7 @@ def dataset_colours(graphs: Sequence, depth: int, scale: str, dtype: torch.dtype
         label, m = _refine_once(labels[-1], rows, cols, weights, total, scale, rng)
         labels.append(label)
         counts.append(m)
-    graph_of = np.repeat(np.arange(len(graphs), dtype=np.int64), sizes)
+    graph_of = np.repeat(np.arange(len(graphs), dtype=np.int64), np.diff(offsets))
     return DatasetColours(features=features, labels=labels, counts=counts, graph_of=graph_of,
                           num_graphs=len(graphs))
 
