@@ -226,9 +226,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         new = self._prepare(graphs, fitted)
         colours = self._dataset_colours(graphs, new)
         if colours is not None:  # the fitted graphs then the new ones, refined together; new rows x fitted columns
-            parts = colour_pair_readouts(colours, self.num_blocks, self.num_mlp_layers, device=self.device,
-                                         dtype=self._torch_dtype(), split=len(self.graphs_),
-                                         max_bytes=budget.resolve(self.max_memory, self.device) / 4)
+            parts = self._colour_pair_readouts(colours, split=len(self.graphs_))
         else:
             parts = self._readouts(new, fitted)
         gram = combine_readouts(parts, self.num_layers, self.jk)
@@ -318,16 +316,21 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         t0 = time.perf_counter()
         colours = self._dataset_colours() if out is None else None
         if colours is not None:
-            parts = colour_pair_readouts(colours, self.num_blocks, self.num_mlp_layers, device=self.device,
-                                         dtype=self._torch_dtype(),
-                                         max_bytes=budget.resolve(self.max_memory, self.device) / 4,
-                                         progress=bool(self.progress) or (self.progress is None and
-                                                                          colours.sizes[-1] > 20_000))
+            parts = self._colour_pair_readouts(colours)
         else:
             parts = self._readouts(self.fitted_, None, out=out)
         self.time_ = time.perf_counter() - t0
         self.self_readouts_ = np.diagonal(parts, axis1=1, axis2=2).copy()
         return parts
+
+    def _colour_pair_readouts(self, colours: DatasetColours, split: int | None = None) -> np.ndarray:
+        """The readouts on colour pairs (symmetric, or with ``split`` the new graphs against the fitted
+        ones), blocks within a quarter of the budget, a progress bar as :attr:`progress` says (default:
+        when the top depth has more than 20 000 colours)."""
+        show = bool(self.progress) or (self.progress is None and colours.sizes[-1] > 20_000)
+        return colour_pair_readouts(colours, self.num_blocks, self.num_mlp_layers, device=self.device,
+                                    dtype=self._torch_dtype(), split=split, progress=show,
+                                    max_bytes=budget.resolve(self.max_memory, self.device) / 4)
 
     def _dataset_colours(self, new_graphs: list | None = None, new_ops: list | None = None) -> DatasetColours | None:
         """The fitted graphs' WL colours when the colour-pair engine is to compute the Gram, else None;
