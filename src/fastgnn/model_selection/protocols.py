@@ -321,15 +321,15 @@ def select_nested(curves: Curves) -> dict:
 def choose_per_fold(curves_by_config: dict) -> list[tuple]:
     """Per outer fold, ``(config, n, g)`` maximising the inner accuracy over every configuration
     (dict keys, in tie-break order), normalisation index n and grid index g."""
+    for c, cv in curves_by_config.items():
+        if cv.inner is None:
+            raise ValueError(f"configuration {c!r} has no inner-CV curves")
     configs = list(curves_by_config)
-    n_folds = curves_by_config[configs[0]].inner.shape[2] if curves_by_config[configs[0]].inner is not None else 0
     choices = []
-    for f in range(n_folds):
+    for f in range(curves_by_config[configs[0]].inner.shape[2]):
         best = None
         for c in configs:
             cv = curves_by_config[c]
-            if cv.inner is None:
-                raise ValueError(f"configuration {c!r} has no inner-CV curves")
             n, g = _first_argmax(cv.inner[:, :, f])
             score = cv.inner[n, g, f]
             if best is None or score > best[0]:
@@ -344,9 +344,6 @@ def select_fully_nested(curves_by_config: dict) -> dict:
     Returns ``{mean, std, fold_accuracies, choices}``, ``choices[f] = (config,
     normalisation, C)`` chosen by the inner CV of fold f alone.
     """
-    first = next(iter(curves_by_config.values()))
-    if first.inner is None:
-        raise ValueError(f"configuration {next(iter(curves_by_config))!r} has no inner-CV curves")
     picks = choose_per_fold(curves_by_config)
     acc = np.empty(len(picks))
     choices = []
