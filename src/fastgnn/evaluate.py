@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,8 @@ from fastgnn.model_selection.solvers import (
 
 __all__ = [
     "CVResult",
+    "describe_choice",
+    "LOW_PRECISION_NOTE",
     "svm_cv",
     "svm_solver",
     "SOLVERS",
@@ -88,6 +91,13 @@ __all__ = [
 
 Fold = tuple[np.ndarray, np.ndarray]
 
+#: what a float32 (or lower) Gram risks, measured by ``benchmarks/float32_accuracy.py`` and
+#: ``benchmarks/float32_gntk_error.py`` (``docs/gntk-results.md``, "float32 vs float64")
+LOW_PRECISION_NOTE = (
+    "float32 GNTK entries carry relative errors of 1e-8 to about 6e-4 (deep kernels, L=5 R=3), the cosine-normalised "
+    "Gram can get small negative eigenvalues, and the SVM's choice of C can move: on MUTAG one paper-protocol accuracy "
+    "went from 85.00 to 83.33 %.  Compute the Gram in float64 (the default) for the numbers you report")
+
 
 # --------------------------------------------------------------------------- result
 
@@ -103,6 +113,10 @@ class CVResult:
         protocol: ``"paper"`` or ``"nested"``.
         C: the chosen regularisation value (SVM ``C``, or KRR ``alpha``; see
             ``param_name``): one float for ``"paper"``, one per fold for ``"nested"``.
+            It belongs to the *transformed* Gram the classifier was fitted on: for ``"raw"``
+            that is ``gram / gram_scale`` (``SVC(kernel="precomputed", C=C)`` on it gives these
+            accuracies; on the Gram as given, ``C / gram_scale`` does); for ``"cosine"`` the
+            cosine-normalised Gram, which no rescaling of the Gram changes.
         normalization: the chosen Gram transform (``"raw"`` or ``"cosine"``):
             one string for ``"paper"``, one per fold for ``"nested"``.
         method: ``"svm"`` or ``"krr"``.
@@ -112,6 +126,8 @@ class CVResult:
             at each grid value (``"paper"`` only; ``None`` for ``"nested"``).
         curve_folds: normalisation -> ``(G, F)`` test accuracy per grid value and fold.
         seconds: wall-clock time of the evaluation.
+        gram_scale: what the Gram was divided by before the ``"raw"`` fits (its smallest entry,
+            as Du et al.'s script; 1.0 when nothing divided it): see ``C``.
     """
 
     mean: float
@@ -126,6 +142,12 @@ class CVResult:
     curve: dict[str, np.ndarray] | None = None
     curve_folds: dict[str, np.ndarray] | None = None
     seconds: float = 0.0
+    gram_scale: float = 1.0
+
+    @property
+    def n_folds(self) -> int:
+        """The number of outer folds the accuracy is the mean of."""
+        return len(self.fold_accuracies)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable copy (arrays become lists, numpy scalars Python floats)."""
@@ -142,16 +164,18 @@ class CVResult:
             "curve": _dict_to_builtin(self.curve),
             "curve_folds": _dict_to_builtin(self.curve_folds),
             "seconds": float(self.seconds),
+            "gram_scale": float(self.gram_scale),
+            "folds": self.n_folds,
         }
 
     def __str__(self) -> str:
         if self.protocol == "paper":
-            chosen = f"{self.normalization}, {self.param_name}={self.C:.4g}"
+            chosen = describe_choice(self.normalization, self.param_name, self.C, self.gram_scale)
         else:
             chosen = f"per-fold {self.param_name}, normalisation chosen by inner CV"
         return (
-            f"{self.method} [{self.protocol}] {100 * self.mean:.2f} +- {100 * self.std:.2f} % "
-            f"({chosen}; {self.seconds:.1f} s)"
+            f"{self.method} [{self.protocol}] {100 * self.mean:.2f} +- {100 * self.std:.2f} % over "
+            f"{self.n_folds} folds ({chosen}; {self.seconds:.1f} s)"
         )
 
 
@@ -190,8 +214,12 @@ def svm_cv(
             ``numpy.memmap`` (``np.load(path, mmap_mode="r")``) is checked and transformed by
             bands and each fold's blocks are read from disk (:func:`fastgnn.gram.transform`):
             the same result.
-        y: ``(n,)`` integer labels.
-        folds: ``[(train_idx, test_idx), ...]`` index arrays into ``0..n-1`` (any iterable).
+        y: ``(n,)`` class labels (integers, strings, ...; continuous values, NaN and ``None`` are
+            refused, as scikit-learn's classifiers refuse them).
+        folds: ``[(train_idx, test_idx), ...]`` index arrays into ``0..n-1`` (any iterable), or what
+            scikit-learn's ``cv=`` takes: an int k (``StratifiedKFold(k)``, not shuffled, as
+            ``sklearn.model_selection.check_cv`` makes it) or a splitter object such as
+            ``StratifiedKFold(10, shuffle=True, random_state=0)``.
         protocol: ``"paper"``: the (normalisation, C) with the best mean test
             accuracy over the folds (optimistic, as the GNTK paper; ties go to
             the first normalisation, then to the first C of the grid).
@@ -227,7 +255,12 @@ def svm_cv(
             always stops there (exactly the same solution).
 
     Returns:
-        A :class:`CVResult` with ``method="svm"``.
+        A :class:`CVResult` with ``method="svm"``.  Its ``C`` is that of the *transformed* Gram:
+        ``gram / result.gram_scale`` for ``"raw"`` (``SVC(kernel="precomputed", C=result.C)`` on
+        that Gram reproduces the accuracies), the cosine-normalised Gram for ``"cosine"``.
+
+    Warns (``UserWarning``) when the Gram is float32 or lower: its rounding can change the choice of C
+    and the accuracy (:data:`LOW_PRECISION_NOTE`).
 
     Cost: see the module docstring; F x |normalizations| C paths of size ~0.9 n
     for ``"paper"``, plus ``inner_folds`` paths of size ~0.72 n per (fold,
@@ -274,7 +307,8 @@ def krr_cv(
             to each normalisation; the values used are in ``result.grid``).
 
     Returns:
-        A :class:`CVResult` with ``method="krr"`` and ``param_name="alpha"``.
+        A :class:`CVResult` with ``method="krr"`` and ``param_name="alpha"`` (the ridge of the
+        transformed Gram, ``gram / result.gram_scale`` for ``"raw"``, as ``C`` in :func:`svm_cv`).
 
     Cost: one O(p^3) symmetric eigendecomposition per (fold, normalisation)
     (``inner_folds`` of them per fold for ``"nested"``, whose refit is a single
@@ -295,10 +329,15 @@ def _cross_validate(solver, gram, y, folds, protocol, grid, inner_grid, normaliz
     norms = grams_.check_normalizations(normalizations)
     if protocol == "nested":
         protocols.check_inner_folds(inner_folds)
-    runner = Runner(n_jobs, executor)
-    grams = grams_.transform(gram, norms)
-    y = check_labels(y, next(iter(grams.values())).shape[0])
+    shape = np.shape(gram)
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise ValueError(f"gram must be a square 2-D matrix, got shape {shape}")
+    y = check_labels(y, shape[0])
     folds = protocols.check_folds(folds, y)
+    _warn_if_low_precision(gram, method)
+    runner = Runner(n_jobs, executor)
+    info = {}
+    grams = grams_.transform(gram, norms, info=info)
     if relative:  # kernel ridge: the grid is relative to each normalisation's mean diagonal
         grid = {nm: grid * float(np.mean(np.diag(grams[nm]))) for nm in norms}
     n_tasks = len(folds) * len(norms) + (len(folds) if protocol == "nested" else 0)
@@ -312,8 +351,26 @@ def _cross_validate(solver, gram, y, folds, protocol, grid, inner_grid, normaliz
         mean=out["mean"], std=out["std"], fold_accuracies=np.asarray(out["fold_accuracies"]), protocol=protocol,
         C=out["value"], normalization=out["normalization"], method=method,
         param_name="C" if method == "svm" else "alpha", grid=out["grid"], curve=out["curve"],
-        curve_folds=out["curve_folds"], seconds=time.perf_counter() - t0,
+        curve_folds=out["curve_folds"], seconds=time.perf_counter() - t0, gram_scale=info["scale"],
     )
+
+
+def describe_choice(normalization: str, param_name: str, value: float, gram_scale: float) -> str:
+    """The chosen (normalisation, C) in words that say which Gram the C belongs to:
+    ``raw = gram / 0.0123, C=1561`` or ``cosine-normalised, C=3.2``."""
+    if normalization == "raw":
+        gram = "raw Gram" if gram_scale == 1.0 else f"raw = gram / {gram_scale:.6g}"
+    else:
+        gram = f"{normalization}-normalised"
+    return f"{gram}, {param_name}={value:.4g}"
+
+
+def _warn_if_low_precision(gram, method: str) -> None:
+    """``UserWarning`` for a Gram held in float32 or lower (:data:`LOW_PRECISION_NOTE`)."""
+    dtype = getattr(gram, "dtype", None)  # numpy's and torch's dtypes both have an itemsize
+    if dtype is not None and "float" in str(dtype) and getattr(dtype, "itemsize", 8) < 8:
+        warnings.warn(f"{method}_cv: the Gram is {str(dtype).replace('torch.', '')}: {LOW_PRECISION_NOTE}.",
+                      UserWarning, stacklevel=4)
 
 
 def _dict_to_builtin(d):

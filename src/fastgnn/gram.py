@@ -55,7 +55,13 @@ def check_gram(gram) -> np.ndarray:
 
 
 def check_labels(y, n: int) -> np.ndarray:
-    """Return 1-D labels for an ``n x n`` Gram or raise ``ValueError`` naming ``y``."""
+    """Return 1-D class labels for an ``n x n`` Gram or raise ``ValueError`` naming ``y``.
+
+    The labels are a classifier's: integers, strings, booleans, or floats holding whole numbers.
+    ``None`` and NaN are refused by position, and continuous values as scikit-learn's
+    ``check_classification_targets`` refuses them ("Unknown label type: continuous"), since each
+    distinct value would otherwise become a class of its own.  Cost O(n log n).
+    """
     if hasattr(y, "detach"):
         y = y.detach().cpu().numpy()
     y = np.asarray(y)
@@ -63,6 +69,23 @@ def check_labels(y, n: int) -> np.ndarray:
         raise ValueError(f"y must be 1-D, got shape {y.shape}")
     if len(y) != n:
         raise ValueError(f"y has {len(y)} labels but gram is {n} x {n}")
+    if y.dtype == object:
+        missing = [i for i, v in enumerate(y) if v is None or (isinstance(v, float) and v != v)]
+        if missing:
+            raise ValueError(f"y[{missing[0]}] is {y[missing[0]]} ({len(missing)} labels missing): every item "
+                             "needs a class label")
+    elif np.issubdtype(y.dtype, np.inexact) and not np.isfinite(y).all():
+        bad = int(np.flatnonzero(~np.isfinite(y))[0])
+        raise ValueError(f"y[{bad}] is {y[bad]} ({int((~np.isfinite(y)).sum())} labels not finite): every item "
+                         "needs a class label")
+    from sklearn.utils.multiclass import check_classification_targets
+
+    try:
+        check_classification_targets(y)
+    except ValueError as e:
+        raise ValueError(f"y: {e} (the labels are classes, e.g. integers; here "
+                         f"{len(np.unique(y.astype(str) if y.dtype == object else y))} distinct values "
+                         f"among {len(y)} items)") from None
     return y
 
 
@@ -124,11 +147,14 @@ def cosine_normalize(gram) -> np.ndarray:
 
 
 def transform(gram, normalizations: Sequence[str] = NORMALIZATIONS, *, band_bytes: int | None = None,
-              workdir=None) -> dict[str, np.ndarray]:
+              workdir=None, info: dict | None = None) -> dict[str, np.ndarray]:
     """The model selection's Grams of one Gram: ``{normalisation: (n, n) float64}``.
 
     :func:`check_gram`, then :func:`scale_gram` (``"raw"``) and :func:`cosine_normalize` of that
-    (``"cosine"``).  A ``numpy.memmap`` (``numpy.load(path, mmap_mode="r")``) is never read whole:
+    (``"cosine"``).  ``info`` (a dict), if given, receives ``info["scale"]``: the number the Gram was
+    divided by (its smallest entry; 1.0 when nothing divided it), so that the ``"raw"`` Gram is
+    ``gram / info["scale"]``, and an SVM's C on it is ``C / info["scale"]`` on the given Gram.
+    A ``numpy.memmap`` (``numpy.load(path, mmap_mode="r")``) is never read whole:
     it is checked and transformed by bands of rows (``band_bytes``, default :data:`BAND_BYTES`) into
     float64 memory maps of unlinked temporary files in ``workdir`` (default: the Gram's folder, else
     the system's temporary folder), freed with the arrays; the element-wise operations are those of
@@ -151,6 +177,8 @@ def transform(gram, normalizations: Sequence[str] = NORMALIZATIONS, *, band_byte
     bands = [(r0, min(n, r0 + rows)) for r0 in range(0, n, rows)]
     out = {nm: _scratch_map(k, workdir, n) for nm in norms} if on_disk else {}
     _transform_bands(k, bands if on_disk else None, norms, out)
+    if info is not None:
+        info["scale"] = out["scale"]
     return {nm: out[nm] for nm in norms}
 
 
@@ -217,6 +245,7 @@ def _transform_bands(k, bands, norms, out: dict, *, symmetric_only: bool = False
     smallest = (float(symmetric.min()) if whole else min(float(sym(r0, r1).min()) for r0, r1 in bands)) if n else 0.0
     diag = np.diagonal(k).astype(np.float64)
     divisor = _scale_divisor(smallest, diag)
+    out["scale"] = 1.0 if divisor is None else float(divisor)
     s = None
     if "cosine" in norms:
         d = diag / divisor if divisor is not None else diag.copy()  # the diagonal of the scaled Gram

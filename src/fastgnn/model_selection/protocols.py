@@ -125,9 +125,16 @@ def check_folds(folds, y) -> list[Fold]:
     """``[(train, test), ...]`` as index arrays into ``y``, checked, or ``ValueError`` naming the fold.
 
     Accepts any iterable of pairs (e.g. ``zip(train_folds, test_folds)``), index arrays or boolean
-    masks; train and test must not overlap, and every training fold must hold two classes.
+    masks; train and test must not overlap, and every training fold must hold two classes.  Also
+    what scikit-learn's ``cv=`` accepts: an int k, a stratified k-fold split (``StratifiedKFold(k)``,
+    not shuffled, as ``sklearn.model_selection.check_cv`` makes it for a classifier), or a splitter
+    object (``StratifiedKFold(10, shuffle=True, random_state=0)``, ``KFold``, ...), split on ``y``.
     """
     n = len(y)
+    if isinstance(folds, bool):
+        raise ValueError(f"folds must be (train_idx, test_idx) pairs, an int >= 2 or a splitter, got {folds!r}")
+    if isinstance(folds, int | np.integer) or hasattr(folds, "split"):
+        folds = _split(folds, y)
     folds = None if folds is None else list(folds)
     if not folds:
         raise ValueError("folds must be a non-empty list of (train_idx, test_idx) pairs")
@@ -161,6 +168,19 @@ def check_folds(folds, y) -> list[Fold]:
             raise ValueError(f"folds[{f}]: the training fold has fewer than 2 classes")
         out.append((tr, te))
     return out
+
+
+def _split(cv, y) -> list:
+    """The folds of an int or a scikit-learn splitter, as ``cross_validate(cv=...)`` makes them."""
+    from sklearn.model_selection import check_cv
+
+    if isinstance(cv, int | np.integer) and cv < 2:
+        raise ValueError(f"folds={cv!r}: an integer number of folds must be >= 2")
+    try:
+        splitter = check_cv(cv, y, classifier=True)
+        return list(splitter.split(np.zeros((len(y), 1)), y))
+    except ValueError as e:
+        raise ValueError(f"folds={cv!r}: {e}") from None
 
 
 # --------------------------------------------------------------------------- tasks
