@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from conftest import load_shared
 
 from fastgnn import GNTK, datasets
@@ -127,3 +128,226 @@ def test_search_on_a_dask_cluster_equals_in_process(data):
     assert [r["screen_mean"] for r in remote.rows] == [r["screen_mean"] for r in local.rows]
     with pytest.raises(ValueError, match="executor"):
         gntk_search(data, executor="ray", **kw)
+
+
+# --------------------------------------------------------------------------- the cache serves only its own request
+
+_KERNEL_BASE = dict(num_layers=3, num_mlp_layers=1, scale="uniform")
+
+
+def _kernel_alternative(name, value):
+    """Another value of a GNTK parameter (any parameter: one added later gets a distinct object)."""
+    known = {"dtype": "float32", "device": "cuda", "scale": "degree", "method": "decoupled", "sketch": "gaussian",
+             "sketch_size": 8, "compress": False, "colour_pairs": False, "executor": "dask", "max_memory": "1GB"}
+    if name in known:
+        return known[name]
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    return f"other-{value!r}"
+
+
+@pytest.mark.parametrize("name", sorted(set(GNTK().get_params()) - {"num_layers", "jk", "normalize", "progress",
+                                                                     "checkpoint_dir"}))
+def test_the_readouts_key_changes_with_each_kernel_parameter(data, name):
+    """Every GNTK parameter but those that cannot change the readouts is in the key (a parameter added later too:
+    the key is get_params, not a list typed by hand): the dtype was left out of the SVM results' key once."""
+    from fastgnn.search import NOT_KERNEL_PARAMS, kernel_key
+
+    base = GNTK(**_KERNEL_BASE)
+    other = GNTK(**_KERNEL_BASE).set_params(**{name: _kernel_alternative(name, base.get_params()[name])})
+    assert name not in NOT_KERNEL_PARAMS
+    assert kernel_key(data, other) != kernel_key(data, base)
+
+
+def test_the_readouts_key_changes_with_the_graphs_but_not_with_what_cannot_change_them(data):
+    from fastgnn.search import NOT_KERNEL_PARAMS, kernel_key
+
+    base = kernel_key(data, GNTK(**_KERNEL_BASE))
+    other = datasets.synthetic(num_graphs=40, seed=4, name="search-test")
+    assert kernel_key(other, GNTK(**_KERNEL_BASE)) != base
+    moved = data.graphs[0].x.clone()
+    moved[0] = moved[0].roll(1)
+    g = data.graphs[0]
+    changed = type(data)([type(g)(g.edge_index, g.num_nodes, moved), *data.graphs[1:]], data.y, data.folds,
+                         name=data.name)
+    assert kernel_key(changed, GNTK(**_KERNEL_BASE)) != base  # one node's features
+    assert kernel_key(data, GNTK(**_KERNEL_BASE, device="cpu", dtype=torch.float64)) == base  # same by other names
+    for name in NOT_KERNEL_PARAMS:
+        value = _kernel_alternative(name, GNTK(**_KERNEL_BASE).get_params()[name])
+        assert kernel_key(data, GNTK(**_KERNEL_BASE).set_params(**{name: value})) == base
+
+
+def _curves_key(data, change=None):
+    from fastgnn.model_selection.solvers import svm_solver
+    from fastgnn.search import curves_key, kernel_key
+
+    kw = dict(kernel={**kernel_key(data, GNTK(**_KERNEL_BASE)), "readouts": "0" * 32},
+              config={"num_layers": 2, "num_mlp_layers": 1, "scale": "uniform", "jk": True},
+              y=np.asarray(data.y), folds=data.folds, C_grid=C_GRID, norms=("raw", "cosine"), solver=svm_solver("path"),
+              inner_folds=3, seed=0)
+    return curves_key(**{**kw, **(change(kw) if change else {})})
+
+
+@pytest.mark.parametrize("ingredient", ["readouts", "kernel", "depth", "jk", "labels", "folds", "C_grid",
+                                        "normalizations", "solver", "tolerance", "inner_folds", "seed"])
+def test_the_curves_key_changes_with_each_ingredient(data, ingredient):
+    """A test that stripped labels, folds, C grid, normalisations, solver, inner folds and seed from the key kept
+    the suite green; each now changes it."""
+    from fastgnn.model_selection.solvers import svm_solver
+
+    base = _curves_key(data)
+    folds = [(tr.copy(), te.copy()) for tr, te in data.folds]
+    folds[0] = (np.r_[folds[0][0][:-1], folds[0][1][:1]], np.r_[folds[0][1][1:], folds[0][0][-1:]])
+    y = np.asarray(data.y).copy()
+    y[0] = 1 - y[0]
+    change = {
+        "readouts": lambda kw: {"kernel": {**kw["kernel"], "readouts": "1" * 32}},
+        "kernel": lambda kw: {"kernel": {**kw["kernel"], "params": {**kw["kernel"]["params"], "dtype": "float32"}}},
+        "depth": lambda kw: {"config": {**kw["config"], "num_layers": 3}},
+        "jk": lambda kw: {"config": {**kw["config"], "jk": False}},
+        "labels": lambda kw: {"y": y},
+        "folds": lambda kw: {"folds": folds},
+        "C_grid": lambda kw: {"C_grid": C_GRID[:-1]},
+        "normalizations": lambda kw: {"norms": ("raw",)},
+        "solver": lambda kw: {"solver": svm_solver("libsvm")},
+        "tolerance": lambda kw: {"solver": svm_solver("path", tol=1e-5)},
+        "inner_folds": lambda kw: {"inner_folds": 5},
+        "seed": lambda kw: {"seed": 1},
+    }[ingredient]
+    assert _curves_key(data) == base
+    assert _curves_key(data, change) != base
+
+
+def _counting(monkeypatch):
+    import fastgnn.search as search
+
+    counted = {"curves": 0, "kernels": 0}
+    real_curves, real_readouts = search.grid_curves, GNTK.readouts
+
+    def curves(*a, **k):
+        counted["curves"] += 1
+        return real_curves(*a, **k)
+
+    def readouts(self, X):
+        counted["kernels"] += 1
+        return real_readouts(self, X)
+
+    monkeypatch.setattr(search, "grid_curves", curves)
+    monkeypatch.setattr(GNTK, "readouts", readouts)
+    return counted
+
+
+_ONE_GROUP = {"num_layers": (2, 3), "num_mlp_layers": (1,), "scale": ("uniform",), "jk": (True, False)}
+
+
+def test_a_float32_search_never_serves_a_float64_cache(data, tmp_path, monkeypatch):
+    """The finding: `search --dtype float32` on a cache filled at float64 reported the float64 accuracies (the SVM
+    results' name had no dtype).  Now every configuration is computed again, and equals a fresh float32 search."""
+    kw = dict(grid=_ONE_GROUP, C_grid=C_GRID, protocols=("paper",), progress=False, log=None, n_jobs=1)
+    gntk_search(data, cache_dir=tmp_path, **kw)
+    counted = _counting(monkeypatch)
+    cached = gntk_search(data, cache_dir=tmp_path, dtype=torch.float32, **kw)
+    assert counted == {"curves": 4, "kernels": 1}
+    fresh = gntk_search(data, dtype=torch.float32, **kw)
+    assert [r["paper_mean"] for r in cached.rows] == [r["paper_mean"] for r in fresh.rows]
+    again = gntk_search(data, cache_dir=tmp_path, dtype=torch.float32, **kw)  # and now its own cache serves it
+    assert counted == {"curves": 4 + 4, "kernels": 1 + 1} and again.kernel_seconds == 0
+
+
+def _damage_accuracies(path):
+    with np.load(path) as z:
+        arrays = dict(z)
+    arrays["test"] = np.ones_like(arrays["test"])
+    np.savez(path, **arrays)  # the metadata (key, digest) kept: what an edit by hand would do
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _scale_rows(path):
+    a = np.load(path)
+    a[:, :20, :] *= 1.01
+    a[:, :, :20] *= 1.01
+    np.save(path, a)
+
+
+@pytest.mark.parametrize("damage", ["accuracies of 1", "truncated npz", "readouts scaled", "truncated readouts",
+                                    "readouts without metadata", "substituted curves"])
+def test_a_damaged_or_substituted_cache_file_is_recomputed_with_a_warning_naming_it(data, tmp_path, damage):
+    """Cached values were used unchecked: an `.npz` with accuracies of 1 gave 100 %, a kernel `.npy` with 20 graphs'
+    rows scaled gave another accuracy, a truncated `.npz` crashed with BadZipFile naming no file."""
+    kw = dict(grid=_ONE_GROUP, C_grid=C_GRID, protocols=("paper",), progress=False, log=None, n_jobs=1)
+    first = gntk_search(data, cache_dir=tmp_path, **kw)
+    svm = sorted((tmp_path / "svm").glob("*.npz"))
+    kernel = next(tmp_path.glob("*.npy"))
+    if damage == "accuracies of 1":
+        target = svm[0]
+        _damage_accuracies(target)
+    elif damage == "truncated npz":
+        target = svm[1]
+        _truncate(target)
+    elif damage == "readouts scaled":
+        target = kernel
+        _scale_rows(target)
+    elif damage == "truncated readouts":
+        target = kernel
+        _truncate(target)
+    elif damage == "readouts without metadata":
+        target = kernel
+        kernel.with_name(kernel.name + ".meta.json").unlink()
+    else:  # another configuration's file, whole and with its own digest, under this one's name
+        target = svm[0]
+        target.write_bytes(svm[1].read_bytes())
+    with pytest.warns(RuntimeWarning, match=f"{target.name}: not used"):
+        again = gntk_search(data, cache_dir=tmp_path, **kw)
+    assert [r["paper_mean"] for r in again.rows] == [r["paper_mean"] for r in first.rows]
+    assert max(r["paper_mean"] for r in again.rows) < 1.0
+
+
+_TWO_SEARCHES = """
+import sys, time, json
+import numpy as np
+import fastgnn.search as search
+import torch
+
+from fastgnn import GNTK, datasets
+counted = {"curves": 0, "kernels": 0}
+real_curves, real_readouts = search.grid_curves, GNTK.readouts
+def curves(*a, **k):
+    counted["curves"] += 1
+    time.sleep(0.3)  # long enough for the two searches to overlap
+    return real_curves(*a, **k)
+def readouts(self, X):
+    counted["kernels"] += 1
+    time.sleep(1.0)
+    return real_readouts(self, X)
+search.grid_curves, GNTK.readouts = curves, readouts
+data = datasets.synthetic(num_graphs=40, seed=3, name="search-test")
+grid = {"num_layers": (2, 3), "num_mlp_layers": (1,), "scale": ("uniform",), "jk": (True, False)}
+while time.time() < float(sys.argv[2]):
+    time.sleep(0.01)
+res = search.gntk_search(data, grid=grid, C_grid=np.logspace(-2, 3, 6), protocols=("paper",), cache_dir=sys.argv[1],
+                         progress=False, log=None, n_jobs=1)
+print(json.dumps({**counted, "rows": [r["paper_mean"] for r in res.rows]}))
+"""
+
+
+def test_two_searches_sharing_a_cache_share_the_work(data, tmp_path):
+    """Two searches on one cache folder each computed everything; now the kernel is computed once (the other waits
+    for it) and each configuration's curves once (each search takes the configurations the other has not locked)."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    start = str(time.time() + 8)
+    runs = [subprocess.Popen([sys.executable, "-c", _TWO_SEARCHES, str(tmp_path), start], stdout=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    outs = [json.loads(r.communicate(timeout=120)[0].strip().splitlines()[-1]) for r in runs]
+    assert all(r.returncode == 0 for r in runs)
+    assert sum(o["kernels"] for o in outs) == 1
+    assert sum(o["curves"] for o in outs) == 4
+    assert outs[0]["rows"] == outs[1]["rows"]

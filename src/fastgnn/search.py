@@ -19,16 +19,30 @@ Stages (each timed in ``SearchResult.stage_seconds``):
 4. ``fully_nested``: with ``fully_nested=True``, every configuration's inner curves,
    and the configuration chosen inside each training fold.
 
-Every configuration's curves are cached under ``cache_dir/svm/`` (keyed by the
-data, the folds, the grid and the solver), so a killed search resumes where it
-stopped; one progress bar with an ETA runs over all SVM paths of a stage.
+Every configuration's curves are cached under ``cache_dir/svm/``, so a killed search resumes where
+it stopped; one progress bar with an ETA runs over all SVM paths of a stage.
+
+**What the cache serves.**  A cached file is used only for the request it was made for.  The
+readouts' file is named and keyed by :func:`kernel_key` (the graphs' digest, every GNTK parameter
+that can change a value: all of :meth:`fastgnn.GNTK.get_params` but :data:`NOT_KERNEL_PARAMS`, with
+the device's class and the dtype's name, and :data:`CACHE_FORMAT`); the curves' files by
+:func:`curves_key` (that kernel key and the readouts' own digest, so the engine that computed
+them, the labels, folds, C grid, normalisations, solver with its tolerance, inner folds, seed and
+the configuration).  Each file carries its key and a digest of its contents
+(:func:`fastgnn.io.save_npz_checked`, :func:`fastgnn.io.save_npy_checked`): a truncated, damaged,
+edited or substituted file is recomputed with a one-line warning naming it.  Two searches sharing
+``cache_dir`` share the work: a configuration (or a kernel) being computed by one is locked
+(:func:`fastgnn.io.file_lock`, under ``cache_dir/.locks``); the other does the rest first, then
+reads it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +53,15 @@ from fastgnn import gram as grams_
 from fastgnn.gntk import GNTK, combine_readouts
 from fastgnn.gntk.aggregate import graph_key
 from fastgnn.gntk.params import options
-from fastgnn.io import atomic_path, save_npy
+from fastgnn.io import (
+    digest,
+    file_lock,
+    load_npy_checked,
+    load_npz_checked,
+    save_npy_checked,
+    save_npz_checked,
+    sweep_temporaries,
+)
 from fastgnn.model_selection.protocols import (
     PROTOCOLS,
     Curves,
@@ -52,7 +74,15 @@ from fastgnn.model_selection.protocols import (
 from fastgnn.model_selection.runner import Runner
 from fastgnn.model_selection.solvers import DEFAULT_C_GRID, svm_solver
 
-__all__ = ["SearchResult", "gntk_search", "DEFAULT_GRID", "dataset_digest"]
+__all__ = ["SearchResult", "gntk_search", "DEFAULT_GRID", "dataset_digest", "kernel_key", "curves_key",
+           "CACHE_FORMAT", "NOT_KERNEL_PARAMS"]
+
+#: the format of the search's cache files, part of every key (2: keys and digests checked on read)
+CACHE_FORMAT = 2
+#: the GNTK parameters that cannot change the readouts' values, left out of :func:`kernel_key` (every
+#: other parameter, present or added later, is in it): the depth (the file holds every depth up to its
+#: own), the combination (``jk``, ``normalize``: applied after), the progress bar and the checkpoint folder
+NOT_KERNEL_PARAMS = ("num_layers", "jk", "normalize", "progress", "checkpoint_dir")
 
 #: The grid searched by default: the GNTK paper's hyperparameters.
 DEFAULT_GRID = {
@@ -191,7 +221,6 @@ def gntk_search(
     y = np.asarray(dataset.y)
     folds = check_folds(dataset.folds, y)
     result = SearchResult(dataset=dataset.name, protocols=protocols)
-    fingerprint = _fingerprint(dataset, folds, C, norms, solver, inner_folds, seed)
     svm_cache = None if cache_dir is None else Path(cache_dir) / "svm"
     runner = Runner(n_jobs, executor)
 
@@ -199,31 +228,38 @@ def gntk_search(
     t0 = time.perf_counter()
     max_layers = max(grid["num_layers"])
     groups = list(itertools.product(grid["num_mlp_layers"], grid["scale"]))
-    parts = {}
+    parts, keys = {}, {}
     for R, scale in groups:
-        parts[R, scale], seconds = _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memory,
-                                             progress, log, checkpoint_dir, executor)
+        parts[R, scale], keys[R, scale], seconds = _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype,
+                                                             max_memory, progress, log, checkpoint_dir, executor)
         result.kernel_seconds += seconds
         for L, jk in itertools.product(grid["num_layers"], grid["jk"]):
             result.rows.append({"num_layers": L, "num_mlp_layers": R, "scale": scale, "jk": jk,
                                 "kernel_seconds": seconds})
     result.stage_seconds["kernels"] = time.perf_counter() - t0
 
-    def curves(row, nested: bool) -> Curves:
-        stem = None if svm_cache is None else svm_cache / f"{fingerprint}_{_config_name(row)}"
-        if stem is not None:  # a nested file holds the paper curves too
-            for kind in ("nested",) if nested else ("nested", "paper"):
-                if stem.with_name(f"{stem.name}_{kind}.npz").exists():
-                    with np.load(stem.with_name(f"{stem.name}_{kind}.npz")) as z:
-                        return Curves.from_npz(z)
-        path = None if stem is None else stem.with_name(f"{stem.name}_{'nested' if nested else 'paper'}.npz")
-        gram = combine_readouts(parts[row["num_mlp_layers"], row["scale"]], row["num_layers"], row["jk"])
-        grams = grams_.transform(gram, norms)
-        cv = grid_curves(grams, y, folds, C, solve, nested=nested, inner_folds=inner_folds, seed=seed, run=runner,
-                         weigh=_paths_per_task)
-        if path is not None:
-            with atomic_path(path, ".npz") as tmp:
-                np.savez(tmp, **cv.to_npz())
+    def curves(row, nested: bool, wait: bool = True) -> Curves | None:
+        """The row's curves: from the cache when a file made for this request is there, else computed (and
+        saved).  With ``wait=False``, None at once when another search is computing them."""
+        part = parts[row["num_mlp_layers"], row["scale"]]
+        base = None if svm_cache is None else curves_key(
+            kernel=keys[row["num_mlp_layers"], row["scale"]], config=row, y=y, folds=folds, C_grid=C, norms=norms,
+            solver=solve, inner_folds=inner_folds, seed=seed)
+        if base is None:
+            return _compute_curves(part, row, nested, norms, y, folds, C, solve, inner_folds, seed, runner)
+        stem = svm_cache / f"{dataset.name}-{digest(base)[:16]}_{_config_name(row)}"
+        with file_lock(svm_cache / ".locks" / f"{stem.name}.lock", wait=wait, on_wait=log) as held:
+            if not held:
+                return None
+            for kind in ("nested",) if nested else ("nested", "paper"):  # a nested file holds the paper curves too
+                path = stem.with_name(f"{stem.name}_{kind}.npz")
+                sweep_temporaries(path.parent, path.name)
+                arrays = load_npz_checked(path, {**base, "nested": kind == "nested"})
+                if arrays is not None:
+                    return Curves.from_npz(arrays)
+            cv = _compute_curves(part, row, nested, norms, y, folds, C, solve, inner_folds, seed, runner)
+            kind = "nested" if nested else "paper"
+            save_npz_checked(stem.with_name(f"{stem.name}_{kind}.npz"), cv.to_npz(), {**base, "nested": nested})
         return cv
 
     # 2. screen (or, without refine_top, everything)
@@ -234,8 +270,7 @@ def gntk_search(
     per_config = len(folds) * len(norms) * ((1 + inner_folds) if nested_everywhere else 1)
     runner.start(len(result.rows) * per_config, f"{dataset.name} {stage}", progress, unit="path")
     found = {}
-    for row in result.rows:
-        cv = curves(row, nested_everywhere)
+    for row, cv in _shared(result.rows, lambda row, wait: curves(row, nested_everywhere, wait)):
         found[_config_name(row)] = cv
         _fill_row(row, cv, protocols if evaluate_all else ())
         runner.advance(per_config)
@@ -251,9 +286,7 @@ def gntk_search(
         nested = "nested" in protocols
         per_config = len(folds) * len(norms) * ((1 + inner_folds) if nested else 1)
         runner.start(len(order) * per_config, f"{dataset.name} refine top {refine_top}", progress, unit="path")
-        for i in order:
-            row = result.rows[i]
-            cv = curves(row, nested)
+        for row, cv in _shared([result.rows[i] for i in order], lambda row, wait: curves(row, nested, wait)):
             found[_config_name(row)] = cv
             _fill_row(row, cv, protocols)
             runner.advance(per_config)
@@ -267,11 +300,14 @@ def gntk_search(
         per_config = len(folds) * len(norms) * (1 + inner_folds)
         runner.start(len(result.rows) * per_config, f"{dataset.name} fully nested", progress, unit="path")
         inner = {}
-        for row in result.rows:
-            name = _config_name(row)
-            cv = found.get(name)
-            inner[name] = cv if cv is not None and cv.inner is not None else curves(row, True)
+        have = [r for r in result.rows if getattr(found.get(_config_name(r)), "inner", None) is not None]
+        for row in have:
+            inner[_config_name(row)] = found[_config_name(row)]
             runner.advance(per_config)
+        for row, cv in _shared([r for r in result.rows if r not in have], lambda row, wait: curves(row, True, wait)):
+            inner[_config_name(row)] = cv
+            runner.advance(per_config)
+        inner = {_config_name(r): inner[_config_name(r)] for r in result.rows}  # the grid's order
         runner.stop()
         fn = select_fully_nested(inner)
         by_name = {_config_name(r): r for r in result.rows}
@@ -310,43 +346,102 @@ def _paths_per_task(args) -> list[int]:
     return [1 + (len(a[6]) if a[6] is not None else 0) for a in args]
 
 
+def _compute_curves(part, row, nested, norms, y, folds, C, solve, inner_folds, seed, runner) -> Curves:
+    gram = combine_readouts(part, row["num_layers"], row["jk"])
+    grams = grams_.transform(gram, norms)
+    return grid_curves(grams, y, folds, C, solve, nested=nested, inner_folds=inner_folds, seed=seed, run=runner,
+                       weigh=_paths_per_task)
+
+
+def _shared(rows: list, fn) -> Iterator[tuple[dict, Curves]]:
+    """``(row, fn(row, wait))`` for every row: first each row not locked by another search (``fn(row, False)``
+    is None for those), then the locked ones, waiting for them (most are then read from the cache)."""
+    later = []
+    for row in rows:
+        cv = fn(row, False)
+        if cv is None:
+            later.append(row)
+        else:
+            yield row, cv
+    for row in later:
+        yield row, fn(row, True)
+
+
 def _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memory, progress, log,
               checkpoint_dir=None, executor="local"):
-    name = f"{dataset.name}-{dataset_digest(dataset)}_R{R}_{scale}_{str(dtype).replace('torch.', '')}"
-    if cache_dir is not None:
-        for path in sorted(Path(cache_dir).glob(f"{name}_L*.npy")):
-            depth = int(path.stem.rsplit("_L", 1)[1])
-            if depth >= max_layers:
-                parts = np.load(path, mmap_mode="r")
-                if parts.shape[1] == len(dataset):
-                    log(f"GNTK R={R} scale={scale}: reusing {path}")
-                    return parts, 0.0
+    """The readouts up to ``max_layers`` of one (R, scale), their cache key (None without a cache: a dict with
+    the readouts' digest under ``"readouts"``) and the seconds they took (0 when read from the cache)."""
     est = GNTK(num_layers=max_layers, num_mlp_layers=R, scale=scale, device=device, dtype=dtype,
                max_memory=max_memory, progress=progress, checkpoint_dir=checkpoint_dir, executor=executor)
-    t0 = time.perf_counter()
-    parts = est.readouts(dataset)
-    seconds = time.perf_counter() - t0
-    log(f"GNTK R={R} scale={scale} up to num_layers={max_layers}: {seconds:.1f} s")
-    if cache_dir is not None:
-        save_npy(Path(cache_dir) / f"{name}_L{max_layers}.npy", parts)
-    return parts, seconds
+    if cache_dir is None:
+        t0 = time.perf_counter()
+        parts = est.readouts(dataset)
+        return parts, None, time.perf_counter() - t0
+    cache_dir = Path(cache_dir)
+    key = kernel_key(dataset, est)
+    name = f"{dataset.name}-{digest(key)[:16]}"
+    with file_lock(cache_dir / ".locks" / f"{name}.lock", on_wait=log):
+        found = [(_depth(p, name), p) for p in cache_dir.glob(f"{name}_L*.npy")]
+        for depth, path in sorted((d, p) for d, p in found if d is not None and d >= max_layers):
+            sweep_temporaries(cache_dir, path.name)
+            parts = load_npy_checked(path, {**key, "num_layers": depth})
+            if parts is not None:
+                log(f"GNTK R={R} scale={scale}: reusing {path}")
+                return parts, {**key, "readouts": _stored_digest(path)}, 0.0
+            for bad in (path, path.with_name(path.name + ".meta.json")):  # damaged: recomputed below
+                bad.unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        parts = est.readouts(dataset)
+        seconds = time.perf_counter() - t0
+        log(f"GNTK R={R} scale={scale} up to num_layers={max_layers}: {seconds:.1f} s")
+        path = cache_dir / f"{name}_L{max_layers}.npy"
+        sweep_temporaries(cache_dir, path.name)
+        save_npy_checked(path, parts, {**key, "num_layers": max_layers})
+        return parts, {**key, "readouts": _stored_digest(path)}, seconds
 
 
-def dataset_digest(dataset) -> str:
-    """A short digest of the graphs (structure and features), so a cache never serves other data."""
-    h = hashlib.blake2b(digest_size=6)
+def kernel_key(dataset, estimator) -> dict:
+    """Everything that determines the readouts ``estimator.readouts(dataset)``: the graphs' digest (structure and
+    features), every parameter of the estimator but :data:`NOT_KERNEL_PARAMS` (the device by its class, the dtype
+    by its name) and :data:`CACHE_FORMAT`.  A parameter added to :class:`fastgnn.GNTK` enters it by itself."""
+    params = {k: v for k, v in estimator.get_params().items() if k not in NOT_KERNEL_PARAMS}
+    if "device" in params:
+        params["device"] = torch.device(params["device"]).type
+    if "dtype" in params:
+        params["dtype"] = str(params["dtype"]).replace("torch.", "")
+    return {"format": CACHE_FORMAT, "data": dataset_digest(dataset, 16), "n_graphs": len(dataset),
+            "params": {k: params[k] if isinstance(params[k], bool | int | float | str | None) else str(params[k])
+                       for k in sorted(params)}}
+
+
+def curves_key(*, kernel: dict, config: dict, y, folds, C_grid, norms, solver, inner_folds: int, seed: int) -> dict:
+    """Everything that determines one configuration's accuracy curves: the kernel (:func:`kernel_key`, with the
+    readouts' digest: so also the engine that computed them), the configuration (depth, jk), the labels, folds,
+    C grid, normalisations, the solver with its settings (its ``repr``: tolerance, iteration cap), the inner
+    folds and the seed."""
+    return {"format": CACHE_FORMAT, "kernel": kernel,
+            "config": {k: config[k] for k in ("num_layers", "num_mlp_layers", "scale", "jk")},
+            "labels": digest(None, np.asarray(y)),
+            "folds": digest(None, *(np.asarray(a, dtype=np.int64) for tr, te in folds for a in (tr, te))),
+            "C_grid": [float(c) for c in np.asarray(C_grid, dtype=np.float64)],
+            "normalizations": list(norms), "solver": repr(solver), "inner_folds": int(inner_folds),
+            "seed": int(seed)}
+
+
+def dataset_digest(dataset, digest_size: int = 6) -> str:
+    """A digest of the graphs (structure and features), so a cache never serves other data (``digest_size``
+    bytes, as hex)."""
+    h = hashlib.blake2b(digest_size=digest_size)
     for g in dataset.graphs:
         h.update(graph_key(g.edge_index, g.x, g.num_nodes))
     return h.hexdigest()
 
 
-def _fingerprint(dataset, folds, grid, norms, solver, inner_folds, seed) -> str:
-    """Names the SVM curves of one search setting: data, labels, folds, grid, solver, inner CV."""
-    h = hashlib.blake2b(digest_size=8)
-    h.update(dataset_digest(dataset).encode())
-    h.update(np.asarray(dataset.y).astype(np.float64).tobytes())
-    for tr, te in folds:
-        h.update(np.asarray(tr, dtype=np.int64).tobytes() + b"|" + np.asarray(te, dtype=np.int64).tobytes())
-    h.update(np.asarray(grid, dtype=np.float64).tobytes())
-    h.update(repr((tuple(norms), solver, int(inner_folds), int(seed))).encode())
-    return f"{dataset.name}-{h.hexdigest()}"
+def _depth(path: Path, name: str) -> int | None:
+    tail = path.stem[len(name) + 2:]
+    return int(tail) if tail.isdigit() else None
+
+
+def _stored_digest(path: Path) -> str:
+    """The digest a checked ``.npy`` file's metadata holds (verified when it was read or written here)."""
+    return json.loads(path.with_name(path.name + ".meta.json").read_text())["digest"]
