@@ -73,11 +73,30 @@ def _scale_vector(a: np.ndarray, scale: str) -> np.ndarray:
     raise ValueError(f"scale must be 'uniform' or 'degree', got {scale!r}")
 
 
-def _dense(graph):
-    """(A + I, X) of a ``fastgnn.Graph`` as float64 numpy arrays."""
-    a = graph.adjacency().to(torch.float64).numpy()
-    x = graph.x.to(torch.float64).numpy()
-    return a, x
+def du_et_al_adjacency(graph, loop_weight: int = 3) -> np.ndarray:
+    """Ã of a ``fastgnn.Graph`` as Du et al.'s ``gram.py`` builds it: a networkx ``Graph`` of the edge
+    list (each undirected edge once, duplicates merged), ``A = coo(edges)``, then ``A + Aᵀ + I``; a
+    listed self-loop therefore gets 3 on the diagonal.  ``loop_weight`` 2 or 1 puts that many there
+    instead (fastgnn 0.1's count, and the set reading N(u) ∪ {u})."""
+    import networkx as nx
+    import scipy.sparse
+
+    n = int(graph.num_nodes)
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(graph.edge_index.t().tolist())
+    edges = g.edges
+    row, col = [e[0] for e in edges], [e[1] for e in edges]
+    a = scipy.sparse.coo_matrix(([1] * len(edges), (row, col)), shape=(n, n), dtype=np.float64)
+    a = (a + a.T + scipy.sparse.identity(n)).toarray()
+    loops = [u for u, v in edges if u == v]
+    a[loops, loops] = loop_weight
+    return a
+
+
+def _dense(graph, loop_weight: int = 3):
+    """(Ã, X) of a ``fastgnn.Graph`` as float64 numpy arrays (Ã of :func:`du_et_al_adjacency`)."""
+    return du_et_al_adjacency(graph, loop_weight), graph.x.to(torch.float64).numpy()
 
 
 # ---------------------------------------------------------------------------
@@ -153,6 +172,7 @@ def reference_gntk(
     jk=True,
     dtype=np.float64,
     snap_ulps=0,
+    loop_weight=3,
 ):
     """Dense (n, n) GNTK of ``graphs`` (list of ``fastgnn.Graph``), O(N^4) per pair.
 
@@ -168,7 +188,7 @@ def reference_gntk(
         raise ValueError("num_layers counts the input layer; need >= 2")
     prepared = []
     for g in graphs:
-        a, x = (m.astype(dtype) for m in _dense(g))
+        a, x = (m.astype(dtype) for m in _dense(g, loop_weight))
         c = _scale_vector(a, scale)
         prepared.append((a, x, c, _diag_list(a, x, c, num_layers, num_mlp_layers, snap_ulps)))
     n = len(graphs)

@@ -17,6 +17,11 @@ from fastgnn.gntk import colour
 from fastgnn.gntk.colour import colour_classes, colour_classes_many
 from fastgnn.graph import Graph
 
+try:
+    from .finite_gnn import du_et_al_adjacency
+except ImportError:
+    from finite_gnn import du_et_al_adjacency
+
 
 def make_graph(edges, n: int, labels=None, num_labels: int = 3) -> Graph:
     """An undirected graph from an edge list (both directions), one-hot features of ``labels``."""
@@ -49,9 +54,9 @@ def same_partition(a, b) -> bool:
     return len(pairs) == len(set(np.asarray(a).tolist())) == len(set(np.asarray(b).tolist()))
 
 
-def check_quotient(graph: Graph, c) -> None:
-    """Equitable on the dense Ã, sizes, Q, numbering by first node, feature classes respected."""
-    a = graph.adjacency(self_loops=True).numpy()
+def check_quotient(graph: Graph, c, loop_weight: int = 3) -> None:
+    """Equitable on the dense Ã (Du et al.'s), sizes, Q, numbering by first node, feature classes respected."""
+    a = du_et_al_adjacency(graph, loop_weight)
     onehot = np.eye(c.num_classes)[c.labels]
     per_node = a @ onehot  # W[u, K] = Σ_{a ∈ K} Ã[u, a]
     np.testing.assert_array_equal(per_node, c.counts[c.labels])
@@ -110,15 +115,18 @@ def test_features_split_classes_and_isolated_nodes():
     check_quotient(graph, c)
 
 
-def test_self_loops_weigh_two_as_in_the_adjacency():
-    """A path 0-1-2 with a self-loop on node 0: Ã[0, 0] = 2 separates the two ends."""
+@pytest.mark.parametrize("loop_weight", [3, 2])
+def test_a_listed_self_loop_separates_the_ends_of_a_path(loop_weight):
+    """A path 0-1-2 with a self-loop on node 0: Ã[0, 0] = 3 (Du et al.'s A + Aᵀ + I) or 2 separates the
+    two ends; with weight 1 (the set reading N(u) ∪ {u}) the loop changes nothing."""
     ei = torch.tensor([[0, 1, 1, 2, 0], [1, 0, 2, 1, 0]])
     graph = Graph(ei, 3, torch.ones(3, 1))
-    c = colour_classes(graph)
+    c = colour_classes(graph, loop_weight=loop_weight)
     assert c.num_classes == 3
-    check_quotient(graph, c)
+    check_quotient(graph, c, loop_weight)
     plain = colour_classes(Graph(ei[:, :4], 3, torch.ones(3, 1)))
     assert plain.num_classes == 2
+    assert colour_classes(graph, loop_weight=1).num_classes == 2
 
 
 def test_duplicate_and_one_directional_edges_count_once():

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from fastgnn import budget
+from fastgnn.cli import FOLDER
 from fastgnn.cli.common import (
     GNTK_DEFAULTS,
     add_cluster_flags,
@@ -64,6 +65,9 @@ def add_subparser(subparsers):
     g.add_argument("--compress", choices=tuple(COMPRESS), default=spell(d["compress"]),
                    help="run the recursion on each graph's colour classes (same kernel; auto: where a graph "
                         "has fewer classes than nodes; the sketched kernel runs on nodes)")
+    g.add_argument("--self-loop-weight", type=int, choices=options("self_loop_weight"), default=d["self_loop_weight"],
+                   help="Ã's diagonal entry where a graph lists a self-loop (3: Du et al.'s A = E + Eᵀ + I; "
+                        "1: loops ignored, Ã = A + I, e.g. for PyG graphs after add_self_loops)")
     g.add_argument("--normalize", action="store_true", default=d["normalize"],
                    help="write the cosine-normalised kernel K(G,H)/sqrt(K(G,G) K(H,H)) (default: raw)")
     g.add_argument("--seed", type=int, default=d["seed"], help="seed of the sketches")
@@ -75,7 +79,7 @@ def add_subparser(subparsers):
     add_cluster_flags(g, "the tiles", more="the tiles")
     add_kernel_flags(g)
     add_common(g)
-    g.set_defaults(func=run)
+    g.set_defaults(func=run, outputs={"out": FOLDER, "checkpoint_dir": FOLDER})
     return g
 
 
@@ -89,6 +93,7 @@ def run(args) -> int:
         progress=None if not args.json else False, checkpoint_dir=args.checkpoint_dir,
         executor=executor_name(args),
         compress=COMPRESS[args.compress],
+        self_loop_weight=args.self_loop_weight,
     )
     on_disk, cluster = out_of_core(args, est, len(data)), {}
     with dask_client(args, cluster):

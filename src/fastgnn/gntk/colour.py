@@ -7,9 +7,9 @@ started from the node features, never separates therefore have identical rows
 of Σ and Θ at every depth, and the recursion can run on classes instead of nodes
 (:mod:`fastgnn.gntk.pairwise`, :mod:`fastgnn.gntk.engine`).
 
-The partition is taken for Ã = :meth:`fastgnn.graph.Graph.adjacency` with
-self-loops (symmetrised, duplicate edges dropped, 1 on the diagonal, 2 where the
-edge list holds a self-loop): it is *equitable* when Σ_{a ∈ K} Ã[u, a] is the
+The partition is taken for Ã of :mod:`fastgnn.gntk.adjacency` (symmetrised, duplicate
+edges dropped, 1 on the diagonal, ``loop_weight`` where the edge list holds a
+self-loop): it is *equitable* when Σ_{a ∈ K} Ã[u, a] is the
 same for every u in class I, for all classes I, K.  Its quotient is
 
     s[I]    = |I|                                  (class sizes, ``[k]``)
@@ -40,6 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from fastgnn.gntk.adjacency import DEFAULT_LOOP_WEIGHT, adjacency_entries, union_adjacency
 
 __all__ = ["Colouring", "colour_classes", "colour_classes_many", "adjacency_entries", "union_adjacency"]
 
@@ -72,50 +74,19 @@ class Colouring:
         return int(self.labels.shape[0])
 
 
-def adjacency_entries(edge_index: np.ndarray, num_nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The non-zeros of Ã = ``Graph.adjacency(self_loops=True)`` as ``(rows, cols, weights)``, sorted by
-    row then column (CSR order).  Off-diagonal entries are 1 (edges symmetrised, duplicates dropped); a
-    diagonal entry is 1, or 2 where ``edge_index`` holds a self-loop.  O(E log E)."""
-    n = int(num_nodes)
-    ei = np.asarray(edge_index, dtype=np.int64).reshape(2, -1)
-    src, dst = ei
-    loops = np.zeros(n, dtype=np.int64)
-    loops[src[src == dst]] = 1
-    off = src != dst
-    keys = np.sort(np.concatenate([src[off] * n + dst[off], dst[off] * n + src[off],
-                                   np.arange(n, dtype=np.int64) * (n + 1)]))
-    keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if keys.size else keys
-    rows, cols = np.divmod(keys, n) if n else (keys, keys)
-    weights = np.ones(keys.shape[0], dtype=np.int64)
-    diag = rows == cols
-    weights[diag] += loops[rows[diag]]
-    return rows, cols, weights
-
-
-def union_adjacency(graphs: Sequence) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The disjoint union of ``graphs``: ``(offsets [n + 1], (rows, cols, weights))``, graph g's nodes
-    numbered ``offsets[g]..offsets[g + 1] − 1`` and the entries those of :func:`adjacency_entries`."""
-    sizes = np.array([int(g.num_nodes) for g in graphs], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    if not graphs:
-        return offsets, adjacency_entries(np.zeros((2, 0), dtype=np.int64), 0)
-    shift = np.repeat(offsets[:-1], [int(g.edge_index.shape[1]) for g in graphs])
-    edges = torch.cat([g.edge_index for g in graphs], 1).cpu().numpy() + shift
-    return offsets, adjacency_entries(edges, int(offsets[-1]))
-
-
-def colour_classes(graph) -> Colouring:
+def colour_classes(graph, loop_weight: int = DEFAULT_LOOP_WEIGHT) -> Colouring:
     """The colour classes of one :class:`fastgnn.graph.Graph` (see :func:`colour_classes_many`)."""
-    return colour_classes_many([graph])[0]
+    return colour_classes_many([graph], loop_weight=loop_weight)[0]
 
 
-def colour_classes_many(graphs: Sequence, seed: int = 0) -> list[Colouring]:
+def colour_classes_many(graphs: Sequence, seed: int = 0, loop_weight: int = DEFAULT_LOOP_WEIGHT) -> list[Colouring]:
     """The colour classes of every graph, refined together on their disjoint union (in batches of at
     most :data:`BATCH_EDGES` edges).
 
     Args:
         graphs: :class:`fastgnn.graph.Graph` objects (``edge_index``, ``num_nodes``, ``x``).
         seed: seeds the random words of the hash (the result does not depend on it).
+        loop_weight: Ã's diagonal entry where a graph lists a self-loop (:mod:`fastgnn.gntk.adjacency`).
 
     Returns:
         One :class:`Colouring` per graph.  Cost: see the module docstring.
@@ -133,7 +104,7 @@ def colour_classes_many(graphs: Sequence, seed: int = 0) -> list[Colouring]:
     while start < len(graphs):
         done = int(edges[start - 1]) if start else 0
         end = max(start + 1, int(np.searchsorted(edges, done + BATCH_EDGES, side="right")))
-        out += _colour_union(graphs[start:end], seed)
+        out += _colour_union(graphs[start:end], seed, loop_weight)
         start = end
     return out
 
@@ -142,9 +113,9 @@ def colour_classes_many(graphs: Sequence, seed: int = 0) -> list[Colouring]:
 BATCH_EDGES = 2**22
 
 
-def _colour_union(graphs: list, seed: int) -> list[Colouring]:
+def _colour_union(graphs: list, seed: int, loop_weight: int) -> list[Colouring]:
     """:func:`colour_classes_many` on one batch: the refinement of the graphs' disjoint union."""
-    offsets, (rows, cols, weights) = union_adjacency(graphs)
+    offsets, (rows, cols, weights) = union_adjacency(graphs, loop_weight)
     sizes = np.diff(offsets)
     indptr = np.zeros(int(offsets[-1]) + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=int(offsets[-1])), out=indptr[1:])

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from fastgnn.gntk import compiled_tile
-from fastgnn.gntk.colour import union_adjacency
+from fastgnn.gntk.adjacency import DEFAULT_LOOP_WEIGHT, union_adjacency
 from fastgnn.gntk.relu import ntk_step
 from fastgnn.gntk.scale import REGISTRY
 
@@ -88,16 +88,17 @@ class DatasetColours:
 
 
 def dataset_colours(graphs: Sequence, depth: int, scale: str, dtype: torch.dtype = torch.float64,
-                    seed: int = 0) -> DatasetColours:
+                    seed: int = 0, loop_weight: int = DEFAULT_LOOP_WEIGHT) -> DatasetColours:
     """WL-refine the union of ``graphs`` for ``depth`` rounds (exactly; see the module docstring).
 
     ``scale``: the GNTK's neighbour scaling (``"uniform"``: c_u = 1; ``"degree"``: c_u = 1/Σ_w Ã[u, w]).
+    ``loop_weight``: Ã's diagonal entry where a graph lists a self-loop (:mod:`fastgnn.gntk.adjacency`).
     Cost: O(depth · nnz log nnz) over the dataset's Ã.
     """
     if scale not in REGISTRY:
         raise ValueError(f"scale must be one of {tuple(REGISTRY)}, got {scale!r}")
     graphs = list(graphs)
-    offsets, (rows, cols, weights) = union_adjacency(graphs)
+    offsets, (rows, cols, weights) = union_adjacency(graphs, loop_weight)
     total = int(offsets[-1])
     # depth 0: the distinct feature rows, as the kernel sees them (after the dtype cast; -0.0 is 0.0)
     x = torch.cat([g.x.detach().cpu().to(dtype) for g in graphs]).numpy() + 0.0

@@ -128,6 +128,12 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             ``checkpoint_dir``).  ``transform`` refines the new graphs' colours together with the
             fitted ones and reads out the new rows against the fitted columns (chosen by the
             same count, against the node-pair engine's new x fitted pairs).
+        self_loop_weight: Ã's diagonal entry for a node whose edge list holds a self-loop (every other
+            node has 1; :mod:`fastgnn.gntk.adjacency`).  ``3`` (default): Du et al.'s public code,
+            which builds ``A = E + Eᵀ + I`` from the edge list, so their numbers on COLLAB (2,837
+            self-loops); ``2``: fastgnn 0.1; ``1``: a listed loop changes nothing (``Ã = A + I``),
+            the one for PyG graphs after ``add_self_loops``, which list every node's loop.  Graphs
+            without self-loops (the other six sets of the paper) do not depend on it.
 
     Inputs (``X`` of ``fit``, ``transform``, ``fit_transform``): a list of :class:`~fastgnn.Graph`,
     networkx graphs (without node attributes; convert those with :func:`fastgnn.from_networkx`,
@@ -172,6 +178,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         compress="auto",
         executor: str = "local",
         colour_pairs="auto",
+        self_loop_weight: int = 3,
     ):
         self.num_layers = num_layers
         self.num_mlp_layers = num_mlp_layers
@@ -190,6 +197,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.compress = compress
         self.executor = executor
         self.colour_pairs = colour_pairs
+        self.self_loop_weight = self_loop_weight
 
     # -- scikit-learn protocol -------------------------------------------------
     def __sklearn_tags__(self):
@@ -357,7 +365,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             return None
         dtype = self._torch_dtype()
         graphs = self.graphs_ if new_graphs is None else [*self.graphs_, *new_graphs]
-        colours = dataset_colours(graphs, self.num_blocks, self.scale, dtype)
+        colours = dataset_colours(graphs, self.num_blocks, self.scale, dtype, loop_weight=self.self_loop_weight)
         need = colour_pair_bytes(colours, torch.empty((), dtype=dtype).element_size(), self.num_blocks,
                                  blocked=uses_compiled_path(self.device))
         have = budget.resolve(self.max_memory, self.device)
@@ -414,6 +422,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 device=device,
                 # "auto" runs the sketched kernel on nodes: its sketch is defined on them
                 compress=False if self.compress == "auto" and self.sketch_size is not None else self.compress,
+                loop_weight=self.self_loop_weight,
             )
 
     def _self_method(self) -> str:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from fastgnn.gntk.adjacency import DEFAULT_LOOP_WEIGHT, dense_adjacency
 from fastgnn.gntk.aggregate import (
     aggregate_decoupled,
     aggregate_kron,
@@ -84,9 +85,10 @@ class Operand:
         return self.num_rows if self.colouring is None else self.colouring.num_nodes
 
 
-def aggregation_matrix(graph: Graph, scale: str, dtype, device) -> torch.Tensor:
-    """Dense ``C A`` ``[N, N]``: A = adjacency + I, C the ``scale``'s (:func:`fastgnn.gntk.scale.scale_rows`)."""
-    return scale_rows(scale, graph.adjacency(self_loops=True, dtype=dtype).to(device))
+def aggregation_matrix(graph: Graph, scale: str, dtype, device, loop_weight: int = DEFAULT_LOOP_WEIGHT) -> torch.Tensor:
+    """Dense ``C Ã`` ``[N, N]``: Ã of :mod:`fastgnn.gntk.adjacency` (its ``loop_weight`` convention), C the
+    ``scale``'s (:func:`fastgnn.gntk.scale.scale_rows`)."""
+    return scale_rows(scale, dense_adjacency(graph, loop_weight, dtype, device))
 
 
 def prepare(graph: Graph, **kwargs) -> Operand:
@@ -109,6 +111,7 @@ def prepare_many(
     dtype,
     device,
     compress=False,
+    loop_weight: int = DEFAULT_LOOP_WEIGHT,
 ) -> list[Operand]:
     """Prepare every graph of a list.
 
@@ -120,7 +123,8 @@ def prepare_many(
     exact self-diagonals of graphs of similar row counts are computed together as one padded batch
     (:func:`_exact_self_diagonals`): per-graph tiny products would cost more in call overhead than
     in arithmetic.  ``method`` sets how sketched self-diagonals are aggregated (exact ones are the
-    same by every exact method).
+    same by every exact method).  ``loop_weight``: Ã's diagonal entry where a graph lists a self-loop
+    (:mod:`fastgnn.gntk.adjacency`).
     """
     graphs = list(graphs)
     if scale not in SCALES:
@@ -135,13 +139,14 @@ def prepare_many(
             raise ValueError(f"graph {i} has 0 nodes: it has no kernel value; remove empty graphs first")
     colourings = [None] * len(graphs)
     if compress is not False and sketch_size is None:
-        colourings = colour_classes_many(graphs)
+        colourings = colour_classes_many(graphs, loop_weight=loop_weight)
     ops = []
     for g, c in zip(graphs, colourings):
         if c is not None and (compress is True or c.num_classes < g.num_nodes):
             ops.append(_quotient_operand(g, c, scale, dtype, device))
             continue
-        op = Operand(x=g.x.to(device=device, dtype=dtype), a=aggregation_matrix(g, scale, dtype, device), diags=[])
+        op = Operand(x=g.x.to(device=device, dtype=dtype), a=aggregation_matrix(g, scale, dtype, device, loop_weight),
+                     diags=[])
         if sketch_size is not None:
             key = graph_key(g.edge_index, g.x, g.num_nodes)
             op.sketch, op.sketched_a = sketch_factors(op.a, int(sketch_size), kind=sketch_kind, seed=seed, key=key)

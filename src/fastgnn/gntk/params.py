@@ -22,9 +22,11 @@ import torch
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from fastgnn.executors import EXECUTORS
+from fastgnn.gntk.adjacency import LOOP_WEIGHTS
 from fastgnn.gntk.scale import REGISTRY
 
-__all__ = ["SCALES", "PAIR_METHODS", "METHODS", "SKETCHES", "DTYPES", "COMPRESS", "COLOUR_PAIRS", "EXECUTORS",
+__all__ = ["LOOP_WEIGHTS", "SCALES", "PAIR_METHODS", "METHODS", "SKETCHES", "DTYPES", "COMPRESS", "COLOUR_PAIRS",
+           "EXECUTORS",
            "CHOICES", "PARAMETER_CONSTRAINTS", "KERNEL_PARAMS", "options"]
 
 #: neighbour scaling c_u: ``"uniform"`` (1) or ``"degree"`` (1/(deg(u)+1)); the registry
@@ -61,6 +63,7 @@ CHOICES: dict[str, tuple] = {
     "compress": COMPRESS,
     "executor": EXECUTORS,
     "colour_pairs": COLOUR_PAIRS,
+    "self_loop_weight": LOOP_WEIGHTS,
 }
 
 #: scikit-learn's ``_parameter_constraints`` of :class:`~fastgnn.gntk.GNTK` (one entry per
@@ -84,13 +87,14 @@ PARAMETER_CONSTRAINTS: dict[str, list] = {
     "compress": [StrOptions({c for c in COMPRESS if isinstance(c, str)}), "boolean"],
     "executor": [StrOptions(set(EXECUTORS))],
     "colour_pairs": [StrOptions({c for c in COLOUR_PAIRS if isinstance(c, str)}), "boolean"],
+    "self_loop_weight": [Options(Integral, set(LOOP_WEIGHTS))],
 }
 
 #: the parameters that change the prepared operands of the fitted graphs (a change after ``fit``
 #: re-prepares them); ``jk``, ``normalize`` and ``method`` change only how the readouts are combined
 #: or computed, the rest only speed and output
 KERNEL_PARAMS = ("num_layers", "num_mlp_layers", "scale", "sketch_size", "sketch", "seed", "device", "dtype",
-                 "compress")
+                 "compress", "self_loop_weight")
 
 
 def options(name: str) -> tuple:
