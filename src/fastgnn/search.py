@@ -32,7 +32,7 @@ the configuration).  Each file carries its key and a digest of its contents
 (:func:`fastgnn.io.save_npz_checked`, :func:`fastgnn.io.save_npy_checked`): a truncated, damaged,
 edited or substituted file is recomputed with a one-line warning naming it.  Two searches sharing
 ``cache_dir`` share the work: a configuration (or a kernel) being computed by one is locked
-(:func:`fastgnn.io.file_lock`, under ``cache_dir/.locks``); the other does the rest first, then
+(:func:`fastgnn.io.file_lock`, under ``cache_dir/locks``); the other does the rest first, then
 reads it.
 """
 
@@ -248,7 +248,7 @@ def gntk_search(
         if base is None:
             return _compute_curves(part, row, nested, norms, y, folds, C, solve, inner_folds, seed, runner)
         stem = svm_cache / f"{dataset.name}-{digest(base)[:16]}_{_config_name(row)}"
-        with file_lock(svm_cache / ".locks" / f"{stem.name}.lock", wait=wait, on_wait=log) as held:
+        with file_lock(svm_cache / "locks" / f"{stem.name}.lock", wait=wait, on_wait=log) as held:
             if not held:
                 return None
             for kind in ("nested",) if nested else ("nested", "paper"):  # a nested file holds the paper curves too
@@ -380,7 +380,7 @@ def _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memor
     cache_dir = Path(cache_dir)
     key = kernel_key(dataset, est)
     name = f"{dataset.name}-{digest(key)[:16]}"
-    with file_lock(cache_dir / ".locks" / f"{name}.lock", on_wait=log):
+    with file_lock(cache_dir / "locks" / f"{name}.lock", on_wait=log):
         found = [(_depth(p, name), p) for p in cache_dir.glob(f"{name}_L*.npy")]
         for depth, path in sorted((d, p) for d, p in found if d is not None and d >= max_layers):
             sweep_temporaries(cache_dir, path.name)

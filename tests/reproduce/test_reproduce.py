@@ -438,3 +438,80 @@ def test_update_doc_through_the_cli(run, tmp_path):
     text = doc.read_text()
     assert text.startswith("before\n") and text.endswith("\nafter\n") and "| synthetic |" in text
     assert f"updated {doc}" in buf.getvalue()
+
+
+def _edit_accuracy(path):
+    record = json.loads(path.read_text())
+    record["result"]["paper_protocol"] = 99.9  # "PTC 99.90 %": an edited record was served
+    path.write_text(json.dumps(record))
+
+
+def _cut_short(path):
+    path.write_text(path.read_text()[: len(path.read_text()) // 2])
+
+
+@pytest.mark.parametrize("damage", [_edit_accuracy, _cut_short])
+def test_an_edited_or_truncated_stage_record_is_not_served(run, tmp_path, monkeypatch, damage):
+    """An edited stage JSON was served; a truncated one was reported as "made with other data or settings".  Now
+    either runs the stage again with a warning naming the file and saying why."""
+    out = tmp_path / "damaged"
+    shutil.copytree(run[0], out)
+    path = out / "stages" / "accuracy" / "synthetic.json"
+    before = json.loads(path.read_text())["result"]
+    damage(path)
+
+    def fail(*a, **k):
+        raise AssertionError("an intact stage ran again")
+
+    for mod in (kernel_time, sketch, gnn):
+        monkeypatch.setattr(mod, "run", fail)
+    lines = []
+    why = "digest" if damage is _edit_accuracy else "cut short"
+    with pytest.warns(RuntimeWarning, match=f"synthetic.json: not used, .*{why}"):
+        s = reproduce([small_data()], out=out, settings=tiny_settings(), gnn=True, progress=False, log=lines.append)
+    assert {r["stage"]: r["resumed"] for r in s["stages"]}["accuracy"] is False
+    assert not any("other data or settings" in line for line in lines)
+    after = json.loads(path.read_text())["result"]
+    assert {k: v for k, v in after.items() if "seconds" not in k} == {k: v for k, v in before.items()
+                                                                     if "seconds" not in k}
+
+
+def test_the_report_leaves_out_an_edited_record_of_another_run(run, tmp_path):
+    """The report gathers the records other runs finished under ``out``: an edited one is left out, with a warning."""
+    from fastgnn.reproduce.store import StageStore
+
+    out = tmp_path / "gathered"
+    shutil.copytree(run[0], out)
+    _edit_accuracy(out / "stages" / "accuracy" / "synthetic.json")
+    with pytest.warns(RuntimeWarning, match="synthetic.json: not used, its contents do not match its digest"):
+        assert StageStore(out, log=None).load("accuracy", "synthetic") is None
+
+
+_TWO_STORES = """
+import sys, time, json
+from fastgnn.reproduce.store import StageStore
+store = StageStore(sys.argv[1], log=None)
+while time.time() < float(sys.argv[2]):
+    time.sleep(0.01)
+ran = []
+def stage():
+    ran.append(1)
+    time.sleep(1.5)
+    return {"value": 42}
+rec = store.run("accuracy", "synthetic", {"data": "d"}, stage)
+print(json.dumps({"ran": len(ran), "result": rec["result"], "resumed": rec["resumed"]}))
+"""
+
+
+def test_two_runs_sharing_an_output_folder_compute_a_stage_once(tmp_path):
+    """Two runs on one output folder each computed every stage; now the second waits for the first's record."""
+    import subprocess
+    import sys
+    import time
+
+    start = str(time.time() + 4)
+    runs = [subprocess.Popen([sys.executable, "-c", _TWO_STORES, str(tmp_path), start], stdout=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    outs = [json.loads(r.communicate(timeout=60)[0]) for r in runs]
+    assert sorted(o["ran"] for o in outs) == [0, 1] and sorted(o["resumed"] for o in outs) == [False, True]
+    assert all(o["result"] == {"value": 42} for o in outs)
