@@ -74,7 +74,7 @@ from fastgnn.model_selection.protocols import (
 from fastgnn.model_selection.runner import Runner
 from fastgnn.model_selection.solvers import DEFAULT_C_GRID, svm_solver
 
-__all__ = ["SearchResult", "gntk_search", "DEFAULT_GRID", "dataset_digest", "kernel_key", "curves_key",
+__all__ = ["SearchResult", "gntk_search", "DEFAULT_GRID", "dataset_digest", "kernel_key", "kernel_params", "curves_key",
            "CACHE_FORMAT", "NOT_KERNEL_PARAMS"]
 
 #: the format of the search's cache files, part of every key (2: keys and digests checked on read)
@@ -404,14 +404,21 @@ def kernel_key(dataset, estimator) -> dict:
     """Everything that determines the readouts ``estimator.readouts(dataset)``: the graphs' digest (structure and
     features), every parameter of the estimator but :data:`NOT_KERNEL_PARAMS` (the device by its class, the dtype
     by its name) and :data:`CACHE_FORMAT`.  A parameter added to :class:`fastgnn.GNTK` enters it by itself."""
+    return {"format": CACHE_FORMAT, "data": dataset_digest(dataset, 16), "n_graphs": len(dataset),
+            "params": kernel_params(estimator)}
+
+
+def kernel_params(estimator) -> dict:
+    """The parameters of a :class:`fastgnn.GNTK` that can change its readouts' values, as JSON values: all of
+    ``get_params()`` but :data:`NOT_KERNEL_PARAMS`, the device by its class (``cuda:1`` -> ``cuda``), the dtype
+    by its name, other objects by their ``str``."""
     params = {k: v for k, v in estimator.get_params().items() if k not in NOT_KERNEL_PARAMS}
     if "device" in params:
         params["device"] = torch.device(params["device"]).type
     if "dtype" in params:
         params["dtype"] = str(params["dtype"]).replace("torch.", "")
-    return {"format": CACHE_FORMAT, "data": dataset_digest(dataset, 16), "n_graphs": len(dataset),
-            "params": {k: params[k] if isinstance(params[k], bool | int | float | str | None) else str(params[k])
-                       for k in sorted(params)}}
+    return {k: params[k] if isinstance(params[k], bool | int | float | str | None) else str(params[k])
+            for k in sorted(params)}
 
 
 def curves_key(*, kernel: dict, config: dict, y, folds, C_grid, norms, solver, inner_folds: int, seed: int) -> dict:

@@ -515,3 +515,14 @@ def test_two_runs_sharing_an_output_folder_compute_a_stage_once(tmp_path):
     outs = [json.loads(r.communicate(timeout=60)[0]) for r in runs]
     assert sorted(o["ran"] for o in outs) == [0, 1] and sorted(o["resumed"] for o in outs) == [False, True]
     assert all(o["result"] == {"value": 42} for o in outs)
+
+
+@pytest.mark.parametrize("stage", ["accuracy", "kernel_time", "sketch"])
+def test_a_changed_kernel_default_changes_the_stage_key(stage, monkeypatch):
+    """The stages compute the GNTK with the defaults of the parameters they do not set (the self-loop convention,
+    say): a library whose default changed must not serve the results of the old one."""
+    from fastgnn.gntk import GNTK
+
+    before = Settings().stage_key(stage)
+    monkeypatch.setitem(GNTK.__init__.__kwdefaults__, "compress", False)
+    assert Settings().stage_key(stage) != before

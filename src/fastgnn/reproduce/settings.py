@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, replace
 
 from fastgnn.datasets.benchmarks import BENCHMARK_NAMES
 from fastgnn.evaluate import COARSE_C_GRID
-from fastgnn.search import DEFAULT_GRID
+from fastgnn.gntk import GNTK
+from fastgnn.search import DEFAULT_GRID, kernel_params
 
 __all__ = ["Settings", "ALL_DATASETS", "QUICK_DATASETS", "QUICK_GRID", "FALLBACK_CONFIG", "CONFIG_KEYS"]
 
@@ -91,17 +92,21 @@ class Settings:
         return asdict(self)
 
     def stage_key(self, stage: str) -> dict:
-        """The settings a stage's result depends on (a saved result with another key is recomputed)."""
+        """The settings a stage's result depends on (a saved result with another key is recomputed): the stage's
+        sizes and, for the stages that compute the kernel, every GNTK default they do not set
+        (:func:`fastgnn.search.kernel_params` of ``GNTK()``), so a library whose defaults changed (the self-loop
+        convention, say) does not serve the old results."""
         common = {"seed": self.seed}
+        kernel = {"kernel_defaults": kernel_params(GNTK())}
         if stage == "accuracy":
-            return {"grid": self.grid, "refine_top": self.refine_top, "C_grid": self.C_grid,
+            return {**kernel, "grid": self.grid, "refine_top": self.refine_top, "C_grid": self.C_grid,
                     "fully_nested": self.fully_nested}
         if stage == "kernel_time":
-            return {**common, "sample_pairs": self.sample_pairs, "pair_seconds": self.pair_seconds,
+            return {**common, **kernel, "sample_pairs": self.sample_pairs, "pair_seconds": self.pair_seconds,
                     "min_pairs": self.min_pairs, "pair_repeats": self.pair_repeats,
                     "kron_max_bytes": self.kron_max_bytes, "pair_sketch_sizes": self.pair_sketch_sizes}
         if stage == "sketch":
-            return {**common, "sketch_sizes": self.sketch_sizes, "C_grid": self.C_grid}
+            return {**common, **kernel, "sketch_sizes": self.sketch_sizes, "C_grid": self.C_grid}
         if stage == "gnn":
             return {**common, "gnn_models": self.gnn_models, "gnn_epochs": self.gnn_epochs}
         raise ValueError(f"unknown stage {stage!r}")
