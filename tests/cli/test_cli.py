@@ -319,7 +319,7 @@ def test_malformed_gin_file_names_file_and_line(capsys, tmp_path, isolated_data_
     bad.parent.mkdir()
     bad.write_text("2\n3 1\n0 2 1 x\n1 1 0\n0 1 0\n2 0\n0 1 1\n1 1 0\n")  # line 3: a non-integer neighbour
     code, out, err = run_cli(capsys, "gntk", "MUTAG", "--data-dir", tmp_path, "--json")
-    assert code == 1 and out == ""
+    assert code == 1 and f"{bad}:3:" in json.loads(out)["error"]  # --json: the error as a JSON object too
     assert f"{bad}:3:" in err
     assert "Traceback" not in err
 

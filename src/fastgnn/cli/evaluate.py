@@ -3,21 +3,36 @@
 The Gram is ``gram.npy`` or a folder written by ``fastgnn gntk --out`` (with its ``labels.npy`` and
 ``folds.npz``); the classifier is :func:`fastgnn.evaluate.svm_cv` or :func:`fastgnn.evaluate.krr_cv`
 under the protocols of :mod:`fastgnn.model_selection.protocols`.  A Gram over
-:data:`fastgnn.gram.BY_BLOCKS_BYTES` is read as a memory map (``--by-blocks auto``).
+:data:`fastgnn.gram.BY_BLOCKS_BYTES` is read as a memory map (``--by-blocks auto``).  Without
+``folds.npz`` beside the Gram and without ``--folds-from``, a new stratified split is made
+(:func:`fastgnn.graph.stratified_folds`, seed ``--seed``), and the output says so.
 """
 
 from __future__ import annotations
 
+import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from fastgnn import datasets
-from fastgnn.cli.common import CLASSIFIERS, add_common, add_protocol_flag, evaluate_gram, print_json, protocols
+from fastgnn.cli.common import (
+    CLASSIFIERS,
+    add_common,
+    add_protocol_flag,
+    evaluate_gram,
+    print_json,
+    protocols,
+    result_line,
+)
 from fastgnn.gram import BY_BLOCKS_BYTES
 from fastgnn.graph import stratified_folds
 
-__all__ = ["add_subparser", "run", "load_gram", "read_folds"]
+__all__ = ["add_subparser", "run", "load_gram", "load_array", "read_folds", "SPLITS"]
+
+#: ``stratified_folds``' number of folds when ``fastgnn evaluate`` makes a new split
+SPLITS = 10
 
 
 def add_subparser(subparsers):
@@ -27,7 +42,10 @@ def add_subparser(subparsers):
     e.add_argument("gram", help="gram.npy, or a folder written by `fastgnn gntk --out`")
     e.add_argument("--labels", help="labels .npy (default: labels.npy beside the Gram)")
     e.add_argument("--folds-from", metavar="DATASET",
-                   help="use this dataset's folds (default: folds.npz beside the Gram, else stratified)")
+                   help="use this dataset's folds (default: folds.npz beside the Gram, else a new stratified "
+                        f"{SPLITS}-fold split, seeded by --seed)")
+    e.add_argument("--seed", type=int, default=0,
+                   help="seed of the new stratified split made when no folds are given (default 0)")
     add_protocol_flag(e, "paper: best C on the test folds (as the GNTK paper); nested: C by inner CV")
     e.add_argument("--classifier", choices=tuple(CLASSIFIERS), default=next(iter(CLASSIFIERS)),
                    help="C-SVM or kernel ridge regression")
@@ -48,17 +66,16 @@ def run(args) -> int:
     labels = Path(args.labels) if args.labels else folder / "labels.npy"
     if not labels.exists():
         raise FileNotFoundError(f"labels not found: {labels} (give --labels FILE.npy)")
-    y = np.load(labels)
-    folds = read_folds(args, folder, y)
+    y = load_array(labels, "labels")
+    folds, source = read_folds(args, folder, y)
+    if not args.json and source["made"]:
+        print(f"note: {source['description']}", file=sys.stderr)
     result = evaluate_gram(gram, y, folds, protocols(args.protocol), args.classifier, args.json)
-    if args.json:
-        print_json(result)
+    if args.json:  # each protocol's result says where its folds came from
+        print_json({p: {**res, "split": source} for p, res in result.items()})
     else:
         for res in result.values():
-            chosen = (f"{res['normalization']}, {res['param_name']}={res['C']:.4g}"
-                      if res["protocol"] == "paper" else "chosen per fold by inner CV")
-            print(f"{args.classifier} {res['protocol']:>6}: {100 * res['mean']:.2f} ± "
-                  f"{100 * res['std']:.2f} % ({chosen}; {res['seconds']:.1f} s)")
+            print(f"{args.classifier} {result_line(res)}")
     return 0
 
 
@@ -68,18 +85,41 @@ def load_gram(file: Path, by_blocks: str) -> np.ndarray:
     bands and reads each fold's blocks from disk), else read whole into memory."""
     if not file.exists():
         raise FileNotFoundError(f"gram not found: {file}")
-    gram = np.load(file, mmap_mode="r")
+    gram = load_array(file, "gram", mmap_mode="r")
     if by_blocks == "no" or (by_blocks == "auto" and gram.nbytes <= BY_BLOCKS_BYTES):
         return np.array(gram)
     return gram
 
 
-def read_folds(args, folder: Path, y):
-    """``--folds-from DATASET``'s folds, else ``folds.npz`` beside the Gram, else stratified 10-fold."""
+def load_array(file: Path, what: str, mmap_mode=None) -> np.ndarray:
+    """``numpy.load`` of a ``.npy`` file (never a pickle), or ``ValueError`` naming the file and ``what``
+    it should hold."""
+    try:
+        return np.load(file, mmap_mode=mmap_mode, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        why = "it holds Python objects (a pickle), not numbers" if "pickle" in str(e) else str(e)
+        raise ValueError(f"{file}: not a NumPy .npy array, so not the {what} ({why}); give the .npy file "
+                         "that `fastgnn gntk --out` wrote, or np.save's output") from None
+
+
+def read_folds(args, folder: Path, y) -> tuple[list, dict]:
+    """The folds and where they come from: ``--folds-from DATASET``'s, else ``folds.npz`` beside the
+    Gram, else a new stratified :data:`SPLITS`-fold split seeded by ``--seed`` (``source["made"]``)."""
     if args.folds_from:
-        return datasets.load(args.folds_from, args.data_dir).folds
-    if (folder / "folds.npz").exists():
-        z = np.load(folder / "folds.npz")
-        k = len(z.files) // 2
-        return [(z[f"train_{i}"], z[f"test_{i}"]) for i in range(k)]
-    return stratified_folds(y)
+        folds = datasets.load(args.folds_from, args.data_dir).folds
+        return folds, {"made": False, "count": len(folds), "description": f"the folds of {args.folds_from}"}
+    file = folder / "folds.npz"
+    if file.exists():
+        try:
+            with np.load(file, allow_pickle=False) as z:
+                k = len(z.files) // 2
+                folds = [(z[f"train_{i}"], z[f"test_{i}"]) for i in range(k)]
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+            raise ValueError(f"{file}: not a readable folds file ({type(e).__name__}: {e}); delete it and give "
+                             "--folds-from DATASET, or let a new split be made") from None
+        return folds, {"made": False, "count": len(folds), "description": str(file)}
+    folds = stratified_folds(y, SPLITS, seed=args.seed)
+    return folds, {"made": True, "count": len(folds), "seed": args.seed,
+                   "description": f"no folds.npz beside the Gram and no --folds-from: a new stratified "
+                                  f"{len(folds)}-fold split of the labels (seed {args.seed}); its accuracy is not "
+                                  "comparable with another split's"}

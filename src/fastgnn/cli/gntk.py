@@ -29,9 +29,11 @@ from fastgnn.cli.common import (
     graph_dataset_names,
     load_graphs,
     print_json,
+    result_line,
     spell,
     spelled,
     versions,
+    warn_low_precision,
 )
 from fastgnn.gntk import GNTK
 from fastgnn.gntk.params import COMPRESS as COMPRESS_VALUES
@@ -95,6 +97,8 @@ def run(args) -> int:
         compress=COMPRESS[args.compress],
         self_loop_weight=args.self_loop_weight,
     )
+    if args.evaluate:
+        warn_low_precision(args, "gntk")
     on_disk, cluster = out_of_core(args, est, len(data)), {}
     with dask_client(args, cluster):
         t0 = time.perf_counter()
@@ -126,7 +130,7 @@ def run(args) -> int:
         print(f"{data.name}: {s['graphs']} graphs, avg {s['avg_nodes']:.1f} nodes; "
               f"GNTK {describe_estimator(est)}: {seconds:.2f} s")
         for res in info.get("evaluation", {}).values():
-            print(f"  {res['protocol']:>6}: {100 * res['mean']:.2f} ± {100 * res['std']:.2f} %")
+            print(f"  {result_line(res)}")
         if args.out:
             print(f"wrote {args.out}/gram.npy, labels.npy, folds.npz, gntk.json")
     return 0

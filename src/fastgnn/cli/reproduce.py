@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 
+from fastgnn.cli import FILE, FOLDER
 from fastgnn.cli.common import add_cluster_flags, add_common, dask_client
 from fastgnn.io import to_json
 from fastgnn.reproduce import reproduce
@@ -46,7 +47,7 @@ def add_subparser(subparsers):
                         f"--quick {quick.refine_top})")
     add_cluster_flags(r, "the search's kernels and SVM paths")
     add_common(r)
-    r.set_defaults(func=run)
+    r.set_defaults(func=run, outputs={"out": FOLDER, "update_doc": FILE})
     return r
 
 

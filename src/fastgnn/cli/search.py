@@ -11,7 +11,9 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
+from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
 
+from fastgnn.cli import FILE, FOLDER
 from fastgnn.cli.common import (
     BOTH,
     add_cluster_flags,
@@ -26,19 +28,25 @@ from fastgnn.cli.common import (
     protocols,
     spelled,
     versions,
+    warn_low_precision,
 )
-from fastgnn.gntk.params import DTYPES, options
+from fastgnn.gntk.params import DTYPES, PARAMETER_CONSTRAINTS, options
 from fastgnn.io import save_json
 from fastgnn.model_selection.solvers import DEFAULT_C_GRID, SOLVERS, SVM_MAX_ITER
 from fastgnn.search import DEFAULT_GRID, gntk_search
 
-__all__ = ["add_subparser", "run", "JK", "C_EXPONENTS", "parse_ints", "c_grid"]
+__all__ = ["add_subparser", "run", "JK", "C_EXPONENTS", "GRID_FLAGS", "parse_ints", "c_grid", "parse_grid"]
 
 #: ``--jk``: ``both`` (every value of the GNTK's ``jk``), ``yes`` or ``no``
 JK = {BOTH: tuple(options("jk")), **{k: (v,) for k, v in spelled(options("jk")).items()}}
 #: ``(low, high)``: the values of C are ``logspace(low, high, --num-C)``, the range of the default grid
 C_EXPONENTS = (float(np.log10(DEFAULT_C_GRID[0])), float(np.log10(DEFAULT_C_GRID[-1])))
 _SEARCH = inspect.signature(gntk_search).parameters
+#: the flag of each GNTK parameter the grid spans (``--jk`` has fixed choices)
+GRID_FLAGS = {"num_layers": "layers", "num_mlp_layers": "mlp_layers", "scale": "scales"}
+#: what the search's C values belong to (its rows' ``paper_C``), as :class:`fastgnn.evaluate.CVResult`'s ``C``
+C_NOTE = ("paper_C is the C of the Gram the SVM was fitted on: for paper_normalization 'raw' the GNTK Gram divided "
+          "by its smallest entry (as Du et al.'s script), for 'cosine' the cosine-normalised Gram")
 
 
 def add_subparser(subparsers):
@@ -79,19 +87,15 @@ def add_subparser(subparsers):
     s.add_argument("--out", metavar="FILE", help="write the full result as JSON")
     add_kernel_flags(s)
     add_common(s)
-    s.set_defaults(func=run)
+    s.set_defaults(func=run, outputs={"out": FILE, "cache": FOLDER, "checkpoint_dir": FOLDER})
     return s
 
 
 def run(args) -> int:
     """Run ``fastgnn search`` for parsed ``args``; returns the exit status."""
+    grid = parse_grid(args)  # every value checked before the data is read or a bar is shown
+    warn_low_precision(args, "search")
     data = load_graphs(args.dataset, args.data_dir)
-    grid = {
-        "num_layers": parse_ints(args.layers),
-        "num_mlp_layers": parse_ints(args.mlp_layers),
-        "scale": tuple(args.scales.split(",")),
-        "jk": JK[args.jk],
-    }
     chosen = protocols(args.protocol)
     cluster = {}
     with dask_client(args, cluster):
@@ -104,6 +108,8 @@ def run(args) -> int:
         )
     out = res.to_dict()
     out["versions"] = versions()
+    out["folds"] = len(data.folds)
+    out["C_note"] = C_NOTE
     if cluster:
         out["cluster"] = cluster
     if args.out:
@@ -115,13 +121,35 @@ def run(args) -> int:
         for p in chosen:
             b = res.best(p)
             print(f"best ({p}): L={b['num_layers']} R={b['num_mlp_layers']} scale={b['scale']} "
-                  f"jk={b['jk']}: {100 * b[p + '_mean']:.2f} ± {100 * b[p + '_std']:.2f} %"
-                  + "".join(f"  [{q}: {100 * b[q + '_mean']:.2f}]" for q in chosen if q != p))
+                  f"jk={b['jk']}: {100 * b[p + '_mean']:.2f} ± {100 * b[p + '_std']:.2f} % over {len(data.folds)} "
+                  "folds" + "".join(f"  [{q}: {100 * b[q + '_mean']:.2f}]" for q in chosen if q != p))
         if res.fully_nested is not None:
-            print(f"fully nested: {100 * res.fully_nested['mean']:.2f} ± {100 * res.fully_nested['std']:.2f} %")
+            print(f"fully nested: {100 * res.fully_nested['mean']:.2f} ± {100 * res.fully_nested['std']:.2f} % over "
+                  f"{len(res.fully_nested['fold_accuracies'])} folds")
+        ran = {k: v for k, v in res.stage_seconds.items() if k != "fully_nested" or res.fully_nested is not None}
         print(f"kernel time {res.kernel_seconds:.1f} s, evaluation time {res.eval_seconds:.1f} s ("
-              + ", ".join(f"{k} {v:.1f} s" for k, v in res.stage_seconds.items()) + ")")
+              + ", ".join(f"{k} {v:.1f} s" for k, v in ran.items()) + ")")
     return 0
+
+
+def parse_grid(args) -> dict:
+    """The grid of ``--layers``, ``--mlp-layers``, ``--scales`` and ``--jk``, every value checked against the
+    GNTK's parameter table (:data:`fastgnn.gntk.params.PARAMETER_CONSTRAINTS`); ``ValueError`` naming the
+    flag otherwise."""
+    grid = {
+        "num_layers": parse_ints(args.layers, "--layers"),
+        "num_mlp_layers": parse_ints(args.mlp_layers, "--mlp-layers"),
+        "scale": tuple(args.scales.split(",")),
+        "jk": JK[args.jk],
+    }
+    for key, flag in GRID_FLAGS.items():
+        for value in grid[key]:
+            try:
+                validate_parameter_constraints({key: PARAMETER_CONSTRAINTS[key]}, {key: value}, caller_name="GNTK")
+            except InvalidParameterError as e:
+                raise ValueError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: {value!r} is not a valid "
+                                 f"{key} ({e})") from None
+    return grid
 
 
 def c_grid(num: int) -> np.ndarray:
@@ -129,9 +157,9 @@ def c_grid(num: int) -> np.ndarray:
     return np.logspace(*C_EXPONENTS, num)
 
 
-def parse_ints(text) -> tuple:
-    """``"2,3,4"`` -> ``(2, 3, 4)``; ``ValueError`` naming the text otherwise."""
+def parse_ints(text, flag: str | None = None) -> tuple:
+    """``"2,3,4"`` -> ``(2, 3, 4)``; ``ValueError`` naming the text (and ``flag``) otherwise."""
     try:
         return tuple(int(t) for t in str(text).split(","))
     except ValueError:
-        raise ValueError(f"expected comma-separated integers, got {text!r}") from None
+        raise ValueError(f"{flag + ': ' if flag else ''}expected comma-separated integers, got {text!r}") from None

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from fastgnn import datasets
+from fastgnn.cli import FOLDER
 from fastgnn.cli.common import add_common, graph_dataset_names, print_json, versions
 from fastgnn.io import save_json
 from fastgnn.nn.models import GRAPH_MODELS, MODEL_NAMES, NODE_MODELS
@@ -78,7 +79,7 @@ def add_subparser(subparsers):
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--out", metavar="DIR", help="write train_MODEL_DATASET[_sgd].json (settings, per-seed histories)")
     add_common(t)
-    t.set_defaults(func=run)
+    t.set_defaults(func=run, outputs={"out": FOLDER})
     return t
 
 
