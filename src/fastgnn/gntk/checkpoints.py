@@ -4,11 +4,22 @@ With ``checkpoint_dir`` the engine (:func:`fastgnn.gntk.engine.gram_readouts`) s
 tile as it completes (``fastgnn.io.save_npy``: temporary file, then rename) in a folder named by a
 :func:`fingerprint` of everything that determines the result (the operands' tensors, the depth, the
 dtype and device, rows vs columns...).  A run restarted with the same arguments loads the finished
-tiles and computes the rest; the result is bitwise the same as an uninterrupted run's.  A tile file
-is named by the graph ranges it holds and carries a :func:`block_digest` of its contents: a damaged
-file is detected and recomputed, never used.  The folder stays after the run (a finished run is then
-read back, not recomputed); delete it to free the space.  A :class:`Checkpoint` can be shared
-between workers, since each tile is one file written atomically.
+tiles and computes the rest; the result is bitwise the same as an uninterrupted run's.  The folder
+stays after the run (a finished run is then read back, not recomputed); delete it to free the space.
+
+**Integrity.**  A tile file is named by the graph ranges it holds and carries a :func:`tile_digest`
+of its contents *bound to the run*: the fingerprint (the data and every setting) and the tile's
+name (its place in the plan).  A damaged file, and a whole tile substituted with its own digest
+(from another run, other data, or another plan: e.g. a checkpoint folder received from
+elsewhere), is detected, reported (a warning naming the file), deleted and recomputed, never
+used.  The manifest carries a digest too: a plan read back from an edited or damaged manifest is
+not trusted (:meth:`Checkpoint.resumed_tile_nodes` bounds it besides).  This guards against
+accidents and mix-ups, not against a forger who can write the folder and recompute the digests.
+
+**Concurrency.**  One run at a time writes a folder: a :class:`Checkpoint` holds an exclusive lock
+(:func:`fastgnn.io.file_lock` on ``{folder}/lock``) from its creation until the run completes (or
+the object is released); a second process on the same folder waits, then reads the finished tiles
+instead of computing them.  Within one process a folder is not locked against itself.
 
 Cost: the fingerprint hashes every operand once (O(total operand bytes)); a tile's digest hashes
 its block (O(block bytes)) when it is saved and when it is loaded.
@@ -16,8 +27,11 @@ its block (O(block bytes)) when it is saved and when it is loaded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import sys
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -26,12 +40,17 @@ from pathlib import Path
 import numpy as np
 
 from fastgnn.gntk.pairwise import Operand
-from fastgnn.io import save_json, save_npy
+from fastgnn.io import digest, file_lock, save_json, save_npy, to_json
 
-__all__ = ["FORMAT", "Checkpoint", "block_digest", "fingerprint"]
+__all__ = ["FORMAT", "Checkpoint", "block_digest", "tile_digest", "fingerprint", "MAX_RESUMED_RATIO"]
 
-#: the checkpoint format (2: operands' row weights, i.e. class sizes, in the fingerprint)
-FORMAT = 2
+#: the checkpoint format (2: operands' row weights, i.e. class sizes, in the fingerprint; 3: tile digests bound
+#: to the fingerprint and the tile's name, a digest on the manifest, the folder locked while a run writes it)
+FORMAT = 3
+#: a plan read back from a manifest (:meth:`Checkpoint.resumed_tile_nodes`) is used only within this factor of
+#: the one planned now (an automatic budget drifts by a power of two, not by orders of magnitude)
+MAX_RESUMED_RATIO = 16
+_MIN_TILE_NODES, _MAX_TILE_NODES = 64, 2**24
 
 
 def fingerprint(
@@ -72,12 +91,19 @@ def fingerprint(
 
 
 def block_digest(block: np.ndarray) -> str:
-    """A 16-hex-digit digest (BLAKE2b) of a tile's block: its shape, dtype and bytes; the name a tile
-    file carries, checked when it is loaded."""
+    """A 16-hex-digit digest (BLAKE2b) of a block alone: its shape, dtype and bytes (the tile files of format 2;
+    now :func:`tile_digest`, which binds the block to its run and place)."""
     h = hashlib.blake2b(digest_size=8)
     h.update(f"{block.shape}{block.dtype.str}".encode())
     h.update(np.ascontiguousarray(block).data)
     return h.hexdigest()
+
+
+def tile_digest(key: str, name: str, block: np.ndarray) -> str:
+    """A 32-hex-digit digest (BLAKE2b) of a tile's block bound to its run: the checkpoint's fingerprint ``key``,
+    the tile's ``name`` (its graph ranges in the plan), the block's shape, dtype and bytes; the name a tile file
+    carries, checked when it is loaded."""
+    return digest({"format": FORMAT, "fingerprint": key, "tile": name}, np.ascontiguousarray(block))
 
 
 class Checkpoint:
@@ -96,25 +122,58 @@ class Checkpoint:
         self.manifest_path = self.folder / "manifest.json"
         self.manifest = dict(manifest or {})
         self.manifest["fingerprint"] = key
+        self._locked = _hold(self.folder)
         old = self.read_manifest()
         if old is not None and old.get("fingerprint") != key:
+            self.release()
             raise RuntimeError(
                 f"checkpoint {self.folder}: its manifest is for fingerprint {old.get('fingerprint')!r}, "
                 f"not {key!r}; remove the folder or use another checkpoint_dir"
             )
+        if old is not None and old.pop("digest", None) != digest(old):
+            warnings.warn(f"checkpoint {self.manifest_path}: its contents do not match its digest (edited or "
+                          "damaged); its plan is not used (the tiles are checked one by one)", RuntimeWarning,
+                          stacklevel=3)
+            old = {"fingerprint": key}
         self.previous = old
 
     def read_manifest(self) -> dict | None:
+        """The manifest as saved (its ``digest`` included), or None when absent; an unreadable one is reported (a
+        warning) and ignored: the tiles are checked one by one."""
         if not self.manifest_path.exists():
             return None
         try:
-            return json.loads(self.manifest_path.read_text())
+            manifest = json.loads(self.manifest_path.read_text())
+            if not isinstance(manifest, dict):
+                raise ValueError("not a JSON object")
+            return manifest
         except (OSError, ValueError) as exc:
-            raise RuntimeError(f"checkpoint {self.folder}: unreadable manifest.json ({exc})") from None
+            warnings.warn(f"checkpoint {self.manifest_path}: unreadable ({exc}); ignored (the tiles are checked one "
+                          "by one)", RuntimeWarning, stacklevel=3)
+            return None
 
     def write_manifest(self, **updates) -> None:
+        """Save the manifest with ``updates`` (and a digest); ``complete=True`` also releases the folder's lock."""
         self.manifest.update(updates, updated=time.strftime("%Y-%m-%dT%H:%M:%S"))
-        save_json(self.manifest_path, self.manifest)
+        self.manifest.pop("digest", None)
+        save_json(self.manifest_path, {**self.manifest, "digest": digest(json.loads(to_json(self.manifest)))})
+        if updates.get("complete"):
+            self.release()
+
+    def resumed_tile_nodes(self, planned: int) -> int:
+        """The ``tile_nodes`` of the plan the previous run saved, to resume with, when it is an integer within
+        [64, 2^24] and within :data:`MAX_RESUMED_RATIO` of ``planned`` (the value planned now); else ``planned``,
+        with a warning (an edited manifest once planned 619,941 tiles)."""
+        value = (self.previous or {}).get("tile_nodes")
+        if value is None:
+            return int(planned)
+        ok = isinstance(value, int) and not isinstance(value, bool) and _MIN_TILE_NODES <= value <= _MAX_TILE_NODES
+        if ok and max(value / planned, planned / value) <= MAX_RESUMED_RATIO:
+            return value
+        warnings.warn(f"checkpoint {self.manifest_path}: its tile_nodes={value!r} is out of bounds (an integer in "
+                      f"[{_MIN_TILE_NODES}, {_MAX_TILE_NODES}] within {MAX_RESUMED_RATIO}x of the {planned} planned "
+                      f"now); planning with {planned}", RuntimeWarning, stacklevel=2)
+        return int(planned)
 
     def finished(self) -> set[str]:
         """Names of the tiles with a file (not yet verified)."""
@@ -123,13 +182,13 @@ class Checkpoint:
         return {p.name.split(".", 1)[0] for p in self.folder.glob("r*_c*.*.npy")}
 
     def load(self, name: str, shape: tuple) -> np.ndarray | None:
-        """A finished tile's block, or None (absent, or damaged: then deleted, with a warning)."""
+        """A finished tile's block, or None (absent, or damaged or not this run's: then deleted, with a warning)."""
         for path in sorted(self.folder.glob(f"{name}.*.npy")):
-            digest = path.name.split(".")[1]
+            claimed = path.name.split(".")[1]
             try:
                 block = np.load(path, allow_pickle=False)
-                ok = block.shape == tuple(shape) and block_digest(block) == digest
-                why = "wrong shape or contents"
+                ok = block.shape == tuple(shape) and tile_digest(self.key, name, block) == claimed
+                why = "wrong shape, or contents not this run's tile"
             except Exception as exc:  # noqa: BLE001 (any unreadable file is recomputed)
                 ok, why = False, f"{type(exc).__name__}: {exc}"
             if ok:
@@ -141,7 +200,53 @@ class Checkpoint:
 
     def save(self, name: str, block: np.ndarray) -> None:
         block = np.ascontiguousarray(block)
-        save_npy(self.folder / f"{name}.{block_digest(block)}.npy", block)
+        save_npy(self.folder / f"{name}.{tile_digest(self.key, name, block)}.npy", block)
+
+    def release(self) -> None:
+        """Release the folder's lock (idempotent; also when the object is collected)."""
+        if getattr(self, "_locked", False):
+            self._locked = False
+            _let_go(self.folder)
+
+    def __del__(self):
+        self.release()
+
+
+# one lock per folder and process: a run in this process that died (its Checkpoint still referenced by a
+# traceback) never blocks the next run in the same process
+_HELD: dict[Path, list] = {}
+_HELD_GUARD = threading.Lock()
+
+
+def _hold(folder: Path) -> bool:
+    folder = folder.resolve()
+    with _HELD_GUARD:
+        if folder in _HELD:
+            _HELD[folder][1] += 1
+            return True
+    stack = contextlib.ExitStack()
+    stack.enter_context(file_lock(folder / "lock", on_wait=lambda line: print(
+        f"checkpoint {folder}: another run is writing it; {line}", file=sys.stderr)))
+    with _HELD_GUARD:
+        if folder in _HELD:  # another thread of this process took it meanwhile
+            _HELD[folder][1] += 1
+            stack.close()
+        else:
+            _HELD[folder] = [stack, 1]
+    return True
+
+
+def _let_go(folder: Path) -> None:
+    folder = folder.resolve()
+    with _HELD_GUARD:
+        held = _HELD.get(folder)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] > 0:
+            return
+        del _HELD[folder]
+    held[0].close()
 
 
 def _hash_tensor(h, t) -> None:

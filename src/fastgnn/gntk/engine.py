@@ -144,7 +144,7 @@ def gram_readouts(
                           sketched=sketched, config=config)
         store = Checkpoint(checkpoint_dir, key, symmetric=cols is None)
         if resume_plan and store.previous and store.previous.get("tile_nodes"):
-            tile_nodes = int(store.previous["tile_nodes"])
+            tile_nodes = store.resumed_tile_nodes(tile_nodes)
     plan = plan_tiles(rows, cols, tile_nodes)
     n_cols = len(rows) if cols is None else len(cols)
     if out is None:
