@@ -34,6 +34,7 @@ from fastgnn.gntk.colour_pairs import (
     uses_compiled_path,
 )
 from fastgnn.gntk.engine import gram_readouts
+from fastgnn.gntk.finite import check_inputs, check_result
 from fastgnn.gntk.outofcore import BAND_BYTES, GRAM_FILE, READOUTS_FILE, DiskGram, combine_by_bands, npy_map
 from fastgnn.gntk.pairwise import Operand, pair_readouts, prepare_many
 from fastgnn.gntk.params import DTYPES, KERNEL_PARAMS, METHODS, PARAMETER_CONSTRAINTS
@@ -213,6 +214,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._check_params()
         graphs = as_graph_list(X, "fit")
         check_categories(graphs, None, "fit")
+        check_inputs(graphs, "fit", self._torch_dtype())
         if self.sketch_size is not None:
             _warn_if_sketch_will_not_pay(graphs, int(self.sketch_size), self.num_blocks, self.num_mlp_layers)
         self.graphs_ = graphs
@@ -231,6 +233,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         fitted = self._current_operands()
         graphs = as_graph_list(X, "transform")
         check_categories(graphs, self.graphs_, "transform")
+        check_inputs(graphs, "transform", self._torch_dtype())
         new = self._prepare(graphs, fitted)
         colours = self._dataset_colours(graphs, new)
         if colours is not None:  # the fitted graphs then the new ones, refined together; new rows x fitted columns
@@ -238,6 +241,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         else:
             parts = self._readouts(new, fitted)
         gram = combine_readouts(parts, self.num_layers, self.jk)
+        check_result(gram, "transform", graphs, self.graphs_, self._torch_dtype())
         if self.normalize:
             gram = cosine(gram, self._combine(self._self_readouts(new)), self._combine(self._fitted_self_readouts()),
                           describe=_self_kernel_message("transform"))
@@ -249,6 +253,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.fit(X)
         parts = self._timed_readouts()
         gram = combine_readouts(parts, self.num_layers, self.jk)
+        check_result(gram, "fit_transform", self.graphs_, dtype=self._torch_dtype())
         if self.normalize:
             gram = cosine(gram, self._combine(self.self_readouts_), describe=_self_kernel_message("fit_transform"))
         return gram
