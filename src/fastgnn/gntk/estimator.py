@@ -35,6 +35,7 @@ from fastgnn.gntk.colour_pairs import (
 )
 from fastgnn.gntk.engine import gram_readouts
 from fastgnn.gntk.finite import check_inputs, check_result
+from fastgnn.gntk.stack import user_stacklevel
 from fastgnn.gntk.outofcore import BAND_BYTES, GRAM_FILE, READOUTS_FILE, DiskGram, combine_by_bands, npy_map
 from fastgnn.gntk.pairwise import Operand, pair_readouts, prepare_many
 from fastgnn.gntk.params import DTYPES, KERNEL_PARAMS, METHODS, PARAMETER_CONSTRAINTS
@@ -562,7 +563,7 @@ def _warn_if_sketch_will_not_pay(graphs: list[Graph], b: int, num_blocks: int, n
     warnings.warn(f"GNTK(sketch_size={b}): the sketched kernel will not be faster than the exact one on these "
                   f"graphs ({why}).  It is still computed as asked; sketch_size=None gives the exact kernel "
                   f"(on colour classes, where graphs have symmetries: often faster still).", UserWarning,
-                  stacklevel=4)
+                  stacklevel=user_stacklevel())
 
 
 @contextlib.contextmanager
