@@ -53,3 +53,24 @@ def test_cross_validate_returns_a_graph_cv_result_and_the_old_name_warns():
     for module in (fastgnn.train, fastgnn.train.graph):
         with pytest.warns(DeprecationWarning, match=r"CVResult is deprecated.*fastgnn\.train\.graph\.GraphCVResult"):
             assert module.CVResult is GraphCVResult
+
+
+def test_result_repr_is_one_line_and_the_projected_time_is_said_up_front(capsys):
+    """Issue 25.7: ``repr`` printed every curve; the run's length was only in the bar's ETA."""
+    data = synthetic(40, min_nodes=5, max_nodes=10, seed=0, dtype=torch.float32)
+    res = cross_validate(lambda: GIN(data.num_features, data.num_classes, hidden=4, num_layers=2), data, epochs=2,
+                         batch_size=8, progress=True)
+    text = repr(res)
+    assert "\n" not in text and len(text) < 200 and str(res) == text
+    assert text.startswith(f"GraphCVResult(final {100 * res.final_mean:.2f} ± ")
+    assert f"best epoch {res.best_epoch} (GIN protocol)" in text and f"{len(data.folds)} folds x 2 epochs" in text
+    err = capsys.readouterr().err
+    assert f"CV {data.name}: {len(data.folds)} folds x 2 epochs; the first epoch took " in err and "in all" in err
+
+
+def test_projection_wording():
+    from fastgnn.train.graph import projection
+
+    assert projection("MUTAG", 0.61, 10, 350).endswith("the first epoch took 0.61 s, so about 36 min in all")
+    assert projection("X", 0.01, 10, 100).endswith("so about 10 s in all")
+    assert projection("X", 3.0, 10, 350).endswith("so about 2.9 h in all")
