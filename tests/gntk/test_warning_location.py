@@ -56,3 +56,14 @@ def test_reproduce_sketch_stage_does_not_warn_about_its_own_sizes():
         rows = sketch.run(data, config, settings, progress=False, log=lambda s: None)
     assert [r["b"] for r in rows["rows"]] == [None, 4, 16]
     assert not [w for w in caught if "sketch_size" in str(w.message)]
+
+
+def test_compile_notice_gives_the_range_seen_under_load(capsys, monkeypatch):
+    """The first compilation took 35 s under load against the '20 s' announced (issue 25.7)."""
+    from fastgnn.gntk import compiled_tile
+
+    monkeypatch.setattr(compiled_tile, "_ANNOUNCED", False)
+    monkeypatch.setattr(compiled_tile, "kernels_cached", lambda: False)
+    compiled_tile.announce_compilation("cpu")
+    err = capsys.readouterr().err
+    assert "compiling the GNTK's numba kernels" in err and "20-60 s" in err

@@ -14,7 +14,7 @@ and :mod:`fastgnn.gntk.recursion` operation by operation (parity-tested against 
 the environment variable ``FASTGNN_NO_NUMBA=1`` does at start-up) or run only the *sketched*
 kernel's tiles on the torch tile (``sketched_tile=False``: for comparisons,
 ``benchmarks/sketch_speed.py``).  :func:`kernels_cached` tells whether numba's on-disk cache holds
-the compiled kernels (the first run compiles them, about 20 s).
+the compiled kernels (the first run compiles them: 20-60 s, more on a busy machine).
 
 **The fused ReLU step.**  :func:`fastgnn.gntk.relu.ntk_step` in eager torch makes about 14 passes over the
 ``[M, P]`` tile per ReLU layer (ρ, clamp, two snaps, arccos, π − θ, 1 − ρ², sqrt,
@@ -133,7 +133,7 @@ def announce_compilation(device) -> None:
         return
     _ANNOUNCED = True
     if kernels_cached() is False:
-        print("fastgnn: compiling the GNTK's numba kernels on first use (about 20 s, once: they are cached for "
+        print("fastgnn: compiling the GNTK's numba kernels on first use (20-60 s, once: they are cached for "
               "later runs); the first progress figures include it", file=sys.stderr, flush=True)
 
 
