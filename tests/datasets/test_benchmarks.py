@@ -9,7 +9,15 @@ import importlib
 import pytest
 
 from fastgnn import datasets
-from fastgnn.datasets import BENCHMARK_NAMES, BENCHMARKS, DATASETS, KNOWN_NAMES, canonical_name
+from fastgnn.datasets import (
+    ALL_BENCHMARKS,
+    BENCHMARK_NAMES,
+    BENCHMARKS,
+    DATASETS,
+    KNOWN_NAMES,
+    MORE_BENCHMARK_NAMES,
+    canonical_name,
+)
 from fastgnn.reproduce import ALL_DATASETS, PAPER
 from fastgnn.reproduce.accuracy import PAPER as ACCURACY_PAPER
 from fastgnn.reproduce.settings import ALL_DATASETS as SETTINGS_ALL_DATASETS
@@ -17,9 +25,11 @@ from fastgnn.reproduce.settings import ALL_DATASETS as SETTINGS_ALL_DATASETS
 
 def test_the_lists_are_the_table_in_the_papers_order():
     order = ("MUTAG", "PTC", "NCI1", "PROTEINS", "COLLAB", "IMDBBINARY", "IMDBMULTI")  # GNTK paper, Table 1
+    more = ("REDDIT-BINARY", "DD", "ENZYMES")  # beyond the GNTK paper: known names, not in its reproduction
     assert BENCHMARK_NAMES == ALL_DATASETS == SETTINGS_ALL_DATASETS == order
-    assert KNOWN_NAMES == [*order, "synthetic"]
-    assert list(DATASETS) == list(order)
+    assert MORE_BENCHMARK_NAMES == more
+    assert KNOWN_NAMES == [*order, *more, "synthetic"]
+    assert list(DATASETS) == [*order, *more]
 
 
 def test_tu_names_features_and_paper_accuracies():
@@ -31,6 +41,10 @@ def test_tu_names_features_and_paper_accuracies():
         "COLLAB": ("COLLAB", "degree"),
         "IMDBBINARY": ("IMDB-BINARY", "degree"),
         "IMDBMULTI": ("IMDB-MULTI", "degree"),
+        # GIN paper (Xu et al. 2019, Section 7): REDDIT's node features all the same; DD, ENZYMES node labels
+        "REDDIT-BINARY": ("REDDIT-BINARY", "constant"),
+        "DD": ("DD", "tags"),
+        "ENZYMES": ("ENZYMES", "tags"),
     }
     assert PAPER is ACCURACY_PAPER
     assert PAPER == {
@@ -44,15 +58,17 @@ def test_tu_names_features_and_paper_accuracies():
     }
 
 
-@pytest.mark.parametrize("row", BENCHMARKS, ids=lambda b: b.name)
+@pytest.mark.parametrize("row", ALL_BENCHMARKS, ids=lambda b: b.name)
 def test_every_spelling_of_a_row_is_its_name(row):
     for spelling in (row.name, row.name.lower(), row.tu_name, *row.aliases, *(a.lower() for a in row.aliases)):
         assert canonical_name(spelling) == row.name
-    assert row.features in ("tags", "degree")
+    assert row.features in ("tags", "degree", "constant")
+    assert (row.gntk_accuracy is None) == (row not in BENCHMARKS)
 
 
 def test_unknown_name_message_lists_the_aliases_in_the_tables_order():
-    with pytest.raises(ValueError, match=r"\(aliases: PTC_MR, IMDB-BINARY, IMDB_BINARY, IMDB-MULTI, IMDB_MULTI\)"):
+    with pytest.raises(ValueError, match=r"\(aliases: PTC_MR, IMDB-BINARY, IMDB_BINARY, IMDB-MULTI, IMDB_MULTI, "
+                                         r"REDDITBINARY, REDDIT_BINARY\)"):
         canonical_name("NOPE")
 
 

@@ -97,19 +97,21 @@ def test_aliases_and_case(shared_datasets, load_shared):
     assert canonical_name("Imdb-Multi") == "IMDBMULTI"
 
 
-@pytest.mark.data
-def test_collab_folds_only_fails_clearly(shared_datasets, isolated_data_env):
+def test_collab_folds_only_fails_clearly(tmp_path, isolated_data_env):
+    """A COLLAB folder with its folds but neither COLLAB.txt nor COLLAB.zip beside it (the shared folder
+    before COLLAB.zip was added): the message names the missing file and the ways to point at data."""
+    write_folds(tmp_path / "COLLAB" / "10fold_idx", [([0], [1]), ([1], [0])])
     with pytest.raises(DatasetNotFoundError) as err:
-        load("COLLAB", root=shared_datasets, download=False)
+        load("COLLAB", root=tmp_path, download=False)
     msg = str(err.value)
     assert "holds 10fold_idx but not COLLAB.txt" in msg
-    assert str(shared_datasets / "COLLAB" / "COLLAB.txt") in msg
+    assert str(tmp_path / "COLLAB" / "COLLAB.txt") in msg and str(tmp_path / "COLLAB.zip") in msg
     assert "root=" in msg and "FASTGNN_DATA" in msg and "--data-dir" in msg
 
 
 def test_unknown_name_lists_known_names():
     with pytest.raises(ValueError) as err:
-        load("ENZYMES")
+        load("NOT-A-SET")
     for known in KNOWN_NAMES:
         assert known in str(err.value)
 

@@ -37,7 +37,14 @@ from pathlib import Path
 
 import torch
 
-from fastgnn.datasets.benchmarks import BENCHMARK_NAMES, BENCHMARKS, Benchmark
+from fastgnn.datasets.benchmarks import (
+    ALL_BENCHMARKS,
+    BENCHMARK_NAMES,
+    BENCHMARKS,
+    MORE_BENCHMARK_NAMES,
+    MORE_BENCHMARKS,
+    Benchmark,
+)
 from fastgnn.datasets.download import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -47,7 +54,16 @@ from fastgnn.datasets.download import (
     extract_zip,
     search_dirs,
 )
-from fastgnn.datasets.formats import FORMATS, DatasetFormat, expected, get_format, probe, probe_folder, register_format
+from fastgnn.datasets.formats import (
+    FORMATS,
+    DatasetFormat,
+    expected,
+    get_format,
+    probe,
+    probe_folder,
+    read_found,
+    register_format,
+)
 from fastgnn.datasets.gin import load_gin_dataset, read_gin
 from fastgnn.datasets.molhiv_like import molhiv_like
 from fastgnn.datasets.node import NodeData, row_normalize
@@ -73,6 +89,9 @@ __all__ = [
     "KNOWN_NAMES",
     "BENCHMARKS",
     "BENCHMARK_NAMES",
+    "MORE_BENCHMARKS",
+    "MORE_BENCHMARK_NAMES",
+    "ALL_BENCHMARKS",
     "Benchmark",
     "DEFAULT_URL",
     "synthetic",
@@ -109,10 +128,10 @@ __all__ = [
 DEFAULT_URL = "https://www.chrsmrrs.com/graphkerneldatasets"
 
 #: name (as in the GIN/GNTK code) -> (TU Dortmund name, node features of the papers), from
-#: :data:`~fastgnn.datasets.benchmarks.BENCHMARKS`
-DATASETS: dict[str, tuple[str, str]] = {b.name: (b.tu_name, b.features) for b in BENCHMARKS}
-#: the graph datasets ``load`` knows by name: the benchmarks, then ``"synthetic"``
-KNOWN_NAMES = [*BENCHMARK_NAMES, "synthetic"]
+#: :data:`~fastgnn.datasets.benchmarks.BENCHMARKS` and ``MORE_BENCHMARKS``
+DATASETS: dict[str, tuple[str, str]] = {b.name: (b.tu_name, b.features) for b in ALL_BENCHMARKS}
+#: the graph datasets ``load`` knows by name: the GNTK paper's benchmarks, those beyond it, then ``"synthetic"``
+KNOWN_NAMES = [*BENCHMARK_NAMES, *MORE_BENCHMARK_NAMES, "synthetic"]
 #: node-classification datasets: ``load`` returns a NodeData for these
 NODE_NAMES = [*PLANETOID_NAMES, "sbm"]
 
@@ -120,7 +139,7 @@ NODE_NAMES = [*PLANETOID_NAMES, "sbm"]
 def is_node_dataset(name: str) -> bool:
     """Whether ``name`` (any case) is a node-classification dataset: Cora, CiteSeer or sbm."""
     return str(name).strip().lower() in {n.lower() for n in NODE_NAMES}
-_ALIASES = {alias: b.name for b in BENCHMARKS for alias in b.aliases}
+_ALIASES = {alias: b.name for b in ALL_BENCHMARKS for alias in b.aliases}
 
 
 def canonical_name(name: str) -> str:
@@ -149,12 +168,17 @@ def find(name: str, root=None, *, cache_dir=None) -> tuple[str, Path] | None:
 
 
 def _names(name) -> list[str]:
-    """The names a dataset's files may carry: a benchmark's GIN and TU names, else the name itself."""
+    """The names a dataset's files may carry: a benchmark's GIN name and aliases, then its TU name
+    (last: the TU probe's prefix), else the name itself."""
     try:
         key = canonical_name(name)
     except ValueError:
         return [str(name)]
-    return [key, DATASETS[key][0]] if key in DATASETS else [key]
+    if key not in DATASETS:
+        return [key]
+    tu_name = DATASETS[key][0]
+    aliases = [a for a in _ALIASES if _ALIASES[a] == key]
+    return [n for n in dict.fromkeys([key, *aliases]) if n != tu_name] + [tu_name]
 
 
 def _is_path(name) -> bool:
@@ -221,8 +245,9 @@ def load(
             return sbm(dtype=dtype)
         return load_planetoid(name, root, cache_dir=cache_dir, download=download, progress=progress, dtype=dtype)
     dtype = dtype or torch.float64
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     if _is_path(name):
-        return _load_folder(Path(name).expanduser(), features, dtype)
+        return _load_folder(Path(name).expanduser(), features, dtype, cache)
     try:
         name = canonical_name(name)
     except ValueError as unknown:  # not a benchmark: a dataset of one's own in a searched folder?
@@ -231,7 +256,7 @@ def load(
             looked = "\n  ".join(expected(search_dirs(root, cache_dir=cache_dir), [str(name)]))
             raise ValueError(f"{unknown}; nor is it a dataset folder: looked for\n  {looked}\n(or give the "
                              "folder's path)") from None
-        return get_format(found.format).read(found, name=str(name), features=features, dtype=dtype)
+        return read_found(found, name=str(name), features=features, dtype=dtype, cache_dir=cache)
     if name == "synthetic":
         return synthetic(dtype=dtype)
     tu_name, default_features = DATASETS[name]
@@ -246,10 +271,10 @@ def load(
         except DownloadError as e:
             raise DatasetNotFoundError(_not_found_message(name, root, cache_dir, e)) from e
         found = get_format("tu").probe(folder.parent, [tu_name])
-    return get_format(found.format).read(found, name=name, features=features, dtype=dtype)
+    return read_found(found, name=name, features=features, dtype=dtype, cache_dir=cache)
 
 
-def _load_folder(path: Path, features, dtype) -> GraphDataset:
+def _load_folder(path: Path, features, dtype, cache: Path) -> GraphDataset:
     """A dataset given by its folder (or GIN file): any registered format; a benchmark's name as
     the folder's name brings the papers' node features."""
     found = probe_folder(path)
@@ -262,7 +287,7 @@ def _load_folder(path: Path, features, dtype) -> GraphDataset:
         features = features or DATASETS[canonical_name(name)][1]
     except (ValueError, KeyError):
         pass
-    return get_format(found.format).read(found, name=name, features=features, dtype=dtype)
+    return read_found(found, name=name, features=features, dtype=dtype, cache_dir=cache)
 
 
 def _dataset_url(tu_name: str, url: str | None) -> str:

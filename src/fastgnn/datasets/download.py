@@ -10,7 +10,8 @@ Everything that touches the network or the cache lives here:
   destination and renames it into place only once complete, so a failed or
   partial download leaves nothing behind;
 * :func:`extract_zip`, which unpacks an archive the same atomic way (into a
-  temporary folder, then one rename).
+  temporary folder, then one rename), refusing paths that escape the folder and archives that
+  expand beyond a cap (zip bombs).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from http.client import HTTPException
 from pathlib import Path, PurePosixPath
 
@@ -32,6 +34,8 @@ __all__ = [
     "search_dirs",
     "download",
     "extract_zip",
+    "archive_members",
+    "MAX_EXTRACTED_BYTES",
 ]
 
 CHUNK = 1 << 16  # bytes read per call while downloading
@@ -167,20 +171,36 @@ def _fetch(url: str, out, *, progress: bool, timeout: float) -> None:
 
 # --------------------------------------------------------------------------- zip
 
+#: the most bytes an archive may expand to (``max_bytes=`` of :func:`extract_zip`; ``$FASTGNN_MAX_EXTRACT``
+#: overrides it): TU Dortmund's largest graph-classification sets expand to a few hundred MB
+MAX_EXTRACTED_BYTES = 4 * 2**30
+#: an archive expanding to more than this many times its own size, and beyond :data:`RATIO_FLOOR` bytes,
+#: is refused as a zip bomb (the datasets' text compresses 3-25x)
+MAX_RATIO = 200
+RATIO_FLOOR = 64 * 2**20
 
-def extract_zip(zip_path, dest_dir) -> Path:
+
+def extract_zip(zip_path, dest_dir, *, max_bytes: int | None = None) -> Path:
     """Extract ``zip_path`` into ``dest_dir`` atomically and return ``dest_dir``.
 
     The archive is unpacked into a hidden temporary folder beside ``dest_dir``,
     which is then renamed to ``dest_dir`` in one step.  When every entry sits
     under one top-level folder (as in the TU Dortmund zips, ``MUTAG/MUTAG_A.txt``
     ...), that folder is stripped, so ``dest_dir`` holds the files themselves.
-    macOS metadata (``__MACOSX/``) is skipped.  If ``dest_dir`` already exists
-    (another process got there first), it is left untouched.
+    macOS metadata (``__MACOSX/``, ``.DS_Store``) is skipped.  If ``dest_dir`` already exists
+    (another process got there first), it is left untouched.  The folders get the mode
+    ``mkdir`` gives under the umask (not the temporary folder's 0700).
+
+    Args:
+        max_bytes: the most bytes the archive may expand to (default ``$FASTGNN_MAX_EXTRACT`` or
+            :data:`MAX_EXTRACTED_BYTES`); an archive expanding to more than :data:`MAX_RATIO` times its
+            size beyond :data:`RATIO_FLOOR` bytes is refused too.  Checked against the sizes the
+            archive declares before anything is written, and against the bytes actually written.
 
     Raises:
-        DatasetFormatError: not a zip file, a corrupt member, or a member whose
-            path would escape ``dest_dir`` (absolute or containing ``..``).
+        DatasetFormatError: not a zip file, a corrupt member (truncated, bad CRC-32), a member whose
+            path would escape ``dest_dir`` (absolute or containing ``..``), or an archive that
+            expands beyond the limits above (a zip bomb).
     """
     src = Path(zip_path)
     dest = Path(dest_dir)
@@ -189,21 +209,76 @@ def extract_zip(zip_path, dest_dir) -> Path:
     try:
         try:
             with zipfile.ZipFile(src) as archive:
-                members = [m for m in archive.infolist() if _keep_member(src, m.filename)]
-                for member in members:
-                    archive.extract(member, tmp)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
+                members = archive_members(src, archive)
+                budget = _check_expansion(src, members, max_bytes)
+                for info, rel in members:
+                    budget -= _extract_member(src, archive, info, tmp / rel, budget)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, NotImplementedError) as e:
             raise DatasetFormatError(src, None, f"not a readable zip archive ({e})") from e
-        root = _single_top_folder(tmp)
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would become the dataset folder's mode
         if not dest.exists():
             try:
-                os.replace(root, dest)
+                os.replace(tmp, dest)
             except OSError:
                 if not dest.exists():  # a real failure, not a race lost to another process
                     raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def archive_members(zip_path, archive: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
+    """The members :func:`extract_zip` extracts, each with the relative path it gets: macOS metadata
+    left out, the single top-level folder (if every member sits under one) stripped.  Raises
+    :class:`DatasetFormatError` naming the archive for a member whose path would escape the folder."""
+    kept = [m for m in archive.infolist() if _keep_member(Path(zip_path), m.filename)]
+    paths = [PurePosixPath(m.filename) for m in kept]
+    tops = {p.parts[0] for p in paths if p.parts}
+    strip = len(tops) == 1 and all(len(p.parts) > 1 or m.is_dir() for p, m in zip(paths, kept))
+    out = []
+    for m, p in zip(kept, paths):
+        rel = PurePosixPath(*p.parts[1:]) if strip else p
+        if rel.parts:
+            out.append((m, rel))
+    return out
+
+
+def _check_expansion(src: Path, members, max_bytes: int | None) -> int:
+    """The bytes the archive may expand to; :class:`DatasetFormatError` when its declared sizes exceed them."""
+    if max_bytes is None:
+        max_bytes = int(os.environ.get("FASTGNN_MAX_EXTRACT") or MAX_EXTRACTED_BYTES)
+    declared = sum(m.file_size for m, _ in members)
+    size = src.stat().st_size
+    if declared > max_bytes:
+        raise DatasetFormatError(src, None, f"expands to {declared:,} bytes, over the {max_bytes:,} allowed "
+                                            "(max_bytes= or $FASTGNN_MAX_EXTRACT): refused")
+    if declared > RATIO_FLOOR and declared > MAX_RATIO * size:
+        raise DatasetFormatError(src, None, f"expands to {declared:,} bytes, {declared / max(size, 1):.0f} times "
+                                            f"its {size:,} bytes (more than {MAX_RATIO}x): refused as a zip bomb")
+    return max_bytes
+
+
+def _extract_member(src: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: int) -> int:
+    """Write one member to ``target``; return the bytes written (at most ``budget``: beyond, refused)."""
+    if info.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        return 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with archive.open(info) as fin, open(target, "wb") as fout:
+        while chunk := fin.read(CHUNK):
+            written += len(chunk)
+            if written > budget or written > info.file_size:
+                raise DatasetFormatError(src, None, f"member {info.filename!r} expands beyond the size it declares "
+                                                    "or the bytes allowed: refused")
+            fout.write(chunk)
+    return written
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _keep_member(zip_path: Path, name: str) -> bool:
@@ -214,11 +289,3 @@ def _keep_member(zip_path: Path, name: str) -> bool:
     if path.is_absolute() or ".." in path.parts or ":" in name.split("/")[0]:
         raise DatasetFormatError(zip_path, None, f"unsafe member path {name!r} in the archive")
     return True
-
-
-def _single_top_folder(folder: Path) -> Path:
-    """``folder``'s only child if that child is a folder, else ``folder`` itself."""
-    children = list(folder.iterdir())
-    if len(children) == 1 and children[0].is_dir():
-        return children[0]
-    return folder

@@ -37,10 +37,13 @@ __all__ = [
     "read_folds",
     "read_int_table",
     "read_lines",
+    "read_bytes",
+    "decode_lines",
     "is_int",
 ]
 
-FEATURES = ("tags", "degree")
+#: the node features :func:`build_dataset` makes
+FEATURES = ("tags", "degree", "constant", "attributes", "tags+attributes")
 
 
 @dataclass(eq=False)
@@ -103,7 +106,15 @@ def build_dataset(
     * ``features="tags"``: one-hot node tag, over the sorted vocabulary of tags
       seen anywhere in the dataset (feature dimension = number of distinct tags);
     * ``features="degree"``: one-hot degree (number of distinct neighbours),
-      over the sorted vocabulary of degrees seen anywhere in the dataset.
+      over the sorted vocabulary of degrees seen anywhere in the dataset;
+    * ``features="constant"``: one column of ones, the same for every node (the GIN paper's
+      choice for REDDIT: "we set all node feature vectors to be the same");
+
+    or continuous, where the file has node attributes (the TU format's ``NAME_node_attributes.txt``):
+
+    * ``features="attributes"``: the attributes as they are, ``[N, k]``;
+    * ``features="tags+attributes"``: the attributes, then the one-hot tags (PyG's
+      ``TUDataset(use_node_attr=True)`` order).
 
     The raw tags are kept in ``graph.meta["tags"]`` (and attributes, if any, in
     ``graph.meta["attributes"]``).  Labels are mapped to ``0..C-1`` by
@@ -113,16 +124,26 @@ def build_dataset(
     """
     if features not in FEATURES:
         raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
-    if features == "tags":
+    with_attributes = features in ("attributes", "tags+attributes")
+    if with_attributes and any(g.attributes is None for g in raw_graphs):
+        raise ValueError(f"{name}: features={features!r} needs node attributes, and some graphs have none")
+    if features in ("tags", "tags+attributes"):
         values = [g.tags for g in raw_graphs]
-    else:
+    elif features == "degree":
         values = [degrees(g.edge_index, g.num_nodes) for g in raw_graphs]
+    elif features == "constant":
+        values = [np.zeros(g.num_nodes, dtype=np.int64) for g in raw_graphs]
+    else:
+        values = [np.zeros(0, dtype=np.int64) for g in raw_graphs]  # no one-hot part
     vocab = np.unique(np.concatenate(values)) if values else np.zeros(0, dtype=np.int64)
     np_dtype = _numpy_dtype(dtype)
     graphs = []
     for g, v in zip(raw_graphs, values):
         x = np.zeros((g.num_nodes, len(vocab)), dtype=np_dtype)  # NumPy: cheaper per small graph
-        x[np.arange(g.num_nodes), np.searchsorted(vocab, v)] = 1
+        if len(vocab):
+            x[np.arange(g.num_nodes), np.searchsorted(vocab, v)] = 1
+        if with_attributes:
+            x = np.concatenate([g.attributes.astype(np_dtype), x], axis=1)
         x = torch.from_numpy(x).to(dtype)
         meta = {"tags": g.tags, **g.meta}
         if g.attributes is not None:
@@ -233,10 +254,20 @@ def _locate_table_error(path: Path, lines: list[str], ncols: int, delimiter: str
 
 def read_lines(path: Path) -> list[str]:
     """The file's lines (no line ends); FileNotFoundError / DatasetFormatError if unreadable."""
+    return decode_lines(path, read_bytes(path))
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes; :class:`DatasetNotFoundError` naming it if it does not exist."""
     try:
-        data = path.read_bytes()
+        return Path(path).read_bytes()
     except FileNotFoundError as e:
         raise DatasetNotFoundError(f"{path}: no such file") from e
+
+
+def decode_lines(path: Path, data: bytes) -> list[str]:
+    """``data`` (the bytes of ``path``) as UTF-8 lines; :class:`DatasetFormatError` naming the line of a
+    byte that is not UTF-8."""
     try:
         return data.decode("utf-8").splitlines()
     except UnicodeDecodeError as e:
