@@ -35,6 +35,7 @@ from fastgnn.gntk.colour_pairs import (
 )
 from fastgnn.gntk.engine import gram_readouts
 from fastgnn.gntk.finite import check_inputs, check_result
+from fastgnn.gntk.output import checked_set_output
 from fastgnn.gntk.stack import user_stacklevel
 from fastgnn.gntk.outofcore import BAND_BYTES, GRAM_FILE, READOUTS_FILE, DiskGram, combine_by_bands, npy_map
 from fastgnn.gntk.pairwise import Operand, pair_readouts, prepare_many
@@ -202,6 +203,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.self_loop_weight = self_loop_weight
 
     # -- scikit-learn protocol -------------------------------------------------
+    set_output = checked_set_output  # a missing pandas/polars said at once, not after the kernel
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False  # X is a list of graphs, not an array
