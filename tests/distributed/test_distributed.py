@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -44,9 +45,20 @@ def graphs():
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as c:
+    """Closed as ``--workers`` closes its cluster (tests/distributed/test_closed_cluster.py): TLS with a temporary
+    certificate when ``cryptography`` is there, and no HTTP server on Dask's default port 8787."""
+    security = distributed.security.Security.temporary() if _has_cryptography() else None
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", security=security,
+                      dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False}) as c:
         yield c
+
+
+def _has_cryptography() -> bool:
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +142,9 @@ def place_then_die(out, plan, tile, block):
     real(out, plan, tile, block)
 
 engine.place_tile = place_then_die
-with Client(sys.argv[1]):
+import pickle
+security = pickle.loads(open(sys.argv[3], "rb").read())  # the cluster's credentials, a file only this user reads
+with Client(sys.argv[1], security=security):
     GNTK(num_layers=3, max_memory={small}, executor="dask", checkpoint_dir=sys.argv[2]).fit_transform(graphs)
 """
 
@@ -139,8 +153,11 @@ with Client(sys.argv[1]):
 def test_a_killed_client_resumes_from_the_checkpoint(cluster, graphs, reference, tmp_path, monkeypatch):
     ck = tmp_path / "ck"
     script = CLIENT_SCRIPT.format(graphs=GRAPHS, kill_after=12, small=SMALL)
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script), cluster.scheduler_address, str(ck)],
-                          capture_output=True, text=True, timeout=300)
+    credentials = tmp_path / "security.pickle"
+    credentials.touch(mode=0o600)
+    credentials.write_bytes(pickle.dumps(cluster.security))
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script), cluster.scheduler_address, str(ck),
+                           str(credentials)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     before = {p: p.stat().st_mtime_ns for p in tile_files(ck)}
     (manifest,) = ck.glob("*/manifest.json")
@@ -270,7 +287,7 @@ def test_without_a_client_or_without_dask_the_error_says_what_to_do(graphs, monk
 
 @pytest.mark.slow
 def test_cli_workers_and_out_of_core_equal_the_in_process_run(tmp_path, capsys, monkeypatch):
-    import fastgnn.cli
+    import fastgnn.cli.gntk  # the CLI imports its commands lazily: load it before patching it
     from fastgnn.cli import main
 
     monkeypatch.setattr(fastgnn.cli.gntk, "load_graphs", lambda *a: synthetic(**GRAPHS))  # small: the plumbing

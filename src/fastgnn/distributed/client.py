@@ -6,8 +6,21 @@ pickling and ``GridSearchCV``): like joblib's Dask backend it runs on the *activ
 ``with Client(...):``.  The CLI makes one with :func:`cluster_client` (``--workers N`` or
 ``--scheduler ADDRESS``).
 
-``dask[distributed]`` is an optional dependency (``pip install "fastgnn[dask]"``); without it
-every entry point here raises an ``ImportError`` that says so.
+**The local cluster is closed.**  ``--workers N`` (:func:`cluster_client` with ``workers``) starts
+a cluster that only this process and its workers can use: every connection is mutual TLS with a
+certificate made for this cluster (``distributed.security.Security.temporary()``: a fresh
+self-signed key and certificate that live only in memory, in this process and, passed through the
+pipe that starts them, its worker processes; never written to disk), so another process, of this
+user or another, that connects to the scheduler or a worker without them cannot submit a task or
+read a result.  No dashboard or other HTTP page is served unless ``dashboard=True``: the HTTP
+servers Dask starts in any case (which answered on 127.0.0.1:8787 even with
+``dashboard_address=None``) listen on a random port of 127.0.0.1 with no route.  What is trusted:
+processes of the same user can read this process's memory (``ptrace``, ``/proc``) and so its
+key; they are trusted, as with any process the user runs.
+
+``dask[distributed]`` is an optional dependency (``pip install "fastgnn[dask]"``, which brings
+``cryptography`` for the certificates); without it every entry point here raises an ``ImportError``
+that says so.
 """
 
 from __future__ import annotations
@@ -55,15 +68,18 @@ def active_client(what: str = "executor='dask'"):
 
 @contextlib.contextmanager
 def cluster_client(workers: int | None = None, scheduler: str | None = None, *,
-                   timeout: float = 60.0) -> Iterator:
+                   timeout: float = 60.0, dashboard: bool = False) -> Iterator:
     """A ``distributed.Client`` for the duration of the block, active inside it.
 
     Args:
         workers: start a ``LocalCluster`` of this many single-threaded worker processes on
-            127.0.0.1 (no dashboard), shut down when the block ends.
+            127.0.0.1, closed to every other process (TLS with a temporary certificate, no
+            dashboard: see the module's docstring), shut down when the block ends.
         scheduler: instead, connect to an existing cluster's scheduler (``tcp://host:8786``);
             the cluster is left running.
         timeout: seconds to wait for the scheduler (and the local workers) to answer.
+        dashboard: with ``workers``, serve Dask's dashboard on 127.0.0.1 (port 8787, or a free one; the
+            client's ``dashboard_link``): read-only, but visible to every local user.
 
     Yields the client; its ``startup_seconds`` attribute holds the seconds the cluster (or the
     connection) took to start, for reports that keep it apart from the work.
@@ -81,9 +97,14 @@ def cluster_client(workers: int | None = None, scheduler: str | None = None, *,
             # no MALLOC_TRIM_THRESHOLD_ in the workers: it makes the tiles' arrays fresh mmaps (see
             # fastgnn.distributed.tiles._heap_for_tiles); the engine trims the heap after each tile
             stack.enter_context(dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}))
+            if not dashboard:  # Dask's HTTP servers start whatever dashboard_address says: give them nothing to serve
+                stack.enter_context(dask.config.set({"distributed.scheduler.http.routes": [],
+                                                     "distributed.worker.http.routes": []}))
             cluster = stack.enter_context(distributed.LocalCluster(
                 n_workers=int(workers), threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None))
+                security=_temporary_security(distributed),
+                dashboard_address="127.0.0.1:8787" if dashboard else "127.0.0.1:0",
+                scheduler_kwargs={"dashboard": bool(dashboard)}))
             client = stack.enter_context(distributed.Client(cluster, timeout=timeout))
             client.wait_for_workers(int(workers), timeout=timeout)
         else:
@@ -95,3 +116,13 @@ def cluster_client(workers: int | None = None, scheduler: str | None = None, *,
         client.startup_seconds = time.perf_counter() - t0
         with client.as_current():
             yield client
+
+
+def _temporary_security(distributed):
+    """``Security.temporary()`` (TLS everywhere, a fresh certificate in memory), or ``ImportError`` saying how to
+    get ``cryptography``, which it needs."""
+    try:
+        return distributed.security.Security.temporary()
+    except ImportError as e:
+        raise ImportError(f"--workers closes its local cluster with TLS, which needs the 'cryptography' package "
+                          f"({e}); install it with: {INSTALL}") from None
