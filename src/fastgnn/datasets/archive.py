@@ -50,7 +50,11 @@ def extracted(zip_path, cache_dir, sha256: str) -> Path:
         warnings.warn(f"{dest}: extracted copy of {zip_path} not used, {why}; extracting it again",
                       RuntimeWarning, stacklevel=2)
         shutil.rmtree(root)
-    return extract_zip(zip_path, dest)
+    try:
+        return extract_zip(zip_path, dest)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)  # refused or interrupted: no empty folder left behind
+        raise
 
 
 def differs(zip_path, folder) -> str | None:
