@@ -292,14 +292,20 @@ def plain_set(root: Path, text=GIN) -> Path:
     return root / "MYSET" / "MYSET.txt"
 
 
+def first_load(root: Path, cache: Path, source: str):
+    """MYSET from a zip or its folder in ``root``, loaded once: the dataset and its one cache file."""
+    if source == "zip":
+        (root / "MYSET.zip").write_bytes(gin_zip())
+    else:
+        plain_set(root)
+    ds = load("MYSET", root=root, download=False)
+    (cached,) = (cache / "parsed").iterdir()
+    return ds, cached
+
+
 @pytest.mark.parametrize("source", ["folder", "zip"])
 def test_cache_hit_does_not_parse(tmp_path, isolated_data_env, big_enough, monkeypatch, source):
-    if source == "zip":
-        (tmp_path / "MYSET.zip").write_bytes(gin_zip())
-    else:
-        plain_set(tmp_path)
-    first = load("MYSET", root=tmp_path, download=False)
-    (cached,) = (isolated_data_env / "parsed").iterdir()
+    first, cached = first_load(tmp_path, isolated_data_env, source)
     assert cached.name.startswith("MYSET-") and cached.suffix == ".npz"
 
     def no_parsing(*args, **kwargs):
@@ -349,12 +355,7 @@ def damage_garbage(path: Path):
 @pytest.mark.parametrize("damage", [damage_truncate, damage_array, damage_garbage])
 @pytest.mark.parametrize("source", ["folder", "zip"])
 def test_damaged_cache_is_never_used(tmp_path, isolated_data_env, big_enough, damage, source):
-    if source == "zip":
-        (tmp_path / "MYSET.zip").write_bytes(gin_zip())
-    else:
-        plain_set(tmp_path)
-    first = load("MYSET", root=tmp_path, download=False)
-    (cached,) = (isolated_data_env / "parsed").iterdir()
+    first, cached = first_load(tmp_path, isolated_data_env, source)
     damage(cached)
     with pytest.warns(RuntimeWarning, match=rf"{cached}: cache not used, .*; parsing the source again"):
         again = load("MYSET", root=tmp_path, download=False)
