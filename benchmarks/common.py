@@ -185,7 +185,9 @@ def load_dataset(name: str, data_dir=DATA_DIR, *, dtype=None):
     if not found:
         print(f"{name}: skipped, no {name}/{name}.txt (nor TU files) under {data_dir}", flush=True)
         return None
-    return datasets.load(name, root=data_dir, cache_dir=data_dir, download=False, progress=False, dtype=dtype)
+    # the cache (archives extracted, big texts parsed) under runs/, never the data folder
+    return datasets.load(name, root=data_dir, cache_dir=REPO / "runs" / "datasets", download=False, progress=False,
+                         dtype=dtype)
 
 
 def subset_indices(n: int, k: int | None, seed: int = 0):

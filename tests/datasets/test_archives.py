@@ -443,3 +443,18 @@ def test_enzymes_attributes_from_the_tu_copy_match_the_zip(shared_datasets, shar
     assert attr.y.tolist() == gin.y.tolist()  # TU labels 1..6, GIN 0..5: both mapped to 0..5
     first = np.loadtxt(raw_root / "ENZYMES" / "ENZYMES_node_attributes.txt", delimiter=",", max_rows=3)
     assert np.array_equal(attr.graphs[0].x[:3].numpy(), first)
+
+
+def test_a_cache_that_cannot_be_written_costs_a_warning_not_the_load(tmp_path, isolated_data_env, monkeypatch):
+    real = formats_module.extracted
+
+    def read_only_cache(archive, cache, sha):
+        if Path(cache) == isolated_data_env:
+            raise PermissionError(13, "Permission denied", str(cache))
+        return real(archive, cache, sha)
+
+    monkeypatch.setattr(formats_module, "extracted", read_only_cache)
+    (tmp_path / "MYSET.zip").write_bytes(gin_zip())
+    with pytest.warns(RuntimeWarning, match=rf"{isolated_data_env}: cannot extract MYSET\.zip into the cache"):
+        ds = load("MYSET", root=tmp_path, download=False)
+    assert ds.label_names == [0, 2] and files_under(tmp_path) == ["MYSET.zip"]

@@ -24,6 +24,7 @@ SHA-256 of the source file.  An archive is extracted once into the cache
 from __future__ import annotations
 
 import inspect
+import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -226,11 +227,21 @@ def _zip_parse(found: Found, cache_dir=None) -> Parsed:
     if hit is not None:
         packed, folds, info = hit
         return Parsed(packed, folds, info.get("default_features", "tags"))
-    inner = _inside(extracted(archive, cache, sha), archive)
-    fmt = get_format(inner.format)
-    packed, folds, default = fmt.parse(inner, None)
-    _save(path, key, packed, folds, {"format": inner.format, "default_features": default})
+    try:
+        packed, folds, default, fmt = _parse_inside(extracted(archive, cache, sha), archive)
+    except OSError as e:  # a cache that cannot be written (read-only): a temporary folder for this load
+        warnings.warn(f"{cache}: cannot extract {archive.name} into the cache ({e}); extracting it into a temporary "
+                      "folder for this load (it will be extracted and parsed again next time)", RuntimeWarning,
+                      stacklevel=3)
+        with tempfile.TemporaryDirectory() as tmp:
+            packed, folds, default, fmt = _parse_inside(extracted(archive, tmp, sha), archive)
+    _save(path, key, packed, folds, {"format": fmt, "default_features": default})
     return Parsed(packed, folds, default)
+
+
+def _parse_inside(folder: Path, archive: Path) -> tuple:
+    inner = _inside(folder, archive)
+    return (*get_format(inner.format).parse(inner, None), inner.format)
 
 
 def _inside(folder: Path, archive: Path) -> Found:
