@@ -91,12 +91,12 @@ __all__ = [
 
 Fold = tuple[np.ndarray, np.ndarray]
 
-#: what a float32 (or lower) Gram risks, measured by ``benchmarks/float32_accuracy.py`` and
-#: ``benchmarks/float32_gntk_error.py`` (``docs/gntk-results.md``, "float32 vs float64")
+#: what a float32 (or lower) Gram risks, measured by ``benchmarks/float32_gntk_error.py`` on MUTAG
+#: (``benchmarks/results/float32_gntk_error_run.txt``; README, "float32")
 LOW_PRECISION_NOTE = (
-    "float32 GNTK entries carry relative errors of 1e-8 to about 6e-4 (deep kernels, L=5 R=3), the cosine-normalised "
-    "Gram can get small negative eigenvalues, and the SVM's choice of C can move: on MUTAG one paper-protocol accuracy "
-    "went from 85.00 to 83.33 %.  Compute the Gram in float64 (the default) for the numbers you report")
+    "float32 rounding inside the GNTK reaches 3e-4 of the largest entry at L=6 R=3 on MUTAG, gives the "
+    "cosine-normalised Gram negative eigenvalues down to -5e-4, and moved the paper protocol's accuracy by up to "
+    "3.3 points there (85.56 -> 82.22 %).  Compute the Gram in float64 (the default) for the numbers you report")
 
 
 # --------------------------------------------------------------------------- result
