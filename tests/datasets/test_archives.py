@@ -454,7 +454,8 @@ def test_a_cache_that_cannot_be_written_costs_a_warning_not_the_load(tmp_path, i
         return real(archive, cache, sha)
 
     monkeypatch.setattr(formats_module, "extracted", read_only_cache)
-    (tmp_path / "MYSET.zip").write_bytes(gin_zip())
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "MYSET.zip").write_bytes(gin_zip())
     with pytest.warns(RuntimeWarning, match=rf"{isolated_data_env}: cannot extract MYSET\.zip into the cache"):
-        ds = load("MYSET", root=tmp_path, download=False)
-    assert ds.label_names == [0, 2] and files_under(tmp_path) == ["MYSET.zip"]
+        ds = load("MYSET", root=tmp_path / "data", download=False)
+    assert ds.label_names == [0, 2] and files_under(tmp_path / "data") == ["MYSET.zip"]
