@@ -119,6 +119,17 @@ def write_csv(rows: list[dict], path: Path, fields: list[str] | None = None) -> 
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items() if k in fields})
 
 
+def write_results(rows: list[dict], lines: list[str], out) -> None:
+    """``out``.csv (:func:`write_csv` of ``rows``) and ``out``_run.txt (``lines``, e.g. :func:`header_lines`
+    and the printed summary), both atomically; prints where they went."""
+    from fastgnn.io import atomic_path
+
+    write_csv(rows, Path(f"{out}.csv"))
+    with atomic_path(Path(f"{out}_run.txt"), ".txt") as tmp:
+        Path(tmp).write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}.csv, {out}_run.txt")
+
+
 def pyplot():
     """``matplotlib.pyplot`` on the Agg backend (files only, no display needed)."""
     import matplotlib

@@ -24,7 +24,7 @@ import time
 import warnings
 
 import numpy as np
-from common import RESULTS, header_lines, load_dataset, write_csv
+from common import RESULTS, header_lines, load_dataset, write_results
 
 
 def main() -> None:
@@ -67,10 +67,7 @@ def main() -> None:
                 + (f", nested {row['nested64']:.2f} / {row['nested32']:.2f} %" if args.nested else ""))
         print(line, flush=True)
         lines.append(line)
-    write_csv(rows, f"{args.out}.csv")
-    with open(f"{args.out}_run.txt", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"wrote {args.out}.csv, {args.out}_run.txt")
+    write_results(rows, lines, args.out)
 
 
 if __name__ == "__main__":

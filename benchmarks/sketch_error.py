@@ -25,7 +25,7 @@ import time
 import warnings
 
 import numpy as np
-from common import RESULTS, header_lines, load_dataset, write_csv
+from common import RESULTS, header_lines, load_dataset, write_results
 
 
 def main() -> None:
@@ -69,10 +69,7 @@ def main() -> None:
                 f"{np.mean([r['mean_rel'] for r in mine]):.3f}; {time.perf_counter() - t0:.0f} s")
         print(line, flush=True)
         lines.append(line)
-    write_csv(rows, f"{args.out}.csv")
-    with open(f"{args.out}_run.txt", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"wrote {args.out}.csv, {args.out}_run.txt")
+    write_results(rows, lines, args.out)
 
 
 if __name__ == "__main__":
