@@ -214,6 +214,7 @@ def test_traceback_on_request(gram_dir, monkeypatch):
     ("search", ["synthetic"], "file"),
     ("train", ["--model", "gin", "--dataset", "synthetic"], "folder"),
     ("reproduce", ["--quick"], "folder"),
+    ("demo", [], "folder"),
 ])
 def test_outputs_are_checked_before_any_work(capsys, tmp_path, monkeypatch, command, extra, kind):
     """--out below a regular file cannot be written: said at once, naming --out, before anything runs."""

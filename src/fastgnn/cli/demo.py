@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from fastgnn import datasets
+from fastgnn.cli import FOLDER
 from fastgnn.cli.common import add_common, describe_estimator, estimator_config, print_json, versions
 from fastgnn.evaluate import svm_cv
 from fastgnn.gntk import GNTK
@@ -31,7 +32,7 @@ def add_subparser(subparsers):
                                           "dataset, its 10-fold accuracy, the time taken and a heat map.")
     d.add_argument("--out", default="fastgnn-demo", help="folder for the PNG and JSON (default fastgnn-demo)")
     add_common(d)
-    d.set_defaults(func=run)
+    d.set_defaults(func=run, outputs={"out": FOLDER})
     return d
 
 
@@ -68,7 +69,7 @@ def run(args) -> int:
     print(f"kernel      GNTK {describe_estimator(est)}: {kernel_s:.2f} s "
           f"({len(data) * (len(data) + 1) // 2} graph pairs)")
     for p, r in results.items():
-        print(f"accuracy    10-fold SVM, {p:>6} protocol: {100 * r.mean:.2f} ± {100 * r.std:.2f} %")
+        print(f"accuracy    {r.n_folds}-fold SVM, {p:>6} protocol: {100 * r.mean:.2f} ± {100 * r.std:.2f} %")
     print(f"heat map    {png}")
     print(f"total       {summary['total_seconds']:.1f} s")
     return 0
