@@ -205,7 +205,7 @@ def test_the_dense_path_counts_its_whole_top_depth():
     budget that holds the blocked path but not the dense one sends "auto" to the node-pair engine."""
     from fastgnn.gntk import compiled_tile
 
-    graphs = small_set(seed=23) * 6
+    graphs = [tagged_graph(12, seed, tags=5, p=0.3) for seed in range(20)]  # many colours, few graphs
     cols = colour_pairs.dataset_colours(graphs, 3, "uniform")
     blocked = colour_pairs.colour_pair_bytes(cols, 8, 3, blocked=True)
     dense = colour_pairs.colour_pair_bytes(cols, 8, 3, blocked=False)
@@ -215,3 +215,53 @@ def test_the_dense_path_counts_its_whole_top_depth():
         with pytest.raises(ValueError, match="max_memory"):
             GNTK(num_layers=4, colour_pairs=True, max_memory=(blocked + dense) / 2,
                  progress=False).fit_transform(graphs)
+
+
+def _deep_set():
+    """Graphs whose colours keep splitting for several depths (so deep depths have many colours)."""
+    return [tagged_graph(int(n), 200 + i, tags=3, p=0.3, self_loops=i % 2) for i, n in
+            enumerate(np.random.default_rng(9).integers(6, 14, 24))]
+
+
+@pytest.mark.parametrize("budget_rows", [0, 1])
+def test_blocked_depths_recompute_their_support_rows_exactly(budget_rows):
+    """A budget too small to hold the deep depths: they run by row blocks, recomputing the support rows
+    below each block, down to the held depth (one or more levels of recursion); equal to the run that
+    holds every depth below the top, and to Du et al.'s code in extended precision."""
+    from fastgnn.gntk import colour_blocks
+
+    graphs = _deep_set()
+    cols = colour_pairs.dataset_colours(graphs, 5, "degree")
+    sizes, n = cols.sizes, cols.num_graphs
+    # the largest budget at which depth `budget_rows` is the held one (the next depth does not fit)
+    budget = 2 * (colour_blocks.held_bytes(sizes, budget_rows + 1, 8) + colour_blocks.readout_bytes(5, n)) - 1
+    held = colour_blocks.plan_held(sizes, 5, 8, budget, n)
+    assert held == budget_rows < 4
+    assert colour_blocks.block_rows(sizes, 5, held, 8, n, budget) < sizes[5]  # more than one block
+    small = colour_pairs.colour_pair_readouts(cols, 5, 2, max_bytes=budget)
+    large = colour_pairs.colour_pair_readouts(cols, 5, 2, max_bytes=2**32)
+    np.testing.assert_allclose(small, large, rtol=1e-12, atol=0)
+    ref = reference_gntk(graphs, 6, 2, "degree", True, dtype=np.longdouble, snap_ulps=32)
+    np.testing.assert_allclose(small.sum(0), ref, rtol=1e-10, atol=0)
+    # transform's rectangle, blocked the same way
+    rect = colour_pairs.colour_pair_readouts(cols, 5, 2, max_bytes=budget, split=10)
+    np.testing.assert_allclose(rect, large[:, 10:, :10], rtol=1e-12, atol=0)
+    # float32
+    cols32 = colour_pairs.dataset_colours(graphs, 5, "degree", torch.float32)
+    small32 = colour_pairs.colour_pair_readouts(cols32, 5, 2, max_bytes=budget, dtype=torch.float32)
+    large32 = colour_pairs.colour_pair_readouts(cols32, 5, 2, max_bytes=2**32, dtype=torch.float32)
+    np.testing.assert_allclose(small32, large32, rtol=1e-5, atol=1e-5 * np.abs(large).max())
+    np.testing.assert_allclose(small32, large, rtol=2e-4, atol=0)  # float32's own error at depth 5
+
+
+def test_the_counted_work_includes_the_recomputed_rows():
+    from fastgnn.gntk import colour_blocks
+
+    cols = colour_pairs.dataset_colours(_deep_set(), 5, "uniform")
+    sizes, n = cols.sizes, cols.num_graphs
+    budget = (colour_blocks.held_bytes(sizes, 1, 8) + colour_blocks.readout_bytes(5, n)) * 2
+    held_all = colour_pairs.colour_pair_flops(cols, 5, 2, 20.0)
+    blocked = colour_pairs.colour_pair_flops(cols, 5, 2, 20.0, max_bytes=budget)
+    assert blocked > held_all * 0.5  # upper triangles only, but the support rows are recomputed
+    counts, _ = colour_blocks.renumbered_counts(cols, 1, 5)
+    assert colour_blocks.recomputed_pairs(counts, sizes, 5, 1, lambda d: 16) > 0

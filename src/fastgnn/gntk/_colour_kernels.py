@@ -79,3 +79,24 @@ def add_rows(k, p, row0, h_indptr, h_graphs, h_counts):
             w = h_counts[e]
             for j in range(p.shape[1]):
                 k[g, j] += w * p[r, j]
+
+
+@numba.njit(parallel=True, cache=True)
+def accumulate_diag(block, row0, row1, out, indptr, indices, values):
+    """``out[c] += Σ_{e, f in row c, row0 <= a_e < row1, a_f >= a_e} w · values[e] values[f] block[a_e − row0,
+    a_f − row0]`` (w = 2 off the diagonal): the diagonal of ``M S Mᵀ`` gathered from the rows
+    ``row0..row1−1`` of the upper triangle of a symmetric S (``block`` holds its columns from ``row0`` on).
+    Over all row blocks it sums to ``diag(M S Mᵀ)``.  Parallel over M's rows."""
+    for c in numba.prange(indptr.shape[0] - 1):
+        acc = 0.0
+        for e in range(indptr[c], indptr[c + 1]):
+            a = indices[e]
+            if a < row0 or a >= row1:
+                continue
+            for f in range(indptr[c], indptr[c + 1]):
+                b = indices[f]
+                if b < a:
+                    continue
+                w = values[e] * values[f] * (1.0 if a == b else 2.0)
+                acc += w * block[a - row0, b - row0]
+        out[c] += acc

@@ -42,6 +42,17 @@ import torch
 
 from fastgnn.gntk import compiled_tile
 from fastgnn.gntk.adjacency import DEFAULT_LOOP_WEIGHT, union_adjacency
+from fastgnn.gntk.colour_blocks import (
+    MIN_BLOCK_ROWS,
+    block_bytes,
+    block_rows,
+    blocked_readouts,
+    held_bytes,
+    plan_held,
+    readout_bytes,
+    recomputed_pairs,
+    renumbered_counts,
+)
 from fastgnn.gntk.relu import ntk_step
 from fastgnn.gntk.scale import REGISTRY
 
@@ -119,18 +130,22 @@ def dataset_colours(graphs: Sequence, depth: int, scale: str, dtype: torch.dtype
 
 
 def colour_pair_bytes(colours: DatasetColours, itemsize: int, num_blocks: int | None = None, *,
-                      blocked: bool = True) -> int:
-    """Bytes :func:`colour_pair_readouts` needs at the least.  ``blocked`` (the compiled path): the depths
-    below the top held whole (Σ, Θ, the aggregation's ``C_l × C_{l−1}`` gather, a ``C_l × n`` readout
-    product), one row block of the top depth, and the ``n × n`` readouts; otherwise (the dense torch
-    path) every depth whole, the top one included."""
+                      blocked: bool = True, max_bytes: float | None = None) -> int:
+    """Bytes :func:`colour_pair_readouts` needs.  ``blocked`` (the compiled path,
+    :mod:`fastgnn.gntk.colour_blocks`): the depths held whole by the plan for ``max_bytes`` (without
+    it, only the input covariance: the least that works), the largest block of
+    :data:`~fastgnn.gntk.colour_blocks.MIN_BLOCK_ROWS` rows with its support rows, and the readouts;
+    otherwise (the dense torch path) every depth whole, the top one included."""
     c = colours.sizes
     top = len(c) - 1 if num_blocks is None else num_blocks
     n = colours.num_graphs
-    held = range(top) if blocked else range(top + 1)
-    whole = max([4 * c[l] ** 2 + c[l] * (c[l - 1] if l else 0) + n * c[l] for l in held] or [0])
-    block = 2 * c[top] + c[top - 1] + n if top and blocked else 0
-    return int((whole + 2 * (c[top - 1] ** 2 if top else 0) + block) * itemsize + (top + 3) * n * n * 8)
+    if blocked:
+        held = 0 if max_bytes is None else plan_held(c, top, itemsize, max_bytes, n)
+        block = max([block_bytes(c, depth, held, min(MIN_BLOCK_ROWS, c[depth]), itemsize, n)
+                     for depth in range(held + 1, top + 1)] or [0])
+        return int(held_bytes(c, held, itemsize) + block + readout_bytes(top, n))
+    whole = max([4 * c[l] ** 2 + c[l] * (c[l - 1] if l else 0) + n * c[l] for l in range(top + 1)] or [0])
+    return int((whole + 2 * (c[top - 1] ** 2 if top else 0)) * itemsize + (top + 3) * n * n * 8)
 
 
 def uses_compiled_path(device) -> bool:
@@ -138,16 +153,26 @@ def uses_compiled_path(device) -> bool:
     return torch.device(device).type == "cpu" and compiled_tile.available()
 
 
-def colour_pair_flops(colours: DatasetColours, num_blocks: int, num_mlp_layers: int, relu_cost: float) -> float:
+def colour_pair_flops(colours: DatasetColours, num_blocks: int, num_mlp_layers: int, relu_cost: float, *,
+                      itemsize: int = 8, max_bytes: float | None = None) -> float:
     """Counted work of :func:`colour_pair_readouts`, in multiply-adds (a ReLU step on one pair counts
     ``relu_cost``): per depth l, the aggregation of Σ and Θ (``2 · 2 nnz(M_l) (C_{l−1} + C_l)``), R ReLU
-    steps on ``C_l²`` pairs (half of them at the top, upper triangle), and the readout (``C_l²`` times
-    the graphs a colour is in, on average)."""
+    steps on ``C_l²`` pairs (half of them on the blocked depths, upper triangle), and the readout
+    (``C_l²`` times the graphs a colour is in, on average).  With ``max_bytes``, the compiled path's
+    plan for that budget: its blocked depths, and the support rows they recompute
+    (:func:`~fastgnn.gntk.colour_blocks.recomputed_pairs`); without, the depths below the top held."""
     c = colours.sizes
+    n = colours.num_graphs
+    held = num_blocks - 1 if max_bytes is None else plan_held(c, num_blocks, itemsize, max_bytes, n)
     total = 0.0
+    if held < num_blocks - 1:
+        counts, _ = renumbered_counts(colours, held, num_blocks)
+        total += recomputed_pairs(counts, c, num_blocks, held,
+                                  lambda depth: block_rows(c, depth, held, itemsize, n, max_bytes)
+                                  ) * (num_mlp_layers * relu_cost + 16)
     for depth in range(1, num_blocks + 1):
         nnz = float(colours.counts[depth][0][-1])
-        pairs = c[depth] ** 2 / (2 if depth == num_blocks else 1)
+        pairs = c[depth] ** 2 / (2 if depth > held else 1)
         in_graphs = len(np.unique(colours.labels[depth] * colours.num_graphs + colours.graph_of)) / max(c[depth], 1)
         total += 4 * nnz * (c[depth - 1] + c[depth]) + pairs * (num_mlp_layers * relu_cost + in_graphs)
     return total
@@ -176,10 +201,10 @@ def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layer
     ``colours`` must hold at least ``num_blocks`` depths.  The recursion of
     :func:`fastgnn.gntk.recursion.readouts` runs on ``C_l × C_l`` colour pairs (the ReLU step is
     :func:`fastgnn.gntk.relu.ntk_step`, the node engine's), each readout a histogram product.
-    On a CPU with numba, the compiled path holds the depths below the top whole and computes the
-    top depth by blocks of rows (the upper triangle only) within ``max_bytes``, with a progress bar
-    over the blocks when ``progress``; otherwise (CUDA, or without numba) every depth is a dense
-    torch matrix.
+    On a CPU with numba, the compiled path (:mod:`fastgnn.gntk.colour_blocks`) holds the depths that
+    fit whole and computes the deeper ones by blocks of rows (the upper triangle only) within
+    ``max_bytes``, recomputing the rows below a block that it needs, with a progress bar over the
+    blocks when ``progress``; otherwise (CUDA, or without numba) every depth is a dense torch matrix.
 
     ``split``: the readouts of graphs ``split..n−1`` (rows) against graphs ``0..split−1`` (columns),
     ``[num_blocks + 1, n − split, split]``, instead of the symmetric ``[num_blocks + 1, n, n]``: what
@@ -189,7 +214,7 @@ def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layer
         raise ValueError(f"colours hold {len(colours.labels) - 1} depths, the recursion needs {num_blocks}")
     device = torch.device(device)
     if uses_compiled_path(device):
-        return _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, progress, split)
+        return blocked_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, progress, split)
     n = colours.num_graphs
     shape = (n, n) if split is None else (n - split, split)
     out = np.empty((num_blocks + 1, *shape))
@@ -208,112 +233,6 @@ def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layer
             sigma = _aggregate(colours, depth + 1, sigma)
             theta = _aggregate(colours, depth + 1, theta)
     return out
-
-
-# --------------------------------------------------------------------------- the compiled path
-
-
-def _compiled_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, progress=False,
-                       split=None) -> np.ndarray:
-    """The compiled path: the graphs' readouts against themselves (``split`` None, symmetrised), or of
-    graphs ``split..n−1`` (rows) against ``0..split−1`` (columns).  The depths below the top are held
-    whole; the top depth runs by row blocks of its upper triangle, rows [i0, i1) against columns
-    [i0, C), each block read out against both orders where rows and columns are different graphs."""
-    from fastgnn.gntk import _colour_kernels as ck
-
-    np_dtype = np.float64 if dtype == torch.float64 else np.float32
-    itemsize = np.dtype(np_dtype).itemsize
-    n = colours.num_graphs
-    symmetric = split is None
-    r_lo, c_hi = (0, n) if symmetric else (split, split)
-    n_r, n_c = n - r_lo, c_hi
-    out = np.empty((num_blocks + 1, n_r, n_c))
-    x = colours.features.astype(np_dtype)
-    s = np.ascontiguousarray(torch.from_numpy(x) @ torch.from_numpy(x).T)  # Σ_0 = X̃ X̃ᵀ, as torch multiplies
-    h_r = [_histogram_by_colour(colours, depth, r_lo, n) for depth in range(num_blocks + 1)]
-    h_c = h_r if symmetric else [_histogram_by_colour(colours, depth, 0, c_hi) for depth in range(num_blocks + 1)]
-
-    def whole(t, depth):  # H_r T H_cᵀ of a whole C × C matrix
-        k = np.zeros((n_r, n_c))
-        ck.add_rows(k, ck.histogram_product(t, 0, *h_c[depth], n_c), 0, *h_r[depth])
-        return 0.5 * (k + k.T) if symmetric else k
-
-    out[0] = whole(s, 0)
-    theta = None
-    for depth in range(1, num_blocks + 1):
-        indptr, indices, values = colours.counts[depth]
-        m = (indptr, indices, values.astype(np_dtype))
-        c = indptr.shape[0] - 1
-        if depth < num_blocks:  # held whole: the next depth aggregates it
-            s, theta = _whole_depth(ck, s, theta, m, num_mlp_layers)
-            out[depth] = whole(theta, depth)
-            continue
-        # the ReLU keeps the diagonal, Σ'_cc = d_c², so the d of every step is the aggregated diagonal's
-        d = torch.sqrt(torch.clamp(torch.from_numpy(ck.diag_of_product(s, *m)), min=0.0)).contiguous()
-        rows = _block_rows(c, max_bytes // max(itemsize * (2 * c + s.shape[1]) + 8 * n, 1))
-        # H_r[:, I] Θ[I, I] H_c[:, I]ᵀ, H_r[:, I] Θ[I, past] H_c[:, past]ᵀ, and (rows ≠ columns) the mirrored
-        # H_c[:, I] Θ[I, past] H_r[:, past]ᵀ, transposed at the end
-        k_diag, k_off = np.zeros((n_r, n_c)), np.zeros((n_r, n_c))
-        k_mirror = k_off if symmetric else np.zeros((n_c, n_r))
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=c * (c + 1) // 2, desc=f"GNTK colour pairs (depth {depth}, {c} colours)",
-                       unit="pair", unit_scale=True)
-        for i0 in range(0, c, rows):
-            i1 = min(c, i0 + rows)
-            sb = ck.gather_cols(ck.gather_rows(s, *m, i0, i1), *m, i0)
-            tb = sb.copy() if theta is None else ck.gather_cols(ck.gather_rows(theta, *m, i0, i1), *m, i0)
-            left, right = d[i0:i1].contiguous(), d[i0:].contiguous()
-            for _ in range(num_mlp_layers):
-                ntk_step(torch.from_numpy(sb), torch.from_numpy(tb), left, right)
-            ck.add_rows(k_diag, ck.histogram_product(tb[:, : i1 - i0], i0, *h_c[depth], n_c), i0, *h_r[depth])
-            if i1 < c:
-                ck.add_rows(k_off, ck.histogram_product(tb[:, i1 - i0:], i1, *h_c[depth], n_c), i0, *h_r[depth])
-                if not symmetric:
-                    ck.add_rows(k_mirror, ck.histogram_product(tb[:, i1 - i0:], i1, *h_r[depth], n_r), i0,
-                                *h_c[depth])
-            if bar is not None:
-                bar.update((i1 - i0) * (2 * c - i0 - i1 + 1) // 2)
-        if bar is not None:
-            bar.close()
-        k = k_diag + k_off + k_mirror.T
-        out[num_blocks] = 0.5 * (k + k.T) if symmetric else k
-    return out
-
-
-def _block_rows(c: int, by_budget: float) -> int:
-    """Rows per block of the top depth: what the budget allows, and at most an eighth of the colours
-    (at least 64 rows): one block would compute the whole square, eight compute 56 % of it."""
-    return int(max(1, min(c, by_budget, max(64, -(-c // 8)))))
-
-
-def _whole_depth(ck, s, theta, m, num_mlp_layers):
-    """One depth held whole: ``Σ = M S Mᵀ``, ``Θ = M Θ Mᵀ`` (Θ = Σ at the first aggregation, ``theta``
-    None), then the R ReLU steps with the diagonal's d.  Returns the new ``(Σ, Θ)``."""
-    c = m[0].shape[0] - 1
-    s_new = ck.gather_cols(ck.gather_rows(s, *m, 0, c), *m, 0)
-    theta = s_new.copy() if theta is None else ck.gather_cols(ck.gather_rows(theta, *m, 0, c), *m, 0)
-    for _ in range(num_mlp_layers):
-        d = torch.sqrt(torch.clamp(torch.diagonal(torch.from_numpy(s_new)), min=0.0)).contiguous()
-        ntk_step(torch.from_numpy(s_new), torch.from_numpy(theta), d, d)
-    return s_new, theta
-
-
-def _histogram_by_colour(colours: DatasetColours, depth: int, lo: int = 0, hi: int | None = None):
-    """H_l by columns: ``(indptr [C_l + 1], graphs, counts float64)``, colour c's graphs in order; with
-    ``lo``/``hi``, of the graphs ``lo..hi−1`` only, numbered from 0."""
-    lab = colours.labels[depth]
-    n = colours.num_graphs
-    c = int(lab.max()) + 1 if lab.size else 0
-    hi = n if hi is None else hi
-    keep = (colours.graph_of >= lo) & (colours.graph_of < hi)
-    uniq, cnt = np.unique(lab[keep] * n + (colours.graph_of[keep] - lo), return_counts=True)
-    col, g = np.divmod(uniq, n)
-    indptr = np.zeros(c + 1, dtype=np.int64)
-    np.cumsum(np.bincount(col, minlength=c), out=indptr[1:])
-    return indptr, g.astype(np.int64), cnt.astype(np.float64)
 
 
 # --------------------------------------------------------------------------- helpers
