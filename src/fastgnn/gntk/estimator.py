@@ -342,12 +342,12 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _colour_pair_readouts(self, colours: DatasetColours, split: int | None = None) -> np.ndarray:
         """The readouts on colour pairs (symmetric, or with ``split`` the new graphs against the fitted
-        ones), blocks within a quarter of the budget, a progress bar as :attr:`progress` says (default:
-        when the top depth has more than 20 000 colours)."""
+        ones), within the memory budget, a progress bar as :attr:`progress` says (default: when the top
+        depth has more than 20 000 colours)."""
         show = bool(self.progress) or (self.progress is None and colours.sizes[-1] > 20_000)
         return colour_pair_readouts(colours, self.num_blocks, self.num_mlp_layers, device=self.device,
                                     dtype=self._torch_dtype(), split=split, progress=show,
-                                    max_bytes=budget.resolve(self.max_memory, self.device) / 4)
+                                    max_bytes=budget.resolve(self.max_memory, self.device))
 
     def _dataset_colours(self, new_graphs: list | None = None, new_ops: list | None = None) -> DatasetColours | None:
         """The fitted graphs' WL colours when the colour-pair engine is to compute the Gram, else None;
@@ -375,9 +375,10 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         dtype = self._torch_dtype()
         graphs = self.graphs_ if new_graphs is None else [*self.graphs_, *new_graphs]
         colours = dataset_colours(graphs, self.num_blocks, self.scale, dtype, loop_weight=self.self_loop_weight)
-        need = colour_pair_bytes(colours, torch.empty((), dtype=dtype).element_size(), self.num_blocks,
-                                 blocked=uses_compiled_path(self.device))
+        itemsize = torch.empty((), dtype=dtype).element_size()
         have = budget.resolve(self.max_memory, self.device)
+        blocked = uses_compiled_path(self.device)
+        need = colour_pair_bytes(colours, itemsize, self.num_blocks, blocked=blocked)
         if self.colour_pairs is True:
             if need > have:
                 raise ValueError(f"colour_pairs=True: the colour-pair matrices need {need / 2**30:.2f} GiB, over "
@@ -388,7 +389,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         row_nnz = np.array([float(torch.count_nonzero(op.a)) for op in ops]) / np.maximum(rows, 1)
         split = None if new_ops is None else len(self.fitted_)
         by_nodes = node_pair_flops(rows, row_nnz, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST, split=split)
-        by_colours = colour_pair_flops(colours, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST)
+        by_colours = colour_pair_flops(colours, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST,
+                                       itemsize=itemsize, max_bytes=have if blocked else None)
         return colours if need <= have and by_colours * NODE_ENGINE_SPEEDUP < by_nodes else None
 
     def _kernel_key(self) -> tuple:
