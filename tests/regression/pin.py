@@ -60,6 +60,8 @@ def gram_summary(k: np.ndarray) -> dict:
 def cv_summary(result) -> dict:
     d = result.to_dict()
     d.pop("seconds")
+    for key in ("gram_scale", "folds"):  # added to the result by issue 25 (what C belongs to, the fold count)
+        d.pop(key, None)
     return d
 
 
