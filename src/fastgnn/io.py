@@ -214,35 +214,50 @@ def load_npy_checked(path, key: dict, mmap_mode: str | None = "r") -> np.ndarray
 
 
 @contextmanager
-def file_lock(path, *, wait: bool = True, on_wait: Callable[[str], None] | None = None) -> Iterator[bool]:
+def file_lock(path, *, wait: bool = True, on_wait: Callable[[str], None] | None = None,
+              remove: bool = False) -> Iterator[bool]:
     """Hold an exclusive advisory lock on the file ``path`` (created, left in place) for the block.
 
     Yields True once it is held.  With ``wait=False`` it yields False at once when another process
     holds it (the caller does something else first); with ``wait=True`` it waits, after calling
     ``on_wait`` (one line naming the file and the holder's process id).  The lock goes with the
     process: a killed holder never blocks the next run.  Processes on one machine (``flock``; on a
-    network file system only as far as it supports ``flock``)."""
+    network file system only as far as it supports ``flock``).  ``remove``: delete the lock file when
+    the block ends (a folder then holds only its results; a waiter that finds its file replaced
+    locks the new one)."""
     path = Path(path)
     if fcntl is None:  # pragma: no cover (Windows)
         yield True
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
-    try:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if not wait:
+                os.close(fd)
                 yield False
                 return
             if on_wait is not None:
                 holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
                 on_wait(f"waiting for process {holder}, which holds {path}")
+                on_wait = None
             fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # its holder removed the file we waited on: lock the one there now
+    try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield True
     finally:
+        if remove:
+            Path(path).unlink(missing_ok=True)
         os.close(fd)
 
 
@@ -253,6 +268,8 @@ def sweep_temporaries(folder, name: str, *, older_than: float = 0.0) -> list[Pat
     removed = []
     now = time.time()
     for p in Path(folder).glob(f".{name}.*"):
+        if p.name.endswith(".lock"):
+            continue
         try:
             if p.is_file() and now - p.stat().st_mtime >= older_than:
                 p.unlink()

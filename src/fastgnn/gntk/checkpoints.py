@@ -28,8 +28,10 @@ its block (O(block bytes)) when it is saved and when it is loaded.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
+import os
 import sys
 import threading
 import time
@@ -199,8 +201,17 @@ class Checkpoint:
         return None
 
     def save(self, name: str, block: np.ndarray) -> None:
+        """Save a finished tile (atomically); a full disk is an ``OSError`` naming the folder, the tiles saved
+        before it kept for the rerun that resumes."""
         block = np.ascontiguousarray(block)
-        save_npy(self.folder / f"{name}.{tile_digest(self.key, name, block)}.npy", block)
+        try:
+            save_npy(self.folder / f"{name}.{tile_digest(self.key, name, block)}.npy", block)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise
+            raise OSError(exc.errno, f"checkpoint {self.folder}: tile {name} ({block.nbytes:,} bytes) could not be "
+                                     f"saved ({os.strerror(exc.errno)}); the {len(self.finished())} tiles saved before "
+                                     "are kept: free some space and run again to resume from them") from None
 
     def release(self) -> None:
         """Release the folder's lock (idempotent; also when the object is collected)."""

@@ -37,7 +37,16 @@ from fastgnn.gntk.engine import gram_readouts
 from fastgnn.gntk.finite import check_inputs, check_result
 from fastgnn.gntk.output import checked_set_output
 from fastgnn.gntk.stack import user_stacklevel
-from fastgnn.gntk.outofcore import BAND_BYTES, GRAM_FILE, READOUTS_FILE, DiskGram, combine_by_bands, npy_map
+from fastgnn.gntk.outofcore import (
+    BAND_BYTES,
+    GRAM_FILE,
+    READOUTS_FILE,
+    DiskGram,
+    check_free_space,
+    combine_by_bands,
+    disk_needs,
+    npy_map,
+)
 from fastgnn.gntk.pairwise import Operand, pair_readouts, prepare_many
 from fastgnn.gntk.params import DTYPES, KERNEL_PARAMS, METHODS, PARAMETER_CONSTRAINTS
 from fastgnn.gntk.plan import RELU_PAIR_COST, SKETCH_PAYS_BELOW, plan_tile_nodes, sketch_cost_ratio
@@ -292,6 +301,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         out_dir = Path(out_dir)
         self.fit(X)
         n = len(self.fitted_)
+        check_free_space(disk_needs(out_dir, self.checkpoint_dir, n, self.num_layers))
         with npy_map(out_dir / READOUTS_FILE, (self.num_blocks + 1, n, n)) as parts:
             self._timed_readouts(out=parts)
             d = self._combine(self.self_readouts_) if self.normalize else None

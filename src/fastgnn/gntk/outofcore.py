@@ -17,13 +17,27 @@ The values are bitwise those of the in-memory ``fit_transform`` and ``readouts``
 tile plan (the same engine, the same element-wise combination and cosine normalisation,
 :func:`fastgnn.gram.cosine`).
 
-Disk: ``8 n² (num_layers + 1)`` bytes (the readouts and the Gram).  Cost: the engine's, plus one
-pass over the readouts (``8 n² num_layers`` bytes read, ``8 n²`` written).
+Disk: ``8 n² (num_layers + 1)`` bytes (the readouts and the Gram), and with ``checkpoint_dir`` about
+the readouts' again for the tiles.  Cost: the engine's, plus one pass over the readouts
+(``8 n² num_layers`` bytes read, ``8 n²`` written).
+
+**A full disk.**  :func:`check_free_space` refuses to start (``OSError`` ENOSPC naming each folder,
+the bytes it needs and those free) when the files cannot fit; :func:`npy_map` then reserves each
+file's blocks before anything is written into it (``os.posix_fallocate``), so a disk that fills
+meanwhile gives the same clear ``OSError`` at once, never a ``SIGBUS`` in the middle of the memory
+map's writes.  The finished part is kept: with ``checkpoint_dir`` every saved tile stays and a
+rerun resumes from them (a tile that cannot be saved is an ``OSError`` naming the folder).
+**Temporary files.**  Each file is written under a temporary name beside it (``.{name}.*``),
+removed on every exit path of this process and, when a killed process left one, swept by the
+next run that writes the same file (under a lock, so a run in progress is never swept).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +47,10 @@ from numpy.lib.format import open_memmap
 
 from fastgnn.gntk.recursion import combine_readouts
 from fastgnn.gram import BAND_BYTES, cosine
-from fastgnn.io import atomic_path
+from fastgnn.io import atomic_path, file_lock, sweep_temporaries
 
-__all__ = ["BAND_BYTES", "GRAM_FILE", "READOUTS_FILE", "DiskGram", "combine_by_bands", "npy_map"]
+__all__ = ["BAND_BYTES", "GRAM_FILE", "READOUTS_FILE", "DiskGram", "combine_by_bands", "npy_map", "check_free_space",
+           "disk_needs"]
 
 #: the Gram's file in the output folder
 GRAM_FILE = "gram.npy"
@@ -60,14 +75,74 @@ class DiskGram:
         return cls(gram_path, readouts_path, np.load(gram_path, mmap_mode="r"), np.load(readouts_path, mmap_mode="r"))
 
 
+def disk_needs(out_dir, checkpoint_dir, n: int, num_layers: int) -> dict:
+    """Bytes :meth:`fastgnn.gntk.GNTK.fit_transform_to_disk` writes for ``n`` graphs, by folder: ``out_dir`` the
+    readouts and the Gram, ``8 n² (num_layers + 1)``; ``checkpoint_dir`` (unless None) the tiles, at most the
+    readouts' ``8 n² num_layers`` (the upper triangle, and the diagonal tiles whole)."""
+    needs = {Path(out_dir): 8 * n * n * (num_layers + 1)}
+    if checkpoint_dir is not None:
+        key = Path(checkpoint_dir)
+        needs[key] = needs.get(key, 0) + 8 * n * n * num_layers
+    return needs
+
+
+def check_free_space(needs: dict, what: str = "fit_transform_to_disk") -> None:
+    """Refuse to start when the disk cannot hold what will be written: ``needs`` maps folders to bytes (folders
+    on one file system are added up); ``OSError`` (ENOSPC) naming each folder, the bytes needed and free."""
+    by_device: dict[int, list] = {}
+    for folder, need in needs.items():
+        if folder is None or not need:
+            continue
+        existing = Path(folder).absolute()
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        entry = by_device.setdefault(os.stat(existing).st_dev, [existing, 0, []])
+        entry[1] += int(need)
+        entry[2].append(f"{folder} {_size(int(need))}")
+    for existing, need, parts in by_device.values():
+        free = shutil.disk_usage(existing).free
+        if need > free:
+            raise OSError(errno.ENOSPC, f"{what}: not enough disk space: {' + '.join(parts)} needed, "
+                                        f"{_size(free)} free on {existing}'s file system; free some, or write "
+                                        "elsewhere")
+
+
 @contextlib.contextmanager
 def npy_map(path, shape: tuple[int, ...]) -> Iterator[np.memmap]:
     """A float64 ``.npy`` memory map of ``shape`` to fill inside the block: written under a temporary
-    name, flushed and renamed to ``path`` when the block ends without an error (removed if it raises)."""
-    with atomic_path(Path(path)) as tmp:
-        array = open_memmap(tmp, mode="w+", dtype=np.float64, shape=shape)
-        yield array
-        array.flush()
+    name whose blocks are reserved first (``OSError`` ENOSPC naming ``path`` when the disk cannot hold
+    them), flushed and renamed to ``path`` when the block ends without an error (removed if it
+    raises).  Held under a lock on ``path``: a second process writing the same file waits; the
+    temporary files a killed run left are removed first."""
+    path = Path(path)
+    with file_lock(path.with_name(f".{path.name}.lock"), remove=True):
+        sweep_temporaries(path.parent, path.name)
+        with atomic_path(path) as tmp:
+            array = open_memmap(tmp, mode="w+", dtype=np.float64, shape=shape)
+            _reserve(tmp, path, array.offset + array.nbytes)
+            yield array
+            array.flush()
+
+
+def _reserve(tmp: Path, path: Path, nbytes: int) -> None:
+    """Allocate the blocks of ``tmp`` (a sparse file as made) so that writing through the memory map cannot hit a
+    full disk (a ``SIGBUS``); ``OSError`` ENOSPC naming ``path`` when they cannot be had."""
+    if not hasattr(os, "posix_fallocate"):  # pragma: no cover (macOS, Windows)
+        return
+    fd = os.open(tmp, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, nbytes)
+    except OSError as exc:
+        if exc.errno in (errno.EINVAL, errno.EOPNOTSUPP):  # a file system that cannot reserve: written as it comes
+            return
+        raise OSError(exc.errno, f"{path}: cannot reserve {_size(nbytes)} on disk ({os.strerror(exc.errno)}; "
+                                 f"{_size(shutil.disk_usage(path.parent).free)} free); nothing was written") from None
+    finally:
+        os.close(fd)
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.2f} GiB ({nbytes:,} bytes)" if nbytes >= 2**30 else f"{nbytes:,} bytes"
 
 
 def combine_by_bands(parts: np.ndarray, gram: np.ndarray, *, num_layers: int, jk: bool,

@@ -11,6 +11,12 @@ chunk J (:mod:`fastgnn.gntk.tiles`), only I <= J for a symmetric Gram.  This mod
   only the right side's dense features and the tile's readouts (:func:`compiled_tile_nodes`:
   ``b M + a M² <= free``), so its tiles are as large as those allow, up to
   :data:`COMPILED_MAX_TILE_NODES`.
+* **Below what the work needs.**  :func:`minimum_budget` is the least budget the work fits in at all:
+  the reserve, one tile of the smallest size and the preparation of the largest graph
+  (:func:`preparation_bytes`).  Below it the tiles fall back to 64 nodes and the budget is exceeded
+  anyway, with many more tiles (NCI1 under 500 MB: 2.07 million tiles, an hour, against 28 at 1 GB):
+  :func:`plan_tile_nodes` then warns (:class:`BudgetWarning`) with the minimum and a budget that
+  gives useful tiles (:func:`useful_budget`), never silently.
 * **Chunks and tiles.**  :func:`plan_chunks` groups graphs of similar size (a stable sort) into
   chunks of at most that many nodes; :func:`plan_tiles` pairs them into a :class:`TilePlan`.
   O(n log n) for n graphs.
@@ -21,6 +27,7 @@ chunk J (:mod:`fastgnn.gntk.tiles`), only I <= J for a symmetric Gram.  This mod
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +38,12 @@ from fastgnn.gntk import compiled_tile
 from fastgnn.gntk.pairwise import Operand
 
 __all__ = [
+    "BudgetWarning",
+    "PREPARATION_ARRAYS",
+    "USEFUL_TILE_NODES",
+    "minimum_budget",
+    "preparation_bytes",
+    "useful_budget",
     "LIVE_TILES",
     "COMPILED_MAX_TILE_NODES",
     "RELU_PAIR_COST",
@@ -70,6 +83,19 @@ LIVE_TILES = 10
 
 _MIN_TILE_NODES = 64
 _FIXED_OVERHEAD = 16 * 2**20
+
+#: dense ``[N, N]`` float64 arrays alive at the peak of preparing one graph of N nodes (its aggregation
+#: matrix, colour refinement and self-diagonals: :func:`fastgnn.gntk.pairwise.prepare_many`).  Measured as the
+#: peak resident growth of ``GNTK.fit`` on one graph: 5.0 N² · 8 bytes at N = 2000-4000 (synthetic graphs),
+#: 6.6 at N = 3000 in the audit of issue 24 (477 MB); hence 7.  ``tests/gntk/test_plan.py`` checks it.
+PREPARATION_ARRAYS = 7
+#: the tile size below which the per-tile cost dominates: :func:`useful_budget` gives tiles of at least this
+USEFUL_TILE_NODES = 1024
+
+
+class BudgetWarning(RuntimeWarning):
+    """``max_memory`` is below what the work needs (:func:`minimum_budget`): it will be exceeded, in many small
+    tiles."""
 
 
 # --------------------------------------------------------------------------- memory
@@ -119,12 +145,88 @@ def plan_tile_nodes(rows: Sequence[Operand], cols: Sequence[Operand] | None, max
     out-of-core Gram), so they are not set aside from it (:func:`reserved_bytes` with
     ``readouts=False``); the tiles then get the whole budget less the stacked operands.
     """
-    free = float(max_memory_bytes) - reserved_bytes(rows, cols, num_blocks, readouts=not readouts_outside)
+    reserved = reserved_bytes(rows, cols, num_blocks, readouts=not readouts_outside)
+    nodes = _tile_nodes(rows, cols, float(max_memory_bytes) - reserved, itemsize, num_blocks, sketched)
+    least = minimum_budget(rows, cols, itemsize, num_blocks, sketched, readouts_outside=readouts_outside)
+    if max_memory_bytes < least:
+        _warn_below_minimum(rows, cols, max_memory_bytes, least, nodes, reserved, itemsize, num_blocks, sketched,
+                            readouts_outside)
+    return nodes
+
+
+def preparation_bytes(ops_or_nodes) -> int:
+    """Peak bytes of preparing the largest of these graphs (operands, or node counts):
+    :data:`PREPARATION_ARRAYS` dense ``[N, N]`` float64 arrays."""
+    sizes = [o if isinstance(o, int | np.integer) else _nodes(o) for o in ops_or_nodes]
+    return int(PREPARATION_ARRAYS * 8 * max(sizes, default=0) ** 2)
+
+
+def minimum_budget(rows: Sequence[Operand], cols: Sequence[Operand] | None, itemsize: int, num_blocks: int,
+                   sketched: bool, *, readouts_outside: bool = False) -> int:
+    """The least ``max_memory`` this Gram fits in at all: the larger of preparing its largest graph
+    (:func:`preparation_bytes`) and the reserve (:func:`reserved_bytes`: readouts unless ``readouts_outside``,
+    stacked operands, fixed) plus one tile of the smallest size (64 nodes, or the largest graph's rows)."""
+    reserved = reserved_bytes(rows, cols, num_blocks, readouts=not readouts_outside)
+    everything = list(rows) + ([] if cols is None else list(cols))
+    smallest = max(_MIN_TILE_NODES, max(o.num_rows for o in everything))
+    return int(max(preparation_bytes(everything),
+                   reserved + _tile_bytes(rows, cols, smallest, itemsize, num_blocks, sketched)))
+
+
+def useful_budget(rows: Sequence[Operand], cols: Sequence[Operand] | None, itemsize: int, num_blocks: int,
+                  sketched: bool, *, readouts_outside: bool = False) -> int:
+    """A budget whose tiles hold :data:`USEFUL_TILE_NODES` nodes (or the largest graph): the least at which the
+    per-tile cost stops dominating."""
+    reserved = reserved_bytes(rows, cols, num_blocks, readouts=not readouts_outside)
+    everything = list(rows) + ([] if cols is None else list(cols))
+    useful = max(USEFUL_TILE_NODES, max(o.num_rows for o in everything))
+    least = minimum_budget(rows, cols, itemsize, num_blocks, sketched, readouts_outside=readouts_outside)
+    return int(max(least, reserved + _tile_bytes(rows, cols, useful + 1, itemsize, num_blocks, sketched)))
+
+
+def _tile_nodes(rows, cols, free: float, itemsize: int, num_blocks: int, sketched: bool) -> int:
     if compiled_tile_runs(rows[0], sketched):
         everything = list(rows) + ([] if cols is None else list(cols))
         mean_nodes = sum(o.num_rows for o in everything) / len(everything)
         return compiled_tile_nodes(free, itemsize, int(rows[0].x.shape[1]), num_blocks, mean_nodes)
     return tile_nodes_for_budget(free, itemsize)
+
+
+def _tile_bytes(rows, cols, nodes: int, itemsize: int, num_blocks: int, sketched: bool) -> float:
+    """Bytes of one tile of ``nodes`` nodes per side (the inverse of :func:`_tile_nodes`'s rules)."""
+    if compiled_tile_runs(rows[0], sketched):
+        everything = list(rows) + ([] if cols is None else list(cols))
+        mean_nodes = sum(o.num_rows for o in everything) / len(everything)
+        b = 2.0 * int(rows[0].x.shape[1]) * itemsize
+        a = (num_blocks + 1) * (8 + itemsize) / max(mean_nodes, 1.0) ** 2
+        return b * nodes + a * nodes * nodes
+    return float(LIVE_TILES * itemsize * nodes * nodes)
+
+
+def _nodes(op: Operand) -> int:
+    """The nodes of the graph behind an operand (its class sizes summed, or its rows)."""
+    return int(round(float(op.sizes.sum()))) if op.sizes is not None else op.num_rows
+
+
+def _warn_below_minimum(rows, cols, budget, least, nodes, reserved, itemsize, num_blocks, sketched, outside):
+    useful = useful_budget(rows, cols, itemsize, num_blocks, sketched, readouts_outside=outside)
+    useful_nodes = _tile_nodes(rows, cols, useful - reserved, itemsize, num_blocks, sketched)
+    n_tiles, n_useful = (len(plan_tiles(rows, cols, t).tiles) for t in (nodes, useful_nodes))
+    n_cols = len(rows) if cols is None else len(cols)
+    readouts = 0 if outside else 8 * (num_blocks + 1) * len(rows) * n_cols
+    everything = list(rows) + ([] if cols is None else list(cols))
+    largest = max(_nodes(o) for o in everything)
+    warnings.warn(
+        f"max_memory={_mb(budget)} is below the {_mb(least)} this Gram needs at the least (readouts "
+        f"{_mb(readouts)}, stacked operands and fixed {_mb(reserved - readouts)}, one tile; preparing its largest "
+        f"graph, {largest} nodes: {_mb(preparation_bytes(everything))}): it will be exceeded, in {n_tiles:,} tiles "
+        f"of {nodes} nodes; max_memory={_mb(useful)} gives {n_useful:,} tiles of {useful_nodes} nodes"
+        + ("" if outside else "; fit_transform_to_disk keeps the readouts outside the budget"),
+        BudgetWarning, stacklevel=4)
+
+
+def _mb(nbytes: float) -> str:
+    return f"{nbytes / 1e9:.2f} GB" if nbytes >= 1e9 else f"{nbytes / 1e6:.1f} MB"
 
 
 def compiled_tile_runs(op: Operand, sketched: bool) -> bool:
