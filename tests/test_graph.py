@@ -233,3 +233,111 @@ def test_as_graph_list_reads_what_users_pass():
     check_categories([a, a], None, "fit")
     with pytest.raises(ValueError, match="transform: graph 0 was one-hot encoded over the categories"):
         check_categories([b], [a], "transform")
+
+
+# --------------------------------------------------------------------------- GraphDataset never changes its graphs
+
+
+def labelled_set(labels) -> list[Graph]:
+    """Graphs whose y is written as in the files (MUTAG's, PTC_MR's and REDDIT-BINARY's 0 and 2)."""
+    return [path_graph(3 + k % 4, y=label) for k, label in enumerate(labels)]
+
+
+def test_dataset_does_not_relabel_the_graphs_it_is_given():
+    graphs = labelled_set([0, 2] * 10)
+    data = GraphDataset(graphs, name="written 0/2")
+    assert [g.y for g in graphs] == [0, 2] * 10, "the caller's graphs keep their labels"
+    assert [g.y for g in data] == data.y.tolist() == [0, 1] * 10 and data.label_names == [0, 2]
+    assert data.graphs[0] is graphs[0], "a graph already labelled with its class is not copied"
+    assert data.graphs[1] is not graphs[1] and data.graphs[1].x is graphs[1].x, "a shallow copy, tensors shared"
+
+
+def test_a_subset_leaves_its_parent_as_it_was():
+    """``d[d.y == 1]`` rewrote ``graph.y`` of the parent's graphs to the subset's class 0 (issue 25.1)."""
+    data = GraphDataset(labelled_set([0, 2, 2, 0, 2] * 4), name="written 0/2")
+    before = data.y.tolist()
+    sub = data[data.y == 1]
+    assert [g.y for g in data] == data.y.tolist() == before
+    assert sub.y.tolist() == [0] * 12 and [g.y for g in sub] == [0] * 12
+    assert sub.label_names == [2], "the subset's class names are the labels as written"
+    other = data[np.array([0, 1, 3])]
+    assert other.y.tolist() == [0, 1, 0] and other.label_names == [0, 2]
+    assert [g.y for g in data] == before
+
+
+@pytest.mark.data
+def test_training_on_the_parent_after_a_subset_is_unchanged(shared_datasets, one_torch_thread):
+    """MUTAG (labels written 2 and 0): after a subset of one class, cross-validating a GIN on the parent gives
+    exactly what it gives on a dataset never subset (it went from 53.7 % to 100 % when the subset had set every
+    graph's y to 0), and the batches carry the parent's classes."""
+    from fastgnn.datasets import load
+    from fastgnn.nn.models import GIN
+    from fastgnn.train import cross_validate
+    from fastgnn.train.batch import collate
+
+    data = load("MUTAG", root=shared_datasets, download=False, dtype=torch.float32)
+    fresh = load("MUTAG", root=shared_datasets, download=False, dtype=torch.float32)
+    assert data.label_names == [0, 2]
+    data[data.y == 1]
+    assert collate(data.graphs).y.tolist() == data.y.tolist()
+    folds = data.folds[:1]
+
+    def run(d):
+        torch.manual_seed(0)
+        return cross_validate(lambda: GIN(d.num_features, d.num_classes, hidden=8, num_layers=2), d, epochs=2,
+                              batch_size=32, folds=folds, progress=False)
+
+    a, b = run(data), run(fresh)
+    assert a.fold_curves == b.fold_curves and a.loss_curves == b.loss_curves
+
+
+# --------------------------------------------------------------------------- messages name the right thing
+
+
+def test_conversion_errors_in_a_list_carry_their_own_remedy_only():
+    """Issue 25.6: every networkx error ended with the node_attr hint, every PyG error with ignore_edge_attr."""
+    nx = pytest.importorskip("networkx")
+    from fastgnn.graph import as_graph_list
+
+    bonds = nx.path_graph(3)
+    nx.set_edge_attributes(bonds, "single", "bond")
+    with pytest.raises(ValueError) as err:
+        as_graph_list([nx.path_graph(2), bonds], "fit")
+    msg = str(err.value)
+    assert msg.startswith("fit: graph 1: ") and "'bond'" in msg and "from_networkx(graphs, drop_attrs=True)" in msg
+    assert "node_attr" not in msg
+
+    with pytest.raises(ValueError) as err:
+        as_graph_list([nx.MultiGraph([(0, 1), (0, 1)])], "transform")
+    msg = str(err.value)
+    assert msg.startswith("transform: graph 0: ") and "multigraph" in msg
+    assert "node_attr" not in msg and "drop_attrs" not in msg
+
+    atoms = nx.path_graph(2)
+    nx.set_node_attributes(atoms, "C", "element")
+    with pytest.raises(ValueError, match=r"fit: graph 0: .*from_networkx\(graphs, node_attr='element'\)"):
+        as_graph_list([atoms], "fit")
+
+    edges = torch.tensor([[0, 1], [1, 0]])
+    node_y = SimpleNamespace(num_nodes=2, x=None, edge_index=edges, y=torch.tensor([0, 1]))
+    with pytest.raises(ValueError) as err:
+        as_graph_list([node_y], "fit")
+    msg = str(err.value)
+    assert msg.startswith("fit: graph 0: ") and "node-level labels" in msg and "ignore_edge_attr" not in msg
+    bonds_pyg = SimpleNamespace(num_nodes=2, x=None, edge_index=edges, edge_attr=torch.ones(2, 4))
+    with pytest.raises(ValueError, match=r"fit: graph 0: .*from_pyg\(data, ignore_edge_attr=True\)"):
+        as_graph_list([bonds_pyg], "fit")
+
+
+def test_feature_dimensions_name_the_graph_and_fit_or_transform():
+    from fastgnn import GNTK
+    from fastgnn.graph import check_feature_dims
+
+    two, three = path_graph(3, d=2), path_graph(4, d=3)
+    check_feature_dims([two, two], None, "fit")
+    with pytest.raises(ValueError, match=r"^fit: graph 2 has 3 node features, graph 0 has 2: "):
+        GNTK(num_layers=2, num_mlp_layers=1).fit([two, two, three])
+    est = GNTK(num_layers=2, num_mlp_layers=1).fit([two, two])
+    with pytest.raises(ValueError, match=r"^transform: graph 1 has 3 node features, the fitted graphs have 2: .*"
+                                         r"transform graphs encoded as the fitted ones"):
+        est.transform([two, three])

@@ -15,6 +15,7 @@ graphs one-hot encoded over different categories.
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 from collections.abc import Sequence
@@ -24,7 +25,17 @@ import numpy as np
 import torch
 
 __all__ = ["Graph", "GraphDataset", "from_networkx", "to_networkx", "from_pyg", "from_numpy", "from_scipy",
-           "as_graph_list", "is_single_graph", "check_categories", "all_finite"]
+           "as_graph_list", "is_single_graph", "check_categories", "check_feature_dims", "all_finite",
+           "ConversionError"]
+
+
+class ConversionError(ValueError):
+    """A graph that cannot be converted as it is; ``remedy`` is what to do when the graph came inside a
+    list given to the GNTK (:func:`as_graph_list` appends it), or None when the message says it all."""
+
+    def __init__(self, message: str, remedy: str | None = None):
+        super().__init__(message)
+        self.remedy = remedy
 
 
 @dataclass(eq=False)
@@ -146,6 +157,13 @@ class Graph:
 class GraphDataset(Sequence):
     """A labelled set of graphs with cross-validation folds.
 
+    The labels are mapped to class indices ``0..C-1`` (sorted distinct labels: written 0 and 2, they
+    become 0 and 1), and each graph's ``y`` is its class index, so that code reading ``graph.y`` (the
+    GNN training) sees the dataset's classes.  The dataset never changes a :class:`Graph` it is given:
+    a graph whose ``y`` is not already its class index is replaced in :attr:`graphs` by a shallow copy
+    carrying it (the tensors are shared, not copied).  A subset (``data[idx]``) is a new dataset over
+    the same graphs, so it leaves its parent's graphs and labels as they were.
+
     Attributes:
         graphs: list of :class:`Graph`.
         y: ``[n]`` int64 NumPy array of labels in ``0..C-1``.
@@ -168,8 +186,7 @@ class GraphDataset(Sequence):
         originals, y = np.unique(y, return_inverse=True)
         self.y = y.astype(np.int64)
         self.label_names = list(label_names) if label_names is not None else originals.tolist()
-        for g, label in zip(self.graphs, self.y):
-            g.y = int(label)
+        self.graphs = [_labelled(g, int(label)) for g, label in zip(self.graphs, self.y)]
         self.name = name
         self.folds = folds if folds is not None else stratified_folds(self.y)
         for k, (tr, te) in enumerate(self.folds):
@@ -184,9 +201,9 @@ class GraphDataset(Sequence):
         if isinstance(i, (int, np.integer)):
             return self.graphs[int(i)]
         idx = np.arange(len(self))[i]
-        return GraphDataset(
-            [self.graphs[k] for k in idx], self.y[idx], folds=None, name=f"{self.name}[subset]"
-        )
+        present, y = np.unique(self.y[idx], return_inverse=True)  # the subset's classes, numbered anew
+        return GraphDataset([self.graphs[k] for k in idx], y.reshape(-1), folds=None, name=f"{self.name}[subset]",
+                            label_names=[self.label_names[c] for c in present])
 
     @property
     def num_classes(self) -> int:
@@ -216,6 +233,15 @@ class GraphDataset(Sequence):
             f"GraphDataset({self.name}: {s['graphs']} graphs, {s['classes']} classes, "
             f"{s['features']} features, avg {s['avg_nodes']:.1f} nodes)"
         )
+
+
+def _labelled(g: Graph, label: int) -> Graph:
+    """``g`` if its ``y`` is ``label``, else a shallow copy of it with ``y = label`` (``g`` untouched)."""
+    if isinstance(g.y, int) and not isinstance(g.y, bool) and g.y == label:
+        return g
+    g = copy.copy(g)
+    g.y = label
+    return g
 
 
 def stratified_folds(y, n_splits: int = 10, seed: int = 0):
@@ -312,9 +338,10 @@ def from_networkx(
             pairs.append((index[v], index[u]))
             weights.append(w)
     if extra_edge_attrs and not drop_attrs:
-        raise ValueError(f"from_networkx: the edges carry attribute(s) {sorted(map(str, extra_edge_attrs))}, "
-                         f"which a Graph cannot hold (it keeps only the edge weight {edge_weight!r}); pass "
-                         "drop_attrs=True to drop them")
+        raise ConversionError(
+            f"from_networkx: the edges carry attribute(s) {sorted(map(str, extra_edge_attrs))}, which a Graph "
+            f"cannot hold (it keeps only the edge weight {edge_weight!r}); pass drop_attrs=True to drop them",
+            remedy="convert the list with fastgnn.from_networkx(graphs, drop_attrs=True) first to drop them")
     edge_index = torch.tensor(pairs, dtype=torch.long).t().reshape(2, -1)
     w = torch.tensor(weights, dtype=torch.float64)
     edge_w = w if bool((w != 1).any()) else None
@@ -353,10 +380,12 @@ def _node_features(g, nodes, node_attr, categories, drop_attrs) -> tuple[np.ndar
     keys = _attr_keys(node_attr)
     if not keys:
         if present and node_attr is not False and not drop_attrs:
-            raise ValueError(
+            raise ConversionError(
                 f"from_networkx: the nodes carry attribute(s) {present}, which would be dropped: pass "
                 f"node_attr={present[0]!r} (categorical values become one-hot columns, numbers are used as "
-                "they are), or x=..., or node_attr=False to ignore them")
+                "they are), or x=..., or node_attr=False to ignore them",
+                remedy=f"convert the list with fastgnn.from_networkx(graphs, node_attr={present[0]!r}) first, so "
+                       "every graph gets the same columns (or node_attr=False to ignore them)")
         return np.ones((len(nodes), 1)), {}
     unused = sorted(set(present) - {str(k) for k in keys})
     if unused and not drop_attrs:
@@ -426,8 +455,11 @@ def from_pyg(data, *, ignore_edge_attr: bool = False):
     n = int(data.num_nodes)
     x = data.x if getattr(data, "x", None) is not None else torch.ones(n, 1)
     if getattr(data, "edge_attr", None) is not None and not ignore_edge_attr:
-        raise ValueError(f"from_pyg: data.edge_attr {list(data.edge_attr.shape)} would be dropped: a Graph holds "
-                         "edge weights only (set data.edge_weight for those), or pass ignore_edge_attr=True")
+        raise ConversionError(
+            f"from_pyg: data.edge_attr {list(data.edge_attr.shape)} would be dropped: a Graph holds edge weights "
+            "only (set data.edge_weight for those), or pass ignore_edge_attr=True",
+            remedy="convert the data with fastgnn.from_pyg(data, ignore_edge_attr=True) first if dropping them "
+                   "is meant")
     try:
         y = as_label(getattr(data, "y", None))
     except ValueError as e:
@@ -508,14 +540,12 @@ def as_graph_list(X, what: str) -> list[Graph]:
                 try:
                     g = from_networkx(g)
                 except ValueError as e:
-                    raise ValueError(f"{what}: graph {i}: {e}; convert the list with fastgnn.from_networkx("
-                                     "graphs, node_attr=...) first, so every graph gets the same columns") from None
+                    raise ValueError(_with_remedy(f"{what}: graph {i}: {e}", e)) from None
             elif hasattr(g, "edge_index") and hasattr(g, "num_nodes"):  # PyG Data
                 try:
                     g = from_pyg(g)
                 except ValueError as e:
-                    raise ValueError(f"{what}: graph {i}: {e}; convert the data with fastgnn.from_pyg(..., "
-                                     "ignore_edge_attr=True) first if dropping them is meant") from None
+                    raise ValueError(_with_remedy(f"{what}: graph {i}: {e}", e)) from None
             else:
                 raise TypeError(f"{what}: item {i} is a {type(g).__name__}, expected fastgnn.Graph, a networkx "
                                 "graph or a PyG Data")
@@ -546,6 +576,22 @@ def is_single_graph(X) -> bool:
     return isinstance(X, Data) and not hasattr(X, "to_data_list")
 
 
+def check_feature_dims(graphs: list[Graph], fitted_dim: int | None, what: str) -> None:
+    """Refuse graphs whose feature dimensions differ (from each other, or from the fitted graphs'
+    ``fitted_dim`` at ``transform``), naming the first graph that differs and ``what`` (``"fit"``,
+    ``"transform"``)."""
+    reference = graphs[0].num_features if fitted_dim is None else int(fitted_dim)
+    against = "graph 0 has" if fitted_dim is None else "the fitted graphs have"
+    also = "" if fitted_dim is None else ", and transform graphs encoded as the fitted ones"
+    for i, g in enumerate(graphs):
+        if g.num_features != reference:
+            raise ValueError(
+                f"{what}: graph {i} has {g.num_features} node features, {against} {reference}: every graph needs "
+                "the same feature columns. Build the features of all graphs together (fastgnn.datasets.load gives a "
+                "whole dataset one-hot columns over its tags or degrees; from_networkx(graphs, node_attr=...) over "
+                f"the list's categories){also}")
+
+
 def check_categories(graphs: list[Graph], fitted: list[Graph] | None, what: str) -> None:
     """Refuse graphs one-hot encoded over different categories (their feature columns would mean
     different things, and the kernel would compare unrelated values without a word)."""
@@ -574,6 +620,12 @@ def _within(edge_index: torch.Tensor, n: int) -> bool:
     :func:`all_finite`)."""
     e = edge_index.detach().numpy() if edge_index.device.type == "cpu" else edge_index
     return int(e.min()) >= 0 and int(e.max()) < n
+
+
+def _with_remedy(message: str, error: Exception) -> str:
+    """``message`` and, where the conversion error has one, its remedy for a list of graphs."""
+    remedy = getattr(error, "remedy", None)
+    return f"{message}; {remedy}" if remedy else message
 
 
 def _is_node_data(X) -> bool:

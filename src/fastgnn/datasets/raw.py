@@ -137,6 +137,8 @@ def build_dataset(
         values = [np.zeros(0, dtype=np.int64) for g in raw_graphs]  # no one-hot part
     vocab = np.unique(np.concatenate(values)) if values else np.zeros(0, dtype=np.int64)
     np_dtype = _numpy_dtype(dtype)
+    labels = np.array([g.label for g in raw_graphs], dtype=np.int64)
+    classes = np.unique(labels, return_inverse=True)[1].reshape(-1)  # each graph's y: its class index
     graphs = []
     for g, v in zip(raw_graphs, values):
         x = np.zeros((g.num_nodes, len(vocab)), dtype=np_dtype)  # NumPy: cheaper per small graph
@@ -148,8 +150,7 @@ def build_dataset(
         meta = {"tags": g.tags, **g.meta}
         if g.attributes is not None:
             meta["attributes"] = g.attributes
-        graphs.append(Graph(torch.from_numpy(g.edge_index), g.num_nodes, x, g.label, meta=meta))
-    labels = np.array([g.label for g in raw_graphs], dtype=np.int64)
+        graphs.append(Graph(torch.from_numpy(g.edge_index), g.num_nodes, x, int(classes[len(graphs)]), meta=meta))
     if folds is None:
         folds = stratified_folds(labels)
     return GraphDataset(graphs, labels, folds=folds, name=name)
