@@ -52,7 +52,7 @@ from fastgnn.gntk.params import DTYPES, KERNEL_PARAMS, METHODS, PARAMETER_CONSTR
 from fastgnn.gntk.plan import RELU_PAIR_COST, SKETCH_PAYS_BELOW, plan_tile_nodes, sketch_cost_ratio
 from fastgnn.gntk.recursion import combine_readouts
 from fastgnn.gram import cosine
-from fastgnn.graph import Graph, as_graph_list, check_categories
+from fastgnn.graph import Graph, as_graph_list, check_categories, check_feature_dims
 
 __all__ = ["GNTK", "METHODS", "NotFittedGNTKError"]
 
@@ -421,11 +421,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return self.fitted_
 
     def _prepare(self, graphs: list[Graph], fitted: list[Operand] | None) -> list[Operand]:
-        dims = {g.num_features for g in graphs}
-        if fitted is not None:
-            dims.add(int(fitted[0].x.shape[1]))
-        if len(dims) > 1:
-            raise ValueError(f"graphs have different feature dimensions {sorted(dims)}")
+        check_feature_dims(graphs, None if fitted is None else int(fitted[0].x.shape[1]),
+                           "fit" if fitted is None else "transform")
         device = torch.device(self.device)
         with _single_thread_if(device.type == "cpu"):
             return prepare_many(
