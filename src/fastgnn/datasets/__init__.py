@@ -65,6 +65,7 @@ from fastgnn.datasets.formats import (
     register_format,
 )
 from fastgnn.datasets.gin import load_gin_dataset, read_gin
+from fastgnn.datasets.molhiv import is_molhiv, load_molhiv, read_molhiv
 from fastgnn.datasets.molhiv_like import molhiv_like
 from fastgnn.datasets.node import NodeData, row_normalize
 from fastgnn.datasets.planetoid import (
@@ -97,6 +98,8 @@ __all__ = [
     "synthetic",
     "synthetic_collab",
     "molhiv_like",
+    "load_molhiv",
+    "read_molhiv",
     "read_gin",
     "read_tu",
     "read_folds",
@@ -244,6 +247,8 @@ def load(
         if str(name).strip().lower() == "sbm":
             return sbm(dtype=dtype)
         return load_planetoid(name, root, cache_dir=cache_dir, download=download, progress=progress, dtype=dtype)
+    if is_molhiv(name):  # "ogbg-molhiv" / "molhiv": OGB's molecules with their split (fastgnn.datasets.molhiv)
+        return load_molhiv(root, cache_dir=cache_dir, progress=progress, dtype=dtype, features=features)
     dtype = dtype or torch.float64
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     if _is_path(name):
