@@ -6,6 +6,7 @@ import functools
 import os
 import pickle
 import shutil
+import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -164,6 +165,30 @@ def test_allowed_globals_round_trip(tmp_path):
     assert (out["m"] != obj["m"]).nnz == 0 and np.array_equal(out["a"], obj["a"]) and out["g"] == obj["g"]
 
 
+def _huge_sparse() -> bytes:
+    """A 57-byte pickle (issue 24.7 used 54): a Python 2 ``csr_matrix`` (as the genuine files) whose state is
+    only ``_shape = (300000, 300000)``: 671 GiB as a dense array, which ``toarray`` allocated first."""
+    n = struct.pack("<i", 300_000)
+    data = (b"\x80\x02cscipy.sparse.csr\ncsr_matrix\n)\x81}(U\x06_shapeJ" + n + b"J" + n + b"\x86ub.")
+    assert len(data) == 57
+    return data
+
+
+def _inconsistent_sparse() -> bytes:
+    """A sparse matrix whose index pointer does not fit its shape (toarray would read past its arrays)."""
+    from scipy import sparse
+
+    m = sparse.csr_matrix(np.eye(3))
+    m.indptr = np.array([0, 1, 2, 9], dtype=m.indptr.dtype)
+    return pickle.dumps(m, protocol=2)
+
+
+def _far_test_index(shared: Path) -> bytes:
+    """Cora's test indices with the last one moved to 300,000: a feature matrix of 300,001 rows."""
+    lines = (shared / "ind.cora.test.index").read_text().split()
+    return ("\n".join(lines[:-1] + ["300000"]) + "\n").encode()
+
+
 @pytest.mark.data
 @pytest.mark.parametrize(
     "part, content, fragment",
@@ -177,9 +202,15 @@ def test_allowed_globals_round_trip(tmp_path):
         ("graph", pickle.dumps({0: [99999]}, protocol=2), "node 99999 outside"),
         ("test.index", b"1708\nabc\n", "ind.cora.test.index:2: expected one node index per line"),
         ("test.index", b"1708\n1709\n", "2 test indices, but tx has 1000 rows"),
+        # issue 24.7: a tiny pickle declaring a 300,000 x 300,000 matrix asked for 671 GiB (MemoryError)
+        ("x", _huge_sparse(), "the feature matrix is declared 300,000 x 300,000: 670.6 GiB"),
+        ("allx", _inconsistent_sparse(), "the feature matrix is an inconsistent sparse matrix"),
+        ("test.index", _far_test_index, "test index 300000 leaves 297,293 nodes between allx's 1708 rows"),
     ],
 )
 def test_malformed_files_name_the_file(part, content, fragment, shared_planetoid, tmp_path):
+    if callable(content):
+        content = content(shared_planetoid)
     folder = _copy_cora(shared_planetoid, tmp_path / "data")
     (folder / f"ind.cora.{part}").write_bytes(content)
     with pytest.raises(DatasetFormatError) as err:

@@ -256,10 +256,20 @@ def load_planetoid(
 # --------------------------------------------------------------------------- reading
 
 
+#: the largest dense matrix a Planetoid file may ask for (PubMed's allx, the largest, is 18,717 x 500: 75 MB)
+MAX_DENSE_BYTES = 2**31
+
+
 def _dense(obj, path: Path, what: str) -> np.ndarray:
     from scipy import sparse
 
     if sparse.issparse(obj):
+        rows, cols = (int(d) for d in obj.shape)
+        _check_size(path, what, rows, cols)
+        try:  # a pickle sets the arrays as it likes: indptr, indices and shape must agree before toarray reads them
+            obj.check_format(full_check=True)
+        except (ValueError, TypeError, AttributeError) as e:
+            raise DatasetFormatError(path, None, f"the {what} matrix is an inconsistent sparse matrix ({e})") from e
         obj = obj.toarray()
     if not isinstance(obj, np.ndarray) or obj.ndim != 2:
         raise DatasetFormatError(path, None, f"expected a 2-D {what} matrix, got {type(obj).__name__}"
@@ -269,6 +279,17 @@ def _dense(obj, path: Path, what: str) -> np.ndarray:
     if not np.isfinite(obj).all():
         raise DatasetFormatError(path, None, f"the {what} matrix holds non-finite values")
     return obj
+
+
+def _check_size(path: Path, what: str, rows: int, cols: int) -> None:
+    """Refuse, before anything is allocated, a matrix larger than :data:`MAX_DENSE_BYTES` as float64 (a
+    54-byte pickle can declare a 300,000 x 300,000 sparse matrix: 671 GiB dense)."""
+    need = 8 * rows * cols
+    if rows < 0 or cols < 0 or need > MAX_DENSE_BYTES:
+        raise DatasetFormatError(
+            path, None, f"the {what} matrix is declared {rows:,} x {cols:,}: {need / 2**30:,.1f} GiB as a dense "
+                        f"float64 array, over the {MAX_DENSE_BYTES / 2**30:.0f} GiB a Planetoid file can need "
+                        "(PubMed's allx is 18,717 x 500); refused before allocating it")
 
 
 def _labels(obj, path: Path, rows: int) -> np.ndarray:
@@ -343,6 +364,13 @@ def read_planetoid(folder, name: str, *, normalize_features: bool = False,
     # Test rows in graph order; CiteSeer's missing (isolated) test nodes get zero rows.
     lo, hi = int(test_index.min()), int(test_index.max())
     n = hi + 1
+    gaps = n - allx.shape[0] - len(test_index)  # CiteSeer's 15 missing test nodes; a handful in any genuine file
+    if gaps > len(test_index):
+        raise DatasetFormatError(files["test.index"], None,
+                                 f"test index {hi} leaves {gaps:,} nodes between allx's {allx.shape[0]} rows and the "
+                                 f"{len(test_index)} test rows without features; refused before allocating "
+                                 f"{n:,} rows")
+    _check_size(files["test.index"], "feature", n, num_features)
     features = np.zeros((n, num_features), dtype=np.float64)
     onehot = np.zeros((n, num_classes), dtype=np.float64)
     features[: allx.shape[0]] = allx
