@@ -265,3 +265,49 @@ def test_the_counted_work_includes_the_recomputed_rows():
     assert blocked > held_all * 0.5  # upper triangles only, but the support rows are recomputed
     counts, _ = colour_blocks.renumbered_counts(cols, 1, 5)
     assert colour_blocks.recomputed_pairs(counts, sizes, 5, 1, lambda d: 16) > 0
+
+
+def test_a_killed_blocked_run_resumes_bitwise(tmp_path, monkeypatch):
+    """Blocked depths save their state by blocks; a run killed half-way resumes from the block it reached
+    and gives the uninterrupted Gram bit for bit; a damaged state file is refused with a warning naming it."""
+    from fastgnn.gntk import _colour_kernels, colour_blocks
+
+    graphs = _deep_set()
+    cols = colour_pairs.dataset_colours(graphs, 5, "uniform")
+    sizes, n = cols.sizes, cols.num_graphs
+    budget = 2 * (colour_blocks.held_bytes(sizes, 2, 8) + colour_blocks.readout_bytes(5, n)) - 1
+    want = colour_pairs.colour_pair_readouts(cols, 5, 2, max_bytes=budget)
+    calls = {"n": 0}
+    real = _colour_kernels.histogram_product
+
+    def dies_later(*args):
+        calls["n"] += 1
+        if calls["n"] == 40:
+            raise KeyboardInterrupt("killed")
+        return real(*args)
+
+    monkeypatch.setattr(_colour_kernels, "histogram_product", dies_later)
+    monkeypatch.setattr(colour_blocks.ColourCheckpoint, "due", lambda self, end: True)  # save after every block
+    with pytest.raises(KeyboardInterrupt):
+        colour_pairs.colour_pair_readouts(cols, 5, 2, max_bytes=budget, checkpoint_dir=tmp_path)
+    monkeypatch.setattr(_colour_kernels, "histogram_product", real)
+    [folder] = list(tmp_path.glob("colour-*"))
+    state = np.load(folder / "state.npz")
+    assert 0 < int(state["next_row"]) or int(state["depth"]) > 2  # it stopped inside the blocked depths
+    resumed = colour_pairs.colour_pair_readouts(cols, 5, 2, max_bytes=budget, checkpoint_dir=tmp_path)
+    assert np.array_equal(resumed, want)
+    # a second run on the finished state reads it; a damaged one is refused and recomputed
+    data = (folder / "state.npz").read_bytes()
+    (folder / "state.npz").write_bytes(data[: len(data) // 2])
+    with pytest.warns(RuntimeWarning, match="state.npz"):
+        again = colour_pairs.colour_pair_readouts(cols, 5, 2, max_bytes=budget, checkpoint_dir=tmp_path)
+    assert np.array_equal(again, want)
+
+
+def test_the_estimator_keeps_colour_pair_checkpoints(tmp_path):
+    graphs = _deep_set()
+    est = GNTK(num_layers=5, colour_pairs=True, checkpoint_dir=tmp_path, progress=False)
+    k = est.fit_transform(graphs)
+    np.testing.assert_allclose(k, GNTK(num_layers=5, colour_pairs=False, progress=False).fit_transform(graphs),
+                               rtol=2e-10)
+    assert list(tmp_path.glob("colour-*/state.npz"))

@@ -25,9 +25,12 @@ block with its support rows, and the ``n × n`` readouts.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 
+from fastgnn.gntk.colour_resume import ColourCheckpoint, colours_fingerprint
 from fastgnn.gntk.relu import ntk_step
 
 __all__ = ["plan_held", "held_bytes", "block_bytes", "recomputed_pairs", "blocked_readouts"]
@@ -144,10 +147,15 @@ def renumbered_counts(colours, held: int, num_blocks: int):
 
 
 def blocked_readouts(colours, num_blocks: int, num_mlp_layers: int, dtype, max_bytes: float,
-                     progress: bool = False, split: int | None = None) -> np.ndarray:
+                     progress: bool = False, split: int | None = None, checkpoint_dir=None,
+                     checkpoint_every: float = 60.0) -> np.ndarray:
     """The readouts on colour pairs by the plan of the module docstring: ``[num_blocks + 1, n, n]`` (the
     graphs against themselves, ``split`` None, symmetrised), or graphs ``split..n−1`` (rows) against
-    ``0..split−1`` (columns).  ``colours``: a :class:`~fastgnn.gntk.colour_pairs.DatasetColours`."""
+    ``0..split−1`` (columns).  ``colours``: a :class:`~fastgnn.gntk.colour_pairs.DatasetColours`.
+
+    ``checkpoint_dir``: save the blocked depths' state there (:mod:`fastgnn.gntk.colour_resume`, at most
+    every ``checkpoint_every`` seconds and after each depth) and resume from it: bitwise the
+    uninterrupted result."""
     from fastgnn.gntk import _colour_kernels as ck
 
     np_dtype = np.float64 if dtype == torch.float64 else np.float32
@@ -181,6 +189,32 @@ def blocked_readouts(colours, num_blocks: int, num_mlp_layers: int, dtype, max_b
         return out
     # the ReLU keeps the diagonal, Σ'_cc = d_c², so the d of every step is the aggregated diagonal's
     diags = {held + 1: _sqrt(ck.diag_of_product(s, *m[held + 1]))}
+    plan = {"held": held, "rows": [block_rows(sizes, d, held, itemsize, n, max_bytes)
+                                   for d in range(held + 1, num_blocks + 1)]}
+    with _resumable(colours, num_blocks, num_mlp_layers, dtype, plan, split, checkpoint_dir,
+                    checkpoint_every) as store:
+        _blocked_depths(ck, out, colours, counts, sizes, m, h_r, h_c, s, theta, diags, held, num_blocks,
+                        num_mlp_layers, itemsize, np_dtype, max_bytes, progress, symmetric, store)
+    return out
+
+
+@contextlib.contextmanager
+def _resumable(colours, num_blocks, num_mlp_layers, dtype, plan, split, checkpoint_dir, every):
+    """A :class:`~fastgnn.gntk.colour_resume.ColourCheckpoint` for this run (entered), or None."""
+    if checkpoint_dir is None:
+        yield None
+        return
+    key = {"colours": colours_fingerprint(colours, num_blocks), "num_blocks": num_blocks,
+           "num_mlp_layers": num_mlp_layers, "dtype": str(dtype), "plan": plan, "split": split}
+    with ColourCheckpoint(checkpoint_dir, key, every) as store:
+        yield store
+
+
+def _blocked_depths(ck, out, colours, counts, sizes, m, h_r, h_c, s, theta, diags, held, num_blocks,
+                    num_mlp_layers, itemsize, np_dtype, max_bytes, progress, symmetric, store):
+    """The depths ``held + 1 .. num_blocks`` by row blocks, into ``out`` (resumed from ``store``'s state)."""
+    n = colours.num_graphs
+    n_r, n_c = out.shape[1:]
 
     def rows_of(depth, sel):  # Σ̃, Θ̃ of the colours ``sel`` (sorted) at a blocked depth, full width
         indptr, indices, values = m[depth]
@@ -200,7 +234,26 @@ def blocked_readouts(colours, num_blocks: int, num_mlp_layers: int, dtype, max_b
             ntk_step(torch.from_numpy(sb), torch.from_numpy(tb), left, right)
         return sb, tb
 
-    for depth in range(held + 1, num_blocks + 1):
+    saved = store.load() if store is not None else None
+    start, start_row = held + 1, 0
+    if saved is not None:
+        start, start_row = int(saved["depth"]), int(saved["next_row"])
+        out[held + 1:start] = saved["out"][held + 1:start]
+        diags.update({d: torch.from_numpy(saved[f"diag{d}"]) for d in range(held + 2, min(start, num_blocks) + 1)})
+
+    def state(depth, next_row, k_diag, k_off, k_mirror, nxt):
+        """What a resumed run needs: the readouts done, and within a depth its accumulators."""
+        st = {"depth": depth, "next_row": next_row, "out": out[:depth],
+              **{f"diag{d}": v.numpy() for d, v in diags.items()}}
+        if next_row:
+            st.update(k_diag=k_diag, k_off=k_off)
+            if not symmetric:
+                st["k_mirror"] = k_mirror
+            if nxt is not None:
+                st["nxt"] = nxt
+        return st
+
+    for depth in range(start, num_blocks + 1):
         c = sizes[depth]
         rows = block_rows(sizes, depth, held, itemsize, n, max_bytes)
         nxt = np.zeros(sizes[depth + 1]) if depth < num_blocks else None
@@ -208,13 +261,21 @@ def blocked_readouts(colours, num_blocks: int, num_mlp_layers: int, dtype, max_b
         # H_c[:, I] Θ[I, past] H_r[:, past]ᵀ, transposed at the end
         k_diag, k_off = np.zeros((n_r, n_c)), np.zeros((n_r, n_c))
         k_mirror = k_off if symmetric else np.zeros((n_c, n_r))
+        first = 0
+        if saved is not None and depth == start and start_row > 0:
+            first = start_row
+            k_diag[...], k_off[...] = saved["k_diag"], saved["k_off"]
+            if not symmetric:
+                k_mirror[...] = saved["k_mirror"]
+            if nxt is not None:
+                nxt[...] = saved["nxt"]
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=c * (c + 1) // 2, desc=f"GNTK colour pairs (depth {depth}, {c} colours)",
-                       unit="pair", unit_scale=True)
-        for i0 in range(0, c, rows):
+                       unit="pair", unit_scale=True, initial=first * (2 * c - first + 1) // 2)
+        for i0 in range(first, c, rows):
             i1 = min(c, i0 + rows)
             sb, tb = _upper_block(ck, depth, i0, i1, held, s, theta, m, diags, rows_of, num_mlp_layers)
             ck.add_rows(k_diag, ck.histogram_product(tb[:, : i1 - i0], i0, *h_c[depth], n_c), i0, *h_r[depth])
@@ -227,13 +288,16 @@ def blocked_readouts(colours, num_blocks: int, num_mlp_layers: int, dtype, max_b
                 ck.accumulate_diag(sb, i0, i1, nxt, *counts[depth + 1][:2], counts[depth + 1][2])
             if bar is not None:
                 bar.update((i1 - i0) * (2 * c - i0 - i1 + 1) // 2)
+            if store is not None and i1 < c and store.due(False):
+                store.save(state(depth, i1, k_diag, k_off, k_mirror, nxt))
         if bar is not None:
             bar.close()
         k = k_diag + k_off + k_mirror.T
         out[depth] = 0.5 * (k + k.T) if symmetric else k
         if nxt is not None:
             diags[depth + 1] = _sqrt(nxt.astype(np_dtype))
-    return out
+        if store is not None:
+            store.save(state(depth + 1, 0, k_diag, k_off, k_mirror, None))
 
 
 def _upper_block(ck, depth, i0, i1, held, s, theta, m, diags, rows_of, num_mlp_layers):

@@ -195,7 +195,7 @@ def node_pair_flops(rows: np.ndarray, row_nnz: np.ndarray, num_blocks: int, num_
 
 def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layers: int, *,
                          device="cpu", dtype: torch.dtype = torch.float64, max_bytes: float = 2**30,
-                         progress: bool = False, split: int | None = None) -> np.ndarray:
+                         progress: bool = False, split: int | None = None, checkpoint_dir=None) -> np.ndarray:
     """``[num_blocks + 1, n, n]`` float64: the readouts of the GNTK on the dataset's colour pairs.
 
     ``colours`` must hold at least ``num_blocks`` depths.  The recursion of
@@ -209,12 +209,18 @@ def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layer
     ``split``: the readouts of graphs ``split..n−1`` (rows) against graphs ``0..split−1`` (columns),
     ``[num_blocks + 1, n − split, split]``, instead of the symmetric ``[num_blocks + 1, n, n]``: what
     ``transform`` needs when the colours were refined on the fitted graphs followed by the new ones.
+
+    ``checkpoint_dir`` (the compiled path only; ``ValueError`` on the dense one): save the blocked
+    depths' state under it and resume a killed run from it (:mod:`fastgnn.gntk.colour_resume`).
     """
     if len(colours.labels) < num_blocks + 1:
         raise ValueError(f"colours hold {len(colours.labels) - 1} depths, the recursion needs {num_blocks}")
     device = torch.device(device)
     if uses_compiled_path(device):
-        return blocked_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, progress, split)
+        return blocked_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, progress, split,
+                                checkpoint_dir=checkpoint_dir)
+    if checkpoint_dir is not None:
+        raise ValueError("colour pairs: checkpoint_dir needs the compiled path (a CPU with numba)")
     n = colours.num_graphs
     shape = (n, n) if split is None else (n - split, split)
     out = np.empty((num_blocks + 1, *shape))

@@ -35,8 +35,6 @@ from fastgnn.gntk.colour_pairs import (
 )
 from fastgnn.gntk.engine import gram_readouts
 from fastgnn.gntk.finite import check_inputs, check_result
-from fastgnn.gntk.output import checked_set_output
-from fastgnn.gntk.stack import user_stacklevel
 from fastgnn.gntk.outofcore import (
     BAND_BYTES,
     GRAM_FILE,
@@ -47,10 +45,12 @@ from fastgnn.gntk.outofcore import (
     disk_needs,
     npy_map,
 )
+from fastgnn.gntk.output import checked_set_output
 from fastgnn.gntk.pairwise import Operand, pair_readouts, prepare_many
 from fastgnn.gntk.params import DTYPES, KERNEL_PARAMS, METHODS, PARAMETER_CONSTRAINTS
 from fastgnn.gntk.plan import RELU_PAIR_COST, SKETCH_PAYS_BELOW, plan_tile_nodes, sketch_cost_ratio
 from fastgnn.gntk.recursion import combine_readouts
+from fastgnn.gntk.stack import user_stacklevel
 from fastgnn.gram import cosine
 from fastgnn.graph import Graph, as_graph_list, check_categories, check_feature_dims
 
@@ -136,8 +136,9 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             ``"auto"`` (default): where the counted work on colour pairs is below the node-pair
             engine's and what the path holds fits ``max_memory``; ``True``: always (``ValueError`` where it cannot
             run); ``False``: never.  It runs in this process, for the exact kernel
-            (``method="batched"`` without ``sketch_size``, ``executor="local"``, no
-            ``checkpoint_dir``).  ``transform`` refines the new graphs' colours together with the
+            (``method="batched"`` without ``sketch_size``, ``executor="local"``); with
+            ``checkpoint_dir`` it saves its state there by blocks and resumes from it (on a CPU with
+            numba; :mod:`fastgnn.gntk.colour_resume`).  ``transform`` refines the new graphs' colours together with the
             fitted ones and reads out the new rows against the fitted columns (chosen by the
             same count, against the node-pair engine's new x fitted pairs).
         self_loop_weight: Ã's diagonal entry for a node whose edge list holds a self-loop (every other
@@ -357,7 +358,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         show = bool(self.progress) or (self.progress is None and colours.sizes[-1] > 20_000)
         return colour_pair_readouts(colours, self.num_blocks, self.num_mlp_layers, device=self.device,
                                     dtype=self._torch_dtype(), split=split, progress=show,
-                                    max_bytes=budget.resolve(self.max_memory, self.device))
+                                    max_bytes=budget.resolve(self.max_memory, self.device),
+                                    checkpoint_dir=self.checkpoint_dir)
 
     def _dataset_colours(self, new_graphs: list | None = None, new_ops: list | None = None) -> DatasetColours | None:
         """The fitted graphs' WL colours when the colour-pair engine is to compute the Gram, else None;
@@ -376,8 +378,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             why = "the exact batched kernel (method='batched', no sketch_size)"
         elif self.executor != executors.LOCAL:
             why = "executor='local'"
-        elif self.checkpoint_dir is not None:
-            why = "no checkpoint_dir"
+        elif self.checkpoint_dir is not None and not uses_compiled_path(self.device):
+            why = "the compiled path (a CPU with numba) to keep checkpoints"
         if why is not None:
             if self.colour_pairs is True:
                 raise ValueError(f"colour_pairs=True needs {why}")
