@@ -20,11 +20,13 @@ from fastgnn.gntk.aggregate import (
     sketch_matrix,
 )
 from fastgnn.gntk.estimator import GNTK, METHODS
+from fastgnn.gntk.nystroem import GNTKNystroem
 from fastgnn.gntk.recursion import combine_readouts
 from fastgnn.gntk.relu import relu_maps
 
 __all__ = [
     "GNTK",
+    "GNTKNystroem",
     "METHODS",
     "aggregate_decoupled",
     "aggregate_kron",
