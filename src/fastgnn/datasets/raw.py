@@ -83,12 +83,17 @@ def symmetrise(src, dst, num_nodes: int) -> np.ndarray:
 
 
 def degrees(edge_index: np.ndarray, num_nodes: int) -> np.ndarray:
-    """Number of distinct neighbours of each node (self-loops not counted), ``[N]`` int64.
+    """Each node's degree as networkx counts it, ``[N]`` int64: its distinct neighbours, and 2 for a
+    listed self-loop.  That is the degree Du et al.'s and Xu et al.'s ``util.py`` one-hot encode
+    (``degree_as_tag``: ``g.degree`` of a networkx ``Graph``), so the features of COLLAB, whose file
+    lists 2,837 self-loops, are theirs.
 
     ``edge_index`` must be symmetric and deduplicated, as :func:`symmetrise` makes it.
     """
     src, dst = edge_index
-    return np.bincount(src[src != dst], minlength=num_nodes).astype(np.int64)
+    loop = src == dst
+    return (np.bincount(src[~loop], minlength=num_nodes) + 2 * np.bincount(src[loop], minlength=num_nodes)
+            ).astype(np.int64)
 
 
 def build_dataset(
@@ -105,7 +110,7 @@ def build_dataset(
 
     * ``features="tags"``: one-hot node tag, over the sorted vocabulary of tags
       seen anywhere in the dataset (feature dimension = number of distinct tags);
-    * ``features="degree"``: one-hot degree (number of distinct neighbours),
+    * ``features="degree"``: one-hot degree (distinct neighbours, a self-loop counting 2: :func:`degrees`),
       over the sorted vocabulary of degrees seen anywhere in the dataset;
     * ``features="constant"``: one column of ones, the same for every node (the GIN paper's
       choice for REDDIT: "we set all node feature vectors to be the same");
