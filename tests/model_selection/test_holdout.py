@@ -141,3 +141,28 @@ def test_refusals():
         holdout(X, y, split, class_weights=("auto",))
     with pytest.raises(ValueError, match="two classes"):
         holdout(X, np.arange(len(y)) % 3, split)
+
+
+def test_cli_evaluate_holdout(isolated_data_env, tmp_path, capsys):
+    """``fastgnn evaluate X.npy --holdout ogbg-molhiv --json``: the labels and split read from HIV.csv and
+    split_scaffold/ (no RDKit: no molecule is parsed), the result that of holdout() itself."""
+    import json
+
+    from fastgnn.cli import main
+    from fastgnn.model_selection.holdout import CLASS_WEIGHTS
+
+    X, y, split = imbalanced(n=120, seed=5)
+    folder = tmp_path / "data" / "molhiv"
+    (folder / "split_scaffold").mkdir(parents=True)
+    rows = ["smiles,activity,HIV_active"] + [f"C{'C' * (i % 5)},CI,{v}" for i, v in enumerate(y)]
+    (folder / "HIV.csv").write_text("\r\n".join(rows))
+    for k, idx in split.items():
+        (folder / "split_scaffold" / f"{k}.txt").write_text("".join(f"{i}\n" for i in idx))
+    np.save(tmp_path / "features.npy", X)
+    assert main(["evaluate", str(tmp_path / "features.npy"), "--holdout", "ogbg-molhiv",
+                 "--data-dir", str(tmp_path / "data"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    ref = holdout(X, y, split, normalizations=("raw", "cosine"), class_weights=CLASS_WEIGHTS)
+    assert out["test"] == pytest.approx(ref.test) and out["valid"] == pytest.approx(ref.valid)
+    assert out["choice"] == ref.choice and out["model"] == "linear_svc" and out["dataset"] == "ogbg-molhiv"
+    assert out["sizes"]["test"] == {"graphs": len(split["test"]), "positives": int(y[split["test"]].sum())}

@@ -29,7 +29,7 @@ from fastgnn.cli.common import (
 from fastgnn.gram import BY_BLOCKS_BYTES
 from fastgnn.graph import stratified_folds
 
-__all__ = ["add_subparser", "run", "load_gram", "load_array", "read_folds", "SPLITS"]
+__all__ = ["add_subparser", "run", "run_holdout", "load_gram", "load_array", "read_folds", "SPLITS"]
 
 #: ``stratified_folds``' number of folds when ``fastgnn evaluate`` makes a new split
 SPLITS = 10
@@ -47,6 +47,11 @@ def add_subparser(subparsers):
     e.add_argument("--seed", type=int, default=0,
                    help="seed of the new stratified split made when no folds are given (default 0)")
     add_protocol_flag(e, "paper: best C on the test folds (as the GNTK paper); nested: C by inner CV")
+    e.add_argument("--holdout", metavar="DATASET",
+                   help="OGB's protocol instead of cross-validation, on DATASET's train/valid/test split "
+                        "(ogbg-molhiv): C, normalisation and class weight chosen on valid by ROC-AUC, the test "
+                        "part scored once (fastgnn.model_selection.holdout); labels default to DATASET's; GRAM "
+                        "may also be an (n, d) feature matrix (LinearSVC), e.g. the Nyström GNTK's")
     e.add_argument("--classifier", choices=tuple(CLASSIFIERS), default=next(iter(CLASSIFIERS)),
                    help="C-SVM or kernel ridge regression")
     e.add_argument("--by-blocks", choices=("auto", "yes", "no"), default="auto",
@@ -63,6 +68,8 @@ def run(args) -> int:
     path = Path(args.gram)
     folder = path if path.is_dir() else path.parent
     gram = load_gram(path / "gram.npy" if path.is_dir() else path, args.by_blocks)
+    if args.holdout:
+        return run_holdout(args, gram, folder)
     labels = Path(args.labels) if args.labels else folder / "labels.npy"
     if not labels.exists():
         raise FileNotFoundError(f"labels not found: {labels} (give --labels FILE.npy)")
@@ -76,6 +83,26 @@ def run(args) -> int:
     else:
         for res in result.values():
             print(f"{args.classifier} {result_line(res)}")
+    return 0
+
+
+def run_holdout(args, X, folder: Path) -> int:
+    """``--holdout DATASET``: :func:`fastgnn.model_selection.holdout.holdout` on DATASET's split (labels from
+    ``--labels``, else ``labels.npy`` beside the Gram, else DATASET's), both normalisations and class weights."""
+    from fastgnn.datasets.molhiv import is_molhiv, molhiv_targets
+    from fastgnn.model_selection.holdout import CLASS_WEIGHTS, holdout
+
+    if not is_molhiv(args.holdout):
+        raise ValueError(f"--holdout {args.holdout}: only ogbg-molhiv has a train/valid/test split")
+    y, split = molhiv_targets(args.data_dir)
+    labels = Path(args.labels) if args.labels else folder / "labels.npy"
+    if args.labels or labels.exists():
+        y = load_array(labels, "labels")
+    result = holdout(X, y, split, normalizations=("raw", "cosine"), class_weights=CLASS_WEIGHTS)
+    if args.json:
+        print_json({**result.to_dict(), "dataset": args.holdout})
+    else:
+        print(f"{args.holdout}: {result.summary()}")
     return 0
 
 
