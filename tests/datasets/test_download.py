@@ -227,3 +227,94 @@ def test_default_cache_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "fastgnn"
+
+
+# --------------------------------------------------------------------------- verified archives (issue 24.7)
+
+
+def gin_archive(name="MUTAG", labels=(1, -1)) -> bytes:
+    """A GIN-format archive as ARCHIVE_URL serves them: ``NAME/NAME.txt`` (two graphs) and no folds."""
+    text = f"2\n2 {labels[0]}\n0 1 1\n0 1 0\n1 {labels[1]}\n0 0\n"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(f"{name}/{name}.txt", text)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def verified_source(server, monkeypatch):
+    """ARCHIVE_URL pointed at the local server; ``publish(name, bytes)`` serves an archive and makes its SHA-256
+    the known one; ``serve(name, bytes)`` serves bytes without changing what is known."""
+    import hashlib
+
+    from fastgnn.datasets import benchmarks
+
+    base, routes = server
+    monkeypatch.setattr(benchmarks, "ARCHIVE_URL", f"{base}/pinned/{{name}}.zip")
+
+    def serve(name, body):
+        routes[f"/pinned/{name}.zip"] = (body, "ok")
+
+    def publish(name, body):
+        monkeypatch.setitem(benchmarks.ARCHIVES, name, hashlib.sha256(body).hexdigest())
+        serve(name, body)
+
+    return publish, serve
+
+
+def test_known_checksums_are_those_of_the_shared_archives(shared_datasets):
+    """The table's SHA-256 of each archive equals that of the byte-identical copy in ../shared (where present)."""
+    import hashlib
+
+    from fastgnn.datasets.benchmarks import ARCHIVE_URL, ARCHIVES, BENCHMARK_NAMES, MORE_BENCHMARK_NAMES
+
+    assert set(ARCHIVES) == {*BENCHMARK_NAMES, *MORE_BENCHMARK_NAMES}
+    assert "/dcb2c23cdc06f3ed8cc1dd0f0dced9ddd9156bad/" in ARCHIVE_URL, "pinned to a commit"
+    checked = 0
+    for name, sha in ARCHIVES.items():
+        copy = shared_datasets / f"{name}.zip"
+        if copy.is_file():
+            assert hashlib.sha256(copy.read_bytes()).hexdigest() == sha, name
+            checked += 1
+    assert checked >= 4  # COLLAB, DD, ENZYMES, REDDIT-BINARY
+
+
+def test_default_download_is_verified_then_read_from_the_cache(verified_source, tmp_path, isolated_data_env):
+    publish, _ = verified_source
+    publish("MUTAG", gin_archive())
+    ds = load("MUTAG", tmp_path / "empty", progress=False)
+    assert len(ds) == 2 and ds.label_names == [-1, 1]
+    assert (isolated_data_env / "MUTAG.zip").is_file()
+    assert load("MUTAG", download=False).label_names == [-1, 1]
+
+
+def test_a_download_with_other_bytes_is_refused_and_not_kept(verified_source, tmp_path, isolated_data_env):
+    publish, serve = verified_source
+    publish("MUTAG", gin_archive())
+    serve("MUTAG", gin_archive(labels=(1, 1)))  # substituted on the server: same name, other bytes
+    with pytest.raises(DatasetNotFoundError, match=r"MUTAG\.zip refused: its SHA-256 is [0-9a-f]{64}, not the known"):
+        load("MUTAG", tmp_path / "empty", progress=False)
+    assert files_under(isolated_data_env) == []
+
+
+def test_a_downloaded_archive_changed_in_the_cache_is_refused(verified_source, tmp_path, isolated_data_env):
+    publish, _ = verified_source
+    publish("MUTAG", gin_archive())
+    load("MUTAG", tmp_path / "empty", progress=False)
+    cached = isolated_data_env / "MUTAG.zip"
+    cached.write_bytes(gin_archive(labels=(1, 1)))
+    with pytest.raises(DatasetFormatError, match=rf"{cached}: its SHA-256 [0-9a-f]{{16}}\.\.\. is not the known"):
+        load("MUTAG", download=False)
+
+
+def test_a_downloaded_zip_bomb_is_refused(verified_source, tmp_path, isolated_data_env, monkeypatch):
+    """Even with a matching checksum (a compromised table), the archive's expansion is capped."""
+    publish, _ = verified_source
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("MUTAG/MUTAG.txt", "2\n" + "1 0\n0 0\n" * 2 + " " * 5_000_000)
+    monkeypatch.setenv("FASTGNN_MAX_EXTRACT", "1000000")
+    publish("MUTAG", buf.getvalue())
+    with pytest.raises(DatasetFormatError, match=r"MUTAG\.zip: expands to 5,000,018 bytes, over the 1,000,000 allowed"):
+        load("MUTAG", tmp_path / "empty", progress=False)
+    assert not list((isolated_data_env / "archives").rglob("*.txt"))

@@ -16,6 +16,7 @@ Everything that touches the network or the cache lives here:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -103,7 +104,7 @@ def search_dirs(root=None, *, cache_dir=None) -> list[Path]:
 # --------------------------------------------------------------------------- download
 
 
-def download(url: str, dest_path, *, progress: bool = True, timeout: float = 30.0) -> Path:
+def download(url: str, dest_path, *, progress: bool = True, timeout: float = 30.0, sha256: str | None = None) -> Path:
     """Download ``url`` to ``dest_path`` atomically and return ``dest_path``.
 
     The bytes go to a hidden temporary file in the destination's folder, which
@@ -116,23 +117,39 @@ def download(url: str, dest_path, *, progress: bool = True, timeout: float = 30.
         dest_path: where the file ends up; parent folders are created.
         progress: show a tqdm progress bar on stderr.
         timeout: seconds to wait for the server on each socket operation.
+        sha256: the SHA-256 (hex) the file must have; other bytes are refused and never renamed into place.
 
     Raises:
         DownloadError: offline, connection refused or dropped, HTTP error
-            status (404 ...), or fewer bytes than announced.
+            status (404 ...), fewer bytes than announced, or bytes whose SHA-256 is not ``sha256``.
     """
     dest = Path(dest_path)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
     try:
+        digest = hashlib.sha256()
         with os.fdopen(fd, "wb") as out:
-            _fetch(url, out, progress=progress, timeout=timeout)
+            _fetch(url, _Hashing(out, digest), progress=progress, timeout=timeout)
+        if sha256 is not None and digest.hexdigest() != sha256.lower():
+            raise DownloadError(f"download of {url} refused: its SHA-256 is {digest.hexdigest()}, not the known "
+                                f"{sha256.lower()} (a changed, substituted or corrupted file)")
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return dest
+
+
+class _Hashing:
+    """A binary file that also feeds what is written to a hash."""
+
+    def __init__(self, out, digest):
+        self.out, self.digest = out, digest
+
+    def write(self, chunk: bytes) -> int:
+        self.digest.update(chunk)
+        return self.out.write(chunk)
 
 
 def _fetch(url: str, out, *, progress: bool, timeout: float) -> None:
