@@ -161,9 +161,10 @@ def test_gin_dataset_features_labels_and_default_folds(tmp_path):
     assert ds.label_names == [-1, 1, 7] and ds.y.tolist() == [1, 0, 2]
     assert len(ds.folds) == 3  # one graph per class: unstratified 3-fold
     deg = load_gin_dataset(write(tmp_path, GOOD), features="degree")
-    # degrees: g1 (1, 2, 1), g2 (1, 1): self-loops not counted, g3 (0,)
-    assert deg.num_features == 3
-    assert deg.graphs[2].x.tolist() == [[1, 0, 0]]
+    # degrees as networkx counts them: g1 (1, 2, 1), g2 (3, 1): the self-loop counts 2, g3 (0,)
+    assert deg.num_features == 4
+    assert deg.graphs[2].x.tolist() == [[1, 0, 0, 0]]
+    assert deg.graphs[1].x.tolist() == [[0, 0, 0, 1], [0, 1, 0, 0]]
 
 
 @pytest.mark.parametrize(
