@@ -22,8 +22,10 @@ def add_subparser(subparsers):
         "datasets", help="list the known datasets and where they are found",
         description="List every dataset known by name (graph classification: "
                     f"{', '.join(datasets.KNOWN_NAMES)}; node classification: {', '.join(datasets.NODE_NAMES)}), "
-                    "with the format and the path of its files where they are found in --data-dir, $FASTGNN_DATA "
-                    "or the download cache ('generated' for the generated ones, 'not found' otherwise).")
+                    "with the format (gin: NAME/NAME.txt; tu: the TU files; zip: NAME.zip holding either, extracted "
+                    "into the cache when loaded) and the path of its files where they are found in --data-dir, "
+                    "$FASTGNN_DATA or the download cache ('generated' for the generated ones, 'not found' "
+                    "otherwise).")
     add_common(ls)
     ls.set_defaults(func=run)
     return ls
@@ -46,6 +48,7 @@ def run(args) -> int:
     if args.json:
         print_json({"datasets": rows, "searched": [str(d) for d in datasets.search_dirs(args.data_dir)]})
     else:
+        width = max(len(r["name"]) for r in rows)
         for r in rows:
-            print(f"{r['name']:>11}  {r['format'] or 'not found':>9}  {r['path'] or ''}")
+            print(f"{r['name']:>{width}}  {r['format'] or 'not found':>9}  {r['path'] or ''}")
     return 0
