@@ -284,7 +284,10 @@ def test_default_download_is_verified_then_read_from_the_cache(verified_source, 
     publish("MUTAG", gin_archive())
     ds = load("MUTAG", tmp_path / "empty", progress=False)
     assert len(ds) == 2 and ds.label_names == [-1, 1]
-    assert (isolated_data_env / "MUTAG.zip").is_file()
+    from fastgnn.datasets.benchmarks import ARCHIVES
+
+    assert (isolated_data_env / "MUTAG.zip").read_bytes() == gin_archive()
+    assert (isolated_data_env / "MUTAG.zip.sha256").read_text().strip() == ARCHIVES["MUTAG"]
     assert load("MUTAG", download=False).label_names == [-1, 1]
 
 
@@ -303,8 +306,13 @@ def test_a_downloaded_archive_changed_in_the_cache_is_refused(verified_source, t
     load("MUTAG", tmp_path / "empty", progress=False)
     cached = isolated_data_env / "MUTAG.zip"
     cached.write_bytes(gin_archive(labels=(1, 1)))
-    with pytest.raises(DatasetFormatError, match=rf"{cached}: its SHA-256 [0-9a-f]{{16}}\.\.\. is not the known"):
+    with pytest.raises(DatasetFormatError, match=rf"{cached}: its SHA-256 [0-9a-f]{{16}}\.\.\. is not the "
+                                                 r"[0-9a-f]{16}\.\.\. it had when it was downloaded"):
         load("MUTAG", download=False)
+    # an archive of one's own in a data folder has no record: it is read as it is
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "MUTAG.zip").write_bytes(gin_archive(labels=(1, 1)))
+    assert load("MUTAG", tmp_path / "own", download=False).label_names == [1]
 
 
 def test_a_downloaded_zip_bomb_is_refused(verified_source, tmp_path, isolated_data_env, monkeypatch):

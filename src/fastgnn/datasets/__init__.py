@@ -94,6 +94,7 @@ from fastgnn.datasets.sbm import sbm
 from fastgnn.datasets.synthetic import synthetic, synthetic_collab
 from fastgnn.datasets.tu import load_tu_dataset, read_tu
 from fastgnn.graph import GraphDataset
+from fastgnn.io import save_text
 
 __all__ = [
     "load",
@@ -303,8 +304,9 @@ def _fetch_verified(name: str, cache: Path, progress: bool):
     """Download ``name``'s archive from :data:`~fastgnn.datasets.benchmarks.ARCHIVE_URL` into ``cache/{name}.zip``,
     checked against its known SHA-256 (other bytes are refused, nothing kept); what the probe then finds."""
     dest = cache / f"{name}.zip"
-    download(benchmark_table.ARCHIVE_URL.format(name=name), dest, progress=progress,
-             sha256=benchmark_table.ARCHIVES[name])
+    sha = benchmark_table.ARCHIVES[name]
+    download(benchmark_table.ARCHIVE_URL.format(name=name), dest, progress=progress, sha256=sha)
+    save_text(dest.with_name(dest.name + ".sha256"), sha + "\n")  # checked on every later read of it
     return get_format("zip").probe(cache, [name])
 
 

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 from fastgnn.datasets.archive import extracted
-from fastgnn.datasets.benchmarks import ARCHIVES
 from fastgnn.datasets.cache import MIN_CACHED_BYTES, cache_file, file_sha256, load_parsed, save_parsed
 from fastgnn.datasets.download import DatasetFormatError, default_cache_dir
 from fastgnn.datasets.gin import read_gin_packed
@@ -222,11 +221,11 @@ def _zip_parse(found: Found, cache_dir=None) -> Parsed:
     archive = Path(found.path)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     sha = file_sha256(archive)
-    known = ARCHIVES.get(found.prefix)
-    if known and sha != known and archive.parent.resolve() == cache.resolve():  # a download, changed since
-        raise DatasetFormatError(archive, None, f"its SHA-256 {sha[:16]}... is not the known {known[:16]}... of "
-                                                f"the {found.prefix} archive downloaded there: it was altered or cut "
-                                                "short; delete it and load again to download it afresh")
+    record = archive.with_name(archive.name + ".sha256")  # written beside a verified download
+    if record.is_file() and record.read_text().strip() != sha:
+        raise DatasetFormatError(archive, None, f"its SHA-256 {sha[:16]}... is not the {record.read_text()[:16]}... "
+                                                f"it had when it was downloaded ({record.name}): it was altered or cut "
+                                                "short since; delete both files and load again to download it afresh")
     key = {"reader": "zip", "sha256": sha, "bytes": archive.stat().st_size}
     path = cache_file(cache, found.prefix, archive)
     hit = load_parsed(path, key)
