@@ -301,3 +301,20 @@ def test_pyg_dataset_is_a_list_of_graphs(data):
     assert np.array_equal(GNTK().fit_transform(ds), GNTK().fit_transform(graphs))
     with pytest.raises(TypeError, match="one graph"):
         GNTK().fit(ds[0])
+
+
+def test_a_gram_larger_than_ram_is_refused_before_any_work(monkeypatch):
+    """200,000 one-node graphs: the readouts and the Gram are 1.28 TB; refused at once naming the out-of-core
+    method, instead of a MemoryError after the preparation (issue 24.7)."""
+    import time
+
+    from fastgnn import budget
+
+    graphs = [Graph(edge_index=torch.zeros((2, 0), dtype=torch.long), num_nodes=1, x=torch.ones(1, 1))] * 200_000
+    monkeypatch.setattr(budget, "available_ram", lambda: 24e9)
+    t0 = time.perf_counter()
+    for call in (GNTK(num_layers=3).fit_transform, GNTK(num_layers=3).readouts):
+        with pytest.raises(MemoryError, match="fit_transform_to_disk") as err:
+            call(graphs)
+        assert "200,000 graphs" in str(err.value) and "1,280.0 GB" in str(err.value)  # 8 · 4 · n² bytes
+    assert time.perf_counter() - t0 < 5  # refused before the preparation

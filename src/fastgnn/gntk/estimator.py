@@ -264,6 +264,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def fit_transform(self, X, y=None) -> np.ndarray:
         """The symmetric Gram matrix ``(n, n)`` of ``X`` (and fit on them); cosine-normalised with
         ``normalize=True``."""
+        self._check_gram_fits(X, "fit_transform")
         self.fit(X)
         parts = self._timed_readouts()
         gram = combine_readouts(parts, self.num_layers, self.jk)
@@ -280,8 +281,24 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         without jk, follows by :func:`fastgnn.gntk.combine_readouts`, so a grid
         search over depths needs one pass.
         """
+        self._check_gram_fits(X, "readouts")
         self.fit(X)
         return self._timed_readouts()
+
+    def _check_gram_fits(self, X, what: str) -> None:
+        """``MemoryError`` before any work when the Gram's readouts (``8 num_layers n²`` bytes, and the Gram)
+        exceed the RAM available now: the run could only end in an allocation failure after its
+        preparation; the error names the out-of-core method."""
+        n = len(X) if hasattr(X, "__len__") else None
+        ram = budget.available_ram()
+        if n is None or ram is None:
+            return
+        need = budget.gram_bytes(n, self.num_layers)
+        if need > ram:
+            raise MemoryError(f"GNTK.{what}: the Gram of {n:,} graphs with its {self.num_layers} per-layer "
+                              f"readouts needs {need / 1e9:,.1f} GB in memory, more than the "
+                              f"{ram / 1e9:,.1f} GB of RAM available; use fit_transform_to_disk(X, out_dir) "
+                              f"(the CLI's --out-of-core), which keeps them on disk, or fewer graphs")
 
     def fit_transform_to_disk(self, X, out_dir, *, band_bytes: int = BAND_BYTES) -> DiskGram:
         """``fit_transform`` whose outputs live on disk: the Gram and the per-depth readouts written
