@@ -22,6 +22,8 @@ from fastgnn.cli import FOLDER
 from fastgnn.cli.common import add_common, graph_dataset_names, print_json, versions
 from fastgnn.io import save_json
 from fastgnn.nn.models import GRAPH_MODELS, MODEL_NAMES, NODE_MODELS
+from fastgnn.node.params import LANDMARK_RULES
+from fastgnn.node.params import MODELS as KERNEL_MODELS
 from fastgnn.train import parse_fanouts
 from fastgnn.train.experiment import run_graph_experiment, run_node_experiment
 
@@ -39,7 +41,8 @@ def add_subparser(subparsers):
         description="Train a GNN: GCN / dense GCN / GAT / dense self-attention node classifiers on "
                     f"{', '.join(datasets.NODE_NAMES)} (Planetoid's public split, or a generated SBM graph), over "
                     "seeds; or GIN / GCN graph classifiers on MUTAG, PROTEINS, IMDBBINARY ... by 10-fold CV.")
-    t.add_argument("--model", required=True, help=f"{', '.join(NODE_MODELS)} (node datasets); "
+    t.add_argument("--model", required=True, help=f"{', '.join(NODE_MODELS)}, or the infinitely wide GCN "
+                                                   f"{', '.join(KERNEL_MODELS)} (node datasets); "
                                                    f"{', '.join(GRAPH_MODELS)} (graph datasets)")
     t.add_argument("--dataset", required=True,
                    help=f"{', '.join(datasets.NODE_NAMES)}, or a graph dataset ({graph_dataset_names()})")
@@ -59,9 +62,9 @@ def add_subparser(subparsers):
     patience = training_default(NODE_MODELS, "patience")
     t.add_argument("--patience", type=int, default=_NODE["patience"],
                    help=f"early-stopping patience in epochs (default {patience}; 0 turns early stopping off)")
-    t.add_argument("--normalize-features", action=argparse.BooleanOptionalAction,
-                   default=_NODE["normalize_features"],
-                   help="row-normalise Planetoid features (default on, as the GCN and GAT papers)")
+    t.add_argument("--normalize-features", action=argparse.BooleanOptionalAction, default=None,
+                   help="row-normalise Planetoid features (default on for the GNNs, as the GCN and GAT papers; "
+                        "off for gcn-gp and gcn-ntk, as GNNGP)")
     t.add_argument("--readout", choices=("sum", "mean"), default=None,
                    help="graph pooling (default sum for bioinformatics sets, mean for social ones)")
     sbm = t.add_argument_group("--dataset sbm", "size of the generated stochastic block model")
@@ -74,6 +77,15 @@ def add_subparser(subparsers):
                                    "separation of the class means in feature space (default {}: weak features)"),
                                   ("--data-seed", "seed", int, "seed of the generated graph (default {})")):
         sbm.add_argument(flag, type=kind, default=_SBM[key], help=text.format(f"{_SBM[key]:g}"))
+    gp = t.add_argument_group("--model gcn-gp / gcn-ntk", "each fixes one axis of GNNGP's grid (default: the "
+                              "grid, chosen on the validation nodes)")
+    gp.add_argument("--num-layers", type=int, default=None, help="GCN layers")
+    gp.add_argument("--sigma-w", type=float, default=None, help="weight standard deviation")
+    gp.add_argument("--sigma-b", type=float, default=None, help="bias standard deviation")
+    gp.add_argument("--landmarks", type=int, default=None, metavar="M",
+                    help="the recursive Nystrom on M landmark nodes (float32) instead of the exact N x N kernel")
+    gp.add_argument("--landmark-rule", choices=LANDMARK_RULES, default=LANDMARK_RULES[0],
+                    help=f"how landmarks are chosen (default {LANDMARK_RULES[0]})")
     t.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     t.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -88,14 +100,19 @@ def run(args) -> int:
     progress = not args.json and not args.no_progress
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.model not in MODEL_NAMES:
-        raise ValueError(f"unknown model {args.model!r}; known models: {', '.join(MODEL_NAMES)}")
+    if args.model not in MODEL_NAMES and args.model not in KERNEL_MODELS:
+        raise ValueError(f"unknown model {args.model!r}; known models: {', '.join([*MODEL_NAMES, *KERNEL_MODELS])}")
+    kernel = args.model in KERNEL_MODELS
+    if args.normalize_features is None:
+        args.normalize_features = False if kernel else _NODE["normalize_features"]
     fanouts = parse_fanouts(args.fanouts)
     patience = None if args.patience == 0 else args.patience
     node = datasets.is_node_dataset(args.dataset)
     args.seeds = args.seeds if args.seeds is not None else (_NODE["seeds"] if node else _GRAPH["seeds"])
     batch_size = args.batch_size or _NODE["batch_size"]
-    if node:
+    if kernel:
+        info = _run_kernel(args, node)
+    elif node:
         sbm_args = {"num_nodes": args.nodes, "num_classes": args.classes, "num_features": args.features,
                     "avg_degree": args.avg_degree, "homophily": args.homophily, "seed": args.data_seed,
                     "feature_signal": args.feature_signal}
@@ -122,7 +139,15 @@ def run(args) -> int:
         print_json(info)
         return 0
     d = info["dataset"]
-    if info["task"] == "node":
+    if kernel:
+        c = info["chosen"]
+        print(f"{d['name']}: {d['nodes']} nodes, {d['edges']} edges, {d['features']} features, {d['classes']} classes; "
+              f"train/val/test {d['train']}/{d['val']}/{d['test']}")
+        print(f"{info['model']} ({info['mode']}; chosen on validation: {c['num_layers']} layers, sigma_w "
+              f"{c['sigma_w']:g}, sigma_b {c['sigma_b']:g}, nugget {c['nugget']:.3g}): test accuracy "
+              f"{100 * info['test_acc_mean']:.2f} ± {100 * info['test_acc_std']:.2f} % over {len(info['runs'])} "
+              f"run(s); {info['seconds_mean']:.2f} s per run ({info['runs'][0]['grid_points']} grid points)")
+    elif info["task"] == "node":
         extra = f", batches of {batch_size}, fanouts {info['settings']['fanouts']}" if args.sgd else ""
         print(f"{d['name']}: {d['nodes']} nodes, {d['edges']} edges, {d['features']} features, {d['classes']} classes; "
               f"train/val/test {d['train']}/{d['val']}/{d['test']}")
@@ -141,6 +166,23 @@ def run(args) -> int:
     if args.out:
         print(f"wrote {info['out']}")
     return 0
+
+
+def _run_kernel(args, node: bool) -> dict:
+    """``--model gcn-gp|gcn-ntk``: :func:`fastgnn.node.experiment.run_kernel_experiment` on the node dataset."""
+    from fastgnn.node.experiment import run_kernel_experiment
+    from fastgnn.train.experiment import load_node_data
+
+    if not node:
+        raise ValueError(f"--model {args.model} is for node datasets ({', '.join(datasets.NODE_NAMES)})")
+    sbm_args = {"num_nodes": args.nodes, "num_classes": args.classes, "num_features": args.features,
+                "avg_degree": args.avg_degree, "homophily": args.homophily, "seed": args.data_seed,
+                "feature_signal": args.feature_signal}
+    data = load_node_data(args.dataset, args.data_dir, normalize_features=args.normalize_features,
+                          sbm_args=sbm_args, progress=not args.json and not args.no_progress)
+    return run_kernel_experiment(args.model, data, num_layers=args.num_layers, sigma_w=args.sigma_w,
+                                 sigma_b=args.sigma_b, num_landmarks=args.landmarks, landmarks=args.landmark_rule,
+                                 seeds=args.seeds or 1, first_seed=args.seed)
 
 
 def training_default(registry: dict, key: str) -> str:

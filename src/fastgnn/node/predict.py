@@ -29,7 +29,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from fastgnn.node.estimator import GCNKernel
 from fastgnn.node.inputs import NodeGraph, as_node_graph, check_split
-from fastgnn.node.nystroem import LowRank, block_rows
+from fastgnn.node.nystroem import LowRank, block_rows, small_eigh
 from fastgnn.node.params import DTYPES, KERNELS, NUGGETS
 
 __all__ = ["GCNGP", "RidgeSweep", "ridge_sweep", "evaluate_kernel"]
@@ -118,11 +118,11 @@ def ridge_sweep(kernel, y: torch.Tensor, train_mask: torch.Tensor, val_mask: tor
     primal = isinstance(kernel, LowRank) and kernel.width < train.numel()
     if primal:
         phi_t = kernel.rows(train).to(torch.float64)
-        w, v = torch.linalg.eigh(phi_t.T @ phi_t)
+        w, v = small_eigh(phi_t.T @ phi_t)
         t = v.T @ (phi_t.T @ targets)
         basis = kernel.rows(val).to(torch.float64) @ v
     else:
-        w, v = torch.linalg.eigh(_kernel_cross(kernel, train, train))
+        w, v = small_eigh(_kernel_cross(kernel, train, train))
         t = v.T @ targets
         basis = _kernel_cross(kernel, val, train) @ v
     lam = torch.from_numpy(nuggets * scale)
