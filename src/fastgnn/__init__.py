@@ -28,10 +28,12 @@ LAZY = {
     "from_scipy": "fastgnn.graph",
     "to_networkx": "fastgnn.graph",
     "GNTK": "fastgnn.gntk",
+    "GCNKernel": "fastgnn.node",
+    "GCNGP": "fastgnn.node",
 }
 
-__all__ = ["Graph", "GraphDataset", "GNTK", "from_networkx", "from_numpy", "from_pyg", "from_scipy", "to_networkx",
-           "__version__"]
+__all__ = ["Graph", "GraphDataset", "GNTK", "GCNKernel", "GCNGP", "from_networkx", "from_numpy", "from_pyg",
+           "from_scipy", "to_networkx", "__version__"]
 
 
 def __getattr__(name):
