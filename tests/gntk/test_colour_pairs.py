@@ -223,33 +223,36 @@ def _deep_set():
             enumerate(np.random.default_rng(9).integers(6, 14, 24))]
 
 
-@pytest.mark.parametrize("budget_rows", [0, 1])
-def test_blocked_depths_recompute_their_support_rows_exactly(budget_rows):
+@pytest.mark.parametrize("budget_rows, depth", [(0, 3), (1, 5)])
+def test_blocked_depths_recompute_their_support_rows_exactly(budget_rows, depth):
     """A budget too small to hold the deep depths: they run by row blocks, recomputing the support rows
-    below each block, down to the held depth (one or more levels of recursion); equal to the run that
-    holds every depth below the top, and to Du et al.'s code in extended precision."""
+    below each block, down to the held depth (one or more levels of recursion; from the input covariance
+    itself with held depth 0); equal to the run that holds every depth below the top, and to Du et al.'s
+    code in extended precision."""
     from fastgnn.gntk import colour_blocks
 
     graphs = _deep_set()
-    cols = colour_pairs.dataset_colours(graphs, 5, "degree")
+    cols = colour_pairs.dataset_colours(graphs, depth, "degree")
     sizes, n = cols.sizes, cols.num_graphs
     # the largest budget at which depth `budget_rows` is the held one (the next depth does not fit)
-    budget = 2 * (colour_blocks.held_bytes(sizes, budget_rows + 1, 8) + colour_blocks.readout_bytes(5, n)) - 1
-    held = colour_blocks.plan_held(sizes, 5, 8, budget, n)
-    assert held == budget_rows < 4
-    assert colour_blocks.block_rows(sizes, 5, held, 8, n, budget) < sizes[5]  # more than one block
-    small = colour_pairs.colour_pair_readouts(cols, 5, 2, max_bytes=budget)
-    large = colour_pairs.colour_pair_readouts(cols, 5, 2, max_bytes=2**32)
+    budget = 2 * (colour_blocks.held_bytes(sizes, budget_rows + 1, 8) + colour_blocks.readout_bytes(depth, n)) - 1
+    held = colour_blocks.plan_held(sizes, depth, 8, budget, n)
+    assert held == budget_rows < depth - 1
+    assert colour_blocks.block_rows(sizes, depth, held, 8, n, budget) < sizes[depth]  # more than one block
+    small = colour_pairs.colour_pair_readouts(cols, depth, 2, max_bytes=budget)
+    large = colour_pairs.colour_pair_readouts(cols, depth, 2, max_bytes=2**32)
     np.testing.assert_allclose(small, large, rtol=1e-12, atol=0)
-    ref = reference_gntk(graphs, 6, 2, "degree", True, dtype=np.longdouble, snap_ulps=32)
+    ref = reference_gntk(graphs, depth + 1, 2, "degree", True, dtype=np.longdouble, snap_ulps=32)
     np.testing.assert_allclose(small.sum(0), ref, rtol=1e-10, atol=0)
+    if held == 0:  # tiny blocks (4 rows at depth 3): the rectangle and float32 once, below, are enough
+        return
     # transform's rectangle, blocked the same way
-    rect = colour_pairs.colour_pair_readouts(cols, 5, 2, max_bytes=budget, split=10)
+    rect = colour_pairs.colour_pair_readouts(cols, depth, 2, max_bytes=budget, split=10)
     np.testing.assert_allclose(rect, large[:, 10:, :10], rtol=1e-12, atol=0)
     # float32
-    cols32 = colour_pairs.dataset_colours(graphs, 5, "degree", torch.float32)
-    small32 = colour_pairs.colour_pair_readouts(cols32, 5, 2, max_bytes=budget, dtype=torch.float32)
-    large32 = colour_pairs.colour_pair_readouts(cols32, 5, 2, max_bytes=2**32, dtype=torch.float32)
+    cols32 = colour_pairs.dataset_colours(graphs, depth, "degree", torch.float32)
+    small32 = colour_pairs.colour_pair_readouts(cols32, depth, 2, max_bytes=budget, dtype=torch.float32)
+    large32 = colour_pairs.colour_pair_readouts(cols32, depth, 2, max_bytes=2**32, dtype=torch.float32)
     np.testing.assert_allclose(small32, large32, rtol=1e-5, atol=1e-5 * np.abs(large).max())
     np.testing.assert_allclose(small32, large, rtol=2e-4, atol=0)  # float32's own error at depth 5
 
