@@ -296,7 +296,7 @@ def test_params_and_defaults(graphs, tmp_path):
 
 
 def test_cli_checkpoint_dir(tmp_path, capsys, counted, monkeypatch):
-    args = ["gntk", "synthetic", "--num-layers", "2", "--max-memory", "8MB", "--json",
+    args = ["gntk", "synthetic", "--num-layers", "2", "--max-memory", "8MB", "--json", "--colour-pairs", "no",
             "--checkpoint-dir", str(tmp_path / "ck")]
     assert main(args) == 0
     first = json.loads(capsys.readouterr().out)
@@ -407,3 +407,14 @@ def test_block_digest_names_the_contents():
     changed = block.copy()
     changed[0, 2, 3] = np.nextafter(changed[0, 2, 3], 0)
     assert block_digest(changed) != block_digest(block) != block_digest(block.reshape(1, 4, 3))
+
+
+def test_cli_colour_pairs_keep_their_own_checkpoints(tmp_path, capsys):
+    args = ["gntk", "synthetic", "--num-layers", "3", "--json", "--colour-pairs", "yes",
+            "--checkpoint-dir", str(tmp_path / "ck")]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert list((tmp_path / "ck").glob("colour-*/state.npz"))
+    assert main(args) == 0  # resumed from the finished state
+    assert json.loads(capsys.readouterr().out)["config"]["colour_pairs"] is True
+    assert first["config"]["colour_pairs"] is True

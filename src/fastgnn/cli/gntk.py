@@ -41,10 +41,12 @@ from fastgnn.gntk.params import DTYPES, options
 from fastgnn.io import atomic_path, save_json, save_npy
 from fastgnn.model_selection.protocols import PROTOCOLS
 
-__all__ = ["add_subparser", "run", "COMPRESS"]
+__all__ = ["add_subparser", "run", "COMPRESS", "COLOUR_PAIRS"]
 
 #: ``--compress``: the command line's spelling of the GNTK's ``compress`` values
 COMPRESS = spelled(COMPRESS_VALUES)
+#: ``--colour-pairs``: the same for ``colour_pairs``
+COLOUR_PAIRS = spelled(options("colour_pairs"))
 
 
 def add_subparser(subparsers):
@@ -67,6 +69,9 @@ def add_subparser(subparsers):
     g.add_argument("--compress", choices=tuple(COMPRESS), default=spell(d["compress"]),
                    help="run the recursion on each graph's colour classes (same kernel; auto: where a graph "
                         "has fewer classes than nodes; the sketched kernel runs on nodes)")
+    g.add_argument("--colour-pairs", choices=tuple(COLOUR_PAIRS), default=spell(d["colour_pairs"]),
+                   help="compute the Gram on the dataset's WL colour pairs (same kernel; auto: where its counted "
+                        "work is below the node-pair engine's)")
     g.add_argument("--self-loop-weight", type=int, choices=options("self_loop_weight"), default=d["self_loop_weight"],
                    help="Ã's diagonal entry where a graph lists a self-loop (3: Du et al.'s A = E + Eᵀ + I; "
                         "1: loops ignored, Ã = A + I, e.g. for PyG graphs after add_self_loops)")
@@ -95,6 +100,7 @@ def run(args) -> int:
         progress=None if not args.json else False, checkpoint_dir=args.checkpoint_dir,
         executor=executor_name(args),
         compress=COMPRESS[args.compress],
+        colour_pairs=COLOUR_PAIRS[args.colour_pairs],
         self_loop_weight=args.self_loop_weight,
     )
     if args.evaluate:
