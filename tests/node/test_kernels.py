@@ -149,3 +149,31 @@ def test_nodedata_with_wrong_feature_rows():
     d = Data(x=torch.zeros(3, 2), edge_index=torch.zeros(2, 0, dtype=torch.long), y=torch.zeros(4, dtype=torch.long))
     with pytest.raises(ValueError, match="y has 4 labels for 3 nodes"):
         GCNKernel().fit(d)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2, 3])
+@pytest.mark.parametrize("hub", [False, True], ids=["pairs", "hub"])
+def test_train_columns_equal_the_full_kernel(num_layers, hub):
+    """The last layer's training columns and diagonal (what GCNGP reads) are the full kernel's."""
+    from fastgnn.node.kernels import train_columns
+
+    d = _data(directed=True, weighted=True, seed=num_layers, n=30, f=5)
+    if hub:  # node 0 linked to every node: the diagonal by one N × N product instead of the pairs
+        ring = torch.arange(1, 30)
+        d.edge_index = torch.cat([d.edge_index, torch.stack([ring, torch.zeros_like(ring)]),
+                                  torch.stack([torch.zeros_like(ring), ring])], 1)
+        d.edge_weight = torch.cat([d.edge_weight, torch.ones(58, dtype=torch.float64)])
+    g = as_node_graph(d)
+    train = torch.tensor([0, 3, 4, 17, 29])
+    *_, (_, k, t) = exact_kernels(g, num_layers=num_layers, sigma_w=1.1, sigma_b=0.3, ntk=True)
+    kc, tc = train_columns(g, train, num_layers=num_layers, sigma_w=1.1, sigma_b=0.3, ntk=True)
+    for full, cols in ((k, kc), (t, tc)):
+        np.testing.assert_allclose(cols.columns.numpy(), full[:, train.numpy()], rtol=1e-12)
+        np.testing.assert_allclose(cols.diag().numpy(), np.diag(full), rtol=1e-12)
+        torch.testing.assert_close(cols.cross(torch.tensor([2, 5]), train), torch.from_numpy(full[[2, 5]][:, train]))
+    with pytest.raises(ValueError, match="only the training nodes' columns"):
+        kc.cross(torch.tensor([2]), torch.tensor([1]))
+    sparse_x = Data(x=torch.zeros(30, 40).index_fill_(1, torch.tensor([3]), 1.0), edge_index=d.edge_index)
+    *_, (_, k1, _) = exact_kernels(as_node_graph(sparse_x), num_layers=num_layers)  # a sparse X: SciPy's path
+    k1c, _ = train_columns(as_node_graph(sparse_x), train, num_layers=num_layers)
+    np.testing.assert_allclose(k1c.columns.numpy(), k1[:, train.numpy()], rtol=1e-12, atol=1e-15)

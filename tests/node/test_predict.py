@@ -1,6 +1,7 @@
 """fastgnn.node.predict: the regulariser sweep equals scikit-learn's KernelRidge at every value (dense and
 low-rank, dual and primal), the choice on validation, GCNGP's surface and errors, and GNNGP's Cora
-figure (GCN-GP, 2 layers, σ_b = 0, raw features: validation 79.2 %, test 82.8 % at ε = 0.1738)."""
+figure (GCN-GP, 2 layers, σ_b = 0, raw features: its kernel's first entries, validation 79.2 %, test 82.8 % at
+ε = 0.1738)."""
 
 from __future__ import annotations
 
@@ -102,6 +103,13 @@ def test_cora_gnngp_figure():
     from fastgnn.datasets import load_planetoid
 
     cora = load_planetoid("Cora", PLANETOID, download=False, normalize_features=False)
+    # GNNGP's notebook (notebooks/cora.ipynb) prints K[:6, :6] of its kernel, which starts from X Xᵀ where
+    # this one starts from X Xᵀ / F: F times ours, on the raw features (row-normalised ones give ~0.01)
+    k = GCNKernel("nngp", num_layers=2).fit_transform(cora)[:6, :6] * cora.num_features
+    gnngp = [[2.1150, 1.6800, 1.5673, 1.2575, 0.8367, 1.0808], [1.6800, 5.0509, 3.3985, 2.0685, 1.2520, 1.7811],
+             [1.5673, 3.3985, 3.1516, 1.8391, 1.1329, 1.6149], [1.2575, 2.0685, 1.8391, 4.7500, 0.9993, 1.5060],
+             [0.8367, 1.2520, 1.1329, 0.9993, 1.3569, 1.0912], [1.0808, 1.7811, 1.6149, 1.5060, 1.0912, 2.7493]]
+    np.testing.assert_allclose(k, gnngp, atol=5e-5)
     model = GCNGP(GCNKernel("nngp", num_layers=2, sigma_w=1.0, sigma_b=0.0)).fit(cora)
     assert model.nugget_ == pytest.approx(0.17378, rel=1e-4)
     assert model.val_accuracy_ == pytest.approx(0.792) and model.test_accuracy_ == pytest.approx(0.828)

@@ -34,6 +34,7 @@ the peak of a layer (:data:`DENSE_COPIES`).  Dense N × N only where that fits t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -41,8 +42,8 @@ import torch
 from fastgnn.gntk.relu import relu_maps
 from fastgnn.node.inputs import NodeGraph, adjacency_scipy
 
-__all__ = ["exact_kernels", "activation_maps", "first_layer_features", "dense_bytes", "DENSE_COPIES",
-           "SPARSE_FEATURES_BELOW"]
+__all__ = ["exact_kernels", "train_columns", "Columns", "activation_maps", "first_layer_features", "dense_bytes",
+           "DENSE_COPIES", "SPARSE_FEATURES_BELOW"]
 
 #: N × N arrays alive at the peak of one layer: K, E[φφ], E[φ'φ'] and the two products' outputs (NNGP),
 #: plus Θ and Θ ⊙ E[φ'φ'] (NTK)
@@ -77,6 +78,66 @@ def exact_kernels(graph: NodeGraph, *, num_layers: int, sigma_w: float = 1.0, si
             theta *= sw2
             theta += k
         yield depth, k, theta
+
+
+@dataclass(eq=False)
+class Columns:
+    """The columns of the training nodes of an N × N kernel and its diagonal: all that transductive
+    prediction reads (:mod:`fastgnn.node.predict`).
+
+    Attributes:
+        columns: ``[N, n_t]`` K[:, train]; ``diagonal``: ``[N]`` diag K; ``train``: ``[n_t]`` node indices.
+    """
+
+    columns: torch.Tensor
+    diagonal: torch.Tensor
+    train: torch.Tensor
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.columns.shape[0])
+
+    def diag(self) -> torch.Tensor:
+        return self.diagonal
+
+    def cross(self, rows, cols) -> torch.Tensor:
+        """K[rows][:, cols] for ``cols`` the training nodes (in their order): ``ValueError`` otherwise."""
+        if not torch.equal(torch.as_tensor(cols).reshape(-1), self.train):
+            raise ValueError("Columns holds only the training nodes' columns of the kernel")
+        return self.columns[rows]
+
+
+def train_columns(graph: NodeGraph, train: torch.Tensor, *, num_layers: int, sigma_w: float = 1.0,
+                  sigma_b: float = 0.0, activation: str = "relu",
+                  ntk: bool = False) -> tuple[Columns, Columns | None]:
+    """``(K, Θ)`` of depth ``num_layers`` as :class:`Columns` of the ``train`` nodes: the recursion of
+    :func:`exact_kernels` up to the layer below, then only the last layer's columns
+    ``σ_w² Â (M Â[t, :]ᵀ) + σ_b²`` (O(N nnz(Â[t, :]) + nnz(Â) n_t)) and diagonal
+    ``σ_w² Σ_jk Â_ij Â_ik M_jk`` (O(Σ_i deg_i²)), instead of the last layer's two N × N products,
+    O(nnz(Â) N).  The same numbers as :func:`exact_kernels` (``tests/node/test_kernels.py``)."""
+    adj = adjacency_scipy(graph.adj)
+    train = torch.as_tensor(train, dtype=torch.long).reshape(-1)
+    t = train.numpy()
+    sw2, sb2 = float(sigma_w) ** 2, float(sigma_b) ** 2
+    if num_layers == 1:
+        z = first_layer_features(graph, adj)
+        scale = sw2 / graph.num_features
+        cols = _dense(z @ z[t].T) * scale + sb2
+        diag = np.asarray(z.multiply(z).sum(1) if not isinstance(z, np.ndarray) else (z * z).sum(1)).reshape(-1)
+        k = Columns(torch.from_numpy(cols), torch.from_numpy(diag * scale + sb2), train)
+        return k, (k if ntk else None)
+    *_, (_, k_prev, theta_prev) = exact_kernels(graph, num_layers=num_layers - 1, sigma_w=sigma_w, sigma_b=sigma_b,
+                                                activation=activation, ntk=ntk)
+    e, e_dot = _numpy(*activation_maps(torch.from_numpy(k_prev), activation, derivative=ntk))
+    del k_prev
+    k_cols, k_diag = _last_layer(adj, e, t)
+    k = Columns(torch.from_numpy(k_cols * sw2 + sb2), torch.from_numpy(k_diag * sw2 + sb2), train)
+    if not ntk:
+        return k, None
+    e_dot *= theta_prev
+    t_cols, t_diag = _last_layer(adj, e_dot, t)
+    theta = Columns(k.columns + torch.from_numpy(t_cols * sw2), k.diagonal + torch.from_numpy(t_diag * sw2), train)
+    return k, theta
 
 
 def activation_maps(k: torch.Tensor, activation: str, derivative: bool = True,
@@ -122,6 +183,31 @@ def dense_bytes(num_nodes: int, kernel: str, dtype: torch.dtype) -> int:
 
 def _numpy(*tensors):
     return tuple(None if t is None else t.numpy() for t in tensors)
+
+
+def _dense(a) -> np.ndarray:
+    return np.asarray(a.toarray() if hasattr(a, "toarray") else a)
+
+
+def _last_layer(adj, m: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(Â M Âᵀ)[:, cols]`` and ``diag(Â M Âᵀ)`` for a symmetric M: ``Â (Â[cols] M)ᵀ`` and, row by row,
+    ``Σ_jk Â_ij Â_ik M_jk`` over the pairs of i's nonzeros (one N × N product when those pairs outnumber
+    it)."""
+    columns = adj @ np.ascontiguousarray((adj[cols] @ m).T)
+    deg = np.diff(adj.indptr)
+    pairs = int(np.square(deg).sum())
+    if pairs > adj.nnz * m.shape[0] // 4:  # a hub: the sampled product of Â M with Â is cheaper
+        am = adj @ m
+        rows = np.repeat(np.arange(m.shape[0]), deg)
+        diag = np.bincount(rows, weights=adj.data * am[rows, adj.indices], minlength=m.shape[0])
+        return columns, diag
+    row = np.repeat(np.arange(m.shape[0]), deg * deg)
+    start = np.repeat(adj.indptr[:-1], deg * deg)
+    width = np.repeat(deg, deg * deg)
+    offset = np.arange(pairs) - np.repeat(np.cumsum(deg * deg) - deg * deg, deg * deg)
+    a, b = start + offset // np.maximum(width, 1), start + offset % np.maximum(width, 1)
+    values = adj.data[a] * adj.data[b] * m[adj.indices[a], adj.indices[b]]
+    return columns, np.bincount(row, weights=values, minlength=m.shape[0])
 
 
 def _gram(z) -> np.ndarray:

@@ -29,6 +29,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from fastgnn.node.estimator import GCNKernel
 from fastgnn.node.inputs import NodeGraph, as_node_graph, check_split
+from fastgnn.node.kernels import Columns, train_columns
 from fastgnn.node.nystroem import LowRank, block_rows, small_eigh
 from fastgnn.node.params import DTYPES, KERNELS, NUGGETS
 
@@ -97,7 +98,8 @@ def ridge_sweep(kernel, y: torch.Tensor, train_mask: torch.Tensor, val_mask: tor
     validation nodes (see the module docstring).
 
     Args:
-        kernel: a dense ``[N, N]`` kernel (NumPy or torch) or a :class:`~fastgnn.node.nystroem.LowRank`.
+        kernel: a dense ``[N, N]`` kernel (NumPy or torch), a :class:`~fastgnn.node.nystroem.LowRank` or
+            the training columns (:class:`~fastgnn.node.kernels.Columns`).
         y: ``[N]`` int64 classes; ``train_mask``, ``val_mask``: ``[N]`` bool.
         nuggets: the relative regularisers ε (λ = ε · mean diag K), all > 0.
         num_classes: C (default ``y.max() + 1``).
@@ -107,14 +109,15 @@ def ridge_sweep(kernel, y: torch.Tensor, train_mask: torch.Tensor, val_mask: tor
     nuggets = np.asarray(nuggets, dtype=np.float64).reshape(-1)
     if nuggets.size == 0 or not np.all(np.isfinite(nuggets)) or not np.all(nuggets > 0):
         raise ValueError(f"nuggets must be finite numbers > 0 (the ridge is nugget x mean diag K), got {nuggets}")
-    if not isinstance(kernel, LowRank):
+    if not isinstance(kernel, (LowRank, Columns)):
         kernel = torch.as_tensor(kernel)
     y = torch.as_tensor(y).reshape(-1)
     train = torch.nonzero(torch.as_tensor(train_mask)).reshape(-1)
     val = torch.nonzero(torch.as_tensor(val_mask)).reshape(-1)
     c = int(num_classes) if num_classes is not None else int(y.max()) + 1
     targets = torch.nn.functional.one_hot(y[train], c).to(torch.float64)
-    scale = float(kernel.diag().mean()) if isinstance(kernel, LowRank) else float(torch.diagonal(kernel).mean())
+    diag = kernel.diag() if isinstance(kernel, (LowRank, Columns)) else torch.diagonal(kernel)
+    scale = float(diag.mean())
     primal = isinstance(kernel, LowRank) and kernel.width < train.numel()
     if primal:
         phi_t = kernel.rows(train).to(torch.float64)
@@ -186,8 +189,14 @@ class GCNGP(BaseEstimator):
         est._validate_params()
         graph = as_node_graph(X, dtype=DTYPES[est.dtype], what="X")
         check_split(graph, "X")
-        for _depth, k, theta in est.layers(graph):
-            kernel = theta if est.kernel == "ntk" else k
+        if est.method == "exact":  # prediction reads only K[:, train] and diag K: the last layer's columns
+            est._check_memory(graph)
+            k, theta = train_columns(graph, torch.nonzero(graph.train_mask).reshape(-1), num_layers=est.num_layers,
+                                     sigma_w=est.sigma_w, sigma_b=est.sigma_b, activation=est.activation,
+                                     ntk=est.kernel == "ntk")
+        else:
+            *_, (_, k, theta) = est.layers(graph)
+        kernel = theta if est.kernel == "ntk" else k
         self.kernel_ = est
         t1 = time.perf_counter()
         res = evaluate_kernel(kernel, graph, NUGGETS if self.nuggets is None else self.nuggets)
@@ -210,11 +219,11 @@ class GCNGP(BaseEstimator):
 
 
 def _num_nodes(kernel) -> int:
-    return kernel.num_nodes if isinstance(kernel, LowRank) else int(kernel.shape[0])
+    return kernel.num_nodes if isinstance(kernel, (LowRank, Columns)) else int(kernel.shape[0])
 
 
 def _kernel_cross(kernel, rows, cols) -> torch.Tensor:
-    """K[rows][:, cols] in float64 (dense or low-rank)."""
-    if isinstance(kernel, LowRank):
+    """K[rows][:, cols] in float64 (dense, low-rank or the training columns)."""
+    if isinstance(kernel, (LowRank, Columns)):
         return kernel.cross(rows, cols).to(torch.float64)
     return kernel[rows][:, cols].to(torch.float64)
