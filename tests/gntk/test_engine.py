@@ -83,14 +83,21 @@ def test_reserved_bytes_counts_the_compiled_tiles_arrays_only_where_it_runs(grap
     """The dense ``C A`` blocks and the features' CSR are budgeted only where the compiled tile runs
     (not on CUDA, not without numba): elsewhere the tiles get that memory."""
     from fastgnn.gntk import compiled_tile
+    from fastgnn.gntk.tiles import stack_operands
 
     ops = prepare_ops(graphs)
     extra = sum(op.a.numel() * op.a.element_size() + gntk_plan.compiled_csr_bytes(op) for op in ops)
+    # the torch tile may take the padded dense layout (bounded by 16 bytes per dense entry); the compiled tile
+    # takes the sparse one, whose CSR holds the non-zeros only (16 bytes each) and the row pointers
+    padded = sum(16 * op.a.numel() for op in ops)
+    csr = sum(16 * int(torch.count_nonzero(op.a)) + 8 * (op.num_rows + 1) for op in ops)
     tile_switches(enabled=False)
     off = gntk_plan.reserved_bytes(ops, None, 2)
     tile_switches(enabled=True)
     on = gntk_plan.reserved_bytes(ops, None, 2)
-    assert on == (off + extra if compiled_tile.available() else off)
+    assert on == (off - padded + csr + extra if compiled_tile.available() else off)
+    b = stack_operands(ops, False, "sparse").factors[0]  # what a stack really holds: within the count
+    assert b.values().numel() * 8 + b.col_indices().numel() * 8 + b.crow_indices().numel() * 8 <= csr
 
 
 def test_compiled_csr_bytes_bound_the_csrs_the_compiled_tile_keeps(graphs):

@@ -286,9 +286,9 @@ def reserved_bytes(rows: Sequence[Operand], cols: Sequence[Operand] | None, num_
     factors at most 16 bytes (value and column index) per entry of the
     operands' dense factors; where the compiled tile of :mod:`fastgnn.gntk.compiled_tile`
     runs (:func:`fastgnn.gntk.compiled_tile.tile_usable`: CPU, numba) instead: exact, the
-    dense ``C A`` blocks besides and the features as CSR (at most 16 bytes per
-    entry) that only it reads; sketched, the dense S_g and P_g (no CSR) and the
-    features as CSR.
+    CSR's non-zeros (16 bytes each: the sparse layout, never the padded one), and the dense
+    ``C A`` blocks and the features as CSR (at most 16 bytes per entry) that only it reads;
+    sketched, the dense S_g and P_g (no CSR) and the features as CSR.
     """
     n_cols = len(rows) if cols is None else len(cols)
     out = 8 * (num_blocks + 1) * len(rows) * n_cols if readouts else 0
@@ -301,6 +301,8 @@ def reserved_bytes(rows: Sequence[Operand], cols: Sequence[Operand] | None, num_
             compiled = compiled_tile_runs(op, sketched=op.sketch is not None)
             if op.sketch is not None and compiled:  # dense blocks, as the stack keeps them
                 total += sum(f.numel() * f.element_size() for f in factors) + 16 * int(torch.count_nonzero(op.x))
+            elif compiled:  # the sparse layout only: the CSR's non-zeros (value, column) and row pointers
+                total += 16 * int(torch.count_nonzero(op.a)) + 8 * (op.num_rows + 1)
             else:
                 total += sum(2 * f.numel() * 8 for f in factors)
             if op.sketch is None and compiled:
