@@ -9,7 +9,8 @@ the papers: one-hot node tags for the bioinformatics sets, one-hot degree for th
 the same vector for every node of REDDIT-BINARY (the GIN paper's); ``features=`` chooses
 others (``"attributes"``: ENZYMES's 18 continuous ones, from its TU files).  Labels are mapped to
 class indices (written 0 and 2, they are 0 and 1).  Folds are the dataset's ``10fold_idx`` when
-present.
+present.  ``"ogbg-molhiv"`` (``"molhiv"``) is OGB's 41,127 molecules with their scaffold split
+(:mod:`fastgnn.datasets.molhiv`; the ``chem`` extra).
 
 Generated sets for scaling runs are functions, not names: :func:`synthetic_collab`
 (COLLAB's size) and :func:`molhiv_like` (20,000 molecule-like graphs, ogbg-molhiv's
