@@ -41,6 +41,7 @@ from pathlib import Path
 from common import (
     BENCH_GNTK,
     DATA_DIR,
+    GRAM_CACHE,
     RESULTS,
     command_line,
     header_lines,
@@ -69,6 +70,8 @@ def main(argv=None) -> int:
     parser.add_argument("--pairs", type=int, default=200, help="graph pairs timed by method='decoupled' (0: none)")
     parser.add_argument("--check", type=int, default=30,
                         help="graphs computed on nodes (uncompressed) and compared with the Gram (0: none)")
+    parser.add_argument("--save-gram", default=str(GRAM_CACHE),
+                        help="folder to keep the Gram in, for later scripts (benchmarks/sketch_large.py); '': not kept")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--checkpoint-dir", default=None, help="run the Gram with checkpoints in this folder")
     parser.add_argument("--out", default=None, help="output path without suffix")
@@ -114,6 +117,11 @@ def measure(name: str, args) -> dict:
         gram = kernel.fit_transform(graphs)
         total_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
     gram_s = float(kernel.time_)
+    if args.save_gram:
+        from fastgnn.io import save_npy
+
+        Path(args.save_gram).mkdir(parents=True, exist_ok=True)
+        save_npy(Path(args.save_gram) / gram_name(name, args.sample, args.seed), gram)
     rows_per = np.array([op.num_rows for op in kernel.fitted_], dtype=np.float64)
     engine = "colour pairs" if used else _engine(kernel)
     row = {
@@ -193,6 +201,11 @@ def decoupled(graphs, gram, args) -> dict:
     per_pair = seconds / len(draws)
     return {"decoupled_pairs": len(draws), "decoupled_s_per_pair": per_pair,
             "decoupled_whole_s_extrapolated": per_pair * n * (n + 1) / 2 / 2, "decoupled_max_rel_diff": worst}
+
+
+def gram_name(name: str, sample: int | None, seed: int) -> str:
+    """The file name a Gram is kept under (``--save-gram``): dataset, configuration, sample."""
+    return f"{name}_L4_R2_uniform_jk1{'' if sample is None else f'_sample{sample}_seed{seed}'}.npy"
 
 
 def pairs_upper(sizes) -> int:
