@@ -71,3 +71,13 @@ def test_no_import_cycles():
             g.add_edge(m, imported)
     cycles = [sorted(c) for c in nx.strongly_connected_components(g) if len(c) > 1]
     assert not cycles, f"import cycles: {cycles}"
+
+
+def test_test_basenames_are_unique():
+    """Tests live in folders without ``__init__.py`` (rootdir-relative imports), so two test files of one
+    basename stop pytest at collection in a fresh clone: keep them unique."""
+    from collections import Counter
+    from pathlib import Path
+
+    names = Counter(p.name for p in Path(__file__).parent.rglob("test_*.py"))
+    assert not [name for name, count in names.items() if count > 1]
