@@ -100,10 +100,10 @@ def main() -> None:
             print(row, flush=True)
         summary.append(_summary(m, found))
         print(summary[-1], flush=True)
-    config = (f"GNTK L{args.num_layers} R{args.num_mlp_layers} uniform jk {args.dtype}; landmarks {args.rule} "
-              f"from train; LinearSVC, C x normalisation x class weight chosen on valid")
-    lines = [*header_lines(), f"command: {command_line()}", config, *summary]
-    write_results(rows, lines, args.out)
+        config = (f"GNTK L{args.num_layers} R{args.num_mlp_layers} uniform jk {args.dtype}; landmarks {args.rule} "
+                  f"from train; LinearSVC, C x normalisation x class weight chosen on valid")
+        # written after each m: an interrupted run keeps what it measured
+        write_results(rows, [*header_lines(), f"command: {command_line()}", config, *summary], args.out)
 
 
 def _summary(m: int, found: list) -> str:
