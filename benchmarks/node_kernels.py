@@ -6,8 +6,9 @@ Three parts (``--part``), each writing ``benchmarks/results/node_kernels_<part>.
 * ``accuracy``: on Cora and CiteSeer (public split), GCN-GP and GCN-NTK in GNNGP's configuration
   (2 layers, σ_w = 1, σ_b = 0, raw features, ε chosen on validation from GNNGP's grid), then GNNGP's grid
   of depth and σ_b (:data:`fastgnn.node.search.DEFAULT_GRID`) with raw and row-normalised features, beside
-  the trained GCN (``fastgnn train --model gcn``'s settings, ``--gcn-seeds`` seeds).  Times are the median
-  of ``--repeats`` runs of kernel + prediction (the data already loaded, numba warm).
+  the trained GCN (``fastgnn train --model gcn``: docs/gnn-results.md's 10 seeds, or ``--gcn-seeds``
+  trained now).  Times are the median of ``--repeats`` fits (the data already loaded, numba warm).
+* ``timing``: GNNGP's configuration alone, timed (``--repeats`` fits after a warm-up).
 * ``nystroem``: the relative Frobenius error ‖K_m − K‖/‖K‖ of the recursive Nyström against the exact
   kernel (2 layers, GNNGP's configuration; NNGP and NTK), for m in ``--landmarks`` and each landmark rule,
   and the test accuracy with it.
@@ -18,6 +19,7 @@ Three parts (``--part``), each writing ``benchmarks/results/node_kernels_<part>.
   time against N (``fastgnn.complexity.fit``) beside the theory's O(N m² + E m).
 
     .venv/bin/python benchmarks/node_kernels.py --part accuracy
+    .venv/bin/python benchmarks/node_kernels.py --part timing --repeats 20
     .venv/bin/python benchmarks/node_kernels.py --part nystroem
     nohup .venv/bin/python benchmarks/node_kernels.py --part scaling > /tmp/node_scaling.log 2>&1 &
 """
@@ -43,9 +45,10 @@ GNNGP_FIGURES = {"Cora": {"gcn-gp": 0.828, "gcn": "0.818 ± 0.006"}}
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--part", choices=("accuracy", "nystroem", "scaling"), required=True)
+    p.add_argument("--part", choices=("accuracy", "timing", "nystroem", "scaling"), required=True)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--gcn-seeds", type=int, default=10)
+    p.add_argument("--gcn-seeds", type=int, default=0,
+                   help="train the GCN over this many seeds (default 0: read docs/gnn-results.md's 10-seed run)")
     p.add_argument("--landmarks", default="100,300,1000")
     p.add_argument("--sizes", default="10000,30000,100000,300000,1000000")
     p.add_argument("--num-landmarks", type=int, default=300)
@@ -56,7 +59,8 @@ def main() -> None:
         print(json.dumps(scaling_child(int(args.child[0]), args.child[1], args.num_landmarks)))
         return
     out = args.out or str(RESULTS / f"node_kernels_{args.part}")
-    rows, lines = {"accuracy": accuracy, "nystroem": nystroem_error, "scaling": scaling}[args.part](args)
+    parts = {"accuracy": accuracy, "timing": timing, "nystroem": nystroem_error, "scaling": scaling}
+    rows, lines = parts[args.part](args)
     write_results(rows, header_lines() + lines, out)
 
 
@@ -65,7 +69,6 @@ def main() -> None:
 
 def accuracy(args):
     from fastgnn.datasets import load_planetoid
-    from fastgnn.node import GCNGP, GCNKernel
     from fastgnn.node.search import kernel_search
     from fastgnn.train.experiment import run_node_experiment
 
@@ -75,17 +78,7 @@ def accuracy(args):
         normed = load_planetoid(name, PLANETOID, download=False, normalize_features=True)
         for kern in ("nngp", "ntk"):
             model = f"gcn-{'gp' if kern == 'nngp' else 'ntk'}"
-            times = []
-            for _ in range(args.repeats + 1):  # the first warms numba's cache and the allocator
-                t0, c0 = time.perf_counter(), time.process_time()
-                fit = GCNGP(GCNKernel(kern, num_layers=2, sigma_w=1.0, sigma_b=0.0)).fit(raw)
-                times.append((time.perf_counter() - t0, time.process_time() - c0, fit.kernel_seconds_,
-                              fit.predict_seconds_))
-            total, cpu, kernel_s, predict_s = (statistics.median(t[i] for t in times[1:]) for i in range(4))
-            rows.append(dict(dataset=name, model=model, config="GNNGP: L=2 sw=1 sb=0 raw", features="raw",
-                             num_layers=2, sigma_w=1.0, sigma_b=0.0, nugget=fit.nugget_, val_acc=fit.val_accuracy_,
-                             test_acc=fit.test_accuracy_, seconds=total, cpu_seconds=cpu, kernel_seconds=kernel_s,
-                             predict_seconds=predict_s, seeds=1, load=load_average()))
+            rows.append(gnngp_config(name, raw, kern, args.repeats))
             for label, data in (("raw", raw), ("row-normalised", normed)):
                 res = kernel_search(data, kern)
                 b = res.best
@@ -94,20 +87,60 @@ def accuracy(args):
                                  sigma_b=b["sigma_b"], nugget=b["nugget"], val_acc=b["val_acc"],
                                  test_acc=b["test_acc"], seconds=res.seconds, kernel_seconds=res.kernel_seconds,
                                  predict_seconds=res.seconds - res.kernel_seconds, seeds=1))
-        info = run_node_experiment("gcn", name, PLANETOID, seeds=args.gcn_seeds, progress=False)
-        rows.append(dict(dataset=name, model="gcn (trained)", config="Kipf & Welling, fastgnn train's defaults",
+        if args.gcn_seeds:
+            info = run_node_experiment("gcn", name, PLANETOID, seeds=args.gcn_seeds, progress=False)
+            source = "trained now"
+        else:  # docs/gnn-results.md's run: the same trainer, 10 seeds (training it again here took 80-220 s a seed)
+            info = json.loads((REPO / "docs" / "results" / f"train_gcn_{name}.json").read_text())
+            source = f"docs/results/train_gcn_{name}.json"
+        rows.append(dict(dataset=name, model="gcn (trained)", config=f"fastgnn train --model gcn ({source})",
                          features="row-normalised", num_layers=2, val_acc=info["val_acc_mean"],
                          test_acc=info["test_acc_mean"], test_std=info["test_acc_std"],
-                         seconds=statistics.fmean(r["total_seconds"] for r in info["runs"]), seeds=args.gcn_seeds))
+                         seconds=statistics.fmean(r["total_seconds"] for r in info["runs"]), seeds=len(info["runs"])))
     lines.append(f"load average at the end: {load_average()}")
     lines.append(f"GNNGP's published figures: {GNNGP_FIGURES}")
     for r in rows:
         std = f" ± {100 * r['test_std']:.1f}" if r.get("test_std") is not None else ""
-        lines.append(f"{r['dataset']:8s} {r['model']:14s} {r['config']:38s} {r['features']:15s} "
+        lines.append(f"{r['dataset']:8s} {r['model']:14s} {r['config']:50s} {r['features']:15s} "
                      f"L={r['num_layers']} sb={r.get('sigma_b', '-')} val {100 * r['val_acc']:.1f} test "
                      f"{100 * r['test_acc']:.1f}{std}  {r['seconds']:.2f} s"
                      + (f" (CPU {r['cpu_seconds']:.2f} s, load {r['load']})" if "cpu_seconds" in r else ""))
     print("\n".join(lines))
+    return rows, lines
+
+
+def gnngp_config(name: str, raw, kern: str, repeats: int) -> dict:
+    """GNNGP's configuration (2 layers, σ_w = 1, σ_b = 0, raw features), timed: the median of ``repeats``
+    fits (kernel + regulariser sweep + prediction, the data loaded), after one that warms numba's cache."""
+    from fastgnn.node import GCNGP, GCNKernel
+
+    times = []
+    for _ in range(repeats + 1):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fit = GCNGP(GCNKernel(kern, num_layers=2, sigma_w=1.0, sigma_b=0.0)).fit(raw)
+        times.append((time.perf_counter() - t0, time.process_time() - c0, fit.kernel_seconds_, fit.predict_seconds_))
+    total, cpu, kernel_s, predict_s = (statistics.median(t[i] for t in times[1:]) for i in range(4))
+    return dict(dataset=name, model=f"gcn-{'gp' if kern == 'nngp' else 'ntk'}", config="GNNGP: L=2 sw=1 sb=0 raw",
+                features="raw", num_layers=2, sigma_w=1.0, sigma_b=0.0, nugget=fit.nugget_, val_acc=fit.val_accuracy_,
+                test_acc=fit.test_accuracy_, seconds=total, cpu_seconds=cpu, kernel_seconds=kernel_s,
+                predict_seconds=predict_s, min_seconds=min(t[0] for t in times[1:]), seeds=1, load=load_average())
+
+
+def timing(args):
+    """GNNGP's configuration alone on Cora and CiteSeer, timed (see :func:`gnngp_config`)."""
+    from fastgnn.datasets import load_planetoid
+
+    rows, lines = [], []
+    for name in ("Cora", "CiteSeer"):
+        raw = load_planetoid(name, PLANETOID, download=False, normalize_features=False)
+        for kern in ("nngp", "ntk"):
+            r = gnngp_config(name, raw, kern, args.repeats)
+            rows.append(r)
+            lines.append(f"{name:8s} {r['model']:8s} val {100 * r['val_acc']:.1f} test {100 * r['test_acc']:.1f}  "
+                         f"median {r['seconds']:.3f} s (min {r['min_seconds']:.3f}, CPU {r['cpu_seconds']:.3f}; kernel "
+                         f"{r['kernel_seconds']:.3f}, prediction {r['predict_seconds']:.3f}) over {args.repeats} fits, "
+                         f"load {r['load']}")
+            print(lines[-1], flush=True)
     return rows, lines
 
 
