@@ -289,6 +289,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """``MemoryError`` before any work when the Gram's readouts (``8 num_layers n²`` bytes, and the Gram)
         exceed the RAM available now: the run could only end in an allocation failure after its
         preparation; the error names the out-of-core method."""
+        self._validate_params()  # a wrong num_layers is named as scikit-learn names it, before it is used here
         n = len(X) if hasattr(X, "__len__") else None
         ram = budget.available_ram()
         if n is None or ram is None:
