@@ -97,6 +97,13 @@ def test_estimator_surface_and_dtypes():
     assert np.all(np.diag(k64) > np.diag(nngp))  # Θ = K + a PSD term
 
 
+def test_features_that_require_grad_are_read():
+    d = _data(seed=4)
+    want = GCNKernel(num_layers=2).fit_transform(d)
+    d.x = d.x.clone().requires_grad_(True)  # e.g. the output of an encoder
+    np.testing.assert_array_equal(GCNKernel(num_layers=2).fit_transform(d), want)
+
+
 def test_pyg_data_reads_the_same():
     pyg = pytest.importorskip("torch_geometric.data")
     d = _data(directed=True, weighted=True, seed=2)

@@ -76,7 +76,7 @@ def as_node_graph(data, *, dtype: torch.dtype = torch.float64, what: str = "data
         if getattr(data, attr, None) is None:
             raise ValueError(f"{where} has no {attr!r}: the node kernels need node features x [N, F] and an "
                              "edge_index [2, E] (a fastgnn NodeData or a PyG Data)")
-    x = torch.as_tensor(data.x)
+    x = torch.as_tensor(data.x).detach().cpu()  # the kernels run on the CPU (NumPy / SciPy), without autograd
     if x.layout != torch.strided:
         x = x.to_dense()
     if x.dim() != 2:
@@ -93,7 +93,7 @@ def as_node_graph(data, *, dtype: torch.dtype = torch.float64, what: str = "data
     if num_nodes is not None and int(num_nodes) != n:
         raise ValueError(f"{where}: x has {n} rows but the graph has num_nodes={int(num_nodes)}: one row of "
                          "features per node")
-    edge_index = torch.as_tensor(data.edge_index)
+    edge_index = torch.as_tensor(data.edge_index).cpu()
     if edge_index.dtype != torch.long:
         if torch.is_floating_point(edge_index):
             raise ValueError(f"{where}: edge_index must hold integer node indices, got {edge_index.dtype}")
@@ -153,7 +153,7 @@ def _edge_weight(data, num_edges: int, where: str) -> torch.Tensor | None:
                              "weights from edge_weight; set data.edge_weight = data.edge_attr (or delete edge_attr) "
                              "so that the kernel does not guess")
         return None
-    weight = torch.as_tensor(weight)
+    weight = torch.as_tensor(weight).detach().cpu()
     if weight.dim() == 2 and weight.shape[1] == 1:
         weight = weight.reshape(-1)
     if weight.shape != (num_edges,):
@@ -177,7 +177,7 @@ def _labels(data, n: int, where: str):
     for m in ("train_mask", "val_mask", "test_mask"):
         mask = getattr(data, m, None)
         if mask is not None:
-            mask = torch.as_tensor(mask)
+            mask = torch.as_tensor(mask).cpu()
             if mask.dtype != torch.bool:
                 raise ValueError(f"{where}: {m} must be a bool tensor [N], got {mask.dtype}")
             mask = mask.reshape(-1)
@@ -186,7 +186,7 @@ def _labels(data, n: int, where: str):
         masks.append(mask)
     if y is None:
         return None, masks, None
-    y = torch.as_tensor(y)
+    y = torch.as_tensor(y).cpu()
     if torch.is_floating_point(y):
         if not bool((y == torch.round(y)).all()):
             raise ValueError(f"{where}: y must hold class indices (whole numbers), got {y.dtype} values")
