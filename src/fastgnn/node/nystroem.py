@@ -15,7 +15,7 @@ and the first layer's factor is σ_w Â X / √F itself when F <= m (exact), els
 up to m²: it is re-projected onto the landmark columns the same way (the Nyström of the product:
 ``C_Θ = (Θ[:, ℓ]) ⊙ E[φ'φ'][:, ℓ]``, ``R' = σ_w Â C_Θ W_Θ^-1/2``), so Θ' ≈ Q'Q'ᵀ + R'R'ᵀ + σ_b²
 keeps 2m columns.  With m = N (every node a landmark) both are exact up to the dropped
-eigenvalues (``tests/node/test_nystroem.py``).
+eigenvalues (``tests/node/test_node_nystroem.py``).
 
 Landmarks (:func:`select_landmarks`): ``"random"`` (uniform), ``"train"`` (the training nodes first,
 as GNNGP takes its landmarks among them, then uniform) or ``"pivoted"`` (greedy pivoted Cholesky of
