@@ -216,7 +216,9 @@ def _blocked_depths(ck, out, colours, counts, sizes, m, h_r, h_c, s, theta, diag
     n = colours.num_graphs
     n_r, n_c = out.shape[1:]
 
-    def rows_of(depth, sel):  # Σ̃, Θ̃ of the colours ``sel`` (sorted) at a blocked depth, full width
+    def rows_of(depth, sel, col0=0):
+        """Σ̃, Θ̃ of the colours ``sel`` (sorted) at a blocked depth, against the columns ``col0..C−1``: gathered
+        from the held matrices one depth down, or from the support rows there, recomputed full width."""
         indptr, indices, values = m[depth]
         pos = _row_positions(indptr, sel)
         sub_indptr = np.concatenate([[0], np.cumsum(np.diff(indptr)[sel])]).astype(np.int64)
@@ -227,9 +229,9 @@ def _blocked_depths(ck, out, colours, counts, sizes, m, h_r, h_c, s, theta, diag
             ps, pt = rows_of(depth - 1, parents)
             local = np.searchsorted(parents, indices[pos])
         sub = (sub_indptr, local, values[pos])
-        sb = ck.gather_cols(ck.gather_rows(ps, *sub, 0, sel.shape[0]), *m[depth], 0)
-        tb = sb.copy() if pt is None else ck.gather_cols(ck.gather_rows(pt, *sub, 0, sel.shape[0]), *m[depth], 0)
-        left, right = diags[depth][torch.from_numpy(sel)].contiguous(), diags[depth]
+        sb = ck.gather_cols(ck.gather_rows(ps, *sub, 0, sel.shape[0]), *m[depth], col0)
+        tb = sb.copy() if pt is None else ck.gather_cols(ck.gather_rows(pt, *sub, 0, sel.shape[0]), *m[depth], col0)
+        left, right = diags[depth][torch.from_numpy(sel)].contiguous(), diags[depth][col0:].contiguous()
         for _ in range(num_mlp_layers):
             ntk_step(torch.from_numpy(sb), torch.from_numpy(tb), left, right)
         return sb, tb
@@ -277,7 +279,7 @@ def _blocked_depths(ck, out, colours, counts, sizes, m, h_r, h_c, s, theta, diag
                        unit="pair", unit_scale=True, initial=first * (2 * c - first + 1) // 2)
         for i0 in range(first, c, rows):
             i1 = min(c, i0 + rows)
-            sb, tb = _upper_block(ck, depth, i0, i1, held, s, theta, m, diags, rows_of, num_mlp_layers)
+            sb, tb = rows_of(depth, np.arange(i0, i1), i0)  # the block's upper triangle
             ck.add_rows(k_diag, ck.histogram_product(tb[:, : i1 - i0], i0, *h_c[depth], n_c), i0, *h_r[depth])
             if i1 < c:
                 ck.add_rows(k_off, ck.histogram_product(tb[:, i1 - i0:], i1, *h_c[depth], n_c), i0, *h_r[depth])
@@ -298,25 +300,6 @@ def _blocked_depths(ck, out, colours, counts, sizes, m, h_r, h_c, s, theta, diag
             diags[depth + 1] = _sqrt(nxt.astype(np_dtype))
         if store is not None:
             store.save(state(depth + 1, 0, k_diag, k_off, k_mirror, None))
-
-
-def _upper_block(ck, depth, i0, i1, held, s, theta, m, diags, rows_of, num_mlp_layers):
-    """Σ̃ and Θ̃ of rows ``i0..i1−1`` against columns ``i0..C−1`` at a blocked depth."""
-    if depth - 1 == held:  # gathered from the held matrices
-        sb = ck.gather_cols(ck.gather_rows(s, *m[depth], i0, i1), *m[depth], i0)
-        tb = sb.copy() if theta is None else ck.gather_cols(ck.gather_rows(theta, *m[depth], i0, i1), *m[depth], i0)
-    else:  # from the support rows one depth down, recomputed
-        indptr, indices, values = m[depth]
-        parents = np.unique(indices[indptr[i0]:indptr[i1]])
-        ps, pt = rows_of(depth - 1, parents)
-        sub = (indptr[i0:i1 + 1] - indptr[i0], np.searchsorted(parents, indices[indptr[i0]:indptr[i1]]),
-               values[indptr[i0]:indptr[i1]])
-        sb = ck.gather_cols(ck.gather_rows(ps, *sub, 0, i1 - i0), *m[depth], i0)
-        tb = ck.gather_cols(ck.gather_rows(pt, *sub, 0, i1 - i0), *m[depth], i0)
-    left, right = diags[depth][i0:i1].contiguous(), diags[depth][i0:].contiguous()
-    for _ in range(num_mlp_layers):
-        ntk_step(torch.from_numpy(sb), torch.from_numpy(tb), left, right)
-    return sb, tb
 
 
 def _whole_depth(s, theta, m, num_mlp_layers):
