@@ -314,3 +314,69 @@ def test_the_estimator_keeps_colour_pair_checkpoints(tmp_path):
     np.testing.assert_allclose(k, GNTK(num_layers=5, colour_pairs=False, progress=False).fit_transform(graphs),
                                rtol=2e-10)
     assert list(tmp_path.glob("colour-*/state.npz"))
+
+
+@pytest.mark.parametrize("budget_held", [None, 1])
+@pytest.mark.parametrize("jk", [True, False])
+def test_the_gram_summed_alone_equals_the_readouts_combined(tmp_path, budget_held, jk):
+    """colour_pair_gram: Σ_l K_l accumulated straight into one n × n memory map (no per-depth readouts),
+    the depths held whole or blocked, equal to the per-depth readouts combined; its diagonals are theirs."""
+    from numpy.lib.format import open_memmap
+
+    from fastgnn.gntk import colour_blocks
+
+    graphs = _deep_set()
+    cols = colour_pairs.dataset_colours(graphs, 4, "degree")
+    sizes, n = cols.sizes, cols.num_graphs
+    budget = 2**32 if budget_held is None else 2 * colour_blocks.held_bytes(sizes, budget_held + 1, 8) - 1
+    assert colour_blocks.plan_held(sizes, 4, 8, budget, n, in_memory=False) == (3 if budget_held is None else 1)
+    parts = colour_pairs.colour_pair_readouts(cols, 4, 2, max_bytes=2**32)
+    into = open_memmap(tmp_path / "k.npy", mode="w+", dtype=np.float64, shape=(n, n))
+    depths = range(5) if jk else [4]
+    diag = colour_pairs.colour_pair_gram(cols, 4, 2, into, depths, max_bytes=budget)
+    want = parts.sum(0) if jk else parts[4]
+    np.testing.assert_allclose(np.asarray(into), want, rtol=1e-12, atol=0)
+    assert np.array_equal(np.asarray(into), np.asarray(into).T)
+    np.testing.assert_allclose(diag, np.diagonal(parts, axis1=1, axis2=2), rtol=1e-12, atol=0)
+    ref = reference_gntk(graphs, 5, 2, "degree", jk, dtype=np.longdouble, snap_ulps=32)
+    np.testing.assert_allclose(np.asarray(into), ref, rtol=1e-10, atol=0)
+
+
+def test_readouts_into_a_memory_map_equal_those_in_memory(tmp_path):
+    from numpy.lib.format import open_memmap
+
+    cols = colour_pairs.dataset_colours(_deep_set(), 4, "uniform")
+    want = colour_pairs.colour_pair_readouts(cols, 4, 2, max_bytes=2**32)
+    out = open_memmap(tmp_path / "r.npy", mode="w+", dtype=np.float64, shape=want.shape)
+    got = colour_pairs.colour_pair_readouts(cols, 4, 2, max_bytes=2**32, out=out)
+    assert got is out and np.array_equal(np.asarray(out), want)
+    with pytest.raises(ValueError, match="shape"):
+        colour_pairs.colour_pair_readouts(cols, 4, 2, out=np.zeros((2, 3, 3)))
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_fit_transform_to_disk_without_readouts(tmp_path, normalize):
+    """Out of core on colour pairs, the Gram alone: equal to fit_transform; no readouts file (a stale one
+    from an earlier run is removed, never served); the node-pair engine gives the same and removes its own."""
+    graphs = _deep_set()
+    want = GNTK(num_layers=4, normalize=normalize, colour_pairs=False, progress=False).fit_transform(graphs)
+    (tmp_path / "readouts.npy").write_bytes(b"stale")
+    for choice in (True, False):
+        est = GNTK(num_layers=4, normalize=normalize, colour_pairs=choice, progress=False)
+        disk = est.fit_transform_to_disk(graphs, tmp_path, readouts=False)
+        assert disk.readouts is None and not (tmp_path / "readouts.npy").exists()
+        np.testing.assert_allclose(np.asarray(disk.gram), want, rtol=1e-10, atol=1e-12)
+        assert est.self_readouts_.shape == (4, len(graphs))
+    kept = GNTK(num_layers=4, normalize=normalize, colour_pairs=True, progress=False).fit_transform_to_disk(
+        graphs, tmp_path / "kept")
+    np.testing.assert_allclose(np.asarray(kept.gram), want, rtol=1e-10, atol=1e-12)
+    assert kept.readouts.shape == (4, len(graphs), len(graphs))
+
+
+def test_symmetrize_in_place_equals_a_plus_its_transpose():
+    from fastgnn.gntk import _colour_kernels as ck
+
+    a = np.random.default_rng(0).standard_normal((131, 131))
+    want = a + a.T
+    ck.symmetrize(a)
+    assert np.array_equal(a, want)

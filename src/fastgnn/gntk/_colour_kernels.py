@@ -68,17 +68,57 @@ def histogram_product(theta, col0, h_indptr, h_graphs, h_counts, num_graphs):
     return out
 
 
+#: columns of K per parallel task of :func:`add_rows`
+_COLUMN_CHUNK = 512
+
+
+@numba.njit(parallel=True, cache=True)
+def add_rows(k, p, row0, h_indptr, h_graphs, h_counts, weight):
+    """``K += weight · H[:, row0:row0 + rows] · P``: for colour ``row0 + r``, each graph g holding it gets
+    ``weight · count · P[r]`` added to its row of K.  Parallel over chunks of K's columns (each entry of K
+    sums its terms in the same order whatever the chunks: colour after colour)."""
+    n_cols = p.shape[1]
+    for q in numba.prange((n_cols + _COLUMN_CHUNK - 1) // _COLUMN_CHUNK):
+        j0 = q * _COLUMN_CHUNK
+        j1 = min(n_cols, j0 + _COLUMN_CHUNK)
+        for r in range(p.shape[0]):
+            c = row0 + r
+            for e in range(h_indptr[c], h_indptr[c + 1]):
+                g = h_graphs[e]
+                w = weight * h_counts[e]
+                for j in range(j0, j1):
+                    k[g, j] += w * p[r, j]
+
+
 @numba.njit(cache=True)
-def add_rows(k, p, row0, h_indptr, h_graphs, h_counts):
-    """``K += H[:, row0:row0 + rows] · P``: for colour ``row0 + r``, each graph g holding it gets
-    ``count · P[r]`` added to its row of K."""
+def add_diagonal(d, p, row0, h_indptr, h_graphs, h_counts, weight):
+    """``d[g] += weight · Σ_r H[g, row0 + r] · P[r, g]``: the diagonal of what :func:`add_rows` adds to a
+    square K, alone (O(nnz) of H's columns)."""
     for r in range(p.shape[0]):
         c = row0 + r
         for e in range(h_indptr[c], h_indptr[c + 1]):
             g = h_graphs[e]
-            w = h_counts[e]
-            for j in range(p.shape[1]):
-                k[g, j] += w * p[r, j]
+            d[g] += weight * h_counts[e] * p[r, g]
+
+
+@numba.njit(parallel=True, cache=True)
+def symmetrize(a):
+    """``A ← A + Aᵀ`` in place (square A, a memory map too), by 64 × 64 tiles of the upper triangle, parallel
+    over tile rows (a tile row writes its tiles and their mirrors, which no other tile row touches)."""
+    n = a.shape[0]
+    t = 64
+    tiles = (n + t - 1) // t
+    for bi in numba.prange(tiles):
+        i0 = bi * t
+        i1 = min(n, i0 + t)
+        for bj in range(bi, tiles):
+            j0 = bj * t
+            j1 = min(n, j0 + t)
+            for i in range(i0, i1):
+                for j in range(max(j0, i), j1):
+                    s = a[i, j] + a[j, i]
+                    a[i, j] = s
+                    a[j, i] = s
 
 
 @numba.njit(parallel=True, cache=True)

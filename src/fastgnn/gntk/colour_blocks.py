@@ -33,7 +33,7 @@ import torch
 from fastgnn.gntk.colour_resume import ColourCheckpoint, colours_fingerprint
 from fastgnn.gntk.relu import ntk_step
 
-__all__ = ["plan_held", "held_bytes", "block_bytes", "recomputed_pairs", "blocked_readouts"]
+__all__ = ["plan_held", "held_bytes", "block_bytes", "recomputed_pairs", "blocked_readouts", "blocked_gram"]
 
 #: A block right above the held depth takes at most 1/ROW_SHARE of the budget.
 ROW_SHARE = 4
@@ -41,14 +41,16 @@ ROW_SHARE = 4
 MIN_BLOCK_ROWS = 64
 
 
-def plan_held(sizes, num_blocks: int, itemsize: int, max_bytes: float, num_graphs: int) -> int:
+def plan_held(sizes, num_blocks: int, itemsize: int, max_bytes: float, num_graphs: int, *,
+              in_memory: bool = True) -> int:
     """W: the deepest depth below the top held whole.  ``num_blocks − 1`` where it fits ``max_bytes``
     with the readouts and a block of :data:`MIN_BLOCK_ROWS` rows of the top depth; else the deepest W
-    whose held matrices take at most half of ``max_bytes``; 0 (the input covariance) at the least."""
+    whose held matrices take at most half of ``max_bytes``; 0 (the input covariance) at the least.
+    ``in_memory`` False: the readouts live outside the budget (:func:`blocked_gram`)."""
     top = num_blocks
     if top == 0:
         return 0
-    fixed = readout_bytes(num_blocks, num_graphs)
+    fixed = readout_bytes(num_blocks, num_graphs, in_memory=in_memory)
     if held_bytes(sizes, top - 1, itemsize) + fixed + block_bytes(sizes, top, top - 1, MIN_BLOCK_ROWS, itemsize,
                                                                    num_graphs) <= max_bytes:
         return top - 1
@@ -67,9 +69,10 @@ def held_bytes(sizes, held: int, itemsize: int) -> int:
     return int(peak * itemsize)
 
 
-def readout_bytes(num_blocks: int, num_graphs: int) -> int:
-    """The readouts (``[num_blocks + 1, n, n]``) and the three ``n × n`` accumulators of a blocked depth."""
-    return int((num_blocks + 4) * num_graphs * num_graphs * 8)
+def readout_bytes(num_blocks: int, num_graphs: int, *, in_memory: bool = True) -> int:
+    """The readouts (``[num_blocks + 1, n, n]``) and a rectangle's mirrored ``n × n`` (a symmetric run
+    accumulates straight into its readouts); 0 when they live outside the budget (``in_memory`` False)."""
+    return int((num_blocks + 2) * num_graphs * num_graphs * 8) if in_memory else 0
 
 
 def block_bytes(sizes, depth: int, held: int, rows: int, itemsize: int, num_graphs: int) -> int:
@@ -85,7 +88,8 @@ def block_bytes(sizes, depth: int, held: int, rows: int, itemsize: int, num_grap
     return int(total + 2 * itemsize * sizes[held] ** 2)
 
 
-def block_rows(sizes, depth: int, held: int, itemsize: int, num_graphs: int, max_bytes: float) -> int:
+def block_rows(sizes, depth: int, held: int, itemsize: int, num_graphs: int, max_bytes: float, *,
+               in_memory: bool = True) -> int:
     """Rows per block at ``depth``: the most that fit a quarter of ``max_bytes`` (below the held depth),
     or half of what the readouts and the held matrices leave (deeper, with support rows), at most an
     eighth of the colours (one block would compute the whole square, eight compute 56 % of it),
@@ -94,7 +98,8 @@ def block_rows(sizes, depth: int, held: int, itemsize: int, num_graphs: int, max
     if held == depth - 1:  # no recursion: a quarter of the budget
         by_budget = max_bytes / ROW_SHARE // max(itemsize * (2 * c + sizes[depth - 1]) + 8 * num_graphs, 1)
     else:  # half of what the readouts and the held depth leave
-        room = (max_bytes - readout_bytes(depth, num_graphs) - held_bytes(sizes, held, itemsize)) / 2
+        room = (max_bytes - readout_bytes(depth, num_graphs, in_memory=in_memory)
+                - held_bytes(sizes, held, itemsize)) / 2
         lo, hi = 1, c
         while lo < hi:  # the most rows whose block fits
             mid = (lo + hi + 1) // 2
@@ -148,73 +153,208 @@ def renumbered_counts(colours, held: int, num_blocks: int):
 
 def blocked_readouts(colours, num_blocks: int, num_mlp_layers: int, dtype, max_bytes: float,
                      progress: bool = False, split: int | None = None, checkpoint_dir=None,
-                     checkpoint_every: float = 60.0) -> np.ndarray:
+                     checkpoint_every: float = 60.0, out: np.ndarray | None = None) -> np.ndarray:
     """The readouts on colour pairs by the plan of the module docstring: ``[num_blocks + 1, n, n]`` (the
-    graphs against themselves, ``split`` None, symmetrised), or graphs ``split..n−1`` (rows) against
+    graphs against themselves, ``split`` None, symmetric), or graphs ``split..n−1`` (rows) against
     ``0..split−1`` (columns).  ``colours``: a :class:`~fastgnn.gntk.colour_pairs.DatasetColours`.
 
     ``checkpoint_dir``: save the blocked depths' state there (:mod:`fastgnn.gntk.colour_resume`, at most
     every ``checkpoint_every`` seconds and after each depth) and resume from it: bitwise the
-    uninterrupted result."""
-    from fastgnn.gntk import _colour_kernels as ck
-
-    np_dtype = np.float64 if dtype == torch.float64 else np.float32
-    itemsize = np.dtype(np_dtype).itemsize
+    uninterrupted result.  ``out``: a zero-filled float64 array of that shape to accumulate them in (a
+    memory map, say), outside ``max_bytes``."""
     n = colours.num_graphs
-    sizes = colours.sizes
-    held = plan_held(sizes, num_blocks, itemsize, max_bytes, n)
-    counts, labels = renumbered_counts(colours, held, num_blocks)
-    symmetric = split is None
-    r_lo, c_hi = (0, n) if symmetric else (split, split)
-    n_r, n_c = n - r_lo, c_hi
-    out = np.empty((num_blocks + 1, n_r, n_c))
-    x = colours.features.astype(np_dtype)
-    s = np.ascontiguousarray(torch.from_numpy(x) @ torch.from_numpy(x).T)  # Σ_0 = X̃ X̃ᵀ, as torch multiplies
-    h_r = [_histogram_by_colour(labels[d], colours.graph_of, n, r_lo, n) for d in range(num_blocks + 1)]
-    h_c = h_r if symmetric else [_histogram_by_colour(labels[d], colours.graph_of, n, 0, c_hi)
-                                 for d in range(num_blocks + 1)]
-    m = [None] + [(ip, ind, val.astype(np_dtype)) for ip, ind, val in counts[1:num_blocks + 1]]
-
-    def whole(t, depth):  # H_r T H_cᵀ of a whole C × C matrix
-        k = np.zeros((n_r, n_c))
-        ck.add_rows(k, ck.histogram_product(t, 0, *h_c[depth], n_c), 0, *h_r[depth])
-        return 0.5 * (k + k.T) if symmetric else k
-
-    out[0] = whole(s, 0)
-    theta = None
-    for depth in range(1, held + 1):
-        s, theta = _whole_depth(s, theta, m[depth], num_mlp_layers)
-        out[depth] = whole(theta, depth)
-    if num_blocks == held:
-        return out
-    # the ReLU keeps the diagonal, Σ'_cc = d_c², so the d of every step is the aggregated diagonal's
-    diags = {held + 1: _sqrt(ck.diag_of_product(s, *m[held + 1]))}
-    plan = {"held": held, "rows": [block_rows(sizes, d, held, itemsize, n, max_bytes)
-                                   for d in range(held + 1, num_blocks + 1)]}
-    with _resumable(colours, num_blocks, num_mlp_layers, dtype, plan, split, checkpoint_dir,
+    shape = (num_blocks + 1, n, n) if split is None else (num_blocks + 1, n - split, split)
+    if out is not None and tuple(out.shape) != shape:
+        raise ValueError(f"out has shape {tuple(out.shape)}, the readouts {shape}")
+    plan = _Plan(colours, num_blocks, dtype, max_bytes, in_memory=out is None)
+    out = np.zeros(shape) if out is None else out
+    if split is None:
+        sink = _Readouts(out, plan.histograms(0, n))
+    else:
+        sink = _Rectangle(out, plan.histograms(split, n), plan.histograms(0, split))
+    with _resumable(colours, num_blocks, num_mlp_layers, dtype, plan.key(split), checkpoint_dir,
                     checkpoint_every) as store:
-        _blocked_depths(ck, out, colours, counts, sizes, m, h_r, h_c, s, theta, diags, held, num_blocks,
-                        num_mlp_layers, itemsize, np_dtype, max_bytes, progress, symmetric, store)
+        _recursion(plan, num_mlp_layers, progress, sink, store)
     return out
 
 
+def blocked_gram(colours, num_blocks: int, num_mlp_layers: int, dtype, max_bytes: float, into: np.ndarray,
+                 depths, progress: bool = False) -> np.ndarray:
+    """``into += Σ_{l in depths} K_l``, the readouts of the depths ``depths`` summed straight into one square
+    ``n × n`` float64 array (a memory map, say: it lives outside ``max_bytes``, and nothing else ``n × n`` is
+    allocated), and returns the diagonals ``[num_blocks + 1, n]`` of every K_l (the self-readouts).
+
+    For Grams too large for the per-depth readouts (ogbg-molhiv: 41,127 graphs, 13.5 GB per ``n × n``):
+    memory is the plan's (held depths, one block), disk one ``n × n``.  ``into`` must start at zero."""
+    n = colours.num_graphs
+    plan = _Plan(colours, num_blocks, dtype, max_bytes, in_memory=False)
+    sink = _Summed(into, set(depths), num_blocks, plan.histograms(0, n))
+    _recursion(plan, num_mlp_layers, progress, sink, None)
+    return sink.diagonals
+
+
+class _Plan:
+    """What a blocked run fixes before computing: the held depth, the rows per block, the renumbered
+    count matrices and labels (in the kernel's dtype)."""
+
+    def __init__(self, colours, num_blocks, dtype, max_bytes, in_memory):
+        self.colours, self.num_blocks, self.dtype, self.max_bytes = colours, num_blocks, dtype, max_bytes
+        self.np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        self.itemsize = np.dtype(self.np_dtype).itemsize
+        self.n = colours.num_graphs
+        self.sizes = colours.sizes
+        self.in_memory = in_memory
+        self.held = plan_held(self.sizes, num_blocks, self.itemsize, max_bytes, self.n, in_memory=in_memory)
+        self.counts, self.labels = renumbered_counts(colours, self.held, num_blocks)
+        self.m = [None] + [(ip, ind, val.astype(self.np_dtype)) for ip, ind, val in self.counts[1:num_blocks + 1]]
+
+    def rows(self, depth) -> int:
+        return block_rows(self.sizes, depth, self.held, self.itemsize, self.n, self.max_bytes,
+                          in_memory=self.in_memory)
+
+    def histograms(self, lo, hi) -> list:
+        """H_l by columns for every depth, of the graphs ``lo..hi−1``."""
+        return [_histogram_by_colour(self.labels[d], self.colours.graph_of, self.n, lo, hi)
+                for d in range(self.num_blocks + 1)]
+
+    def key(self, split) -> dict:
+        """The plan's part of a checkpoint's key (it fixes the summation order)."""
+        return {"held": self.held, "rows": [self.rows(d) for d in range(self.held + 1, self.num_blocks + 1)],
+                "split": split}
+
+
+# ------------------------------------------------------------------ where the readouts go (sinks)
+#
+# A sink receives blocks T of a depth's Θ̃ (colour rows ``row0..``, columns ``col0..``) and adds
+# H_r[:, rows] T H_c[:, cols]ᵀ to that depth's readout; ``mirrored``: the block lies strictly above
+# the diagonal and stands for its transpose below it too.  Symmetric sinks keep the half form
+# A_l = Σ (½ diagonal parts + upper parts), K_l = A_l + A_lᵀ (:func:`~._colour_kernels.symmetrize`).
+
+
+class _Readouts:
+    """Every depth's ``n × n`` readout, symmetric, in ``out[depth]`` (zeros at the start)."""
+
+    def __init__(self, out, hist):
+        self.out, self.hist = out, hist
+        self.n = out.shape[-1]
+
+    def add(self, ck, depth, t, row0, col0, mirrored):
+        p = ck.histogram_product(t, col0, *self.hist[depth], self.n)
+        ck.add_rows(self.out[depth], p, row0, *self.hist[depth], 1.0 if mirrored else 0.5)
+
+    def end(self, ck, depth):
+        ck.symmetrize(self.out[depth])
+
+    def state(self, depth) -> dict:
+        return {"out": self.out[:depth + 1]}
+
+    def restore(self, saved, depth, within):
+        upto = depth + 1 if within else depth
+        self.out[:upto] = saved["out"][:upto]
+
+
+class _Rectangle:
+    """Rows ``H_r`` (new graphs) against columns ``H_c`` (fitted ones): ``out[depth]`` plus the mirrored
+    blocks' ``H_c[:, I] T H_r[:, past]ᵀ``, kept apart and added transposed at the end of the depth."""
+
+    def __init__(self, out, hist_r, hist_c):
+        self.out, self.hist_r, self.hist_c = out, hist_r, hist_c
+        self.n_r, self.n_c = out.shape[1:]
+        self.mirror = np.zeros((self.n_c, self.n_r))
+
+    def add(self, ck, depth, t, row0, col0, mirrored):
+        ck.add_rows(self.out[depth], ck.histogram_product(t, col0, *self.hist_c[depth], self.n_c), row0,
+                    *self.hist_r[depth], 1.0)
+        if mirrored:
+            ck.add_rows(self.mirror, ck.histogram_product(t, col0, *self.hist_r[depth], self.n_r), row0,
+                        *self.hist_c[depth], 1.0)
+
+    def end(self, ck, depth):
+        self.out[depth] += self.mirror.T
+        self.mirror[...] = 0.0
+
+    def state(self, depth) -> dict:
+        return {"out": self.out[:depth + 1], "mirror": self.mirror}
+
+    def restore(self, saved, depth, within):
+        upto = depth + 1 if within else depth
+        self.out[:upto] = saved["out"][:upto]
+        if within:
+            self.mirror[...] = saved["mirror"]
+
+
+class _Summed:
+    """``into += Σ_{l in depths} K_l`` (half forms summed, symmetrised once at the end), and every depth's
+    diagonal."""
+
+    def __init__(self, into, depths, num_blocks, hist):
+        self.into, self.depths, self.hist = into, depths, hist
+        self.n = into.shape[0]
+        self.num_blocks = num_blocks
+        self.diagonals = np.zeros((num_blocks + 1, self.n))
+
+    def add(self, ck, depth, t, row0, col0, mirrored):
+        p = ck.histogram_product(t, col0, *self.hist[depth], self.n)
+        weight = 1.0 if mirrored else 0.5
+        ck.add_diagonal(self.diagonals[depth], p, row0, *self.hist[depth], weight)
+        if depth in self.depths:
+            ck.add_rows(self.into, p, row0, *self.hist[depth], weight)
+
+    def end(self, ck, depth):
+        self.diagonals[depth] *= 2.0
+        if depth == self.num_blocks:
+            ck.symmetrize(self.into)
+
+
+# ------------------------------------------------------------------ the recursion
+
+
 @contextlib.contextmanager
-def _resumable(colours, num_blocks, num_mlp_layers, dtype, plan, split, checkpoint_dir, every):
+def _resumable(colours, num_blocks, num_mlp_layers, dtype, plan_key, checkpoint_dir, every):
     """A :class:`~fastgnn.gntk.colour_resume.ColourCheckpoint` for this run (entered), or None."""
     if checkpoint_dir is None:
         yield None
         return
     key = {"colours": colours_fingerprint(colours, num_blocks), "num_blocks": num_blocks,
-           "num_mlp_layers": num_mlp_layers, "dtype": str(dtype), "plan": plan, "split": split}
+           "num_mlp_layers": num_mlp_layers, "dtype": str(dtype), "plan": plan_key}
     with ColourCheckpoint(checkpoint_dir, key, every) as store:
         yield store
 
 
-def _blocked_depths(ck, out, colours, counts, sizes, m, h_r, h_c, s, theta, diags, held, num_blocks,
-                    num_mlp_layers, itemsize, np_dtype, max_bytes, progress, symmetric, store):
-    """The depths ``held + 1 .. num_blocks`` by row blocks, into ``out`` (resumed from ``store``'s state)."""
-    n = colours.num_graphs
-    n_r, n_c = out.shape[1:]
+def _recursion(plan, num_mlp_layers, progress, sink, store):
+    """The depths held whole, then the blocked ones by row blocks, each block's Θ̃ handed to ``sink``
+    (resumed from ``store``'s state when it has one)."""
+    from fastgnn.gntk import _colour_kernels as ck
+
+    held, num_blocks, m = plan.held, plan.num_blocks, plan.m
+    # P = T H_cᵀ of a held depth, by chunks of rows within a quarter of the budget
+    chunk = max(1, int(plan.max_bytes // ROW_SHARE // max(8 * plan.n, 1)))
+
+    def whole(t, depth):
+        for r0 in range(0, t.shape[0], chunk):
+            sink.add(ck, depth, t[r0:r0 + chunk], r0, 0, False)
+        sink.end(ck, depth)
+
+    x = plan.colours.features.astype(plan.np_dtype)
+    s = np.ascontiguousarray(torch.from_numpy(x) @ torch.from_numpy(x).T)  # Σ_0 = X̃ X̃ᵀ, as torch multiplies
+    saved = store.load() if store is not None else None
+    if saved is None:  # a resumed run has the held depths' readouts in its state
+        whole(s, 0)
+    theta = None
+    for depth in range(1, held + 1):
+        s, theta = _whole_depth(s, theta, m[depth], num_mlp_layers)
+        if saved is None:
+            whole(theta, depth)
+    if num_blocks == held:
+        return
+    # the ReLU keeps the diagonal, Σ'_cc = d_c², so the d of every step is the aggregated diagonal's
+    diags = {held + 1: _sqrt(ck.diag_of_product(s, *m[held + 1]))}
+    _blocked_depths(ck, plan, s, theta, diags, num_mlp_layers, progress, sink, store, saved)
+
+
+def _blocked_depths(ck, plan, s, theta, diags, num_mlp_layers, progress, sink, store, saved):
+    """The depths ``held + 1 .. num_blocks`` by row blocks, into ``sink`` (resumed from ``saved``)."""
+    sizes, held, num_blocks, m, counts = plan.sizes, plan.held, plan.num_blocks, plan.m, plan.counts
 
     def rows_of(depth, sel, col0=0):
         """Σ̃, Θ̃ of the colours ``sel`` (sorted) at a blocked depth, against the columns ``col0..C−1``: gathered
@@ -236,39 +376,27 @@ def _blocked_depths(ck, out, colours, counts, sizes, m, h_r, h_c, s, theta, diag
             ntk_step(torch.from_numpy(sb), torch.from_numpy(tb), left, right)
         return sb, tb
 
-    saved = store.load() if store is not None else None
     start, start_row = held + 1, 0
     if saved is not None:
         start, start_row = int(saved["depth"]), int(saved["next_row"])
-        out[held + 1:start] = saved["out"][held + 1:start]
+        sink.restore(saved, start, within=start_row > 0)
         diags.update({d: torch.from_numpy(saved[f"diag{d}"]) for d in range(held + 2, min(start, num_blocks) + 1)})
 
-    def state(depth, next_row, k_diag, k_off, k_mirror, nxt):
-        """What a resumed run needs: the readouts done, and within a depth its accumulators."""
-        st = {"depth": depth, "next_row": next_row, "out": out[:depth],
-              **{f"diag{d}": v.numpy() for d, v in diags.items()}}
-        if next_row:
-            st.update(k_diag=k_diag, k_off=k_off)
-            if not symmetric:
-                st["k_mirror"] = k_mirror
-            if nxt is not None:
-                st["nxt"] = nxt
+    def state(depth, next_row, nxt):
+        """What a resumed run needs: the readouts done, and within a depth its partial sums."""
+        st = {"depth": depth, "next_row": next_row, **{f"diag{d}": v.numpy() for d, v in diags.items()}}
+        st.update(sink.state(depth if next_row else depth - 1))
+        if next_row and nxt is not None:
+            st["nxt"] = nxt
         return st
 
     for depth in range(start, num_blocks + 1):
         c = sizes[depth]
-        rows = block_rows(sizes, depth, held, itemsize, n, max_bytes)
+        rows = plan.rows(depth)
         nxt = np.zeros(sizes[depth + 1]) if depth < num_blocks else None
-        # H_r[:, I] Θ[I, I] H_c[:, I]ᵀ, H_r[:, I] Θ[I, past] H_c[:, past]ᵀ, and (rows ≠ columns) the mirrored
-        # H_c[:, I] Θ[I, past] H_r[:, past]ᵀ, transposed at the end
-        k_diag, k_off = np.zeros((n_r, n_c)), np.zeros((n_r, n_c))
-        k_mirror = k_off if symmetric else np.zeros((n_c, n_r))
         first = 0
         if saved is not None and depth == start and start_row > 0:
             first = start_row
-            k_diag[...], k_off[...] = saved["k_diag"], saved["k_off"]
-            if not symmetric:
-                k_mirror[...] = saved["k_mirror"]
             if nxt is not None:
                 nxt[...] = saved["nxt"]
         bar = None
@@ -280,26 +408,22 @@ def _blocked_depths(ck, out, colours, counts, sizes, m, h_r, h_c, s, theta, diag
         for i0 in range(first, c, rows):
             i1 = min(c, i0 + rows)
             sb, tb = rows_of(depth, np.arange(i0, i1), i0)  # the block's upper triangle
-            ck.add_rows(k_diag, ck.histogram_product(tb[:, : i1 - i0], i0, *h_c[depth], n_c), i0, *h_r[depth])
+            sink.add(ck, depth, tb[:, : i1 - i0], i0, i0, False)
             if i1 < c:
-                ck.add_rows(k_off, ck.histogram_product(tb[:, i1 - i0:], i1, *h_c[depth], n_c), i0, *h_r[depth])
-                if not symmetric:
-                    ck.add_rows(k_mirror, ck.histogram_product(tb[:, i1 - i0:], i1, *h_r[depth], n_r), i0,
-                                *h_c[depth])
+                sink.add(ck, depth, tb[:, i1 - i0:], i0, i1, True)
             if nxt is not None:
                 ck.accumulate_diag(sb, i0, i1, nxt, *counts[depth + 1][:2], counts[depth + 1][2])
             if bar is not None:
                 bar.update((i1 - i0) * (2 * c - i0 - i1 + 1) // 2)
             if store is not None and i1 < c and store.due(False):
-                store.save(state(depth, i1, k_diag, k_off, k_mirror, nxt))
+                store.save(state(depth, i1, nxt))
         if bar is not None:
             bar.close()
-        k = k_diag + k_off + k_mirror.T
-        out[depth] = 0.5 * (k + k.T) if symmetric else k
+        sink.end(ck, depth)
         if nxt is not None:
-            diags[depth + 1] = _sqrt(nxt.astype(np_dtype))
+            diags[depth + 1] = _sqrt(nxt.astype(plan.np_dtype))
         if store is not None:
-            store.save(state(depth + 1, 0, k_diag, k_off, k_mirror, None))
+            store.save(state(depth + 1, 0, None))
 
 
 def _whole_depth(s, theta, m, num_mlp_layers):

@@ -46,6 +46,7 @@ from fastgnn.gntk.colour_blocks import (
     MIN_BLOCK_ROWS,
     block_bytes,
     block_rows,
+    blocked_gram,
     blocked_readouts,
     held_bytes,
     plan_held,
@@ -56,8 +57,8 @@ from fastgnn.gntk.colour_blocks import (
 from fastgnn.gntk.relu import ntk_step
 from fastgnn.gntk.scale import REGISTRY
 
-__all__ = ["DatasetColours", "dataset_colours", "colour_pair_readouts", "colour_pair_bytes", "colour_pair_flops",
-           "node_pair_flops", "NODE_ENGINE_SPEEDUP", "uses_compiled_path"]
+__all__ = ["DatasetColours", "dataset_colours", "colour_pair_readouts", "colour_pair_gram", "colour_pair_bytes",
+           "colour_pair_flops", "node_pair_flops", "NODE_ENGINE_SPEEDUP", "uses_compiled_path"]
 
 _MAX_TRIES = 4
 
@@ -130,20 +131,22 @@ def dataset_colours(graphs: Sequence, depth: int, scale: str, dtype: torch.dtype
 
 
 def colour_pair_bytes(colours: DatasetColours, itemsize: int, num_blocks: int | None = None, *,
-                      blocked: bool = True, max_bytes: float | None = None) -> int:
+                      blocked: bool = True, max_bytes: float | None = None, in_memory: bool = True) -> int:
     """Bytes :func:`colour_pair_readouts` needs.  ``blocked`` (the compiled path,
     :mod:`fastgnn.gntk.colour_blocks`): the depths held whole by the plan for ``max_bytes`` (without
     it, only the input covariance: the least that works), the largest block of
     :data:`~fastgnn.gntk.colour_blocks.MIN_BLOCK_ROWS` rows with its support rows, and the readouts;
-    otherwise (the dense torch path) every depth whole, the top one included."""
+    otherwise (the dense torch path) every depth whole, the top one included.  ``in_memory`` False: the
+    readouts live outside the budget (on disk: :func:`colour_pair_readouts` with ``out``, or
+    :func:`colour_pair_gram`)."""
     c = colours.sizes
     top = len(c) - 1 if num_blocks is None else num_blocks
     n = colours.num_graphs
     if blocked:
-        held = 0 if max_bytes is None else plan_held(c, top, itemsize, max_bytes, n)
+        held = 0 if max_bytes is None else plan_held(c, top, itemsize, max_bytes, n, in_memory=in_memory)
         block = max([block_bytes(c, depth, held, min(MIN_BLOCK_ROWS, c[depth]), itemsize, n)
                      for depth in range(held + 1, top + 1)] or [0])
-        return int(held_bytes(c, held, itemsize) + block + readout_bytes(top, n))
+        return int(held_bytes(c, held, itemsize) + block + readout_bytes(top, n, in_memory=in_memory))
     whole = max([4 * c[l] ** 2 + c[l] * (c[l - 1] if l else 0) + n * c[l] for l in range(top + 1)] or [0])
     return int((whole + 2 * (c[top - 1] ** 2 if top else 0)) * itemsize + (top + 3) * n * n * 8)
 
@@ -154,7 +157,7 @@ def uses_compiled_path(device) -> bool:
 
 
 def colour_pair_flops(colours: DatasetColours, num_blocks: int, num_mlp_layers: int, relu_cost: float, *,
-                      itemsize: int = 8, max_bytes: float | None = None) -> float:
+                      itemsize: int = 8, max_bytes: float | None = None, in_memory: bool = True) -> float:
     """Counted work of :func:`colour_pair_readouts`, in multiply-adds (a ReLU step on one pair counts
     ``relu_cost``): per depth l, the aggregation of Σ and Θ (``2 · 2 nnz(M_l) (C_{l−1} + C_l)``), R ReLU
     steps on ``C_l²`` pairs (half of them on the blocked depths, upper triangle), and the readout
@@ -163,12 +166,14 @@ def colour_pair_flops(colours: DatasetColours, num_blocks: int, num_mlp_layers: 
     (:func:`~fastgnn.gntk.colour_blocks.recomputed_pairs`); without, the depths below the top held."""
     c = colours.sizes
     n = colours.num_graphs
-    held = num_blocks - 1 if max_bytes is None else plan_held(c, num_blocks, itemsize, max_bytes, n)
+    held = num_blocks - 1 if max_bytes is None else plan_held(c, num_blocks, itemsize, max_bytes, n,
+                                                              in_memory=in_memory)
     total = 0.0
     if held < num_blocks - 1:
         counts, _ = renumbered_counts(colours, held, num_blocks)
         total += recomputed_pairs(counts, c, num_blocks, held,
-                                  lambda depth: block_rows(c, depth, held, itemsize, n, max_bytes)
+                                  lambda depth: block_rows(c, depth, held, itemsize, n, max_bytes,
+                                                           in_memory=in_memory)
                                   ) * (num_mlp_layers * relu_cost + 16)
     for depth in range(1, num_blocks + 1):
         nnz = float(colours.counts[depth][0][-1])
@@ -195,7 +200,8 @@ def node_pair_flops(rows: np.ndarray, row_nnz: np.ndarray, num_blocks: int, num_
 
 def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layers: int, *,
                          device="cpu", dtype: torch.dtype = torch.float64, max_bytes: float = 2**30,
-                         progress: bool = False, split: int | None = None, checkpoint_dir=None) -> np.ndarray:
+                         progress: bool = False, split: int | None = None, checkpoint_dir=None,
+                         out: np.ndarray | None = None) -> np.ndarray:
     """``[num_blocks + 1, n, n]`` float64: the readouts of the GNTK on the dataset's colour pairs.
 
     ``colours`` must hold at least ``num_blocks`` depths.  The recursion of
@@ -212,15 +218,18 @@ def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layer
 
     ``checkpoint_dir`` (the compiled path only; ``ValueError`` on the dense one): save the blocked
     depths' state under it and resume a killed run from it (:mod:`fastgnn.gntk.colour_resume`).
+
+    ``out`` (the compiled path only): a zero-filled float64 array of the readouts' shape to accumulate them
+    in (a memory map, say), which lives outside ``max_bytes``; returned.
     """
     if len(colours.labels) < num_blocks + 1:
         raise ValueError(f"colours hold {len(colours.labels) - 1} depths, the recursion needs {num_blocks}")
     device = torch.device(device)
     if uses_compiled_path(device):
         return blocked_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, progress, split,
-                                checkpoint_dir=checkpoint_dir)
-    if checkpoint_dir is not None:
-        raise ValueError("colour pairs: checkpoint_dir needs the compiled path (a CPU with numba)")
+                                checkpoint_dir=checkpoint_dir, out=out)
+    if checkpoint_dir is not None or out is not None:
+        raise ValueError("colour pairs: checkpoint_dir and out need the compiled path (a CPU with numba)")
     n = colours.num_graphs
     shape = (n, n) if split is None else (n - split, split)
     out = np.empty((num_blocks + 1, *shape))
@@ -239,6 +248,21 @@ def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layer
             sigma = _aggregate(colours, depth + 1, sigma)
             theta = _aggregate(colours, depth + 1, theta)
     return out
+
+
+def colour_pair_gram(colours: DatasetColours, num_blocks: int, num_mlp_layers: int, into: np.ndarray, depths, *,
+                     dtype: torch.dtype = torch.float64, max_bytes: float = 2**30,
+                     progress: bool = False) -> np.ndarray:
+    """``into += Σ_{l in depths} K_l`` (``into``: a zero-filled ``n × n`` float64 array, a memory map say,
+    outside ``max_bytes``): the Gram accumulated straight from the colour pairs, with no per-depth
+    ``n × n`` readouts anywhere.  Returns the diagonals ``[num_blocks + 1, n]`` of every readout K_l.
+    The compiled path only (:func:`uses_compiled_path`); see
+    :func:`~fastgnn.gntk.colour_blocks.blocked_gram`."""
+    if len(colours.labels) < num_blocks + 1:
+        raise ValueError(f"colours hold {len(colours.labels) - 1} depths, the recursion needs {num_blocks}")
+    if not compiled_tile.available():
+        raise RuntimeError("colour_pair_gram needs numba (the compiled path)")
+    return blocked_gram(colours, num_blocks, num_mlp_layers, dtype, max_bytes, into, depths, progress)
 
 
 # --------------------------------------------------------------------------- helpers

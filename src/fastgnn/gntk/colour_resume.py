@@ -2,8 +2,8 @@
 at the block it had reached, bitwise.
 
 The blocked path's state after a block is small against its work: the readouts of the depths done,
-the three ``n × n`` accumulators of the depth under way, the next depth's diagonal gathered so far,
-and the diagonals of the blocked depths.  :class:`ColourCheckpoint` saves it (at most every
+the partial sum of the depth under way (a rectangle's mirrored part too), the next depth's diagonal
+gathered so far, and the diagonals of the blocked depths.  :class:`ColourCheckpoint` saves it (at most every
 ``every`` seconds, and at the end of each blocked depth) as one checked ``.npz``
 (:func:`fastgnn.io.save_npz_checked`: written atomically, its key and a digest of its bytes checked on
 read) in a folder named by a fingerprint of everything that determines the numbers: the dataset's
@@ -14,7 +14,8 @@ order, so the Gram is bitwise that of an uninterrupted run.  A damaged, edited o
 is refused with a warning naming it (the run starts over); a lock file keeps two runs on one folder
 from computing the same thing (the second waits, then resumes from what the first saved).
 
-Cost: each save writes ``(depth + 4) n²`` float64 (NCI1: 135 MB per ``n × n``), hashed once.
+Cost: each save writes ``(depth + 1) n²`` float64 (NCI1: 135 MB per ``n × n``; a rectangle's mirror
+``n_r n_c`` more), hashed once.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from fastgnn.io import digest, file_lock, load_npz_checked, save_npz_checked
 __all__ = ["ColourCheckpoint", "colours_fingerprint", "FORMAT"]
 
 #: the state file's format (part of the key)
-FORMAT = 1
+FORMAT = 2
 STATE_FILE = "state.npz"
 
 

@@ -28,6 +28,7 @@ from fastgnn.gntk.colour_pairs import (
     DatasetColours,
     colour_pair_bytes,
     colour_pair_flops,
+    colour_pair_gram,
     colour_pair_readouts,
     dataset_colours,
     node_pair_flops,
@@ -43,6 +44,7 @@ from fastgnn.gntk.outofcore import (
     check_free_space,
     combine_by_bands,
     disk_needs,
+    normalize_by_bands,
     npy_map,
 )
 from fastgnn.gntk.output import checked_set_output
@@ -301,7 +303,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                               f"{ram / 1e9:,.1f} GB of RAM available; use fit_transform_to_disk(X, out_dir) "
                               f"(the CLI's --out-of-core), which keeps them on disk, or fewer graphs")
 
-    def fit_transform_to_disk(self, X, out_dir, *, band_bytes: int = BAND_BYTES) -> DiskGram:
+    def fit_transform_to_disk(self, X, out_dir, *, band_bytes: int = BAND_BYTES, readouts: bool = True) -> DiskGram:
         """``fit_transform`` whose outputs live on disk: the Gram and the per-depth readouts written
         into ``out_dir/gram.npy`` and ``out_dir/readouts.npy`` (float64 ``.npy`` memory maps), never
         whole in RAM (see :mod:`fastgnn.gntk.outofcore`).  Needs ``method="batched"``.
@@ -314,19 +316,45 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         ``band_bytes`` bounds the readouts read per band of Gram rows.  Returns a
         :class:`~fastgnn.gntk.outofcore.DiskGram` (the paths, and both arrays memory-mapped
         read-only).  Disk ``8 n² (num_layers + 1)`` bytes.
+
+        On colour pairs (:attr:`colour_pairs`; a CPU with numba) the readouts accumulate straight into
+        the memory map.  ``readouts=False``: keep only the Gram (``DiskGram.readouts`` None; a
+        ``readouts.npy`` left in ``out_dir`` by an earlier run is removed); on colour pairs the Gram is
+        then summed from the colour pairs with no per-depth ``n × n`` array at all (disk ``8 n²``: the
+        exact Gram of ogbg-molhiv's 41,127 graphs in 13.5 GB), otherwise the readouts are written, combined
+        and removed.  ``checkpoint_dir`` makes the node-pair engine or the colour pairs' readouts
+        resumable; the Gram summed alone is not (a killed run starts over).
         """
         if self.method != "batched":
             raise ValueError(f"out of core needs method='batched' (the tiled engine), got method={self.method!r}")
         out_dir = Path(out_dir)
         self.fit(X)
         n = len(self.fitted_)
+        colours = self._dataset_colours(readouts_in_memory=False)
+        describe = _self_kernel_message("fit_transform_to_disk", None)
+        if colours is not None and not readouts:
+            check_free_space(disk_needs(out_dir, None, n, 0))
+            with npy_map(out_dir / GRAM_FILE, (n, n)) as gram:
+                t0 = time.perf_counter()
+                depths = range(self.num_layers) if self.jk else [self.num_blocks]
+                self.self_readouts_ = colour_pair_gram(
+                    colours, self.num_blocks, self.num_mlp_layers, gram, depths, dtype=self._torch_dtype(),
+                    max_bytes=budget.resolve(self.max_memory, self.device), progress=self._show_progress(colours))
+                self.time_ = time.perf_counter() - t0
+                if self.normalize:
+                    normalize_by_bands(gram, self._combine(self.self_readouts_), band_bytes=band_bytes,
+                                       describe=describe)
+            (out_dir / READOUTS_FILE).unlink(missing_ok=True)
+            return DiskGram.open(out_dir)
         check_free_space(disk_needs(out_dir, self.checkpoint_dir, n, self.num_layers))
         with npy_map(out_dir / READOUTS_FILE, (self.num_blocks + 1, n, n)) as parts:
-            self._timed_readouts(out=parts)
+            self._timed_readouts(out=parts, colours=colours)
             d = self._combine(self.self_readouts_) if self.normalize else None
             with npy_map(out_dir / GRAM_FILE, (n, n)) as gram:
                 combine_by_bands(parts, gram, num_layers=self.num_layers, jk=self.jk, self_kernels=d,
-                                 band_bytes=band_bytes, describe=_self_kernel_message("fit_transform_to_disk", None))
+                                 band_bytes=band_bytes, describe=describe)
+        if not readouts:
+            (out_dir / READOUTS_FILE).unlink()
         return DiskGram.open(out_dir)
 
     # -- internals -------------------------------------------------------------
@@ -356,30 +384,39 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"checkpoint_dir needs method='batched', got method={self.method!r}")
         _check_device(self.device)
 
-    def _timed_readouts(self, out: np.ndarray | None = None) -> np.ndarray:
-        """The fitted graphs' Gram readouts (placed in ``out`` when given: see :meth:`_readouts`); records
-        ``time_`` and the self-readouts (its diagonal)."""
+    def _timed_readouts(self, out: np.ndarray | None = None, colours: DatasetColours | None | str = "choose"
+                        ) -> np.ndarray:
+        """The fitted graphs' Gram readouts (placed in ``out`` when given, outside the memory budget: see
+        :meth:`_readouts`), on ``colours`` (``"choose"``: :meth:`_dataset_colours` decides) or node pairs;
+        records ``time_`` and the self-readouts (its diagonal)."""
         t0 = time.perf_counter()
-        colours = self._dataset_colours() if out is None else None
+        if isinstance(colours, str):
+            colours = self._dataset_colours(readouts_in_memory=out is None)
         if colours is not None:
-            parts = self._colour_pair_readouts(colours)
+            parts = self._colour_pair_readouts(colours, out=out)
         else:
             parts = self._readouts(self.fitted_, None, out=out)
         self.time_ = time.perf_counter() - t0
         self.self_readouts_ = np.diagonal(parts, axis1=1, axis2=2).copy()
         return parts
 
-    def _colour_pair_readouts(self, colours: DatasetColours, split: int | None = None) -> np.ndarray:
+    def _colour_pair_readouts(self, colours: DatasetColours, split: int | None = None,
+                              out: np.ndarray | None = None) -> np.ndarray:
         """The readouts on colour pairs (symmetric, or with ``split`` the new graphs against the fitted
-        ones), within the memory budget, a progress bar as :attr:`progress` says (default: when the top
-        depth has more than 20 000 colours)."""
-        show = bool(self.progress) or (self.progress is None and colours.sizes[-1] > 20_000)
+        ones; into ``out`` when given), within the memory budget, a progress bar as :meth:`_show_progress`
+        says."""
         return colour_pair_readouts(colours, self.num_blocks, self.num_mlp_layers, device=self.device,
-                                    dtype=self._torch_dtype(), split=split, progress=show,
+                                    dtype=self._torch_dtype(), split=split, progress=self._show_progress(colours),
                                     max_bytes=budget.resolve(self.max_memory, self.device),
-                                    checkpoint_dir=self.checkpoint_dir)
+                                    checkpoint_dir=self.checkpoint_dir, out=out)
 
-    def _dataset_colours(self, new_graphs: list | None = None, new_ops: list | None = None) -> DatasetColours | None:
+    def _show_progress(self, colours: DatasetColours) -> bool:
+        """A progress bar on colour pairs: as :attr:`progress` says (default: when the top depth has more
+        than 20 000 colours)."""
+        return bool(self.progress) or (self.progress is None and colours.sizes[-1] > 20_000)
+
+    def _dataset_colours(self, new_graphs: list | None = None, new_ops: list | None = None, *,
+                         readouts_in_memory: bool = True) -> DatasetColours | None:
         """The fitted graphs' WL colours when the colour-pair engine is to compute the Gram, else None;
         with ``new_graphs`` (and their operands ``new_ops``), the colours of the fitted graphs followed by
         the new ones, when the engine is to compute ``transform``'s kernel.
@@ -388,7 +425,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         aggregations, ReLU steps and readouts on C_l × C_l colour pairs) is below the node-pair engine's
         (:func:`~fastgnn.gntk.colour_pairs.node_pair_flops` on each graph's colour classes or nodes,
         whose dense blocks run :data:`~fastgnn.gntk.colour_pairs.NODE_ENGINE_SPEEDUP` times faster per
-        counted step) and the depths below the top fit the memory budget."""
+        counted step) and the depths below the top fit the memory budget (with the readouts, unless
+        ``readouts_in_memory`` is False: out of core, which needs the compiled path)."""
         if self.colour_pairs is False:
             return None
         why = None
@@ -398,6 +436,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             why = "executor='local'"
         elif self.checkpoint_dir is not None and not uses_compiled_path(self.device):
             why = "the compiled path (a CPU with numba) to keep checkpoints"
+        elif not readouts_in_memory and not uses_compiled_path(self.device):
+            why = "the compiled path (a CPU with numba) out of core"
         if why is not None:
             if self.colour_pairs is True:
                 raise ValueError(f"colour_pairs=True needs {why}")
@@ -408,7 +448,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         itemsize = torch.empty((), dtype=dtype).element_size()
         have = budget.resolve(self.max_memory, self.device)
         blocked = uses_compiled_path(self.device)
-        need = colour_pair_bytes(colours, itemsize, self.num_blocks, blocked=blocked)
+        need = colour_pair_bytes(colours, itemsize, self.num_blocks, blocked=blocked, in_memory=readouts_in_memory)
         if self.colour_pairs is True:
             if need > have:
                 raise ValueError(f"colour_pairs=True: the colour-pair matrices need {need / 2**30:.2f} GiB, over "
@@ -420,7 +460,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         split = None if new_ops is None else len(self.fitted_)
         by_nodes = node_pair_flops(rows, row_nnz, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST, split=split)
         by_colours = colour_pair_flops(colours, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST,
-                                       itemsize=itemsize, max_bytes=have if blocked else None)
+                                       itemsize=itemsize, max_bytes=have if blocked else None,
+                                       in_memory=readouts_in_memory)
         return colours if need <= have and by_colours * NODE_ENGINE_SPEEDUP < by_nodes else None
 
     def _kernel_key(self) -> tuple:

@@ -49,8 +49,8 @@ from fastgnn.gntk.recursion import combine_readouts
 from fastgnn.gram import BAND_BYTES, cosine
 from fastgnn.io import atomic_path, file_lock, sweep_temporaries
 
-__all__ = ["BAND_BYTES", "GRAM_FILE", "READOUTS_FILE", "DiskGram", "combine_by_bands", "npy_map", "check_free_space",
-           "disk_needs"]
+__all__ = ["BAND_BYTES", "GRAM_FILE", "READOUTS_FILE", "DiskGram", "combine_by_bands", "normalize_by_bands", "npy_map",
+           "check_free_space", "disk_needs"]
 
 #: the Gram's file in the output folder
 GRAM_FILE = "gram.npy"
@@ -64,21 +64,25 @@ class DiskGram:
     read-only memory maps."""
 
     gram_path: Path
-    readouts_path: Path
+    readouts_path: Path | None
     gram: np.ndarray
-    readouts: np.ndarray
+    readouts: np.ndarray | None
 
     @classmethod
     def open(cls, out_dir) -> DiskGram:
-        """The :data:`GRAM_FILE` and :data:`READOUTS_FILE` of ``out_dir``, memory-mapped read-only."""
+        """The :data:`GRAM_FILE` and :data:`READOUTS_FILE` of ``out_dir``, memory-mapped read-only (the
+        readouts None, and their path, when the run did not keep them)."""
         gram_path, readouts_path = Path(out_dir) / GRAM_FILE, Path(out_dir) / READOUTS_FILE
+        if not readouts_path.exists():
+            return cls(gram_path, None, np.load(gram_path, mmap_mode="r"), None)
         return cls(gram_path, readouts_path, np.load(gram_path, mmap_mode="r"), np.load(readouts_path, mmap_mode="r"))
 
 
 def disk_needs(out_dir, checkpoint_dir, n: int, num_layers: int) -> dict:
     """Bytes :meth:`fastgnn.gntk.GNTK.fit_transform_to_disk` writes for ``n`` graphs, by folder: ``out_dir`` the
-    readouts and the Gram, ``8 n² (num_layers + 1)``; ``checkpoint_dir`` (unless None) the tiles, at most the
-    readouts' ``8 n² num_layers`` (the upper triangle, and the diagonal tiles whole)."""
+    readouts and the Gram, ``8 n² (num_layers + 1)`` (``num_layers`` 0: the Gram alone); ``checkpoint_dir``
+    (unless None) the tiles, at most the readouts' ``8 n² num_layers`` (the upper triangle, and the diagonal
+    tiles whole)."""
     needs = {Path(out_dir): 8 * n * n * (num_layers + 1)}
     if checkpoint_dir is not None:
         key = Path(checkpoint_dir)
@@ -161,4 +165,17 @@ def combine_by_bands(parts: np.ndarray, gram: np.ndarray, *, num_layers: int, jk
         if self_kernels is not None:
             band = cosine(band, self_kernels[r0:r1], self_kernels, describe=describe)
             band[np.arange(r1 - r0), np.arange(r0, r1)] = 1.0
+        gram[r0:r1] = band
+
+
+def normalize_by_bands(gram: np.ndarray, self_kernels: np.ndarray, *, band_bytes: int = BAND_BYTES,
+                       describe: Callable[[int, str, float], str] | None = None) -> None:
+    """``gram[i, j] / sqrt(d_i d_j)`` in place, by bands of rows (:func:`fastgnn.gram.cosine`, a unit
+    diagonal), for a Gram that was accumulated whole on disk.  Cost O(n²); RAM one band."""
+    n = gram.shape[0]
+    rows = max(1, int(band_bytes // (8 * max(n, 1))))
+    for r0 in range(0, n, rows):
+        r1 = min(n, r0 + rows)
+        band = cosine(np.asarray(gram[r0:r1]), self_kernels[r0:r1], self_kernels, describe=describe)
+        band[np.arange(r1 - r0), np.arange(r0, r1)] = 1.0
         gram[r0:r1] = band
