@@ -20,7 +20,10 @@ a block's support is then 1.5-2x its rows instead of 3x (NCI1, depth 4, 2,000-ro
 Cost: the held depths as in :mod:`fastgnn.gntk.colour_pairs`; a blocked depth l costs
 ``C_l²/2`` pairs of R ReLU steps, plus ``Σ_I |S(I)| C_{l−1}`` recomputed pairs (and so on down to
 W), counted by :func:`recomputed_pairs`.  Memory: the held depth's Σ̃ and Θ̃ (``2 C_W²``), one
-block with its support rows, and the ``n × n`` readouts.
+block with its support rows, and the ``n × n`` readouts (each accumulated in place, half of it, then
+added to its transpose).  :func:`blocked_gram` sums the readouts straight into one ``n × n`` array
+outside the budget (a memory map): what a dataset whose per-depth readouts do not fit needs
+(ogbg-molhiv: 13.5 GB per ``n × n``).
 """
 
 from __future__ import annotations
