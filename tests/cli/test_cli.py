@@ -442,3 +442,18 @@ def test_gntk_on_a_dataset_folder_by_path(capsys, tmp_path, isolated_data_env):
     gram = np.load(tmp_path / "out" / "gram.npy")
     assert np.allclose(np.diag(gram), 1.0)
 
+
+
+@pytest.mark.parametrize("readouts", [True, False])
+def test_gntk_out_of_core_keeps_the_readouts_or_not(capsys, tmp_path, readouts):
+    out = tmp_path / "o"
+    flag = "--readouts" if readouts else "--no-readouts"
+    info = run_json(capsys, "gntk", "synthetic", "--num-layers", "3", "--num-mlp-layers", "1", "--out-of-core",
+                    flag, "--out", out)
+    assert info["out_of_core"] is True
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(["folds.npz", "gntk.json", "gram.npy", "labels.npy", *(["readouts.npy"] if readouts else [])])
+    from fastgnn import GNTK, datasets
+
+    want = GNTK(num_layers=3, num_mlp_layers=1, progress=False).fit_transform(datasets.load("synthetic"))
+    np.testing.assert_allclose(np.load(out / "gram.npy"), want, rtol=1e-10)

@@ -54,8 +54,8 @@ def plan_held(sizes, num_blocks: int, itemsize: int, max_bytes: float, num_graph
     if top == 0:
         return 0
     fixed = readout_bytes(num_blocks, num_graphs, in_memory=in_memory)
-    if held_bytes(sizes, top - 1, itemsize) + fixed + block_bytes(sizes, top, top - 1, MIN_BLOCK_ROWS, itemsize,
-                                                                   num_graphs) <= max_bytes:
+    blocks = 2 * itemsize * sizes[top - 1] ** 2 + block_bytes(sizes, top, top - 1, MIN_BLOCK_ROWS, itemsize, num_graphs)
+    if max(held_bytes(sizes, top - 1, itemsize), blocks) + fixed <= max_bytes:
         return top - 1
     for w in range(top - 2, 0, -1):
         if held_bytes(sizes, w, itemsize) + fixed <= max_bytes / 2:
@@ -81,14 +81,14 @@ def readout_bytes(num_blocks: int, num_graphs: int, *, in_memory: bool = True) -
 def block_bytes(sizes, depth: int, held: int, rows: int, itemsize: int, num_graphs: int) -> int:
     """Bytes of one block of ``rows`` rows at ``depth``: its Σ̃ and Θ̃ rows (``2 C_l``), their gather
     (``C_{l−1}``) and readout product (``n``, float64), plus, for each blocked depth below it, support
-    rows (taken as at most twice the rows above, and at most ``C``) and their own gathers; the held
-    depth's ``2 C_W²``."""
+    rows (taken as at most twice the rows above, and at most ``C``) and their own gathers.  Beside it
+    the held depth's Σ̃ and Θ̃ (``2 C_W²``) are in memory."""
     total = rows * (itemsize * (2 * sizes[depth] + sizes[depth - 1]) + 8 * num_graphs)
     support = rows
     for below in range(depth - 1, held, -1):
         support = min(sizes[below], 2 * support)
         total += support * itemsize * (2 * sizes[below] + sizes[below - 1])
-    return int(total + 2 * itemsize * sizes[held] ** 2)
+    return int(total)
 
 
 def block_rows(sizes, depth: int, held: int, itemsize: int, num_graphs: int, max_bytes: float, *,
@@ -100,9 +100,9 @@ def block_rows(sizes, depth: int, held: int, itemsize: int, num_graphs: int, max
     c = sizes[depth]
     if held == depth - 1:  # no recursion: a quarter of the budget
         by_budget = max_bytes / ROW_SHARE // max(itemsize * (2 * c + sizes[depth - 1]) + 8 * num_graphs, 1)
-    else:  # half of what the readouts and the held depth leave
+    else:  # half of what the readouts and the held depth's Σ̃ and Θ̃ leave
         room = (max_bytes - readout_bytes(depth, num_graphs, in_memory=in_memory)
-                - held_bytes(sizes, held, itemsize)) / 2
+                - 2 * itemsize * sizes[held] ** 2) / 2
         lo, hi = 1, c
         while lo < hi:  # the most rows whose block fits
             mid = (lo + hi + 1) // 2

@@ -146,7 +146,8 @@ def colour_pair_bytes(colours: DatasetColours, itemsize: int, num_blocks: int | 
         held = 0 if max_bytes is None else plan_held(c, top, itemsize, max_bytes, n, in_memory=in_memory)
         block = max([block_bytes(c, depth, held, min(MIN_BLOCK_ROWS, c[depth]), itemsize, n)
                      for depth in range(held + 1, top + 1)] or [0])
-        return int(held_bytes(c, held, itemsize) + block + readout_bytes(top, n, in_memory=in_memory))
+        blocks = 2 * itemsize * c[held] ** 2 + block  # the held Σ̃, Θ̃ beside a block
+        return int(max(held_bytes(c, held, itemsize), blocks) + readout_bytes(top, n, in_memory=in_memory))
     whole = max([4 * c[l] ** 2 + c[l] * (c[l - 1] if l else 0) + n * c[l] for l in range(top + 1)] or [0])
     return int((whole + 2 * (c[top - 1] ** 2 if top else 0)) * itemsize + (top + 3) * n * n * 8)
 
