@@ -129,7 +129,8 @@ def compute_reproduce(data_dir) -> dict:
     return {"accuracy": acc, "sketch": sketch}
 
 
-PARTS = {"grams": compute_grams, "normalized": compute_normalized, "cv": compute_cv, "search": compute_search, "reproduce": compute_reproduce}
+PARTS = {"grams": compute_grams, "normalized": compute_normalized, "cv": compute_cv, "search": compute_search,
+         "reproduce": compute_reproduce}
 
 
 def compute(data_dir) -> dict:
