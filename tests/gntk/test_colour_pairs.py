@@ -380,3 +380,18 @@ def test_symmetrize_in_place_equals_a_plus_its_transpose():
     want = a + a.T
     ck.symmetrize(a)
     assert np.array_equal(a, want)
+
+
+def test_the_gram_summed_in_float32_and_its_memory_check(tmp_path, monkeypatch):
+    from fastgnn import budget
+
+    graphs = _deep_set()
+    want = GNTK(num_layers=4, colour_pairs=False, progress=False).fit_transform(graphs)
+    disk = GNTK(num_layers=4, dtype="float32", colour_pairs=True, progress=False).fit_transform_to_disk(
+        graphs, tmp_path, readouts=False)
+    assert disk.gram.dtype == np.float64
+    np.testing.assert_allclose(np.asarray(disk.gram), want, rtol=2e-5, atol=2e-5 * np.abs(want).max())
+    monkeypatch.setattr(budget, "available_ram", lambda: 100.0)
+    with pytest.raises(MemoryError, match=r"float64 is .* dtype='float32' halves it"):
+        GNTK(num_layers=4, colour_pairs=True, progress=False).fit_transform_to_disk(graphs, tmp_path / "b",
+                                                                                    readouts=False)

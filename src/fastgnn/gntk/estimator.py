@@ -44,8 +44,8 @@ from fastgnn.gntk.outofcore import (
     check_free_space,
     combine_by_bands,
     disk_needs,
-    normalize_by_bands,
     npy_map,
+    write_by_bands,
 )
 from fastgnn.gntk.output import checked_set_output
 from fastgnn.gntk.pairwise import Operand, pair_readouts, prepare_many
@@ -320,10 +320,12 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         On colour pairs (:attr:`colour_pairs`; a CPU with numba) the readouts accumulate straight into
         the memory map.  ``readouts=False``: keep only the Gram (``DiskGram.readouts`` None; a
         ``readouts.npy`` left in ``out_dir`` by an earlier run is removed); on colour pairs the Gram is
-        then summed from the colour pairs with no per-depth ``n × n`` array at all (disk ``8 n²``: the
-        exact Gram of ogbg-molhiv's 41,127 graphs in 13.5 GB), otherwise the readouts are written, combined
-        and removed.  ``checkpoint_dir`` makes the node-pair engine or the colour pairs' readouts
-        resumable; the Gram summed alone is not (a killed run starts over).
+        then summed from the colour pairs with no per-depth ``n × n`` array at all, in RAM in the kernel's
+        dtype (``4 n²`` bytes in float32: ogbg-molhiv's 41,127 graphs in 6.8 GB; summed into the memory map
+        instead, its random writes kept the OS writing the same pages back, 5x slower), then written
+        by bands (disk ``8 n²``); otherwise the readouts are written, combined and removed.
+        ``checkpoint_dir`` makes the node-pair engine or the colour pairs' readouts resumable; the Gram
+        summed alone is not (a killed run starts over).
         """
         if self.method != "batched":
             raise ValueError(f"out of core needs method='batched' (the tiled engine), got method={self.method!r}")
@@ -334,16 +336,17 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         describe = _self_kernel_message("fit_transform_to_disk", None)
         if colours is not None and not readouts:
             check_free_space(disk_needs(out_dir, None, n, 0))
+            t0 = time.perf_counter()
+            summed = _ram_gram(n, self._torch_dtype())
+            depths = range(self.num_layers) if self.jk else [self.num_blocks]
+            self.self_readouts_ = colour_pair_gram(
+                colours, self.num_blocks, self.num_mlp_layers, summed, depths, dtype=self._torch_dtype(),
+                max_bytes=budget.resolve(self.max_memory, self.device), progress=self._show_progress(colours))
+            self.time_ = time.perf_counter() - t0
             with npy_map(out_dir / GRAM_FILE, (n, n)) as gram:
-                t0 = time.perf_counter()
-                depths = range(self.num_layers) if self.jk else [self.num_blocks]
-                self.self_readouts_ = colour_pair_gram(
-                    colours, self.num_blocks, self.num_mlp_layers, gram, depths, dtype=self._torch_dtype(),
-                    max_bytes=budget.resolve(self.max_memory, self.device), progress=self._show_progress(colours))
-                self.time_ = time.perf_counter() - t0
-                if self.normalize:
-                    normalize_by_bands(gram, self._combine(self.self_readouts_), band_bytes=band_bytes,
-                                       describe=describe)
+                d = self._combine(self.self_readouts_) if self.normalize else None
+                write_by_bands(summed, gram, d, band_bytes=band_bytes, describe=describe)
+            del summed
             (out_dir / READOUTS_FILE).unlink(missing_ok=True)
             return DiskGram.open(out_dir)
         check_free_space(disk_needs(out_dir, self.checkpoint_dir, n, self.num_layers))
@@ -596,6 +599,20 @@ def _self_kernel_message(what: str, sides: dict[str, str] | None = _SIDES) -> Ca
         return (f"{what}: normalize=True, but graph {i}{of} has self-kernel {value} (all-zero features?), so its "
                 "cosine-normalised kernel is undefined")
     return describe
+
+
+def _ram_gram(n: int, dtype: torch.dtype) -> np.ndarray:
+    """A zero ``n × n`` array in RAM to sum the colour pairs' Gram in (float32 for a float32 kernel, else
+    float64); ``MemoryError`` naming its size when the machine's available RAM cannot hold it."""
+    np_dtype = np.float32 if dtype == torch.float32 else np.float64
+    need = n * n * np.dtype(np_dtype).itemsize
+    ram = budget.available_ram()
+    if ram is not None and need > ram:
+        half = "; dtype='float32' halves it" if np_dtype == np.float64 else ""
+        raise MemoryError(f"fit_transform_to_disk(readouts=False) sums the Gram in RAM: {n:,} x {n:,} "
+                          f"{np.dtype(np_dtype).name} is {need / 1e9:,.1f} GB, more than the {ram / 1e9:,.1f} GB "
+                          f"available{half}; readouts=True keeps every array on disk")
+    return np.zeros((n, n), dtype=np_dtype)
 
 
 def _check_device(device) -> None:

@@ -49,7 +49,7 @@ from fastgnn.gntk.recursion import combine_readouts
 from fastgnn.gram import BAND_BYTES, cosine
 from fastgnn.io import atomic_path, file_lock, sweep_temporaries
 
-__all__ = ["BAND_BYTES", "GRAM_FILE", "READOUTS_FILE", "DiskGram", "combine_by_bands", "normalize_by_bands", "npy_map",
+__all__ = ["BAND_BYTES", "GRAM_FILE", "READOUTS_FILE", "DiskGram", "combine_by_bands", "write_by_bands", "npy_map",
            "check_free_space", "disk_needs"]
 
 #: the Gram's file in the output folder
@@ -168,14 +168,18 @@ def combine_by_bands(parts: np.ndarray, gram: np.ndarray, *, num_layers: int, jk
         gram[r0:r1] = band
 
 
-def normalize_by_bands(gram: np.ndarray, self_kernels: np.ndarray, *, band_bytes: int = BAND_BYTES,
-                       describe: Callable[[int, str, float], str] | None = None) -> None:
-    """``gram[i, j] / sqrt(d_i d_j)`` in place, by bands of rows (:func:`fastgnn.gram.cosine`, a unit
-    diagonal), for a Gram that was accumulated whole on disk.  Cost O(n²); RAM one band."""
+def write_by_bands(source: np.ndarray, gram: np.ndarray, self_kernels: np.ndarray | None = None, *,
+                   band_bytes: int = BAND_BYTES, describe: Callable[[int, str, float], str] | None = None) -> None:
+    """``gram = source`` (as float64) by bands of rows, cosine-normalised when ``self_kernels`` (d) are given:
+    ``source[i, j] / sqrt(d_i d_j)`` by :func:`fastgnn.gram.cosine`, with a unit diagonal.  For a Gram summed
+    whole in RAM (the colour pairs' :func:`~fastgnn.gntk.colour_pairs.colour_pair_gram`) going to its memory
+    map.  Cost O(n²); RAM one band beside ``source``."""
     n = gram.shape[0]
     rows = max(1, int(band_bytes // (8 * max(n, 1))))
     for r0 in range(0, n, rows):
         r1 = min(n, r0 + rows)
-        band = cosine(np.asarray(gram[r0:r1]), self_kernels[r0:r1], self_kernels, describe=describe)
-        band[np.arange(r1 - r0), np.arange(r0, r1)] = 1.0
+        band = np.asarray(source[r0:r1], dtype=np.float64)
+        if self_kernels is not None:
+            band = cosine(band, self_kernels[r0:r1], self_kernels, describe=describe)
+            band[np.arange(r1 - r0), np.arange(r0, r1)] = 1.0
         gram[r0:r1] = band
