@@ -26,15 +26,16 @@ def gather_rows(s, indptr, indices, values, row0, row1):
 
 
 @numba.njit(parallel=True, cache=True)
-def gather_cols(t_rows, indptr, indices, values, col0):
-    """``(T Mᵀ)[:, col0:]``: ``out[r, j − col0] = Σ_e values[e] · t_rows[r, indices[e]]`` over row j's entries."""
+def gather_cols(t_rows, indptr, indices, values, col0, src0=0):
+    """``(T Mᵀ)[:, col0:]``: ``out[r, j − col0] = Σ_e values[e] · t_rows[r, indices[e] − src0]`` over row j's
+    entries (``t_rows`` holds T's columns from ``src0`` on; every index the rows ``col0..`` of M read is)."""
     n_cols = indptr.shape[0] - 1 - col0
     out = np.empty((t_rows.shape[0], n_cols), dtype=t_rows.dtype)
     for r in numba.prange(t_rows.shape[0]):
         for j in range(n_cols):
             acc = 0.0
             for e in range(indptr[col0 + j], indptr[col0 + j + 1]):
-                acc += values[e] * t_rows[r, indices[e]]
+                acc += values[e] * t_rows[r, indices[e] - src0]
             out[r, j] = acc
     return out
 

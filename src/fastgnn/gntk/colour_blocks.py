@@ -115,18 +115,20 @@ def block_rows(sizes, depth: int, held: int, itemsize: int, num_graphs: int, max
 
 
 def recomputed_pairs(counts, sizes, num_blocks: int, held: int, rows_at) -> float:
-    """Entries of the support rows recomputed over every block of every blocked depth (full width):
-    ``Σ_l Σ_I Σ_k |S_k(I)| C_{l−k}``, for row blocks of ``rows_at(depth)`` rows, after renumbering
+    """Entries of the support rows recomputed over every block of every blocked depth:
+    ``Σ_l Σ_I Σ_k |S_k(I)| (C_{l−k} − p_k(I))``, p_k(I) the first column the rows need (``rows_of`` in
+    :func:`_blocked_depths`), for row blocks of ``rows_at(depth)`` rows, after renumbering
     (:func:`renumbered_counts`).  O(nnz) per depth and level."""
     total = 0.0
     for depth in range(held + 2, num_blocks + 1):
         rows = rows_at(depth)
         for i0 in range(0, sizes[depth], rows):
-            sel = np.arange(i0, min(sizes[depth], i0 + rows))
+            sel, col0 = np.arange(i0, min(sizes[depth], i0 + rows)), i0
             for below in range(depth - 1, held, -1):
                 indptr, indices, _ = counts[below + 1]
                 sel = np.unique(indices[_row_positions(indptr, sel)])
-                total += sel.shape[0] * sizes[below]
+                col0 = int(indices[indptr[col0]:indptr[col0 + 1]].min())  # the support rows' first column
+                total += sel.shape[0] * (sizes[below] - col0)
     return total
 
 
@@ -361,19 +363,25 @@ def _blocked_depths(ck, plan, s, theta, diags, num_mlp_layers, progress, sink, s
 
     def rows_of(depth, sel, col0=0):
         """Σ̃, Θ̃ of the colours ``sel`` (sorted) at a blocked depth, against the columns ``col0..C−1``: gathered
-        from the held matrices one depth down, or from the support rows there, recomputed full width."""
+        from the held matrices one depth down, or from the support rows there, recomputed against the columns
+        ``p0..`` where p0 is colour col0's smallest parent: the depth is ordered by smallest parent
+        (:func:`renumbered_counts`), so every parent of a colour from col0 on is at least p0 (a block near
+        the end of the triangle recomputes short rows; each entry is the same sum, bitwise)."""
         indptr, indices, values = m[depth]
         pos = _row_positions(indptr, sel)
         sub_indptr = np.concatenate([[0], np.cumsum(np.diff(indptr)[sel])]).astype(np.int64)
+        src0 = 0
         if depth - 1 == held:
             ps, pt, local = s, theta, indices[pos]
         else:
             parents = np.unique(indices[pos])
-            ps, pt = rows_of(depth - 1, parents)
+            src0 = int(indices[indptr[col0]:indptr[col0 + 1]].min()) if col0 < indptr.shape[0] - 1 else 0
+            ps, pt = rows_of(depth - 1, parents, src0)
             local = np.searchsorted(parents, indices[pos])
         sub = (sub_indptr, local, values[pos])
-        sb = ck.gather_cols(ck.gather_rows(ps, *sub, 0, sel.shape[0]), *m[depth], col0)
-        tb = sb.copy() if pt is None else ck.gather_cols(ck.gather_rows(pt, *sub, 0, sel.shape[0]), *m[depth], col0)
+        sb = ck.gather_cols(ck.gather_rows(ps, *sub, 0, sel.shape[0]), *m[depth], col0, src0)
+        tb = sb.copy() if pt is None else ck.gather_cols(ck.gather_rows(pt, *sub, 0, sel.shape[0]), *m[depth], col0,
+                                                         src0)
         left, right = diags[depth][torch.from_numpy(sel)].contiguous(), diags[depth][col0:].contiguous()
         for _ in range(num_mlp_layers):
             ntk_step(torch.from_numpy(sb), torch.from_numpy(tb), left, right)
