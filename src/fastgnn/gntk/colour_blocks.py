@@ -187,7 +187,8 @@ def blocked_gram(colours, num_blocks: int, num_mlp_layers: int, dtype, max_bytes
                  depths, progress: bool = False) -> np.ndarray:
     """``into += Σ_{l in depths} K_l``, the readouts of the depths ``depths`` summed straight into one square
     ``n × n`` array (float64, or float32 to sum in single precision; it lives outside ``max_bytes``, and
-    nothing else ``n × n`` is allocated), and returns the diagonals ``[num_blocks + 1, n]`` of every K_l (the self-readouts).
+    nothing else ``n × n`` is allocated), and returns the diagonals ``[num_blocks + 1, n]`` of every K_l
+    (the self-readouts).
 
     For Grams too large for the per-depth readouts (ogbg-molhiv: 41,127 graphs, 13.5 GB per ``n × n``):
     memory is the plan's (held depths, one block), disk one ``n × n``.  ``into`` must start at zero."""
