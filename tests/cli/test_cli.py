@@ -30,7 +30,7 @@ from fastgnn.cli import main
 TOOL = Path(sys.executable).with_name("fastgnn")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 KNOWN = ["MUTAG", "PTC", "NCI1", "PROTEINS", "COLLAB", "IMDBBINARY", "IMDBMULTI", "REDDIT-BINARY", "DD", "ENZYMES",
-         "synthetic"]
+         "ogbg-molhiv", "synthetic"]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -35,7 +35,11 @@ def run(args) -> int:
     """Run ``fastgnn datasets`` for parsed ``args``; returns the exit status."""
     rows = []
     for name in datasets.KNOWN_NAMES:
-        where = datasets.find(name, args.data_dir) if name not in GENERATED else ("generated", "")
+        if datasets.is_molhiv(name):
+            found = datasets.find_molhiv(args.data_dir)
+            where = (found.layout, found.path) if found else None
+        else:
+            where = datasets.find(name, args.data_dir) if name not in GENERATED else ("generated", "")
         rows.append({"name": name, "format": where[0] if where else None,
                      "path": str(where[1]) if where else None})
     for name in datasets.NODE_NAMES:

@@ -80,7 +80,7 @@ from fastgnn.datasets.formats import (
     register_format,
 )
 from fastgnn.datasets.gin import load_gin_dataset, read_gin
-from fastgnn.datasets.molhiv import is_molhiv, load_molhiv, read_molhiv
+from fastgnn.datasets.molhiv import find_molhiv, is_molhiv, load_molhiv, read_molhiv
 from fastgnn.datasets.molhiv_like import molhiv_like
 from fastgnn.datasets.node import NodeData, row_normalize
 from fastgnn.datasets.planetoid import (
@@ -104,6 +104,7 @@ __all__ = [
     "canonical_name",
     "DATASETS",
     "KNOWN_NAMES",
+    "MOLECULE_NAMES",
     "BENCHMARKS",
     "BENCHMARK_NAMES",
     "MORE_BENCHMARKS",
@@ -115,6 +116,8 @@ __all__ = [
     "synthetic_collab",
     "molhiv_like",
     "load_molhiv",
+    "find_molhiv",
+    "is_molhiv",
     "read_molhiv",
     "read_gin",
     "read_tu",
@@ -149,8 +152,11 @@ DEFAULT_URL = "https://www.chrsmrrs.com/graphkerneldatasets"
 #: name (as in the GIN/GNTK code) -> (TU Dortmund name, node features of the papers), from
 #: :data:`~fastgnn.datasets.benchmarks.BENCHMARKS` and ``MORE_BENCHMARKS``
 DATASETS: dict[str, tuple[str, str]] = {b.name: (b.tu_name, b.features) for b in ALL_BENCHMARKS}
-#: the graph datasets ``load`` knows by name: the GNTK paper's benchmarks, those beyond it, then ``"synthetic"``
-KNOWN_NAMES = [*BENCHMARK_NAMES, *MORE_BENCHMARK_NAMES, "synthetic"]
+#: molecule sets with their own loader and split (:mod:`fastgnn.datasets.molhiv`; the ``chem`` extra)
+MOLECULE_NAMES = ["ogbg-molhiv"]
+#: the graph datasets ``load`` knows by name: the GNTK paper's benchmarks, those beyond it, OGB's molecules,
+#: then ``"synthetic"``
+KNOWN_NAMES = [*BENCHMARK_NAMES, *MORE_BENCHMARK_NAMES, *MOLECULE_NAMES, "synthetic"]
 #: node-classification datasets: ``load`` returns a NodeData for these
 NODE_NAMES = [*PLANETOID_NAMES, "sbm"]
 
