@@ -425,3 +425,15 @@ def test_cli_colour_pairs_keep_their_own_checkpoints(tmp_path, capsys):
     assert main(args) == 0  # resumed from the finished state
     assert json.loads(capsys.readouterr().out)["config"]["colour_pairs"] is True
     assert first["config"]["colour_pairs"] is True
+
+
+def test_the_progress_bar_counts_node_or_class_pairs():
+    """The bar's unit says what the tiles' rows are: nodes, colour classes (compressed graphs), or both."""
+    from types import SimpleNamespace
+
+    from fastgnn.gntk.engine import _pair_unit
+
+    node, cls = SimpleNamespace(colouring=None), SimpleNamespace(colouring=object())
+    assert _pair_unit([node, node]) == " node pairs"
+    assert _pair_unit([cls]) == " class pairs"
+    assert _pair_unit([node, cls]) == " node/class pairs"

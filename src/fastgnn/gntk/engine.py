@@ -162,7 +162,7 @@ def gram_readouts(
         )
     counted = {t for t in plan.tiles if plan.name(t) in done}
     bar = _progress(sum(plan.pairs(t) for t in plan.tiles), desc, progress,
-                    initial=sum(plan.pairs(t) for t in counted))
+                    initial=sum(plan.pairs(t) for t in counted), unit=_pair_unit([*rows, *(cols or [])]))
     todo = []
     for tile in plan.tiles:
         block = None
@@ -224,12 +224,19 @@ def release_freed_memory() -> None:
 _MALLOC_TRIM = None
 
 
-def _progress(total: int, desc: str, enabled: bool, initial: int = 0):
+def _progress(total: int, desc: str, enabled: bool, initial: int = 0, unit: str = " node pairs"):
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, desc=desc, unit=" node pairs", unit_scale=True, leave=False)
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, unit_scale=True, leave=False)
+
+
+def _pair_unit(ops) -> str:
+    """What the progress bar counts: the operands' rows are nodes, colour classes (compressed), or both."""
+    compressed = {op.colouring is not None for op in ops}
+    return {frozenset({False}): " node pairs", frozenset({True}): " class pairs"}.get(frozenset(compressed),
+                                                                                        " node/class pairs")
 
 
 #: deprecated aliases (one release): the plan and cost model moved to :mod:`fastgnn.gntk.plan`, the
