@@ -174,7 +174,7 @@ def _holdout(gram, data, args, sec) -> dict:
     sec["holdout"] = time.perf_counter() - t0
     found = {"valid_rocauc": round(100 * res.valid, 2), "test_rocauc": round(100 * res.test, 2),
              "choice": {k: str(v) for k, v in res.choice.items()}, "sizes": res.sizes,
-             "valid_curves": {f"{nm}/{cw}": [round(100 * v, 2) for v in curve]
+             "valid_curves": {f"{nm}/{cw}": [round(100 * float(v), 2) for v in curve]
                               for (nm, cw), curve in res.curves.items()},
              "C_grid": [float(c) for c in res.C_grid]}
     print(found, flush=True)
