@@ -13,6 +13,9 @@ under a temporary name and renamed when complete (a killed run leaves no half-wr
 mmap_mode="r")`` reads them back by blocks (:class:`DiskGram`), and
 :func:`fastgnn.gram.transform` makes the model selection's Grams of such a map band by band.
 
+With ``readouts=False`` only ``gram.npy`` is kept; on colour pairs the Gram is then summed in RAM straight
+from the colour pairs (no per-depth readouts at all) and written by :func:`write_by_bands`.
+
 The values are bitwise those of the in-memory ``fit_transform`` and ``readouts`` with the same
 tile plan (the same engine, the same element-wise combination and cosine normalisation,
 :func:`fastgnn.gram.cosine`).
