@@ -127,7 +127,7 @@ def recomputed_pairs(counts, sizes, num_blocks: int, held: int, rows_at) -> floa
             for below in range(depth - 1, held, -1):
                 indptr, indices, _ = counts[below + 1]
                 sel = np.unique(indices[_row_positions(indptr, sel)])
-                col0 = int(indices[indptr[col0]:indptr[col0 + 1]].min())  # the support rows' first column
+                col0 = _first_parent(indptr, indices, col0)  # the support rows' first column
                 total += sel.shape[0] * (sizes[below] - col0)
     return total
 
@@ -204,7 +204,7 @@ class _Plan:
     count matrices and labels (in the kernel's dtype)."""
 
     def __init__(self, colours, num_blocks, dtype, max_bytes, in_memory):
-        self.colours, self.num_blocks, self.dtype, self.max_bytes = colours, num_blocks, dtype, max_bytes
+        self.colours, self.num_blocks, self.max_bytes = colours, num_blocks, max_bytes
         self.np_dtype = np.float64 if dtype == torch.float64 else np.float32
         self.itemsize = np.dtype(self.np_dtype).itemsize
         self.n = colours.num_graphs
@@ -376,7 +376,7 @@ def _blocked_depths(ck, plan, s, theta, diags, num_mlp_layers, progress, sink, s
             ps, pt, local = s, theta, indices[pos]
         else:
             parents = np.unique(indices[pos])
-            src0 = int(indices[indptr[col0]:indptr[col0 + 1]].min()) if col0 < indptr.shape[0] - 1 else 0
+            src0 = _first_parent(indptr, indices, col0) if col0 < indptr.shape[0] - 1 else 0
             ps, pt = rows_of(depth - 1, parents, src0)
             local = np.searchsorted(parents, indices[pos])
         sub = (sub_indptr, local, values[pos])
@@ -454,6 +454,12 @@ def _whole_depth(s, theta, m, num_mlp_layers):
 
 def _sqrt(diagonal: np.ndarray) -> torch.Tensor:
     return torch.sqrt(torch.clamp(torch.from_numpy(diagonal), min=0.0)).contiguous()
+
+
+def _first_parent(indptr: np.ndarray, indices: np.ndarray, colour: int) -> int:
+    """The smallest parent (column of M) of ``colour``: on a depth ordered by smallest parent
+    (:func:`renumbered_counts`), the first column one depth down that rows from ``colour`` on read."""
+    return int(indices[indptr[colour]:indptr[colour + 1]].min())
 
 
 def _row_positions(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -164,11 +164,8 @@ def combine_by_bands(parts: np.ndarray, gram: np.ndarray, *, num_layers: int, jk
     rows = max(1, int(band_bytes // (8 * layers * max(n, 1))))
     for r0 in range(0, n, rows):
         r1 = min(n, r0 + rows)
-        band = combine_readouts(np.asarray(parts[:, r0:r1, :]), num_layers, jk)
-        if self_kernels is not None:
-            band = cosine(band, self_kernels[r0:r1], self_kernels, describe=describe)
-            band[np.arange(r1 - r0), np.arange(r0, r1)] = 1.0
-        gram[r0:r1] = band
+        _write_band(gram, r0, r1, combine_readouts(np.asarray(parts[:, r0:r1, :]), num_layers, jk), self_kernels,
+                    describe)
 
 
 def write_by_bands(source: np.ndarray, gram: np.ndarray, self_kernels: np.ndarray | None = None, *,
@@ -181,8 +178,13 @@ def write_by_bands(source: np.ndarray, gram: np.ndarray, self_kernels: np.ndarra
     rows = max(1, int(band_bytes // (8 * max(n, 1))))
     for r0 in range(0, n, rows):
         r1 = min(n, r0 + rows)
-        band = np.asarray(source[r0:r1], dtype=np.float64)
-        if self_kernels is not None:
-            band = cosine(band, self_kernels[r0:r1], self_kernels, describe=describe)
-            band[np.arange(r1 - r0), np.arange(r0, r1)] = 1.0
-        gram[r0:r1] = band
+        _write_band(gram, r0, r1, np.asarray(source[r0:r1], dtype=np.float64), self_kernels, describe)
+
+
+def _write_band(gram: np.ndarray, r0: int, r1: int, band: np.ndarray, self_kernels: np.ndarray | None,
+                describe) -> None:
+    """``gram[r0:r1] = band``, cosine-normalised first when ``self_kernels`` are given (a unit diagonal)."""
+    if self_kernels is not None:
+        band = cosine(band, self_kernels[r0:r1], self_kernels, describe=describe)
+        band[np.arange(r1 - r0), np.arange(r0, r1)] = 1.0
+    gram[r0:r1] = band
