@@ -54,6 +54,7 @@ from fastgnn.gntk.colour_blocks import (
     recomputed_pairs,
     renumbered_counts,
 )
+from fastgnn.gntk.colour_rectangle import rectangle_readouts
 from fastgnn.gntk.relu import ntk_step
 from fastgnn.gntk.scale import REGISTRY
 
@@ -202,7 +203,7 @@ def node_pair_flops(rows: np.ndarray, row_nnz: np.ndarray, num_blocks: int, num_
 def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layers: int, *,
                          device="cpu", dtype: torch.dtype = torch.float64, max_bytes: float = 2**30,
                          progress: bool = False, split: int | None = None, checkpoint_dir=None,
-                         out: np.ndarray | None = None) -> np.ndarray:
+                         out: np.ndarray | None = None, diagonals: list | None = None) -> np.ndarray:
     """``[num_blocks + 1, n, n]`` float64: the readouts of the GNTK on the dataset's colour pairs.
 
     ``colours`` must hold at least ``num_blocks`` depths.  The recursion of
@@ -215,7 +216,11 @@ def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layer
 
     ``split``: the readouts of graphs ``split..n−1`` (rows) against graphs ``0..split−1`` (columns),
     ``[num_blocks + 1, n − split, split]``, instead of the symmetric ``[num_blocks + 1, n, n]``: what
-    ``transform`` needs when the colours were refined on the fitted graphs followed by the new ones.
+    ``transform`` needs when the colours were refined on the fitted graphs followed by the new ones.  With
+    ``diagonals`` (every colour's self standard deviation per depth,
+    :func:`~fastgnn.gntk.colour_rectangle.diagonals_from_operands`) the compiled path computes only the
+    rectangle of new colours against fitted ones (:mod:`fastgnn.gntk.colour_rectangle`); without, the union's
+    triangle, read out as a rectangle.
 
     ``checkpoint_dir`` (the compiled path only; ``ValueError`` on the dense one): save the blocked
     depths' state under it and resume a killed run from it (:mod:`fastgnn.gntk.colour_resume`).
@@ -227,6 +232,9 @@ def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layer
         raise ValueError(f"colours hold {len(colours.labels) - 1} depths, the recursion needs {num_blocks}")
     device = torch.device(device)
     if uses_compiled_path(device):
+        if split is not None and diagonals is not None:
+            return rectangle_readouts(colours, split, diagonals, num_blocks, num_mlp_layers, dtype, max_bytes,
+                                      progress, checkpoint_dir=checkpoint_dir, out=out)
         return blocked_readouts(colours, num_blocks, num_mlp_layers, dtype, max_bytes, progress, split,
                                 checkpoint_dir=checkpoint_dir, out=out)
     if checkpoint_dir is not None or out is not None:

@@ -34,6 +34,7 @@ from fastgnn.gntk.colour_pairs import (
     node_pair_flops,
     uses_compiled_path,
 )
+from fastgnn.gntk.colour_rectangle import diagonals_from_operands, rectangle_bytes, rectangle_colours, rectangle_flops
 from fastgnn.gntk.engine import gram_readouts
 from fastgnn.gntk.finite import check_inputs, check_result
 from fastgnn.gntk.outofcore import (
@@ -253,7 +254,10 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         new = self._prepare(graphs, fitted)
         colours = self._dataset_colours(graphs, new)
         if colours is not None:  # the fitted graphs then the new ones, refined together; new rows x fitted columns
-            parts = self._colour_pair_readouts(colours, split=len(self.graphs_))
+            diagonals = None
+            if uses_compiled_path(self.device):  # the rectangle of new colours against fitted ones
+                diagonals = diagonals_from_operands(colours, [*fitted, *new], self.num_blocks, self.num_mlp_layers)
+            parts = self._colour_pair_readouts(colours, split=len(self.graphs_), diagonals=diagonals)
         else:
             parts = self._readouts(new, fitted)
         gram = combine_readouts(parts, self.num_layers, self.jk)
@@ -404,14 +408,14 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return parts
 
     def _colour_pair_readouts(self, colours: DatasetColours, split: int | None = None,
-                              out: np.ndarray | None = None) -> np.ndarray:
+                              out: np.ndarray | None = None, diagonals: list | None = None) -> np.ndarray:
         """The readouts on colour pairs (symmetric, or with ``split`` the new graphs against the fitted
-        ones; into ``out`` when given), within the memory budget, a progress bar as :meth:`_show_progress`
-        says."""
+        ones, on the rectangle of their colours when ``diagonals`` are given; into ``out`` when given), within
+        the memory budget, a progress bar as :meth:`_show_progress` says."""
         return colour_pair_readouts(colours, self.num_blocks, self.num_mlp_layers, device=self.device,
                                     dtype=self._torch_dtype(), split=split, progress=self._show_progress(colours),
                                     max_bytes=budget.resolve(self.max_memory, self.device),
-                                    checkpoint_dir=self.checkpoint_dir, out=out)
+                                    checkpoint_dir=self.checkpoint_dir, out=out, diagonals=diagonals)
 
     def _show_progress(self, colours: DatasetColours) -> bool:
         """A progress bar on colour pairs: as :attr:`progress` says (default: when the top depth has more
@@ -451,7 +455,13 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         itemsize = torch.empty((), dtype=dtype).element_size()
         have = budget.resolve(self.max_memory, self.device)
         blocked = uses_compiled_path(self.device)
-        need = colour_pair_bytes(colours, itemsize, self.num_blocks, blocked=blocked, in_memory=readouts_in_memory)
+        rect = None
+        if new_graphs is not None and blocked:  # transform's rectangle of new colours against fitted ones
+            rect = rectangle_colours(colours, len(self.graphs_), self.num_blocks)
+            need = rectangle_bytes(rect, itemsize, have)
+        else:
+            need = colour_pair_bytes(colours, itemsize, self.num_blocks, blocked=blocked,
+                                     in_memory=readouts_in_memory)
         if self.colour_pairs is True:
             if need > have:
                 raise ValueError(f"colour_pairs=True: the colour-pair matrices need {need / 2**30:.2f} GiB, over "
@@ -462,9 +472,12 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         row_nnz = np.array([float(torch.count_nonzero(op.a)) for op in ops]) / np.maximum(rows, 1)
         split = None if new_ops is None else len(self.fitted_)
         by_nodes = node_pair_flops(rows, row_nnz, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST, split=split)
-        by_colours = colour_pair_flops(colours, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST,
-                                       itemsize=itemsize, max_bytes=have if blocked else None,
-                                       in_memory=readouts_in_memory)
+        if rect is not None:
+            by_colours = rectangle_flops(rect, self.num_mlp_layers, RELU_PAIR_COST, itemsize, have)
+        else:
+            by_colours = colour_pair_flops(colours, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST,
+                                           itemsize=itemsize, max_bytes=have if blocked else None,
+                                           in_memory=readouts_in_memory)
         return colours if need <= have and by_colours * NODE_ENGINE_SPEEDUP < by_nodes else None
 
     def _kernel_key(self) -> tuple:
