@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.svm import SVC, LinearSVC
 
 from fastgnn.gram import transform
-from fastgnn.model_selection.holdout import holdout, roc_auc
+from fastgnn.model_selection.holdout import holdout, ridge_path, roc_auc
 
 try:
     from ogb.graphproppred import Evaluator
@@ -97,6 +97,44 @@ def test_features_holdout_equals_sklearn_by_hand():
     assert res.sizes["train"] == (len(tr), int(y[tr].sum()))
     assert len(np.unique(res.test_scores)) > 2  # decision scores, not labels
     assert res.test == pytest.approx(roc_auc(y[te], res.test_scores))
+
+
+@pytest.mark.parametrize("class_weight", [None, "balanced"])
+def test_the_ridge_path_equals_sklearns_ridge_classifier(class_weight):
+    """Every alpha of the path (one eigendecomposition) gives scikit-learn's RidgeClassifier's decision
+    scores, fitted afresh at that alpha with the same class weights."""
+    from sklearn.linear_model import RidgeClassifier
+
+    X, y, split = imbalanced(seed=4)
+    alphas = [1e-3, 0.1, 1.0, 30.0]
+    path = ridge_path(X[split["train"]], y[split["train"]], alphas, class_weight)
+    for alpha, model in zip(alphas, path, strict=True):
+        ref = RidgeClassifier(alpha=alpha, class_weight=class_weight, solver="cholesky").fit(
+            X[split["train"]], y[split["train"]])
+        np.testing.assert_allclose(model.decision_function(X[split["test"]]),
+                                   ref.decision_function(X[split["test"]]), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.skipif(not HAVE_OGB, reason='ogb is not installed (pip install "fastgnn[chem]")')
+def test_features_holdout_with_ridge_chooses_as_by_hand():
+    from sklearn.linear_model import RidgeClassifier
+
+    X, y, split = imbalanced(seed=5)
+    grid = [0.01, 0.1, 1.0, 10.0]
+    res = holdout(X, y, split, C_grid=grid, class_weights=("balanced",), normalizations=("cosine",),
+                  learner="ridge")
+    tr = split["train"]
+    Xs = X / np.linalg.norm(X, axis=1)[:, None]
+
+    def make(c, Xs):
+        model = RidgeClassifier(alpha=1 / c, class_weight="balanced", solver="cholesky").fit(Xs[tr], y[tr])
+        return model, Xs[split["valid"]], Xs[split["test"]]
+
+    valid, c, test = by_hand(make, Xs, y, split, grid)
+    assert res.model == "ridge" and res.choice["C"] == c
+    assert res.valid == pytest.approx(valid, abs=1e-9) and res.test == pytest.approx(test, abs=1e-9)
+    with pytest.raises(ValueError, match="learner"):
+        holdout(X, y, split, learner="lasso")
 
 
 def test_gram_holdout_equals_sklearn_by_hand():

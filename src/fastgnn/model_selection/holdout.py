@@ -4,7 +4,9 @@ The Open Graph Benchmark (Hu et al. 2020, "Open Graph Benchmark: Datasets for Ma
 scores ogbg-molhiv by ROC-AUC on its scaffold split: every choice (here the C of the SVM, the Gram's
 normalisation and the class weighting) is made on the valid part, and the test part is scored once, with
 the chosen setting.  :func:`holdout` does that for a precomputed Gram (``SVC(kernel="precomputed")``) or
-for features (``LinearSVC``: the Nyström GNTK's, :class:`fastgnn.gntk.GNTKNystroem`).
+for features (the Nyström GNTK's, :class:`fastgnn.gntk.GNTKNystroem`): ``LinearSVC``, or ridge regression
+on ±1 targets (``learner="ridge"``, scikit-learn's ``RidgeClassifier`` with ``alpha = 1 / C``), whose
+whole C path comes from one eigendecomposition of the train features' weighted covariance.
 
 **The metric**, :func:`roc_auc`, is OGB's ``Evaluator("ogbg-molhiv")`` (tested equal to it and to
 scikit-learn's ``roc_auc_score``): the area under the ROC curve of the *decision scores* (the signed
@@ -27,7 +29,9 @@ and ``"cosine"`` (each row of unit norm: the cosine-normalised linear kernel, as
 (``benchmarks/molhiv.py`` runs 10).
 
 Cost: one fit per (normalisation, class weight, C): ``SVC`` O(n_train² ... n_train³) on the Gram's train
-block, ``LinearSVC`` O(n_train d) per pass; scoring reads the valid and test rows once per setting.
+block, ``LinearSVC`` O(n_train d) per pass (ogbg-molhiv's 32,901 train rows of 250 Nyström features: 1,160
+s for the 52 settings on 2 cores); ridge O(n_train d² + d³) once per (normalisation, class weight), then
+O(d²) per C; scoring reads the valid and test rows once per setting.
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ import numpy as np
 
 from fastgnn.gram import check_normalizations, transform
 
-__all__ = ["roc_auc", "holdout", "HoldoutResult", "DEFAULT_C_GRID", "CLASS_WEIGHTS"]
+__all__ = ["roc_auc", "holdout", "HoldoutResult", "DEFAULT_C_GRID", "CLASS_WEIGHTS", "LEARNERS", "ridge_path",
+           "LinearScores"]
 
 #: the C values tried by default (the Gram or features normalised, as above)
 DEFAULT_C_GRID = np.logspace(-3, 3, 13)
@@ -49,6 +54,8 @@ DEFAULT_C_GRID = np.logspace(-3, 3, 13)
 CLASS_WEIGHTS = (None, "balanced")
 #: the parts of a split
 PARTS = ("train", "valid", "test")
+#: the linear learners on features
+LEARNERS = ("linear_svc", "ridge")
 
 
 def roc_auc(y_true, scores) -> float:
@@ -94,7 +101,7 @@ class HoldoutResult:
         C_grid: the C values.
         sizes: ``{"train", "valid", "test"}`` -> ``(graphs, positives)``.
         test_scores: the chosen setting's decision scores on the test part.
-        model: ``"svc"`` (a Gram) or ``"linear_svc"`` (features).
+        model: ``"svc"`` (a Gram), ``"linear_svc"`` or ``"ridge"`` (features).
         seconds: wall time of the whole selection.
     """
 
@@ -126,7 +133,7 @@ class HoldoutResult:
 
 def holdout(X, y, split: Mapping[str, Sequence[int]], *, precomputed: bool | None = None, C_grid=None,
             normalizations: Sequence[str] = ("raw",), class_weights: Sequence = ("balanced",),
-            random_state: int = 0, max_iter: int = 20_000) -> HoldoutResult:
+            random_state: int = 0, max_iter: int = 20_000, learner: str = "linear_svc") -> HoldoutResult:
     """Choose (normalisation, class weight, C) on ``split["valid"]`` by ROC-AUC; score ``split["test"]`` once.
 
     Args:
@@ -138,6 +145,8 @@ def holdout(X, y, split: Mapping[str, Sequence[int]], *, precomputed: bool | Non
         normalizations: see the module docstring; ties go to the first.
         class_weights: of :data:`CLASS_WEIGHTS`; ties go to the first.
         random_state, max_iter: ``LinearSVC``'s (features only; ``SVC`` is deterministic).
+        learner: on features, ``"linear_svc"`` or ``"ridge"`` (``alpha = 1 / C``; the path from one
+            eigendecomposition per normalisation and class weight).  A Gram always takes ``SVC``.
     """
     t0 = time.perf_counter()
     X = X if isinstance(X, np.memmap) else np.asarray(X)
@@ -152,16 +161,20 @@ def holdout(X, y, split: Mapping[str, Sequence[int]], *, precomputed: bool | Non
     grid = np.asarray(DEFAULT_C_GRID if C_grid is None else C_grid, dtype=np.float64).reshape(-1)
     if not len(grid) or (grid <= 0).any():
         raise ValueError(f"C_grid must hold positive values, got {C_grid!r}")
+    if learner not in LEARNERS:
+        raise ValueError(f"learner must be one of {LEARNERS}, got {learner!r}")
     tr, va, te = (parts[k] for k in PARTS)
     if len(np.unique(y01[tr])) < 2:
         raise ValueError("the train part holds one class only: no classifier can be fitted")
     inputs = _normalised(X, norms, precomputed, tr)
+    ridge = learner == "ridge" and not precomputed
     curves, best = {}, None
     for nm in norms:
         for cw in class_weights:
             curve = np.empty(len(grid))
+            path = ridge_path(inputs[nm][tr], y01[tr], 1.0 / grid, cw) if ridge else None
             for k, c in enumerate(grid):
-                model = _fit(inputs[nm], y01, tr, c, cw, precomputed, random_state, max_iter)
+                model = path[k] if ridge else _fit(inputs[nm], y01, tr, c, cw, precomputed, random_state, max_iter)
                 curve[k] = roc_auc(y01[va], _scores(model, inputs[nm], va, tr, precomputed))
                 if best is None or curve[k] > best[0]:
                     best = (curve[k], nm, cw, c, model)
@@ -172,7 +185,45 @@ def holdout(X, y, split: Mapping[str, Sequence[int]], *, precomputed: bool | Non
         valid=float(valid), test=roc_auc(y01[te], test_scores),
         choice={"C": float(c), "normalization": nm, "class_weight": cw}, curves=curves, C_grid=grid,
         sizes={k: (len(parts[k]), int(y01[parts[k]].sum())) for k in PARTS}, test_scores=test_scores,
-        model="svc" if precomputed else "linear_svc", seconds=time.perf_counter() - t0)
+        model="svc" if precomputed else learner, seconds=time.perf_counter() - t0)
+
+
+@dataclass
+class LinearScores:
+    """A linear decision function ``X w + b`` (what :func:`ridge_path` gives for each alpha)."""
+
+    coef: np.ndarray
+    intercept: float
+
+    def decision_function(self, X) -> np.ndarray:
+        return np.asarray(X) @ self.coef + self.intercept
+
+
+def ridge_path(X, y, alphas, class_weight=None) -> list[LinearScores]:
+    """Ridge regression of the targets ``2 y − 1`` on ``X`` (``(n, d)``) with an intercept, for every alpha:
+    ``min_{w, b} Σ_i s_i (t_i − x_i·w − b)² + alpha ||w||²``, the sample weights ``s`` from ``class_weight``
+    (None: ones; ``"balanced"``: ``n / (2 n_class)``), as scikit-learn's ``RidgeClassifier(alpha,
+    class_weight)`` fits it.  One eigendecomposition ``V diag(λ) Vᵀ`` of the weighted, centred ``XᵀX``, then
+    ``w = V (Vᵀ Xᵀ s t) / (λ + alpha)`` per alpha.  Cost O(n d² + d³), then O(d²) per alpha."""
+    X = np.asarray(X, dtype=np.float64)
+    t = 2.0 * np.asarray(y, dtype=np.float64) - 1.0
+    if class_weight == "balanced":
+        counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=2).astype(np.float64)
+        s = (len(t) / (2.0 * counts))[np.asarray(y, dtype=np.int64)]
+    elif class_weight is None:
+        s = np.ones(len(t))
+    else:
+        raise ValueError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+    mean_x = s @ X / s.sum()
+    mean_t = float(s @ t / s.sum())
+    a = (X - mean_x) * np.sqrt(s)[:, None]
+    evals, vecs = np.linalg.eigh(a.T @ a)
+    proj = vecs.T @ (a.T @ (np.sqrt(s) * (t - mean_t)))
+    out = []
+    for alpha in np.asarray(alphas, dtype=np.float64).reshape(-1):
+        coef = vecs @ (proj / (np.maximum(evals, 0.0) + alpha))
+        out.append(LinearScores(coef=coef, intercept=mean_t - float(mean_x @ coef)))
+    return out
 
 
 # --------------------------------------------------------------------------- helpers
