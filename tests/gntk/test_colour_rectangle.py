@@ -119,3 +119,35 @@ def test_diagonals_need_the_coloured_graphs_operands():
     ops = GNTK(num_layers=3)._prepare(graphs[:-1], None)
     with pytest.raises(ValueError, match="operands"):
         colour_rectangle.diagonals_from_operands(cols, ops, 2, 2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("budget", [1e9, 300])
+def test_colour_diagonals_equal_each_graphs_own(dtype, budget):
+    """Every colour's d on colour pairs alone (the lower depths held whole, or every depth above the input on
+    pair sets of children) equals the d the node engine computes on a node of that colour in its own graph."""
+    graphs = _deep_set()
+    cols = colour_pairs.dataset_colours(graphs, 5, "degree", dtype)
+    got = colour_rectangle.colour_diagonals(cols, 5, 2, dtype, budget)
+    want = _diagonals(graphs, cols, 5, "degree", dtype)
+    assert got[0] is None and [g.shape for g in got[1:]] == [(c,) for c in cols.sizes[1:]]
+    tol = 1e-13 if dtype == torch.float64 else 1e-6
+    for g, w in zip(got[1:], want[1:], strict=True):
+        np.testing.assert_allclose(g, w, rtol=tol, atol=0)
+
+
+def test_transform_on_colour_pairs_prepares_no_new_operands(monkeypatch):
+    """On colour pairs transform needs no node-engine operands of the new graphs (unless it normalises)."""
+    graphs = small_set(seed=5) * 8
+    est = GNTK(num_layers=4, colour_pairs=True, progress=False).fit(graphs[:5])
+    calls = []
+    real = est._prepare
+    monkeypatch.setattr(est, "_prepare", lambda g, f: calls.append(len(g)) or real(g, f))
+    k = est.transform(graphs[5:])
+    assert calls == []
+    est.set_params(normalize=True)
+    kn = est.transform(graphs[5:])
+    assert calls == [len(graphs) - 5]
+    np.testing.assert_allclose(kn, GNTK(num_layers=4, colour_pairs=False, normalize=True).fit(graphs[:5]).transform(
+        graphs[5:]), rtol=2e-10)
+    assert k.shape == kn.shape

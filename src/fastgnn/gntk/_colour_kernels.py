@@ -141,3 +141,47 @@ def accumulate_diag(block, row0, row1, out, indptr, indices, values):
                 w = values[e] * values[f] * (1.0 if a == b else 2.0)
                 acc += w * block[a - row0, b - row0]
         out[c] += acc
+
+
+@numba.njit(parallel=True, cache=True)
+def pair_values_dense(left, right, indptr, indices, values, s):
+    """``out[k] = Σ_{e in row left[k], f in row right[k]} values[e] values[f] s[indices[e], indices[f]]``: the
+    entries ``(M S Mᵀ)[left[k], right[k]]`` of a list of colour pairs, S dense.  Parallel over the pairs."""
+    out = np.empty(left.shape[0], dtype=s.dtype)
+    for k in numba.prange(left.shape[0]):
+        acc = 0.0
+        for e in range(indptr[left[k]], indptr[left[k] + 1]):
+            row = 0.0
+            a = indices[e]
+            for f in range(indptr[right[k]], indptr[right[k] + 1]):
+                row += values[f] * s[a, indices[f]]
+            acc += values[e] * row
+        out[k] = acc
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def pair_values_sparse(left, right, indptr, indices, values, keys, s_values, width):
+    """:func:`pair_values_dense` with S given on a sorted list of its upper-triangle entries: ``keys`` (``a ·
+    width + b``, a <= b, ascending) and their values ``s_values`` (S symmetric).  Every entry the pairs read
+    must be listed (binary search, O(log K) per term): the caller's pair sets are closed downwards."""
+    out = np.empty(left.shape[0], dtype=s_values.dtype)
+    for k in numba.prange(left.shape[0]):
+        acc = 0.0
+        for e in range(indptr[left[k]], indptr[left[k] + 1]):
+            row = 0.0
+            a = indices[e]
+            for f in range(indptr[right[k]], indptr[right[k] + 1]):
+                b = indices[f]
+                key = a * width + b if a <= b else b * width + a
+                lo, hi = 0, keys.shape[0]
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if keys[mid] < key:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                row += values[f] * s_values[lo]
+            acc += values[e] * row
+        out[k] = acc
+    return out

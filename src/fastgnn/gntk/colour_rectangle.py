@@ -11,10 +11,13 @@ depth-(l−1) colours of its neighbours, lie in the same graph), so with ``M^R_l
   ``d_l[F_l]`` on the right, and
 * the readout ``K_l(new, fitted) = H^R_l Θ̃^{RF}_l (H^F_l)ᵀ``.
 
-The rectangle has no diagonal of its own, so the d's come from outside: every colour's is that of any
-of its nodes, which each graph's own preparation computes (:func:`diagonals_from_operands`, from
-:attr:`fastgnn.gntk.pairwise.Operand.diags`: O(Σ_g k_g³) over the graphs, the fitted ones already
-done).  Cost: ``Σ_l |R_l| |F_l|`` colour pairs of R ReLU steps instead of the union's ``Σ_l C_l² / 2``:
+The rectangle has no diagonal of its own, so the d's come from a pass of their own
+(:func:`colour_diagonals`): Σ_l(c, c) needs Σ̃_{l−1} only on the pairs of c's children, those on the
+pairs of their children, and so on down; the lower depths, where the colours are few, are held whole
+(Σ alone).  On ogbg-molhiv that is a few million pairs against the rectangle's billions.  Every
+colour's d is also that of any of its nodes, which each graph's own preparation computes
+(:func:`diagonals_from_operands`, from :attr:`fastgnn.gntk.pairwise.Operand.diags`): the tests hold the
+two against each other.  Cost: ``Σ_l |R_l| |F_l|`` colour pairs of R ReLU steps instead of the union's ``Σ_l C_l² / 2``:
 ogbg-molhiv's 41,127 graphs against 2,000 landmark graphs hold 266,589 × 26,369 depth-3 colour pairs,
 a quarter of the triangle, and no recomputed rows above the held depth go past the fitted columns.
 
@@ -38,7 +41,7 @@ from fastgnn.gntk.relu import ntk_step
 from fastgnn.io import digest
 
 __all__ = ["RectangleColours", "rectangle_colours", "rectangle_plan", "rectangle_flops", "rectangle_bytes",
-           "rectangle_readouts", "diagonals_from_operands"]
+           "rectangle_readouts", "colour_diagonals", "diagonals_from_operands"]
 
 
 class RectangleColours:
@@ -181,6 +184,92 @@ def rectangle_flops(rect: RectangleColours, num_mlp_layers: int, relu_cost: floa
                 sel = np.unique(indices[_row_positions(indptr, sel)])
                 total += sel.shape[0] * rect.shape[below][1] * per_pair
     return total
+
+
+def colour_diagonals(colours, num_blocks: int, num_mlp_layers: int, dtype, max_bytes: float) -> list:
+    """Every colour's self standard deviation ``d_l = sqrt(Σ_l(c, c))`` (``[C_l]`` float64, depths
+    1..num_blocks; None at depth 0), on colour pairs alone.
+
+    Σ_l(c, c) = Σ_{a, b} M_l[c, a] M_l[c, b] Σ̃_{l−1}(a, b) reads Σ̃_{l−1} on the pairs of c's children; those
+    read Σ̃_{l−2} on the pairs of their children, and so on.  The depths ``0..W`` whose ``C_l × C_l`` Σ fits
+    a quarter of ``max_bytes`` (three such matrices at a time) are held whole; above W each depth is
+    computed on its pair set only (``P_{l−1} = ∪_{(c, e) in P_l} ch(c) × ch(e)``, with every colour's own
+    pair, whose d the ReLU needs), sorted keys, each entry a sum over its children's pairs found by
+    binary search (:func:`~fastgnn.gntk._colour_kernels.pair_values_sparse`).  Cost: O(Σ_l |P_l| k²
+    log |P_{l−1}|) for k children per colour, plus the held depths' O(nnz(M) C²)."""
+    from fastgnn.gntk import _colour_kernels as ck
+    from fastgnn.gntk.relu import relu_maps
+
+    np_dtype = np.float64 if dtype == torch.float64 else np.float32
+    itemsize = np.dtype(np_dtype).itemsize
+    sizes = colours.sizes
+    top = num_blocks
+    m = [None] + [(ip, ind, val.astype(np_dtype)) for ip, ind, val in colours.counts[1:top + 1]]
+    held = max([w for w in range(top) if 3 * itemsize * sizes[w] ** 2 <= max_bytes / 4] or [0])
+    # the pair sets, top down: P_{T−1} the pairs of each depth-T colour's children; below, their children's
+    pairs = {}
+    for depth in range(top - 1, held, -1):
+        if depth == top - 1:
+            above = np.arange(sizes[top], dtype=np.int64)
+            parents = (above, above)
+        else:
+            parents = np.divmod(pairs[depth + 1], sizes[depth + 1])
+        pairs[depth] = _children_pairs(m[depth + 1], *parents, sizes[depth])
+    # bottom up: the held depths whole (Σ only), then the pair sets, then the top depth's own pairs
+    x = colours.features.astype(np_dtype)
+    s = torch.from_numpy(x) @ torch.from_numpy(x).T
+    out = [None]
+    for depth in range(1, held + 1):
+        s = torch.from_numpy(ck.gather_cols(ck.gather_rows(s.numpy(), *m[depth], 0, sizes[depth]), *m[depth], 0))
+        d = torch.sqrt(torch.clamp(torch.diagonal(s), min=0.0)).contiguous()
+        out.append(d.double().numpy())
+        for _ in range(num_mlp_layers):
+            s, _ = relu_maps(s, d, d)
+    below = s.numpy()  # Σ̃ one depth down: dense, or (keys, values) of a pair set
+    for depth in range(held + 1, top + 1):
+        if depth < top:
+            left, right = np.divmod(pairs[depth], sizes[depth])
+        else:
+            left = right = np.arange(sizes[top], dtype=np.int64)
+        if isinstance(below, tuple):
+            values = ck.pair_values_sparse(left, right, *m[depth], *below, sizes[depth - 1])
+        else:
+            values = ck.pair_values_dense(left, right, *m[depth], np.ascontiguousarray(below))
+        own = np.arange(sizes[depth], dtype=np.int64)
+        at = own if depth == top else np.searchsorted(pairs[depth], own * sizes[depth] + own)
+        d = np.sqrt(np.clip(values[at], 0.0, None))
+        out.append(d.astype(np.float64))
+        if depth < top:
+            sig = torch.from_numpy(values).view(-1, 1, 1)
+            dl, dr = torch.from_numpy(d[left]).view(-1, 1), torch.from_numpy(d[right]).view(-1, 1)
+            for _ in range(num_mlp_layers):
+                sig, _ = relu_maps(sig, dl, dr)
+            below = (pairs[depth], np.ascontiguousarray(sig.reshape(-1).numpy()))
+    return out
+
+
+def _children_pairs(m, left: np.ndarray, right: np.ndarray, width: int, chunk: int = 1 << 22) -> np.ndarray:
+    """The sorted keys ``a · width + b`` (a <= b) of every pair (a, b) with a a child of ``left[k]`` and b a
+    child of ``right[k]`` in ``m``, and of every colour's own pair (a, a), a < width.  By chunks of about
+    ``chunk`` terms (each made unique before the next)."""
+    indptr, indices, _ = m
+    own = np.arange(width, dtype=np.int64)
+    found = [own * width + own]
+    la, lb = indptr[left + 1] - indptr[left], indptr[right + 1] - indptr[right]
+    cnt = la * lb
+    ends = np.cumsum(cnt)
+    k0 = 0
+    while k0 < left.shape[0]:
+        k1 = int(np.searchsorted(ends, (ends[k0 - 1] if k0 else 0) + chunk, side="right"))
+        k1 = max(k1, k0 + 1)
+        c = cnt[k0:k1]
+        kk = np.repeat(np.arange(k0, k1), c)
+        off = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+        i, j = np.divmod(off, lb[kk])
+        a, b = indices[indptr[left[kk]] + i], indices[indptr[right[kk]] + j]
+        found.append(np.unique(np.minimum(a, b) * width + np.maximum(a, b)))
+        k0 = k1
+    return np.unique(np.concatenate(found))
 
 
 def diagonals_from_operands(colours, ops, num_blocks: int, num_mlp_layers: int) -> list:

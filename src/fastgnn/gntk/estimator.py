@@ -34,7 +34,7 @@ from fastgnn.gntk.colour_pairs import (
     node_pair_flops,
     uses_compiled_path,
 )
-from fastgnn.gntk.colour_rectangle import diagonals_from_operands, rectangle_bytes, rectangle_colours, rectangle_flops
+from fastgnn.gntk.colour_rectangle import colour_diagonals, rectangle_bytes, rectangle_colours, rectangle_flops
 from fastgnn.gntk.engine import gram_readouts
 from fastgnn.gntk.finite import check_inputs, check_result
 from fastgnn.gntk.outofcore import (
@@ -251,18 +251,22 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         graphs = as_graph_list(X, "transform")
         check_categories(graphs, self.graphs_, "transform")
         check_inputs(graphs, "transform", self._torch_dtype())
-        new = self._prepare(graphs, fitted)
-        colours = self._dataset_colours(graphs, new)
+        check_feature_dims(graphs, int(fitted[0].x.shape[1]), "transform")
+        new = None  # the new graphs' operands: prepared only for the node-pair engine or the normalisation
+        colours = self._dataset_colours(graphs)
         if colours is not None:  # the fitted graphs then the new ones, refined together; new rows x fitted columns
             diagonals = None
             if uses_compiled_path(self.device):  # the rectangle of new colours against fitted ones
-                diagonals = diagonals_from_operands(colours, [*fitted, *new], self.num_blocks, self.num_mlp_layers)
+                diagonals = colour_diagonals(colours, self.num_blocks, self.num_mlp_layers, self._torch_dtype(),
+                                             budget.resolve(self.max_memory, self.device))
             parts = self._colour_pair_readouts(colours, split=len(self.graphs_), diagonals=diagonals)
         else:
+            new = self._prepare(graphs, fitted)
             parts = self._readouts(new, fitted)
         gram = combine_readouts(parts, self.num_layers, self.jk)
         check_result(gram, "transform", graphs, self.graphs_, self._torch_dtype())
         if self.normalize:
+            new = self._prepare(graphs, fitted) if new is None else new
             gram = cosine(gram, self._combine(self._self_readouts(new)), self._combine(self._fitted_self_readouts()),
                           describe=_self_kernel_message("transform"))
         return gram
@@ -425,8 +429,9 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _dataset_colours(self, new_graphs: list | None = None, new_ops: list | None = None, *,
                          readouts_in_memory: bool = True) -> DatasetColours | None:
         """The fitted graphs' WL colours when the colour-pair engine is to compute the Gram, else None;
-        with ``new_graphs`` (and their operands ``new_ops``), the colours of the fitted graphs followed by
-        the new ones, when the engine is to compute ``transform``'s kernel.
+        with ``new_graphs`` (and their operands ``new_ops``, or their rows estimated from the colours,
+        :meth:`_estimated_rows`), the colours of the fitted graphs followed by the new ones, when the engine
+        is to compute ``transform``'s kernel.
 
         ``"auto"`` chooses it where its counted work (:func:`~fastgnn.gntk.colour_pairs.colour_pair_flops`:
         aggregations, ReLU steps and readouts on C_l × C_l colour pairs) is below the node-pair engine's
@@ -470,7 +475,12 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         ops = self.fitted_ if new_ops is None else [*self.fitted_, *new_ops]
         rows = np.array([op.num_rows for op in ops], dtype=np.float64)
         row_nnz = np.array([float(torch.count_nonzero(op.a)) for op in ops]) / np.maximum(rows, 1)
-        split = None if new_ops is None else len(self.fitted_)
+        if new_graphs is not None and new_ops is None:  # the new graphs unprepared: their rows estimated
+            new_rows = self._estimated_rows(colours, len(self.graphs_))
+            mean_nnz = float((row_nnz * rows).sum() / max(rows.sum(), 1.0))
+            row_nnz = np.concatenate([row_nnz, np.full(len(new_rows), mean_nnz)])
+            rows = np.concatenate([rows, new_rows])
+        split = None if new_graphs is None else len(self.fitted_)
         by_nodes = node_pair_flops(rows, row_nnz, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST, split=split)
         if rect is not None:
             by_colours = rectangle_flops(rect, self.num_mlp_layers, RELU_PAIR_COST, itemsize, have)
@@ -479,6 +489,19 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                                            itemsize=itemsize, max_bytes=have if blocked else None,
                                            in_memory=readouts_in_memory)
         return colours if need <= have and by_colours * NODE_ENGINE_SPEEDUP < by_nodes else None
+
+    def _estimated_rows(self, colours: DatasetColours, split: int) -> np.ndarray:
+        """The rows the node-pair engine would work on for graphs ``split..`` of ``colours``, without
+        preparing them: their nodes, or (compressed) their distinct colours at the top depth (a graph's
+        colour classes refine its WL colours further only where the depths run out).  O(N)."""
+        graph_of = colours.graph_of
+        new = graph_of >= split
+        n_new = colours.num_graphs - split
+        if self.compress is False:
+            return np.bincount(graph_of[new] - split, minlength=n_new).astype(np.float64)
+        label = colours.labels[self.num_blocks][new]
+        pairs = np.unique((graph_of[new] - split) * (int(label.max()) + 1 if label.size else 1) + label)
+        return np.bincount(pairs // (int(label.max()) + 1 if label.size else 1), minlength=n_new).astype(np.float64)
 
     def _kernel_key(self) -> tuple:
         return tuple(str(getattr(self, k)) for k in KERNEL_PARAMS)
