@@ -36,7 +36,8 @@ import torch
 from fastgnn.gntk.colour_resume import ColourCheckpoint, colours_fingerprint
 from fastgnn.gntk.relu import ntk_step
 
-__all__ = ["plan_held", "held_bytes", "block_bytes", "recomputed_pairs", "blocked_readouts", "blocked_gram"]
+__all__ = ["plan_held", "held_bytes", "block_bytes", "recomputed_pairs", "blocked_readouts", "blocked_gram",
+           "row_positions", "histogram_by_colour"]
 
 #: A block right above the held depth takes at most 1/ROW_SHARE of the budget.
 ROW_SHARE = 4
@@ -126,7 +127,7 @@ def recomputed_pairs(counts, sizes, num_blocks: int, held: int, rows_at) -> floa
             sel, col0 = np.arange(i0, min(sizes[depth], i0 + rows)), i0
             for below in range(depth - 1, held, -1):
                 indptr, indices, _ = counts[below + 1]
-                sel = np.unique(indices[_row_positions(indptr, sel)])
+                sel = np.unique(indices[row_positions(indptr, sel)])
                 col0 = _first_parent(indptr, indices, col0)  # the support rows' first column
                 total += sel.shape[0] * (sizes[below] - col0)
     return total
@@ -147,7 +148,7 @@ def renumbered_counts(colours, held: int, num_blocks: int):
         rank[order] = np.arange(c)
         lengths = np.diff(indptr)[order]
         new_indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        take = _row_positions(indptr, order)
+        take = row_positions(indptr, order)
         counts[depth] = (new_indptr, indices[take], values[take])
         labels[depth] = rank[labels[depth]]
         if depth + 1 < len(counts):
@@ -220,7 +221,7 @@ class _Plan:
 
     def histograms(self, lo, hi) -> list:
         """H_l by columns for every depth, of the graphs ``lo..hi−1``."""
-        return [_histogram_by_colour(self.labels[d], self.colours.graph_of, self.n, lo, hi)
+        return [histogram_by_colour(self.labels[d], self.colours.graph_of, self.n, lo, hi)
                 for d in range(self.num_blocks + 1)]
 
     def key(self, split) -> dict:
@@ -369,7 +370,7 @@ def _blocked_depths(ck, plan, s, theta, diags, num_mlp_layers, progress, sink, s
         (:func:`renumbered_counts`), so every parent of a colour from col0 on is at least p0 (a block near
         the end of the triangle recomputes short rows; each entry is the same sum, bitwise)."""
         indptr, indices, values = m[depth]
-        pos = _row_positions(indptr, sel)
+        pos = row_positions(indptr, sel)
         sub_indptr = np.concatenate([[0], np.cumsum(np.diff(indptr)[sel])]).astype(np.int64)
         src0 = 0
         if depth - 1 == held:
@@ -462,14 +463,14 @@ def _first_parent(indptr: np.ndarray, indices: np.ndarray, colour: int) -> int:
     return int(indices[indptr[colour]:indptr[colour + 1]].min())
 
 
-def _row_positions(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def row_positions(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """The positions in a CSR's ``indices`` of the entries of ``rows``, row after row."""
     lengths = indptr[rows + 1] - indptr[rows]
     starts = np.repeat(indptr[rows] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
     return (starts + np.arange(int(lengths.sum()))).astype(np.int64)
 
 
-def _histogram_by_colour(label: np.ndarray, graph_of: np.ndarray, n: int, lo: int = 0, hi: int | None = None):
+def histogram_by_colour(label: np.ndarray, graph_of: np.ndarray, n: int, lo: int = 0, hi: int | None = None):
     """H_l by columns: ``(indptr [C_l + 1], graphs, counts float64)``, colour c's graphs in order; with
     ``lo``/``hi``, of the graphs ``lo..hi−1`` only, numbered from 0."""
     c = int(label.max()) + 1 if label.size else 0

@@ -81,6 +81,7 @@ class DatasetColours:
             float64, already scaled by c_u); ``counts[0]`` is None.
         graph_of: ``[N]`` int64 the graph of every node.
         num_graphs: n.
+        entries: ``[n]`` float64 the non-zeros of each graph's Ã (for the engines' counted work).
     """
 
     features: np.ndarray
@@ -88,6 +89,7 @@ class DatasetColours:
     counts: list
     graph_of: np.ndarray
     num_graphs: int
+    entries: np.ndarray | None = None
 
     @property
     def sizes(self) -> list[int]:
@@ -127,8 +129,9 @@ def dataset_colours(graphs: Sequence, depth: int, scale: str, dtype: torch.dtype
         labels.append(label)
         counts.append(m)
     graph_of = np.repeat(np.arange(len(graphs), dtype=np.int64), np.diff(offsets))
+    entries = np.bincount(graph_of[rows], minlength=len(graphs)).astype(np.float64)
     return DatasetColours(features=features, labels=labels, counts=counts, graph_of=graph_of,
-                          num_graphs=len(graphs))
+                          num_graphs=len(graphs), entries=entries)
 
 
 def colour_pair_bytes(colours: DatasetColours, itemsize: int, num_blocks: int | None = None, *,

@@ -35,7 +35,7 @@ import contextlib
 import numpy as np
 import torch
 
-from fastgnn.gntk.colour_blocks import MIN_BLOCK_ROWS, ROW_SHARE, _histogram_by_colour, _row_positions
+from fastgnn.gntk.colour_blocks import MIN_BLOCK_ROWS, ROW_SHARE, histogram_by_colour, row_positions
 from fastgnn.gntk.colour_resume import ColourCheckpoint, colours_fingerprint
 from fastgnn.gntk.relu import ntk_step
 from fastgnn.io import digest
@@ -181,7 +181,7 @@ def rectangle_flops(rect: RectangleColours, num_mlp_layers: int, relu_cost: floa
             sel = np.arange(i0, min(rect.shape[depth][0], i0 + rows))
             for below in range(depth - 1, w, -1):
                 indptr, indices, _ = rect.m_rows[below + 1]
-                sel = np.unique(indices[_row_positions(indptr, sel)])
+                sel = np.unique(indices[row_positions(indptr, sel)])
                 total += sel.shape[0] * rect.shape[below][1] * per_pair
     return total
 
@@ -321,8 +321,8 @@ def rectangle_readouts(colours, split: int, diagonals: list, num_blocks: int, nu
     held, rows_at = rectangle_plan(rect, itemsize, max_bytes)
     out = np.zeros(shape) if out is None else out
     n = colours.num_graphs
-    hist_r = [_histogram_by_colour(rect.row_labels[d], colours.graph_of, n, split, n) for d in range(num_blocks + 1)]
-    hist_c = [_histogram_by_colour(rect.col_labels[d], colours.graph_of, n, 0, split) for d in range(num_blocks + 1)]
+    hist_r = [histogram_by_colour(rect.row_labels[d], colours.graph_of, n, split, n) for d in range(num_blocks + 1)]
+    hist_c = [histogram_by_colour(rect.col_labels[d], colours.graph_of, n, 0, split) for d in range(num_blocks + 1)]
     m_r = [None] + [(ip, ind, val.astype(np_dtype)) for ip, ind, val in rect.m_rows[1:]]
     m_c = [None] + [(ip, ind, val.astype(np_dtype)) for ip, ind, val in rect.m_cols[1:]]
     d_r = [None] + [_in_dtype(diagonals[d][rect.rows[d]], np_dtype) for d in range(1, num_blocks + 1)]
@@ -370,7 +370,7 @@ def rectangle_readouts(colours, split: int, diagonals: list, num_blocks: int, nu
         def rows_of(depth, sel):
             """Σ̃, Θ̃ of the row colours ``sel`` (sorted positions) against every column colour."""
             indptr, indices, values = m_r[depth]
-            pos = _row_positions(indptr, sel)
+            pos = row_positions(indptr, sel)
             sub_indptr = np.concatenate([[0], np.cumsum(np.diff(indptr)[sel])]).astype(np.int64)
             if depth - 1 == held:
                 ps, pt, local = s, theta, indices[pos]
@@ -438,7 +438,7 @@ def _local_csr(m, rows: np.ndarray, position: np.ndarray):
     """Rows ``rows`` of the CSR ``m`` with their column indices renumbered by ``position`` (all present: the
     colour sets are closed downwards)."""
     indptr, indices, values = m
-    pos = _row_positions(indptr, rows)
+    pos = row_positions(indptr, rows)
     local = position[indices[pos]]
     if local.size and local.min() < 0:
         raise AssertionError("a colour's child is missing from the rectangle's colours one depth down")

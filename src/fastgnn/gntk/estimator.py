@@ -23,6 +23,7 @@ from sklearn.exceptions import NotFittedError
 from fastgnn import budget, executors
 from fastgnn.deprecation import moved
 from fastgnn.gntk import compiled_tile
+from fastgnn.gntk.adjacency import check_loop_weight
 from fastgnn.gntk.colour_pairs import (
     NODE_ENGINE_SPEEDUP,
     DatasetColours,
@@ -49,7 +50,7 @@ from fastgnn.gntk.outofcore import (
     write_by_bands,
 )
 from fastgnn.gntk.output import checked_set_output
-from fastgnn.gntk.pairwise import Operand, pair_readouts, prepare_many
+from fastgnn.gntk.pairwise import Operand, check_preparation, pair_readouts, prepare_many
 from fastgnn.gntk.params import DTYPES, KERNEL_PARAMS, METHODS, PARAMETER_CONSTRAINTS
 from fastgnn.gntk.plan import RELU_PAIR_COST, SKETCH_PAYS_BELOW, plan_tile_nodes, sketch_cost_ratio
 from fastgnn.gntk.recursion import combine_readouts
@@ -227,31 +228,41 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return tags
 
     def fit(self, X, y=None) -> GNTK:
-        """Prepare the graphs ``X`` the kernel is taken against (``y`` is ignored).  O(n N³)."""
+        """Check and keep the graphs ``X`` the kernel is taken against (``y`` is ignored).  O(n N).
+
+        The node-pair engine's operands of the graphs (colour classes, self-diagonals: O(n N³)) are
+        prepared when first needed (:attr:`fitted_`); the colour-pair engine needs none."""
         self._check_params()
         graphs = as_graph_list(X, "fit")
         check_categories(graphs, None, "fit")
         check_inputs(graphs, "fit", self._torch_dtype())
         if self.sketch_size is not None:
             _warn_if_sketch_will_not_pay(graphs, int(self.sketch_size), self.num_blocks, self.num_mlp_layers)
+        check_feature_dims(graphs, None, "fit")
+        check_preparation(graphs, scale=self.scale, compress=self.compress, sketch_size=self.sketch_size)
+        check_loop_weight(self.self_loop_weight)
         self.graphs_ = graphs
         self.num_node_features_ = graphs[0].num_features
         self._n_features_out = len(graphs)
-        self._prepare_fitted()
+        # the node engine's operands, prepared when first needed (:attr:`fitted_`); a cache object, so that
+        # preparing them in transform leaves the estimator's __dict__ as it was (scikit-learn's check)
+        self._operand_cache = {}
+        self._fit_key = self._kernel_key()
+        self.self_readouts_ = None
         return self
 
     def transform(self, X) -> np.ndarray:
         """The kernel between ``X`` and the fitted graphs: ``(n_new, n_fitted)`` float64.
 
         With ``normalize=True`` the cosine-normalised kernel; cost one pair per new graph on top."""
-        if not hasattr(self, "fitted_"):
+        if "graphs_" not in self.__dict__:
             raise NotFittedGNTKError("GNTK is not fitted: call fit(graphs) first")
         self._check_params()
-        fitted = self._current_operands()
+        self._sync_parameters()
         graphs = as_graph_list(X, "transform")
         check_categories(graphs, self.graphs_, "transform")
         check_inputs(graphs, "transform", self._torch_dtype())
-        check_feature_dims(graphs, int(fitted[0].x.shape[1]), "transform")
+        check_feature_dims(graphs, self.num_node_features_, "transform")
         new = None  # the new graphs' operands: prepared only for the node-pair engine or the normalisation
         colours = self._dataset_colours(graphs)
         if colours is not None:  # the fitted graphs then the new ones, refined together; new rows x fitted columns
@@ -261,12 +272,12 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                                              budget.resolve(self.max_memory, self.device))
             parts = self._colour_pair_readouts(colours, split=len(self.graphs_), diagonals=diagonals)
         else:
-            new = self._prepare(graphs, fitted)
-            parts = self._readouts(new, fitted)
+            new = self._prepare(graphs, self.fitted_)
+            parts = self._readouts(new, self.fitted_)
         gram = combine_readouts(parts, self.num_layers, self.jk)
         check_result(gram, "transform", graphs, self.graphs_, self._torch_dtype())
         if self.normalize:
-            new = self._prepare(graphs, fitted) if new is None else new
+            new = self._prepare(graphs, self.fitted_) if new is None else new
             gram = cosine(gram, self._combine(self._self_readouts(new)), self._combine(self._fitted_self_readouts()),
                           describe=_self_kernel_message("transform"))
         return gram
@@ -339,7 +350,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"out of core needs method='batched' (the tiled engine), got method={self.method!r}")
         out_dir = Path(out_dir)
         self.fit(X)
-        n = len(self.fitted_)
+        n = len(self.graphs_)
         colours = self._dataset_colours(readouts_in_memory=False)
         describe = _self_kernel_message("fit_transform_to_disk", None)
         if colours is not None and not readouts:
@@ -472,15 +483,13 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 raise ValueError(f"colour_pairs=True: the colour-pair matrices need {need / 2**30:.2f} GiB, over "
                                  f"max_memory ({have / 2**30:.2f} GiB); raise max_memory or use colour_pairs='auto'")
             return colours
-        ops = self.fitted_ if new_ops is None else [*self.fitted_, *new_ops]
-        rows = np.array([op.num_rows for op in ops], dtype=np.float64)
-        row_nnz = np.array([float(torch.count_nonzero(op.a)) for op in ops]) / np.maximum(rows, 1)
-        if new_graphs is not None and new_ops is None:  # the new graphs unprepared: their rows estimated
-            new_rows = self._estimated_rows(colours, len(self.graphs_))
-            mean_nnz = float((row_nnz * rows).sum() / max(rows.sum(), 1.0))
-            row_nnz = np.concatenate([row_nnz, np.full(len(new_rows), mean_nnz)])
-            rows = np.concatenate([rows, new_rows])
-        split = None if new_graphs is None else len(self.fitted_)
+        if self._operands_ready() and (new_graphs is None or new_ops is not None):
+            ops = self.fitted_ if new_ops is None else [*self.fitted_, *new_ops]
+            rows = np.array([op.num_rows for op in ops], dtype=np.float64)
+            row_nnz = np.array([float(torch.count_nonzero(op.a)) for op in ops]) / np.maximum(rows, 1)
+        else:  # graphs not prepared: their rows estimated from the colours
+            rows, row_nnz = self._estimated_rows(colours)
+        split = None if new_graphs is None else len(self.graphs_)
         by_nodes = node_pair_flops(rows, row_nnz, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST, split=split)
         if rect is not None:
             by_colours = rectangle_flops(rect, self.num_mlp_layers, RELU_PAIR_COST, itemsize, have)
@@ -490,18 +499,20 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                                            in_memory=readouts_in_memory)
         return colours if need <= have and by_colours * NODE_ENGINE_SPEEDUP < by_nodes else None
 
-    def _estimated_rows(self, colours: DatasetColours, split: int) -> np.ndarray:
-        """The rows the node-pair engine would work on for graphs ``split..`` of ``colours``, without
-        preparing them: their nodes, or (compressed) their distinct colours at the top depth (a graph's
-        colour classes refine its WL colours further only where the depths run out).  O(N)."""
-        graph_of = colours.graph_of
-        new = graph_of >= split
-        n_new = colours.num_graphs - split
+    def _estimated_rows(self, colours: DatasetColours) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, row_nnz)`` per graph of ``colours``: the rows the node-pair engine would work on, without
+        preparing the graphs (their nodes, or compressed their distinct colours at the top depth: a graph's
+        colour classes refine its WL colours further only where the depths run out), and the non-zeros per
+        row of their aggregation matrices (Ã's per node, at most the rows).  O(N)."""
+        n, graph_of = colours.num_graphs, colours.graph_of
+        nodes = np.bincount(graph_of, minlength=n).astype(np.float64)
+        per_node = colours.entries / np.maximum(nodes, 1.0)
         if self.compress is False:
-            return np.bincount(graph_of[new] - split, minlength=n_new).astype(np.float64)
-        label = colours.labels[self.num_blocks][new]
-        pairs = np.unique((graph_of[new] - split) * (int(label.max()) + 1 if label.size else 1) + label)
-        return np.bincount(pairs // (int(label.max()) + 1 if label.size else 1), minlength=n_new).astype(np.float64)
+            return nodes, per_node
+        label = colours.labels[self.num_blocks]
+        width = int(label.max()) + 1 if label.size else 1
+        rows = np.bincount(np.unique(graph_of * width + label) // width, minlength=n).astype(np.float64)
+        return rows, np.minimum(per_node, rows)
 
     def _kernel_key(self) -> tuple:
         return tuple(str(getattr(self, k)) for k in KERNEL_PARAMS)
@@ -509,16 +520,30 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _torch_dtype(self) -> torch.dtype:
         return DTYPES[self.dtype] if isinstance(self.dtype, str) else self.dtype
 
-    def _prepare_fitted(self) -> None:
-        self.fitted_ = self._prepare(self.graphs_, None)
-        self._fit_key = self._kernel_key()
-        self.self_readouts_ = None
+    @property
+    def fitted_(self) -> list[Operand]:
+        """The fitted graphs' node-engine operands (:class:`~fastgnn.gntk.pairwise.Operand`), prepared on first
+        use for the current parameters (``AttributeError`` before ``fit``)."""
+        if "graphs_" not in self.__dict__:
+            raise AttributeError("fitted_: the GNTK is not fitted")
+        return self._current_operands()
+
+    def _sync_parameters(self) -> None:
+        """Forget the operands and self-readouts when a parameter they depend on changed since they were made."""
+        if getattr(self, "_fit_key", None) != self._kernel_key():
+            self._operand_cache = {}
+            self.self_readouts_ = None
+            self._fit_key = self._kernel_key()
 
     def _current_operands(self) -> list[Operand]:
-        """The fitted operands, re-prepared first if a parameter they depend on changed since."""
-        if getattr(self, "_fit_key", None) != self._kernel_key():
-            self._prepare_fitted()
-        return self.fitted_
+        """The fitted operands, (re-)prepared first if missing or a parameter they depend on changed since."""
+        self._sync_parameters()
+        if "operands" not in self._operand_cache:
+            self._operand_cache["operands"] = self._prepare(self.graphs_, None)
+        return self._operand_cache["operands"]
+
+    def _operands_ready(self) -> bool:
+        return "operands" in getattr(self, "_operand_cache", {}) and self._fit_key == self._kernel_key()
 
     def _prepare(self, graphs: list[Graph], fitted: list[Operand] | None) -> list[Operand]:
         check_feature_dims(graphs, None if fitted is None else int(fitted[0].x.shape[1]),

@@ -99,6 +99,21 @@ def prepare(graph: Graph, **kwargs) -> Operand:
     return prepare_many([graph], **kwargs)[0]
 
 
+def check_preparation(graphs, *, scale: str, compress, sketch_size: int | None) -> None:
+    """``ValueError`` for what :func:`prepare_many` cannot prepare: an unknown scale or ``compress``, ``compress=True``
+    with a sketch, a graph of 0 nodes (named by its index).  O(n)."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    if compress not in COMPRESS:
+        raise ValueError(f"compress must be 'auto', True or False, got {compress!r}")
+    if compress is True and sketch_size is not None:
+        raise ValueError("compress=True needs the exact kernel: the sketch is defined on a graph's nodes "
+                         "(use compress='auto' or False with sketch_size)")
+    for i, g in enumerate(graphs):
+        if g.num_nodes == 0:
+            raise ValueError(f"graph {i} has 0 nodes: it has no kernel value; remove empty graphs first")
+
+
 def prepare_many(
     graphs,
     *,
@@ -128,16 +143,7 @@ def prepare_many(
     (:mod:`fastgnn.gntk.adjacency`).
     """
     graphs = list(graphs)
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
-    if compress not in COMPRESS:
-        raise ValueError(f"compress must be 'auto', True or False, got {compress!r}")
-    if compress is True and sketch_size is not None:
-        raise ValueError("compress=True needs the exact kernel: the sketch is defined on a graph's nodes "
-                         "(use compress='auto' or False with sketch_size)")
-    for i, g in enumerate(graphs):
-        if g.num_nodes == 0:
-            raise ValueError(f"graph {i} has 0 nodes: it has no kernel value; remove empty graphs first")
+    check_preparation(graphs, scale=scale, compress=compress, sketch_size=sketch_size)
     colourings = [None] * len(graphs)
     if compress is not False and sketch_size is None:
         colourings = colour_classes_many(graphs, loop_weight=loop_weight)
