@@ -264,18 +264,19 @@ def colour_pair_readouts(colours: DatasetColours, num_blocks: int, num_mlp_layer
 
 def colour_pair_gram(colours: DatasetColours, num_blocks: int, num_mlp_layers: int, into: np.ndarray, depths, *,
                      dtype: torch.dtype = torch.float64, max_bytes: float = 2**30,
-                     progress: bool = False) -> np.ndarray:
+                     progress: bool = False, upper: bool = False) -> np.ndarray:
     """``into += Σ_{l in depths} K_l`` (``into``: a zero-filled ``n × n`` float64 array, or float32 to sum in
     single precision, outside ``max_bytes``; a memory map works, but its random row writes keep the OS
     writing its pages back): the Gram accumulated straight from the colour pairs, with no per-depth
     ``n × n`` readouts anywhere.  Returns the diagonals ``[num_blocks + 1, n]`` of every readout K_l.
+    ``upper``: into its upper triangle only (the lower one never written).
     The compiled path only (:func:`uses_compiled_path`); see
     :func:`~fastgnn.gntk.colour_blocks.blocked_gram`."""
     if len(colours.labels) < num_blocks + 1:
         raise ValueError(f"colours hold {len(colours.labels) - 1} depths, the recursion needs {num_blocks}")
     if not compiled_tile.available():
         raise RuntimeError("colour_pair_gram needs numba (the compiled path)")
-    return blocked_gram(colours, num_blocks, num_mlp_layers, dtype, max_bytes, into, depths, progress)
+    return blocked_gram(colours, num_blocks, num_mlp_layers, dtype, max_bytes, into, depths, progress, upper)
 
 
 # --------------------------------------------------------------------------- helpers
