@@ -425,3 +425,21 @@ def test_the_gram_summed_in_float32_and_its_memory_check(tmp_path, monkeypatch):
     with pytest.raises(MemoryError, match=r"float64 \(its upper triangle\) is .* dtype='float32' halves it"):
         GNTK(num_layers=4, colour_pairs=True, progress=False).fit_transform_to_disk(graphs, tmp_path / "b",
                                                                                     readouts=False)
+
+
+def test_distinct_feature_rows_by_projection_equal_those_by_bytes(monkeypatch):
+    """Depth 0's colours: grouped by a random projection and checked exactly, numbered as grouping the rows'
+    bytes numbers them; a projection that merges different rows (forced here: all zero) falls back to the
+    bytes."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 2, size=(500, 6)).astype(np.float32)
+    x[::7] = -0.0 * x[::7]
+    x += 0.0
+    want = colour_pairs._by_bytes(x)
+    for got in (colour_pairs._distinct_rows(x),):
+        assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+
+    monkeypatch.setattr(colour_pairs, "_projection_vector", np.zeros)
+    got = colour_pairs._distinct_rows(x)
+    assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+    assert len(np.unique(want[1])) > 1
