@@ -342,6 +342,36 @@ def test_the_gram_summed_alone_equals_the_readouts_combined(tmp_path, budget_hel
     np.testing.assert_allclose(np.asarray(into), ref, rtol=1e-10, atol=0)
 
 
+@pytest.mark.parametrize("budget_held", [None, 1])
+def test_the_gram_summed_on_its_upper_triangle_never_writes_the_lower_one(budget_held):
+    """colour_pair_gram(upper=True): the Gram in the upper triangle (the diagonal included), the lower triangle
+    left as it was (NaN here: never written, so its pages are never mapped in a fresh np.zeros), equal to the
+    per-depth readouts combined; write_by_bands(upper=True) writes the whole symmetric Gram from it, cosine
+    too."""
+    from fastgnn.gntk import colour_blocks
+    from fastgnn.gntk.outofcore import write_by_bands
+    from fastgnn.gram import cosine
+
+    graphs = _deep_set()
+    cols = colour_pairs.dataset_colours(graphs, 4, "uniform")
+    sizes, n = cols.sizes, cols.num_graphs
+    budget = 2**32 if budget_held is None else 2 * colour_blocks.held_bytes(sizes, budget_held + 1, 8) - 1
+    want = colour_pairs.colour_pair_readouts(cols, 4, 2, max_bytes=2**32).sum(0)
+    into = np.zeros((n, n))
+    lower = np.tril_indices(n, -1)
+    into[lower] = np.nan
+    diag = colour_pairs.colour_pair_gram(cols, 4, 2, into, range(5), max_bytes=budget, upper=True)
+    assert np.isnan(into[lower]).all()
+    upper = np.triu_indices(n)
+    np.testing.assert_allclose(into[upper], want[upper], rtol=1e-12, atol=0)
+    out = np.empty((n, n))
+    write_by_bands(into, out, band_bytes=8 * n * 5, upper=True)  # bands of 5 rows
+    np.testing.assert_allclose(out, want, rtol=1e-12, atol=0)
+    assert np.array_equal(out, out.T)
+    write_by_bands(into, out, diag.sum(0), band_bytes=8 * n * 7, upper=True)
+    np.testing.assert_allclose(out, cosine(want, np.diagonal(want)), rtol=1e-12, atol=1e-15)
+
+
 def test_readouts_into_a_memory_map_equal_those_in_memory(tmp_path):
     from numpy.lib.format import open_memmap
 
@@ -392,6 +422,24 @@ def test_the_gram_summed_in_float32_and_its_memory_check(tmp_path, monkeypatch):
     assert disk.gram.dtype == np.float64
     np.testing.assert_allclose(np.asarray(disk.gram), want, rtol=2e-5, atol=2e-5 * np.abs(want).max())
     monkeypatch.setattr(budget, "available_ram", lambda: 100.0)
-    with pytest.raises(MemoryError, match=r"float64 is .* dtype='float32' halves it"):
+    with pytest.raises(MemoryError, match=r"float64 \(its upper triangle\) is .* dtype='float32' halves it"):
         GNTK(num_layers=4, colour_pairs=True, progress=False).fit_transform_to_disk(graphs, tmp_path / "b",
                                                                                     readouts=False)
+
+
+def test_distinct_feature_rows_by_projection_equal_those_by_bytes(monkeypatch):
+    """Depth 0's colours: grouped by a random projection and checked exactly, numbered as grouping the rows'
+    bytes numbers them; a projection that merges different rows (forced here: all zero) falls back to the
+    bytes."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 2, size=(500, 6)).astype(np.float32)
+    x[::7] = -0.0 * x[::7]
+    x += 0.0
+    want = colour_pairs._by_bytes(x)
+    for got in (colour_pairs._distinct_rows(x),):
+        assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+
+    monkeypatch.setattr(colour_pairs, "_projection_vector", np.zeros)
+    got = colour_pairs._distinct_rows(x)
+    assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+    assert len(np.unique(want[1])) > 1

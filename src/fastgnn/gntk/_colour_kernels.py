@@ -185,3 +185,34 @@ def pair_values_sparse(left, right, indptr, indices, values, keys, s_values, wid
             acc += values[e] * row
         out[k] = acc
     return out
+
+
+@numba.njit(parallel=True, cache=True)
+def add_rows_upper(k, p, row0, h_indptr, h_graphs, h_counts, weight):
+    """:func:`add_rows` folded onto the upper triangle: each term for ``K[g, j]`` goes to ``K[min(g, j), max(g,
+    j)]``, so that with K summed as half forms (``K = A + Aᵀ``) the upper triangle holds K off the diagonal and
+    half of it on the diagonal, and the lower triangle is never touched (its pages never mapped).  Two passes,
+    each parallel over chunks of j: the row part ``K[g, j ≥ g]``, then the column part ``K[j < g, g]`` (a chunk
+    owns its rows j), so no two tasks write one entry."""
+    n_cols = p.shape[1]
+    chunks = (n_cols + _COLUMN_CHUNK - 1) // _COLUMN_CHUNK
+    for q in numba.prange(chunks):
+        j0 = q * _COLUMN_CHUNK
+        j1 = min(n_cols, j0 + _COLUMN_CHUNK)
+        for r in range(p.shape[0]):
+            c = row0 + r
+            for e in range(h_indptr[c], h_indptr[c + 1]):
+                g = h_graphs[e]
+                w = weight * h_counts[e]
+                for j in range(max(j0, g), j1):
+                    k[g, j] += w * p[r, j]
+    for q in numba.prange(chunks):
+        j0 = q * _COLUMN_CHUNK
+        j1 = min(n_cols, j0 + _COLUMN_CHUNK)
+        for r in range(p.shape[0]):
+            c = row0 + r
+            for e in range(h_indptr[c], h_indptr[c + 1]):
+                g = h_graphs[e]
+                w = weight * h_counts[e]
+                for j in range(j0, min(j1, g)):
+                    k[j, g] += w * p[r, j]

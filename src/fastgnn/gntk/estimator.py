@@ -356,15 +356,16 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if colours is not None and not readouts:
             check_free_space(disk_needs(out_dir, None, n, 0))
             t0 = time.perf_counter()
-            summed = _ram_gram(n, self._torch_dtype())
+            summed = _ram_gram(n, self._torch_dtype())  # its upper triangle only is ever written
             depths = range(self.num_layers) if self.jk else [self.num_blocks]
             self.self_readouts_ = colour_pair_gram(
                 colours, self.num_blocks, self.num_mlp_layers, summed, depths, dtype=self._torch_dtype(),
-                max_bytes=budget.resolve(self.max_memory, self.device), progress=self._show_progress(colours))
+                max_bytes=budget.resolve(self.max_memory, self.device), progress=self._show_progress(colours),
+                upper=True)
             self.time_ = time.perf_counter() - t0
             with npy_map(out_dir / GRAM_FILE, (n, n)) as gram:
                 d = self._combine(self.self_readouts_) if self.normalize else None
-                write_by_bands(summed, gram, d, band_bytes=band_bytes, describe=describe)
+                write_by_bands(summed, gram, d, band_bytes=band_bytes, describe=describe, upper=True)
             del summed
             (out_dir / READOUTS_FILE).unlink(missing_ok=True)
             return DiskGram.open(out_dir)
@@ -663,15 +664,17 @@ def _self_kernel_message(what: str, sides: dict[str, str] | None = _SIDES) -> Ca
 
 
 def _ram_gram(n: int, dtype: torch.dtype) -> np.ndarray:
-    """A zero ``n × n`` array in RAM to sum the colour pairs' Gram in (float32 for a float32 kernel, else
-    float64); ``MemoryError`` naming its size when the machine's available RAM cannot hold it."""
+    """A zero ``n × n`` array in RAM to sum the colour pairs' Gram in, its upper triangle only (float32 for a
+    float32 kernel, else float64; the OS maps pages as they are written, so about half of it is ever
+    resident); ``MemoryError`` naming its size when the machine's available RAM cannot hold that half."""
     np_dtype = np.float32 if dtype == torch.float32 else np.float64
-    need = n * n * np.dtype(np_dtype).itemsize
+    need = n * (n + 1) // 2 * np.dtype(np_dtype).itemsize
     ram = budget.available_ram()
     if ram is not None and need > ram:
         half = "; dtype='float32' halves it" if np_dtype == np.float64 else ""
         raise MemoryError(f"fit_transform_to_disk(readouts=False) sums the Gram in RAM: {n:,} x {n:,} "
-                          f"{np.dtype(np_dtype).name} is {need / 1e9:,.1f} GB, more than the {ram / 1e9:,.1f} GB "
+                          f"{np.dtype(np_dtype).name} (its upper triangle) is {need / 1e9:,.1f} GB, more than the "
+                          f"{ram / 1e9:,.1f} GB "
                           f"available{half}; readouts=True keeps every array on disk")
     return np.zeros((n, n), dtype=np_dtype)
 

@@ -169,16 +169,27 @@ def combine_by_bands(parts: np.ndarray, gram: np.ndarray, *, num_layers: int, jk
 
 
 def write_by_bands(source: np.ndarray, gram: np.ndarray, self_kernels: np.ndarray | None = None, *,
-                   band_bytes: int = BAND_BYTES, describe: Callable[[int, str, float], str] | None = None) -> None:
+                   band_bytes: int = BAND_BYTES, describe: Callable[[int, str, float], str] | None = None,
+                   upper: bool = False) -> None:
     """``gram = source`` (as float64) by bands of rows, cosine-normalised when ``self_kernels`` (d) are given:
     ``source[i, j] / sqrt(d_i d_j)`` by :func:`fastgnn.gram.cosine`, with a unit diagonal.  For a Gram summed
     whole in RAM (the colour pairs' :func:`~fastgnn.gntk.colour_pairs.colour_pair_gram`) going to its memory
-    map.  Cost O(n²); RAM one band beside ``source``."""
+    map.  ``upper``: ``source`` holds the Gram in its upper triangle only (``colour_pair_gram(...,
+    upper=True)``); each band's lower part is read from the columns above it, the lower triangle never.
+    Cost O(n²); RAM one band beside ``source``."""
     n = gram.shape[0]
     rows = max(1, int(band_bytes // (8 * max(n, 1))))
     for r0 in range(0, n, rows):
         r1 = min(n, r0 + rows)
-        _write_band(gram, r0, r1, np.asarray(source[r0:r1], dtype=np.float64), self_kernels, describe)
+        if upper:
+            band = np.zeros((r1 - r0, n))
+            band[:, r0:] = source[r0:r1, r0:]
+            below = np.asarray(source[:r1, r0:r1], dtype=np.float64).T  # K[g, j] = source[j, g] for j < g
+            lower = np.arange(r1)[None, :] < np.arange(r0, r1)[:, None]
+            band[:, :r1] = np.where(lower, below, band[:, :r1])
+        else:
+            band = np.asarray(source[r0:r1], dtype=np.float64)
+        _write_band(gram, r0, r1, band, self_kernels, describe)
 
 
 def _write_band(gram: np.ndarray, r0: int, r1: int, band: np.ndarray, self_kernels: np.ndarray | None,
