@@ -46,6 +46,7 @@ from fastgnn.gntk.outofcore import (
     check_free_space,
     combine_by_bands,
     disk_needs,
+    lazy_zeros,
     npy_map,
     write_by_bands,
 )
@@ -676,7 +677,7 @@ def _ram_gram(n: int, dtype: torch.dtype) -> np.ndarray:
                           f"{np.dtype(np_dtype).name} (its upper triangle) is {need / 1e9:,.1f} GB, more than the "
                           f"{ram / 1e9:,.1f} GB "
                           f"available{half}; readouts=True keeps every array on disk")
-    return np.zeros((n, n), dtype=np_dtype)
+    return lazy_zeros((n, n), np_dtype)  # small pages: the lower triangle's are never mapped
 
 
 def _check_device(device) -> None:
