@@ -123,15 +123,10 @@ def rectangle_plan(rect: RectangleColours, itemsize: int, max_bytes: float):
     return w, rows_at
 
 
-def readout_bytes(rect: RectangleColours) -> int:
-    """The readouts' bytes, ``8 (num_blocks + 1) (n − split) split``."""
-    return 8 * (rect.num_blocks + 1) * rect.num_rows_graphs * rect.num_cols_graphs
-
-
 def rectangle_bytes(rect: RectangleColours, itemsize: int, max_bytes: float) -> int:
     """Bytes of colour-pair matrices :func:`rectangle_readouts` needs under ``max_bytes``: the held depths,
-    or the held rectangle beside a block of the fewest rows (the readouts, :func:`readout_bytes`, come on
-    top)."""
+    or the held rectangle beside a block of the fewest rows (the readouts, ``8 (num_blocks + 1) (n − split)
+    split`` bytes, come on top)."""
     w, _ = rectangle_plan(rect, itemsize, max_bytes)
     shape = rect.shape
     held = 2 * shape[w][0] * shape[w][1] * itemsize
@@ -306,10 +301,10 @@ def rectangle_readouts(colours, split: int, diagonals: list, num_blocks: int, nu
     """The readouts of graphs ``split..n−1`` (rows) against graphs ``0..split−1`` (columns),
     ``[num_blocks + 1, n − split, split]`` float64, on the rectangle of colour pairs (module docstring).
 
-    ``diagonals``: every colour's d per depth (:func:`diagonals_from_operands`).  ``checkpoint_dir``: save the
-    blocked depths' state there and resume from it (:mod:`fastgnn.gntk.colour_resume`), bitwise.  ``out``: a
-    zero-filled float64 array of that shape to accumulate in.  The readouts are outside ``max_bytes``.  The
-    compiled path (numba)."""
+    ``diagonals``: every colour's d per depth (:func:`colour_diagonals`, or :func:`diagonals_from_operands`).
+    ``checkpoint_dir``: save the blocked depths' state there and resume from it
+    (:mod:`fastgnn.gntk.colour_resume`), bitwise.  ``out``: a zero-filled float64 array of that shape to
+    accumulate in.  The readouts are outside ``max_bytes``.  The compiled path (numba)."""
     from fastgnn.gntk import _colour_kernels as ck
 
     rect = rectangle_colours(colours, split, num_blocks)
