@@ -1,9 +1,16 @@
 """Run `fastgnn gntk NAME --evaluate` for each dataset, one at a time, recording wall time and the child's peak RSS."""
-import json, resource, subprocess, sys, time, os
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
 names = sys.argv[1:]
 for name in names:
     cmd = [".venv/bin/fastgnn", "gntk", name, "--data-dir", "/work/shared/datasets/tu", "--num-layers", "4",
-           "--num-mlp-layers", "2", "--scale", "uniform", "--jk", "--evaluate", "--out", f"/tmp/s11/real/{name}", "--json"]
+           "--num-mlp-layers", "2", "--scale", "uniform", "--jk", "--evaluate", "--out", f"/tmp/s11/real/{name}",
+           "--json"]
     t0 = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     p = subprocess.run(cmd, capture_output=True, text=True)

@@ -8,7 +8,8 @@ registers ``"dask"``); :func:`lookup` imports the provider of a known name, so t
 and the model selection never import the optional package themselves.
 
 * :data:`EXECUTORS` -- the names accepted everywhere (``executor=`` arguments, the CLI's choices).
-* :func:`register` -- called by a provider: ``register("dask", tiles=..., tasks=..., budget=..., ready=...)``.
+* :func:`register` -- called by a provider: ``register("dask", tiles=..., tasks=..., budget=..., ready=...,
+  workers=...)``.
 * :func:`lookup` -- ``Executor`` of a name (not for ``"local"``, which each caller runs itself).
 """
 
@@ -44,6 +45,8 @@ class Executor:
         ready: ``ready()`` raises, saying what to do, when the executor cannot run now (its
             package not installed, no cluster to run on), so callers fail before any work; None:
             always ready.
+        workers: ``workers()`` -> how many tasks run at once (Dask: the cluster's threads), to cut
+            work into enough pieces; None: one.
     """
 
     name: str
@@ -51,15 +54,16 @@ class Executor:
     tasks: Callable
     budget: Callable | None = None
     ready: Callable | None = None
+    workers: Callable | None = None
 
 
 _REGISTRY: dict[str, Executor] = {}
 
 
 def register(name: str, *, tiles: Callable, tasks: Callable, budget: Callable | None = None,
-             ready: Callable | None = None) -> Executor:
+             ready: Callable | None = None, workers: Callable | None = None) -> Executor:
     """Register (or replace) the executor ``name`` (see :class:`Executor` for the entry points); returns it."""
-    ex = Executor(name, tiles, tasks, budget, ready)
+    ex = Executor(name, tiles, tasks, budget, ready, workers)
     _REGISTRY[name] = ex
     return ex
 

@@ -360,3 +360,38 @@ def test_cli_evaluate_by_blocks_equals_in_memory(reference, tmp_path, capsys, mo
     assert sum(calls) == 1  # only --by-blocks yes read the Gram as a memory map
     assert main(["evaluate", str(tmp_path / "missing.npy"), "--by-blocks", "yes"]) == 1
     assert "gram not found" in capsys.readouterr().err
+
+
+def test_the_colour_pair_gram_runs_by_bands_on_dask(cluster, graphs, tmp_path):
+    """fit_transform_to_disk(readouts=False) on colour pairs with executor='dask': its bands run as tasks (the
+    colours shipped to each worker once), bitwise the local run by bands with the same max_memory, equal to
+    the in-memory Gram; nothing but the Gram is kept from the tasks."""
+    kw = dict(num_layers=4, colour_pairs=True, max_memory=2**27, progress=False)
+    local = GNTK(checkpoint_dir=tmp_path / "ck", **kw).fit_transform_to_disk(graphs, tmp_path / "l", readouts=False)
+    with Client(cluster):
+        est = GNTK(executor="dask", **kw)
+        on_dask = est.fit_transform_to_disk(graphs, tmp_path / "d", readouts=False)
+    assert np.array_equal(np.asarray(on_dask.gram), np.asarray(local.gram))
+    np.testing.assert_allclose(est.self_readouts_, np.diagonal(GNTK(**kw).readouts(graphs), axis1=1, axis2=2),
+                               rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(on_dask.gram), GNTK(**kw).fit_transform(graphs), rtol=1e-12)
+
+
+def test_dask_run_ships_a_shared_object_once_and_can_drop_results(cluster):
+    """DaskRun scatters an object every task shares (not only large arrays), and with keep=False hands each
+    result to on_done and returns None in its place."""
+    from fastgnn.distributed import DaskRun
+
+    class Shared:
+        def __init__(self):
+            self.values = np.arange(10.0)
+
+    shared, seen = Shared(), {}
+    with Client(cluster) as client:
+        out = DaskRun(client, on_done=lambda i, r: seen.__setitem__(i, r), keep=False)(
+            _shared_sum, [(shared, i) for i in range(4)])
+    assert out == [None] * 4 and seen == {i: 45.0 + i for i in range(4)}
+
+
+def _shared_sum(shared, i):
+    return float(shared.values.sum()) + i

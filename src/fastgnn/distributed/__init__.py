@@ -25,7 +25,7 @@ from fastgnn.distributed.selection import DaskRun
 from fastgnn.distributed.tiles import DaskTiles, worker_budget
 
 __all__ = ["INSTALL", "active_client", "cluster_client", "require_distributed", "DaskTiles", "worker_budget",
-           "DaskRun", "dask_tiles", "dask_budget"]
+           "DaskRun", "dask_tiles", "dask_budget", "dask_workers"]
 
 
 def dask_tiles() -> DaskTiles:
@@ -40,7 +40,13 @@ def dask_budget(device="cpu") -> int:
     return worker_budget(active_client(), device)
 
 
-executors.register("dask", tiles=dask_tiles, tasks=DaskRun, budget=dask_budget, ready=active_client)
+def dask_workers() -> int:
+    """Threads of the active client's workers: how many tasks run at once."""
+    return max(1, sum(active_client().nthreads().values()))
+
+
+executors.register("dask", tiles=dask_tiles, tasks=DaskRun, budget=dask_budget, ready=active_client,
+                   workers=dask_workers)
 
 #: deprecated aliases (one release): the memory budget's functions live in :mod:`fastgnn.budget`, the
 #: out-of-core Gram in the GNTK (``fit_transform_to_disk`` above warns when called)

@@ -216,3 +216,20 @@ def add_rows_upper(k, p, row0, h_indptr, h_graphs, h_counts, weight):
                 w = weight * h_counts[e]
                 for j in range(j0, min(j1, g)):
                     k[j, g] += w * p[r, j]
+
+
+@numba.njit(cache=True)
+def add_self_pairs(diag, t, row0, h_indptr, h_graphs, h_counts, g_indptr, g_cols, g_counts):
+    """``diag[g] += Σ_{c, e} H[g, row0 + r] H[g, e] t[r, e]`` over the rows r of ``t``: each graph's readout
+    against itself, from the rows of a rectangle whose row graphs are also its column graphs (a band of the
+    Gram).  H by columns on the rows (colour -> graphs ``h_graphs`` with ``h_counts``), by graphs on the
+    columns (graph g: column colours ``g_cols[g_indptr[g]:g_indptr[g + 1]]`` with ``g_counts``).  Serial:
+    O(Σ_g N_g²) per depth."""
+    for r in range(t.shape[0]):
+        c = row0 + r
+        for e in range(h_indptr[c], h_indptr[c + 1]):
+            g = h_graphs[e]
+            acc = 0.0
+            for f in range(g_indptr[g], g_indptr[g + 1]):
+                acc += g_counts[f] * t[r, g_cols[f]]
+            diag[g] += h_counts[e] * acc

@@ -41,11 +41,15 @@ from fastgnn.gntk.relu import ntk_step
 from fastgnn.io import digest
 
 __all__ = ["RectangleColours", "rectangle_colours", "rectangle_plan", "rectangle_flops", "rectangle_bytes",
-           "rectangle_readouts", "colour_diagonals", "diagonals_from_operands"]
+           "rectangle_readouts", "rectangle_pass", "rectangle_histograms", "colour_diagonals",
+           "diagonals_from_operands"]
 
 
 class RectangleColours:
     """The row and column colours of each depth and their count matrices, in local numbering.
+
+    ``rows`` / ``cols``: the graph ranges ``(lo, hi)`` of the rows (the new graphs) and the columns (the
+    fitted ones); they may overlap (a band of the Gram against itself and the graphs after it).
 
     Attributes:
         rows: per depth, ``[|R_l|]`` the global colours the new graphs hold, in row order (by smallest
@@ -56,17 +60,21 @@ class RectangleColours:
         row_labels / col_labels: per depth, ``[N]`` every node's local row / column colour (−1 where absent).
     """
 
-    def __init__(self, colours, split: int, num_blocks: int):
-        self.split, self.num_blocks = split, num_blocks
-        self.num_rows_graphs, self.num_cols_graphs = colours.num_graphs - split, split
-        fitted = colours.graph_of < split
+    def __init__(self, colours, num_blocks: int, rows: tuple[int, int], cols: tuple[int, int]):
+        self.num_blocks = num_blocks
+        self.row_graphs, self.col_graphs = (int(rows[0]), int(rows[1])), (int(cols[0]), int(cols[1]))
+        self.num_rows_graphs = self.row_graphs[1] - self.row_graphs[0]
+        self.num_cols_graphs = self.col_graphs[1] - self.col_graphs[0]
+        g = colours.graph_of
+        in_cols = (g >= self.col_graphs[0]) & (g < self.col_graphs[1])
+        in_rows = (g >= self.row_graphs[0]) & (g < self.row_graphs[1])
         self.rows, self.cols, self.m_rows, self.m_cols, self.row_labels, self.col_labels = [], [], [], [], [], []
         row_pos = col_pos = None  # global colour -> local row / column, one depth down
         for depth in range(num_blocks + 1):
             lab = colours.labels[depth]
             size = int(lab.max()) + 1 if lab.size else 0
-            cols = np.unique(lab[fitted])
-            rows = np.unique(lab[~fitted])
+            cols = np.unique(lab[in_cols])
+            rows = np.unique(lab[in_rows])
             if depth == 0:
                 self.m_rows.append(None)
                 self.m_cols.append(None)
@@ -91,7 +99,7 @@ def rectangle_colours(colours, split: int, num_blocks: int) -> RectangleColours:
     """The rectangle's colours of ``colours`` (refined on fitted graphs ``0..split−1`` then new ones)."""
     if not 0 < split < colours.num_graphs:
         raise ValueError(f"split must leave fitted and new graphs, got {split} of {colours.num_graphs}")
-    return RectangleColours(colours, split, num_blocks)
+    return RectangleColours(colours, num_blocks, rows=(split, colours.num_graphs), cols=(0, split))
 
 
 def rectangle_plan(rect: RectangleColours, itemsize: int, max_bytes: float):
@@ -315,18 +323,51 @@ def rectangle_readouts(colours, split: int, diagonals: list, num_blocks: int, nu
         raise ValueError(f"out has shape {tuple(out.shape)}, the readouts {shape}")
     held, rows_at = rectangle_plan(rect, itemsize, max_bytes)
     out = np.zeros(shape) if out is None else out
-    n = colours.num_graphs
-    hist_r = [histogram_by_colour(rect.row_labels[d], colours.graph_of, n, split, n) for d in range(num_blocks + 1)]
-    hist_c = [histogram_by_colour(rect.col_labels[d], colours.graph_of, n, 0, split) for d in range(num_blocks + 1)]
-    m_r = [None] + [(ip, ind, val.astype(np_dtype)) for ip, ind, val in rect.m_rows[1:]]
-    m_c = [None] + [(ip, ind, val.astype(np_dtype)) for ip, ind, val in rect.m_cols[1:]]
-    d_r = [None] + [_in_dtype(diagonals[d][rect.rows[d]], np_dtype) for d in range(1, num_blocks + 1)]
-    d_c = [None] + [_in_dtype(diagonals[d][rect.cols[d]], np_dtype) for d in range(1, num_blocks + 1)]
-    chunk = max(1, int(max_bytes // ROW_SHARE // max(8 * split, 1)))
+    hist_r, hist_c = rectangle_histograms(colours, rect)
 
     def read_out(depth, t, row0):
         p = ck.histogram_product(t, 0, *hist_c[depth], split)
         ck.add_rows(out[depth], p, row0, *hist_r[depth], 1.0)
+
+    key = {"rectangle": True, "colours": colours_fingerprint(colours, num_blocks), "num_blocks": num_blocks,
+           "num_mlp_layers": num_mlp_layers, "dtype": str(dtype), "split": split, "held": held,
+           "rows": [rows_at(d) for d in range(held + 1, num_blocks + 1)],
+           "diagonals": digest(["diagonals"], *[np.asarray(d) for d in diagonals[1:]])}
+    with _store(checkpoint_dir, key, checkpoint_every) as store:
+        saved = store.load() if store is not None else None
+        start = (int(saved["depth"]), int(saved["next_row"])) if saved is not None else (0, 0)
+        if saved is not None:
+            upto = start[0] + 1 if start[1] else start[0]
+            out[:upto] = saved["out"][:upto]
+
+        def save(depth, next_row, end_of_depth):
+            if store is not None and (end_of_depth or store.due(False)):
+                store.save({"depth": depth, "next_row": next_row, "out": out[:depth + (1 if next_row else 0)]})
+
+        rectangle_pass(colours, rect, diagonals, num_mlp_layers, np_dtype, max_bytes, read_out,
+                       progress=progress, start=start, save=save)
+    return out
+
+
+def rectangle_pass(colours, rect: RectangleColours, diagonals: list, num_mlp_layers: int, np_dtype,
+                   max_bytes: float, read_out, *, progress: bool = False, start: tuple[int, int] = (0, 0),
+                   save=None) -> None:
+    """The recursion on the rectangle ``rect``, every depth's Θ̃ handed to ``read_out(depth, t, row0)`` by
+    row blocks (``t``: rows ``row0..`` of the depth's rectangle, all its columns, ``np_dtype``) within
+    ``max_bytes`` (:func:`rectangle_plan`).  ``start``: ``(depth, next_row)`` to resume at (the depths below
+    ``depth``, and the rows before ``next_row``, already read out); ``save(depth, next_row, end_of_depth)``:
+    called after each block (a checkpoint's hook).  The compiled path (numba)."""
+    from fastgnn.gntk import _colour_kernels as ck
+
+    num_blocks = rect.num_blocks
+    itemsize = np.dtype(np_dtype).itemsize
+    held, rows_at = rectangle_plan(rect, itemsize, max_bytes)
+    m_r = [None] + [(ip, ind, val.astype(np_dtype)) for ip, ind, val in rect.m_rows[1:]]
+    m_c = [None] + [(ip, ind, val.astype(np_dtype)) for ip, ind, val in rect.m_cols[1:]]
+    d_r = [None] + [_in_dtype(diagonals[d][rect.rows[d]], np_dtype) for d in range(1, num_blocks + 1)]
+    d_c = [None] + [_in_dtype(diagonals[d][rect.cols[d]], np_dtype) for d in range(1, num_blocks + 1)]
+    chunk = max(1, int(max_bytes // ROW_SHARE // max(8 * rect.num_cols_graphs, 1)))
+    start_depth, first_row = start
 
     def steps(sb, tb, left, right):
         for _ in range(num_mlp_layers):
@@ -337,66 +378,66 @@ def rectangle_readouts(colours, split: int, diagonals: list, num_blocks: int, nu
         x[rect.cols[0]]))
     s = np.ascontiguousarray((xr @ xc.T).numpy())
     theta = None
-    key = {"rectangle": True, "colours": colours_fingerprint(colours, num_blocks), "num_blocks": num_blocks,
-           "num_mlp_layers": num_mlp_layers, "dtype": str(dtype), "split": split, "held": held,
-           "rows": [rows_at(d) for d in range(held + 1, num_blocks + 1)],
-           "diagonals": digest(["diagonals"], *[np.asarray(d) for d in diagonals[1:]])}
-    with _store(checkpoint_dir, key, checkpoint_every) as store:
-        saved = store.load() if store is not None else None
-        start, first_row = (int(saved["depth"]), int(saved["next_row"])) if saved is not None else (0, 0)
-        if saved is not None:
-            upto = start + 1 if first_row else start
-            out[:upto] = saved["out"][:upto]
-        for depth in range(held + 1):
-            if depth:
-                ip, ind, val = m_r[depth]
-                s_new = ck.gather_cols(ck.gather_rows(s, ip, ind, val, 0, ip.shape[0] - 1), *m_c[depth], 0)
-                theta = s_new.copy() if theta is None else ck.gather_cols(
-                    ck.gather_rows(theta, ip, ind, val, 0, ip.shape[0] - 1), *m_c[depth], 0)
-                s = s_new
-                steps(s, theta, d_r[depth], d_c[depth])
-            if depth >= start:
-                t = s if depth == 0 else theta
-                for r0 in range(0, t.shape[0], chunk):
-                    read_out(depth, t[r0:r0 + chunk], r0)
-                if store is not None:
-                    store.save({"depth": depth + 1, "next_row": 0, "out": out[:depth + 1]})
+    for depth in range(held + 1):
+        if depth:
+            ip, ind, val = m_r[depth]
+            s_new = ck.gather_cols(ck.gather_rows(s, ip, ind, val, 0, ip.shape[0] - 1), *m_c[depth], 0)
+            theta = s_new.copy() if theta is None else ck.gather_cols(
+                ck.gather_rows(theta, ip, ind, val, 0, ip.shape[0] - 1), *m_c[depth], 0)
+            s = s_new
+            steps(s, theta, d_r[depth], d_c[depth])
+        if depth >= start_depth:
+            t = s if depth == 0 else theta
+            for r0 in range(0, t.shape[0], chunk):
+                read_out(depth, t[r0:r0 + chunk], r0)
+            if save is not None:
+                save(depth + 1, 0, True)
 
-        def rows_of(depth, sel):
-            """Σ̃, Θ̃ of the row colours ``sel`` (sorted positions) against every column colour."""
-            indptr, indices, values = m_r[depth]
-            pos = row_positions(indptr, sel)
-            sub_indptr = np.concatenate([[0], np.cumsum(np.diff(indptr)[sel])]).astype(np.int64)
-            if depth - 1 == held:
-                ps, pt, local = s, theta, indices[pos]
-            else:
-                parents = np.unique(indices[pos])
-                ps, pt = rows_of(depth - 1, parents)
-                local = np.searchsorted(parents, indices[pos])
-            sub = (sub_indptr, local, values[pos])
-            sb = ck.gather_cols(ck.gather_rows(ps, *sub, 0, sel.shape[0]), *m_c[depth], 0)
-            tb = sb.copy() if pt is None else ck.gather_cols(ck.gather_rows(pt, *sub, 0, sel.shape[0]), *m_c[depth], 0)
-            steps(sb, tb, d_r[depth][torch.from_numpy(sel)].contiguous(), d_c[depth])
-            return sb, tb
+    def rows_of(depth, sel):
+        """Σ̃, Θ̃ of the row colours ``sel`` (sorted positions) against every column colour."""
+        indptr, indices, values = m_r[depth]
+        pos = row_positions(indptr, sel)
+        sub_indptr = np.concatenate([[0], np.cumsum(np.diff(indptr)[sel])]).astype(np.int64)
+        if depth - 1 == held:
+            ps, pt, local = s, theta, indices[pos]
+        else:
+            parents = np.unique(indices[pos])
+            ps, pt = rows_of(depth - 1, parents)
+            local = np.searchsorted(parents, indices[pos])
+        sub = (sub_indptr, local, values[pos])
+        sb = ck.gather_cols(ck.gather_rows(ps, *sub, 0, sel.shape[0]), *m_c[depth], 0)
+        tb = sb.copy() if pt is None else ck.gather_cols(ck.gather_rows(pt, *sub, 0, sel.shape[0]), *m_c[depth], 0)
+        steps(sb, tb, d_r[depth][torch.from_numpy(sel)].contiguous(), d_c[depth])
+        return sb, tb
 
-        for depth in range(max(held + 1, start), num_blocks + 1):
-            r, f = rect.shape[depth]
-            rows = rows_at(depth)
-            first = first_row if depth == start else 0
-            bar = _bar(progress, depth, r, f, first)
-            for i0 in range(first, r, rows):
-                i1 = min(r, i0 + rows)
-                _, tb = rows_of(depth, np.arange(i0, i1))
-                read_out(depth, tb, i0)
-                if bar is not None:
-                    bar.update((i1 - i0) * f)
-                if store is not None and i1 < r and store.due(False):
-                    store.save({"depth": depth, "next_row": i1, "out": out[:depth + 1]})
+    for depth in range(max(held + 1, start_depth), num_blocks + 1):
+        r, f = rect.shape[depth]
+        rows = rows_at(depth)
+        first = first_row if depth == start_depth else 0
+        bar = _bar(progress, depth, r, f, first)
+        for i0 in range(first, r, rows):
+            i1 = min(r, i0 + rows)
+            _, tb = rows_of(depth, np.arange(i0, i1))
+            read_out(depth, tb, i0)
             if bar is not None:
-                bar.close()
-            if store is not None:
-                store.save({"depth": depth + 1, "next_row": 0, "out": out[:depth + 1]})
-    return out
+                bar.update((i1 - i0) * f)
+            if save is not None and i1 < r:
+                save(depth, i1, False)
+        if bar is not None:
+            bar.close()
+        if save is not None:
+            save(depth + 1, 0, True)
+
+
+def rectangle_histograms(colours, rect: RectangleColours) -> tuple[list, list]:
+    """H^R_l and H^F_l by columns for every depth: the row graphs' and the column graphs' colour counts, each
+    side's graphs numbered from 0."""
+    n = colours.num_graphs
+    hist_r = [histogram_by_colour(rect.row_labels[d], colours.graph_of, n, *rect.row_graphs)
+              for d in range(rect.num_blocks + 1)]
+    hist_c = [histogram_by_colour(rect.col_labels[d], colours.graph_of, n, *rect.col_graphs)
+              for d in range(rect.num_blocks + 1)]
+    return hist_r, hist_c
 
 
 @contextlib.contextmanager

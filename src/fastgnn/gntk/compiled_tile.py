@@ -54,6 +54,7 @@ import numpy as np
 import torch
 
 __all__ = ["announce_compilation", "available", "balanced_bins", "config_context", "get_config", "kernels_cached",
+           "numba_threads",
            "ntk_step_fused", "relu_maps_fused", "set_config", "sketched_tile_usable", "tile_aggregation_fused",
            "tile_readouts_fused", "tile_usable", "usable"]
 
@@ -179,7 +180,7 @@ def ntk_step_fused(sigma: torch.Tensor, theta: torch.Tensor, diag_left: torch.Te
     numba's maximum).
     """
     kernels = _kernels()
-    with _threads(kernels.numba, parallel=sigma.numel() >= PARALLEL_MIN):
+    with numba_threads(kernels.numba, parallel=sigma.numel() >= PARALLEL_MIN):
         kernels.ntk_step_kernel(sigma.numpy(), theta.numpy(), diag_left.numpy(), diag_right.numpy(),
                                 _snap(sigma.dtype))
 
@@ -240,7 +241,7 @@ def tile_readouts_fused(left, right, num_blocks: int, num_mlp_layers: int, upper
     inv_r = torch.stack([_row_vectors(d)[0] for d in right.diags]).numpy()
     d_r = torch.stack(list(right.diags)).numpy()
     out = np.zeros((num_blocks + 1, left.num_graphs, right.num_graphs), dtype=np.float64)
-    with _threads(kernels.numba), _one_blas_thread():
+    with numba_threads(kernels.numba), _one_blas_thread():
         order, bin_ptr = _thread_bins(sides, upper, kernels.numba, sketch_sides if sketched else None)
         kernels.tile_recursion_kernel(x_ptr, x_idx, x_val, xt_right, *sides, inv_l, lpi, inv_r, d_r,
                                       _float64(left.weights), _float64(right.weights), num_blocks, num_mlp_layers,
@@ -265,7 +266,7 @@ def tile_aggregation_fused(left, right, upper: bool = False) -> int:
     """
     kernels = _kernels()
     sides = tuple(_side(st) for st in (left, right))
-    with _threads(kernels.numba), _one_blas_thread():
+    with numba_threads(kernels.numba), _one_blas_thread():
         order, bin_ptr = _thread_bins(sides, upper, kernels.numba)
         kernels.tile_aggregation_kernel(*sides, bool(upper), COLUMN_CHUNK, order, bin_ptr,
                                         np.empty(0, dtype=left.x.numpy().dtype))
@@ -475,7 +476,7 @@ def _one_blas_thread():
 
 
 @contextlib.contextmanager
-def _threads(numba, parallel: bool = True):
+def numba_threads(numba, parallel: bool = True):
     """numba on ``torch.get_num_threads()`` threads (at most its maximum; 1 unless ``parallel``) for the
     block; restored after.
 

@@ -24,6 +24,7 @@ from fastgnn import budget, executors
 from fastgnn.deprecation import moved
 from fastgnn.gntk import compiled_tile
 from fastgnn.gntk.adjacency import check_loop_weight
+from fastgnn.gntk.colour_bands import banded_gram, default_num_bands
 from fastgnn.gntk.colour_pairs import (
     NODE_ENGINE_SPEEDUP,
     DatasetColours,
@@ -143,7 +144,10 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             run); ``False``: never.  It runs in this process, for the exact kernel
             (``method="batched"`` without ``sketch_size``, ``executor="local"``); with
             ``checkpoint_dir`` it saves its state there by blocks and resumes from it (on a CPU with
-            numba; :mod:`fastgnn.gntk.colour_resume`).  ``transform`` refines the new graphs' colours together with the
+            numba; :mod:`fastgnn.gntk.colour_resume`).  The Gram summed alone
+            (``fit_transform_to_disk(..., readouts=False)``) also runs on ``executor="dask"``, and
+            with an executor or ``checkpoint_dir`` it runs by bands of graphs, each finished band saved
+            (:mod:`fastgnn.gntk.colour_bands`).  ``transform`` refines the new graphs' colours together with the
             fitted ones and reads out the new rows against the fitted columns (chosen by the
             same count, against the node-pair engine's new x fitted pairs).
         self_loop_weight: Ã's diagonal entry for a node whose edge list holds a self-loop (every other
@@ -345,24 +349,35 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         instead, its random writes kept the OS writing the same pages back, 5x slower), then written
         by bands (disk ``8 n²``); otherwise the readouts are written, combined and removed.
         ``checkpoint_dir`` makes the node-pair engine or the colour pairs' readouts resumable; the Gram
-        summed alone is not (a killed run starts over).
+        summed alone on colour pairs then runs by bands of graphs (:mod:`fastgnn.gntk.colour_bands`: each
+        band's rows of the Gram saved there when finished, about 1.6-2x the triangle's colour pairs), as it
+        does on ``executor="dask"`` (the bands as tasks, the Gram summed here; disk in ``checkpoint_dir``:
+        the upper triangle in the kernel's dtype).
         """
         if self.method != "batched":
             raise ValueError(f"out of core needs method='batched' (the tiled engine), got method={self.method!r}")
         out_dir = Path(out_dir)
         self.fit(X)
         n = len(self.graphs_)
-        colours = self._dataset_colours(readouts_in_memory=False)
+        colours = self._dataset_colours(readouts_in_memory=False, summed=not readouts)
         describe = _self_kernel_message("fit_transform_to_disk", None)
         if colours is not None and not readouts:
-            check_free_space(disk_needs(out_dir, None, n, 0))
+            bands = self.checkpoint_dir is not None or self.executor != executors.LOCAL
+            needs = disk_needs(out_dir, None, n, 0)
+            if bands and self.checkpoint_dir is not None:
+                key = Path(self.checkpoint_dir)
+                needs[key] = needs.get(key, 0) + n * (n + 1) // 2 * self._torch_dtype().itemsize
+            check_free_space(needs)
             t0 = time.perf_counter()
             summed = _ram_gram(n, self._torch_dtype())  # its upper triangle only is ever written
             depths = range(self.num_layers) if self.jk else [self.num_blocks]
-            self.self_readouts_ = colour_pair_gram(
-                colours, self.num_blocks, self.num_mlp_layers, summed, depths, dtype=self._torch_dtype(),
-                max_bytes=budget.resolve(self.max_memory, self.device), progress=self._show_progress(colours),
-                upper=True)
+            if bands:
+                self.self_readouts_ = self._banded_gram(colours, summed, depths)
+            else:
+                self.self_readouts_ = colour_pair_gram(
+                    colours, self.num_blocks, self.num_mlp_layers, summed, depths, dtype=self._torch_dtype(),
+                    max_bytes=budget.resolve(self.max_memory, self.device), progress=self._show_progress(colours),
+                    upper=True)
             self.time_ = time.perf_counter() - t0
             with npy_map(out_dir / GRAM_FILE, (n, n)) as gram:
                 d = self._combine(self.self_readouts_) if self.normalize else None
@@ -434,13 +449,30 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                                     max_bytes=budget.resolve(self.max_memory, self.device),
                                     checkpoint_dir=self.checkpoint_dir, out=out, diagonals=diagonals)
 
+    def _banded_gram(self, colours: DatasetColours, into: np.ndarray, depths) -> np.ndarray:
+        """The Gram's upper triangle summed into ``into`` by bands of graphs
+        (:func:`~fastgnn.gntk.colour_bands.banded_gram`), on the executor, saved to ``checkpoint_dir``;
+        returns the self-readouts."""
+        run, workers = None, 1
+        if self.executor != executors.LOCAL:
+            ex = executors.lookup(self.executor)
+            workers = ex.workers() if ex.workers is not None else 1
+
+            def run(on_done):
+                return ex.tasks(on_done=on_done, keep=False)
+
+        return banded_gram(colours, self.num_blocks, self.num_mlp_layers, self._torch_dtype(),
+                           budget.tile_budget(self.max_memory, self.device, self.executor), into, depths,
+                           num_bands=default_num_bands(colours.num_graphs, workers), upper=True,
+                           checkpoint_dir=self.checkpoint_dir, run=run, progress=self._show_progress(colours))
+
     def _show_progress(self, colours: DatasetColours) -> bool:
         """A progress bar on colour pairs: as :attr:`progress` says (default: when the top depth has more
         than 20 000 colours)."""
         return bool(self.progress) or (self.progress is None and colours.sizes[-1] > 20_000)
 
     def _dataset_colours(self, new_graphs: list | None = None, new_ops: list | None = None, *,
-                         readouts_in_memory: bool = True) -> DatasetColours | None:
+                         readouts_in_memory: bool = True, summed: bool = False) -> DatasetColours | None:
         """The fitted graphs' WL colours when the colour-pair engine is to compute the Gram, else None;
         with ``new_graphs`` (and their operands ``new_ops``, or their rows estimated from the colours,
         :meth:`_estimated_rows`), the colours of the fitted graphs followed by the new ones, when the engine
@@ -451,14 +483,16 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         (:func:`~fastgnn.gntk.colour_pairs.node_pair_flops` on each graph's colour classes or nodes,
         whose dense blocks run :data:`~fastgnn.gntk.colour_pairs.NODE_ENGINE_SPEEDUP` times faster per
         counted step) and the depths below the top fit the memory budget (with the readouts, unless
-        ``readouts_in_memory`` is False: out of core, which needs the compiled path)."""
+        ``readouts_in_memory`` is False: out of core, which needs the compiled path).  ``summed``: for the Gram
+        summed alone, which runs on an executor too (by bands of graphs, counted as twice the triangle's work:
+        a band's rectangle is at most its square)."""
         if self.colour_pairs is False:
             return None
         why = None
         if self.method != "batched" or self.sketch_size is not None:
             why = "the exact batched kernel (method='batched', no sketch_size)"
-        elif self.executor != executors.LOCAL:
-            why = "executor='local'"
+        elif self.executor != executors.LOCAL and not summed:
+            why = "executor='local' (or the Gram summed alone: fit_transform_to_disk(..., readouts=False))"
         elif self.checkpoint_dir is not None and not uses_compiled_path(self.device):
             why = "the compiled path (a CPU with numba) to keep checkpoints"
         elif not readouts_in_memory and not uses_compiled_path(self.device):
@@ -499,6 +533,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             by_colours = colour_pair_flops(colours, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST,
                                            itemsize=itemsize, max_bytes=have if blocked else None,
                                            in_memory=readouts_in_memory)
+            if summed and (self.checkpoint_dir is not None or self.executor != executors.LOCAL):
+                by_colours *= 2  # by bands of graphs: at most each band's square
         return colours if need <= have and by_colours * NODE_ENGINE_SPEEDUP < by_nodes else None
 
     def _estimated_rows(self, colours: DatasetColours) -> tuple[np.ndarray, np.ndarray]:
