@@ -13,6 +13,11 @@ The real molecules (``fastgnn.datasets.load("ogbg-molhiv")``, 41,127 graphs, OGB
    back by the kernel as it pleases);
 3. **a check** against the node-pair engine in float64 on ``--check`` graphs sampled at random (their
    Gram against themselves, the max relative error);
+With ``--checkpoint-dir`` (each finished band of graphs saved there, a killed run resumed from them) or
+``--workers N`` (the bands as tasks on a Dask LocalCluster of N single-threaded workers) the Gram runs by
+bands of graphs (:mod:`fastgnn.gntk.colour_bands`); the peak memory is then also summed over the worker
+processes (``RssAnon`` of the whole process tree).
+
 4. with ``--svm``: :func:`fastgnn.model_selection.holdout.holdout` on the precomputed Gram (``SVC``, cosine,
    class weight balanced, C on ``--svm-c``) under OGB's protocol, valid and test ROC-AUC.
 
@@ -25,9 +30,11 @@ Writes ``--out``.json and ``--out``_run.txt.  Run in the background, e.g.::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 from common import REPO, RESULTS, command_line, header_lines
@@ -36,10 +43,11 @@ MOLHIV_DIR = REPO.parent / "shared" / "datasets"
 
 
 class PeakMemory:
-    """The process's peak ``RssAnon`` and ``RssFile`` (bytes), sampled from ``/proc/self/status``."""
+    """The process's peak ``RssAnon`` and ``RssFile`` (bytes), sampled from ``/proc/self/status``, and the peak
+    of ``RssAnon`` summed over the process and its descendants (Dask's workers), ``tree``."""
 
     def __init__(self, every: float = 0.2):
-        self.every, self.anon, self.file = every, 0, 0
+        self.every, self.anon, self.file, self.tree = every, 0, 0, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -52,6 +60,7 @@ class PeakMemory:
                     fields[key] = int(value.split()[0]) * 1024
         self.anon = max(self.anon, fields.get("RssAnon", 0))
         self.file = max(self.file, fields.get("RssFile", 0) + fields.get("RssShmem", 0))
+        self.tree = max(self.tree, fields.get("RssAnon", 0) + _children_anon())
 
     def _run(self):
         while not self._stop.wait(self.every):
@@ -68,6 +77,22 @@ class PeakMemory:
         self._sample()
 
 
+def _children_anon() -> int:
+    """``RssAnon`` (bytes) summed over this process's descendants."""
+    import psutil
+
+    total = 0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            with open(f"/proc/{child.pid}/status") as f:
+                for line in f:
+                    if line.startswith("RssAnon:"):
+                        total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--num-layers", type=int, default=4)
@@ -82,6 +107,8 @@ def main() -> None:
     p.add_argument("--svm-only", action="store_true",
                    help="no kernel: the holdout on --out-dir/gram.npy that an earlier run of this script wrote "
                         "(its settings in --out.json); writes --out_svm.json")
+    p.add_argument("--checkpoint-dir", default=None, help="save each finished band of graphs here (resumable)")
+    p.add_argument("--workers", type=int, default=0, help="run the bands on a Dask LocalCluster of N workers")
     p.add_argument("--data-dir", default=str(MOLHIV_DIR))
     p.add_argument("--out-dir", default=str(REPO / "runs" / "molhiv_exact"), help="where gram.npy goes")
     p.add_argument("--out", default=str(RESULTS / "molhiv_exact"))
@@ -138,12 +165,23 @@ def main() -> None:
     print(json.dumps(report["count"]), flush=True)
 
     # 2. the Gram
-    with PeakMemory() as peak:
-        t0 = time.perf_counter()
-        disk = kernel.fit_transform_to_disk(graphs, args.out_dir, readouts=False)
-        sec["fit_transform_to_disk"] = time.perf_counter() - t0
+    with contextlib.ExitStack() as stack:
+        if args.checkpoint_dir:
+            kernel.set_params(checkpoint_dir=args.checkpoint_dir)
+            report["bands_saved_at_start"] = len(list(Path(args.checkpoint_dir).glob("bands-*/band-*.npz")))
+        if args.workers:
+            from fastgnn.distributed import cluster_client
+
+            client = stack.enter_context(cluster_client(workers=args.workers))
+            sec["cluster_start"] = client.startup_seconds
+            kernel.set_params(executor="dask")
+        with PeakMemory() as peak:
+            t0 = time.perf_counter()
+            disk = kernel.fit_transform_to_disk(graphs, args.out_dir, readouts=False)
+            sec["fit_transform_to_disk"] = time.perf_counter() - t0
     sec["kernel"] = kernel.time_
     report["memory"] = {"peak_rss_anon_gb": round(peak.anon / 1e9, 2), "peak_rss_file_gb": round(peak.file / 1e9, 2),
+                        "peak_rss_anon_with_workers_gb": round(peak.tree / 1e9, 2),
                         "gram_file_gb": round(disk.gram.nbytes / 1e9, 2)}
     print(f"Gram {n} x {n} in {sec['fit_transform_to_disk']:.0f} s (kernel {sec['kernel']:.0f} s); "
           f"{report['memory']}", flush=True)
@@ -182,14 +220,13 @@ def _holdout(gram, data, args, sec) -> dict:
 
 
 def _write(report: dict, out) -> None:
-    from pathlib import Path
-
     from fastgnn.io import atomic_path
 
     with atomic_path(Path(f"{out}.json"), ".json") as tmp:
         tmp.write_text(json.dumps(report, indent=1, default=str))
     lines = [*report["header"], f"command: {report['command']}",
-             *(json.dumps(report[k]) for k in ("count", "seconds", "memory", "check", "holdout") if k in report)]
+             *(json.dumps(report[k]) for k in ("count", "bands_saved_at_start", "seconds", "memory", "check", "holdout")
+               if k in report)]
     with atomic_path(Path(f"{out}_run.txt"), ".txt") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}.json and {out}_run.txt")
