@@ -1,0 +1,124 @@
+"""What the sketch buys on the graphs it was made for (issue 22.6): the sketched GNTK against the exact one.
+
+The GNTK paper's sketching (§4.3) aggregates a graph of N > b nodes through AMS matrices S_G (b x N, entries
+±1/√b), O(N² b) per pair instead of O(N³) per graph pair of the decoupled recursion.  For each dataset
+(default REDDIT-BINARY and DD, the sets with large graphs) and each b in ``--sizes``:
+
+* the exact Gram, read from ``--exact-dir/NAME/gram.npy`` as ``fastgnn gntk NAME --out DIR`` wrote it (its
+  kernel seconds from ``gntk.json``, and its 10-fold accuracies when it ran with ``--evaluate``; computed
+  here otherwise);
+* ``GNTK(sketch_size=b, seed=s)``'s whole Gram, wall seconds (one process, 2 threads), for the seeds
+  ``0..--seeds−1``;
+* its error: ``fro`` = ‖K_b − K‖_F / ‖K‖_F, ``mean_rel`` = mean |K_b − K| / K over the entries that involve
+  a sketched graph (N > b), and the same two on the cosine-normalised kernels (what the SVM reads);
+* the 10-fold accuracies of both protocols (:func:`fastgnn.evaluate.svm_cv`, the archive's folds) of seed 0.
+
+A size whose whole Gram is estimated (from ``--probe`` graphs timed first, scaled by the sketched node
+pairs ``Σ_{i<=j} min(N_i, b) min(N_j, b)``) to take more than ``--max-seconds`` is skipped with its
+estimate, labelled so.  Writes ``--out``.csv and ``--out``_run.txt.
+
+    .venv/bin/python benchmarks/sketch_large.py --exact-dir /tmp/real --out benchmarks/results/sketch_large
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from common import DATA_DIR, RESULTS, command_line, header_lines, load_average, load_dataset, write_results
+
+FIELDS = ["dataset", "b", "seed", "graphs", "sketched_graphs", "node_pairs", "seconds", "estimated", "exact_seconds",
+          "speedup", "fro", "mean_rel", "cos_fro", "cos_mean_rel", "paper_acc", "paper_std", "nested_acc",
+          "nested_std", "exact_paper_acc", "exact_nested_acc", "load_average"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--datasets", default="REDDIT-BINARY,DD")
+    p.add_argument("--sizes", default="32,64,128,256", help="sketch sizes b, comma-separated")
+    p.add_argument("--seeds", type=int, default=1, help="sketch seeds per size (accuracies: seed 0)")
+    p.add_argument("--exact-dir", required=True, help="folder holding NAME/gram.npy (fastgnn gntk NAME --out)")
+    p.add_argument("--probe", type=int, default=60, help="graphs timed first to estimate each size's whole Gram")
+    p.add_argument("--max-seconds", type=float, default=1800.0, help="skip a size estimated to take longer")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--data-dir", default=str(DATA_DIR))
+    p.add_argument("--out", default=str(RESULTS / "sketch_large"))
+    args = p.parse_args()
+
+    import torch
+
+    from fastgnn import GNTK
+    from fastgnn.evaluate import svm_cv
+    from fastgnn.gram import cosine
+
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", message=r"GNTK\(sketch_size=.*will not be faster", category=UserWarning)
+    kw = dict(num_layers=4, num_mlp_layers=2, scale="uniform", jk=True, progress=False)
+    rows, lines = [], [*header_lines(args.threads), f"command: {command_line()}",
+                       f"GNTK: {kw}, method='batched', sketch='ams'; exact: --exact-dir's gram.npy"]
+    for name in args.datasets.split(","):
+        data = load_dataset(name, args.data_dir)
+        if data is None:
+            continue
+        folder = Path(args.exact_dir) / name
+        exact = np.load(folder / "gram.npy")
+        info = json.loads((folder / "gntk.json").read_text())
+        exact_seconds = float(info.get("kernel_seconds") or info.get("seconds", {}).get("kernel", float("nan")))
+        y, folds = data.y, data.folds
+        evaluation = info.get("evaluation") or {pr: svm_cv(exact, y, folds, protocol=pr).to_dict()
+                                                for pr in ("paper", "nested")}
+        exact_acc = {pr: 100 * evaluation[pr]["mean"] for pr in ("paper", "nested")}
+        sizes = np.array([g.num_nodes for g in data.graphs], dtype=np.float64)
+        exact_cos = cosine(exact, np.diag(exact).copy())
+        lines.append(f"{name}: {len(sizes)} graphs, {sizes.mean():.0f} nodes on average (max {sizes.max():.0f}); "
+                     f"exact Gram {exact_seconds:.0f} s; exact accuracy paper {exact_acc['paper']:.2f}, "
+                     f"nested {exact_acc['nested']:.2f}")
+        probe = np.random.default_rng(0).choice(len(sizes), min(args.probe, len(sizes)), replace=False)
+        for b in (int(s) for s in args.sizes.split(",")):
+            m = np.minimum(sizes, b)
+            pairs = float((m.sum() ** 2 + (m * m).sum()) / 2)
+            pm = m[probe]
+            t0 = time.perf_counter()
+            GNTK(sketch_size=b, seed=0, **kw).fit_transform([data.graphs[i] for i in probe])
+            estimate = (time.perf_counter() - t0) * pairs / float((pm.sum() ** 2 + (pm * pm).sum()) / 2)
+            base = {"dataset": name, "b": b, "graphs": len(sizes), "sketched_graphs": int((sizes > b).sum()),
+                    "node_pairs": pairs, "exact_seconds": exact_seconds,
+                    "exact_paper_acc": exact_acc["paper"], "exact_nested_acc": exact_acc["nested"]}
+            if estimate > args.max_seconds:
+                rows.append({**base, "seed": 0, "seconds": estimate, "estimated": True,
+                             "speedup": exact_seconds / estimate, "load_average": load_average()})
+                print(f"{name} b={b}: skipped, estimated {estimate:.0f} s from {len(probe)} graphs "
+                      f"(over --max-seconds {args.max_seconds:g})", flush=True)
+                continue
+            for seed in range(args.seeds):
+                t0 = time.perf_counter()
+                gram = GNTK(sketch_size=b, seed=seed, **kw).fit_transform(data.graphs)
+                seconds = time.perf_counter() - t0
+                moved = (sizes[:, None] > b) | (sizes[None, :] > b)
+                rel = np.abs(gram - exact) / np.abs(exact)
+                cos = cosine(gram, np.diag(gram).copy())
+                row = {**base, "seed": seed, "seconds": seconds, "estimated": False, "speedup": exact_seconds / seconds,
+                       "fro": float(np.linalg.norm(gram - exact) / np.linalg.norm(exact)),
+                       "mean_rel": float(rel[moved].mean()) if moved.any() else 0.0,
+                       "cos_fro": float(np.linalg.norm(cos - exact_cos) / np.linalg.norm(exact_cos)),
+                       "cos_mean_rel": float((np.abs(cos - exact_cos) / np.abs(exact_cos))[moved].mean())
+                       if moved.any() else 0.0, "load_average": load_average()}
+                if seed == 0:
+                    for pr in ("paper", "nested"):
+                        res = svm_cv(gram, y, folds, protocol=pr)
+                        row[f"{pr}_acc"], row[f"{pr}_std"] = 100 * res.mean, 100 * res.std
+                rows.append(row)
+                print({k: row.get(k) for k in FIELDS}, flush=True)
+    lines.append("seconds: the whole sketched Gram (estimated = True: not run, estimated from the probe graphs); "
+                 "speedup: exact seconds / sketched seconds; fro: ||K_b - K||_F / ||K||_F; mean_rel: mean "
+                 "|K_b - K| / K over entries with a sketched graph; cos_*: the same on the cosine-normalised "
+                 "kernels; accuracies: 10 folds, seed 0")
+    write_results(rows, lines, args.out)
+
+
+if __name__ == "__main__":
+    main()
