@@ -74,6 +74,10 @@ def main(argv=None) -> int:
                         help="folder to keep the Gram in, for later scripts (benchmarks/sketch_large.py); '': not kept")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--checkpoint-dir", default=None, help="run the Gram with checkpoints in this folder")
+    parser.add_argument("--gram-from", default=None,
+                        help="read each Gram from DIR/NAME/gram.npy (fastgnn gntk NAME --out DIR/NAME) with its "
+                             "kernel seconds from gntk.json, instead of computing it (the peak RSS then from "
+                             "DIR/NAME.json's peak_rss_gb_children, when a runner wrote one)")
     parser.add_argument("--out", default=None, help="output path without suffix")
     args = parser.parse_args(argv)
 
@@ -112,12 +116,18 @@ def measure(name: str, args) -> dict:
           f"{load_s:.1f} s", flush=True)
     kernel = GNTK(**BENCH_GNTK, progress=True, checkpoint_dir=args.checkpoint_dir)
     load_before = load_average()
-    with PeakRSS() as peak, _engine_used() as used:
-        cpu0, t0 = time.process_time(), time.perf_counter()
-        gram = kernel.fit_transform(graphs)
-        total_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
-    gram_s = float(kernel.time_)
-    if args.save_gram:
+    if args.gram_from:  # the Gram of an earlier `fastgnn gntk NAME --out DIR/NAME` run
+        gram, total_s, cpu_s, peak_gb = _gram_from(Path(args.gram_from), name, len(graphs))
+        kernel.fit(graphs)
+        used = [True] if kernel._dataset_colours() is not None else []  # the engine "auto" chose
+        gram_s = total_s
+    else:
+        with PeakRSS() as peak, _engine_used() as used:
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            gram = kernel.fit_transform(graphs)
+            total_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
+        gram_s, peak_gb = float(kernel.time_), peak.peak / 2**30
+    if args.save_gram and not args.gram_from:
         from fastgnn.io import save_npy
 
         Path(args.save_gram).mkdir(parents=True, exist_ok=True)
@@ -129,7 +139,7 @@ def measure(name: str, args) -> dict:
         "rows": int(rows_per.sum()), "node_pairs": pairs_upper(nodes), "row_pairs": pairs_upper(rows_per),
         "engine": engine, "load_s": load_s, "prepare_s": total_s - gram_s, "gram_s": gram_s, "total_s": total_s,
         "target_s": TARGET_SECONDS[name], "cpu_s": cpu_s, "cpu_s_per_thread": cpu_s / args.threads,
-        "peak_rss_gb": peak.peak / 2**30, "max_rss_gb": max_rss_bytes() / 2**30, "threads": args.threads,
+        "peak_rss_gb": peak_gb, "max_rss_gb": max_rss_bytes() / 2**30, "threads": args.threads,
         "load_before": load_before, "load_after": load_average(),
     }
     row["node_pairs_per_s"] = row["node_pairs"] / total_s
@@ -150,6 +160,21 @@ def measure(name: str, args) -> dict:
     del gram, kernel
     torch.set_num_threads(args.threads)
     return row
+
+
+def _gram_from(folder: Path, name: str, n: int):
+    """``(gram, seconds, cpu seconds (nan), peak GB (nan if unrecorded))`` of an earlier CLI run."""
+    import json
+
+    import numpy as np
+
+    gram = np.load(folder / name / "gram.npy")
+    if gram.shape != (n, n):
+        raise SystemExit(f"{folder / name / 'gram.npy'} is {gram.shape}, not the Gram of {n} graphs")
+    info = json.loads((folder / name / "gntk.json").read_text())
+    runner = folder / f"{name}.json"
+    peak = json.loads(runner.read_text()).get("peak_rss_gb_children", float("nan")) if runner.exists() else float("nan")
+    return gram, float(info["kernel_seconds"]), float("nan"), float(peak)
 
 
 def uncompressed_difference(graphs, gram, args) -> float:
