@@ -375,6 +375,11 @@ def test_the_colour_pair_gram_runs_by_bands_on_dask(cluster, graphs, tmp_path):
     np.testing.assert_allclose(est.self_readouts_, np.diagonal(GNTK(**kw).readouts(graphs), axis1=1, axis2=2),
                                rtol=1e-12)
     np.testing.assert_allclose(np.asarray(on_dask.gram), GNTK(**kw).fit_transform(graphs), rtol=1e-12)
+    with Client(cluster):  # fit_transform in memory: the whole Gram by bands, both halves
+        gram = GNTK(executor="dask", **kw).fit_transform(graphs)
+        cosine = GNTK(executor="dask", normalize=True, **kw).fit_transform(graphs)
+    assert np.array_equal(gram, gram.T) and np.array_equal(np.triu(gram), np.triu(np.asarray(on_dask.gram)))
+    np.testing.assert_allclose(cosine, GNTK(normalize=True, **kw).fit_transform(graphs), rtol=1e-12)
 
 
 def test_dask_run_ships_a_shared_object_once_and_can_drop_results(cluster):

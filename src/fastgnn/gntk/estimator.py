@@ -144,12 +144,12 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             run); ``False``: never.  It runs in this process, for the exact kernel
             (``method="batched"`` without ``sketch_size``, ``executor="local"``); with
             ``checkpoint_dir`` it saves its state there by blocks and resumes from it (on a CPU with
-            numba; :mod:`fastgnn.gntk.colour_resume`).  The Gram summed alone
-            (``fit_transform_to_disk(..., readouts=False)``) also runs on ``executor="dask"``, and
-            with an executor or ``checkpoint_dir`` it runs by bands of graphs, each finished band saved
-            (:mod:`fastgnn.gntk.colour_bands`).  ``transform`` refines the new graphs' colours together with the
-            fitted ones and reads out the new rows against the fitted columns (chosen by the
-            same count, against the node-pair engine's new x fitted pairs).
+            numba; :mod:`fastgnn.gntk.colour_resume`).  The Gram alone (``fit_transform``, and
+            ``fit_transform_to_disk(..., readouts=False)``) also runs on ``executor="dask"``: by bands of
+            graphs as tasks (:mod:`fastgnn.gntk.colour_bands`); so does the Gram summed alone on disk with
+            ``checkpoint_dir``, each finished band saved.  ``transform`` refines the new graphs' colours
+            together with the fitted ones and reads out the new rows against the fitted columns (chosen by
+            the same count, against the node-pair engine's new x fitted pairs).
         self_loop_weight: Ã's diagonal entry for a node whose edge list holds a self-loop (every other
             node has 1; :mod:`fastgnn.gntk.adjacency`).  ``3`` (default): Du et al.'s public code,
             which builds ``A = E + Eᵀ + I`` from the edge list, so their numbers on COLLAB (2,837
@@ -292,8 +292,17 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         ``normalize=True``."""
         self._check_gram_fits(X, "fit_transform")
         self.fit(X)
-        parts = self._timed_readouts()
-        gram = combine_readouts(parts, self.num_layers, self.jk)
+        colours = None
+        if self.executor != executors.LOCAL:  # on colour pairs, the Gram alone, by bands of graphs as tasks
+            colours = self._dataset_colours(readouts_in_memory=False, summed=True)
+        if colours is not None:
+            t0 = time.perf_counter()
+            gram = np.zeros((len(self.graphs_),) * 2)
+            depths = range(self.num_layers) if self.jk else [self.num_blocks]
+            self.self_readouts_ = self._banded_gram(colours, gram, depths, upper=False)
+            self.time_ = time.perf_counter() - t0
+        else:
+            gram = combine_readouts(self._timed_readouts(), self.num_layers, self.jk)
         check_result(gram, "fit_transform", self.graphs_, dtype=self._torch_dtype())
         if self.normalize:
             gram = cosine(gram, self._combine(self.self_readouts_), describe=_self_kernel_message("fit_transform"))
@@ -449,8 +458,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                                     max_bytes=budget.resolve(self.max_memory, self.device),
                                     checkpoint_dir=self.checkpoint_dir, out=out, diagonals=diagonals)
 
-    def _banded_gram(self, colours: DatasetColours, into: np.ndarray, depths) -> np.ndarray:
-        """The Gram's upper triangle summed into ``into`` by bands of graphs
+    def _banded_gram(self, colours: DatasetColours, into: np.ndarray, depths, upper: bool = True) -> np.ndarray:
+        """The Gram (its upper triangle, or all of it unless ``upper``) summed into ``into`` by bands of graphs
         (:func:`~fastgnn.gntk.colour_bands.banded_gram`), on the executor, saved to ``checkpoint_dir``;
         returns the self-readouts."""
         run, workers = None, 1
@@ -463,7 +472,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         return banded_gram(colours, self.num_blocks, self.num_mlp_layers, self._torch_dtype(),
                            budget.tile_budget(self.max_memory, self.device, self.executor), into, depths,
-                           num_bands=default_num_bands(colours.num_graphs, workers), upper=True,
+                           num_bands=default_num_bands(colours.num_graphs, workers), upper=upper,
                            checkpoint_dir=self.checkpoint_dir, run=run, progress=self._show_progress(colours))
 
     def _show_progress(self, colours: DatasetColours) -> bool:
