@@ -29,6 +29,7 @@ import torch
 
 from fastgnn.gntk.colour_rectangle import RectangleColours, colour_diagonals, rectangle_histograms, rectangle_pass
 from fastgnn.gntk.colour_resume import colours_fingerprint
+from fastgnn.gntk.engine import release_freed_memory
 from fastgnn.io import digest, file_lock, load_npz_checked, save_npz_checked
 
 __all__ = ["band_edges", "default_num_bands", "band_rows", "banded_gram", "BandInputs"]
@@ -95,6 +96,7 @@ def band_rows(inputs: BandInputs, a: int, b: int) -> tuple[np.ndarray, np.ndarra
 
     with numba_threads(numba):
         rectangle_pass(colours, rect, inputs.diagonals, inputs.num_mlp_layers, np_dtype, inputs.max_bytes, read_out)
+    release_freed_memory()  # the rectangle's arrays below glibc's mmap threshold (see the engine's)
     return rows.astype(inputs.out_dtype, copy=False), selfs
 
 

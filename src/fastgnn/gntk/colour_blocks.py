@@ -446,6 +446,9 @@ def _blocked_depths(ck, plan, s, theta, diags, num_mlp_layers, progress, sink, s
             diags[depth + 1] = _sqrt(nxt.astype(plan.np_dtype))
         if store is not None:
             store.save(state(depth + 1, 0, None))
+    # rows_of calls itself, so it is a reference cycle holding the held depth's Σ̃ and Θ̃ (C_W² each) until the
+    # garbage collector runs: break it, or they stay resident through whatever the caller does next
+    del rows_of
 
 
 def _whole_depth(s, theta, m, num_mlp_layers):
