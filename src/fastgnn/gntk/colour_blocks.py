@@ -448,7 +448,7 @@ def _blocked_depths(ck, plan, s, theta, diags, num_mlp_layers, progress, sink, s
             store.save(state(depth + 1, 0, None))
     # rows_of calls itself, so it is a reference cycle holding the held depth's Σ̃ and Θ̃ (C_W² each) until the
     # garbage collector runs: break it, or they stay resident through whatever the caller does next
-    del rows_of
+    rows_of = None  # noqa: F841 (the cell rebound: the cycle is gone)
 
 
 def _whole_depth(s, theta, m, num_mlp_layers):
