@@ -145,7 +145,8 @@ def banded_gram(colours, num_blocks: int, num_mlp_layers: int, dtype, max_bytes:
                 place(i, (saved["rows"], saved["selfs"]))
             else:
                 todo.append(i)
-        bar = _bar(progress, bands, edges, colours, todo)
+        work = np.add.reduceat(_row_work(colours), edges[:-1])  # each band's node pairs, for the bar
+        bar = _bar(progress, work, todo)
 
         def on_done(j, result):
             i = todo[j]
@@ -153,7 +154,7 @@ def banded_gram(colours, num_blocks: int, num_mlp_layers: int, dtype, max_bytes:
             if store is not None:
                 store.save(i, *bands[i], result)
             if bar is not None:
-                bar.update(_work(colours, *bands[i]))
+                bar.update(float(work[i]))
 
         if run is None:
             for j, i in enumerate(todo):
@@ -202,14 +203,15 @@ def _work(colours, a: int, b: int) -> float:
     return float(_row_work(colours)[a:b].sum())
 
 
-def _bar(progress, bands, edges, colours, todo):
+def _bar(progress, work: np.ndarray, todo: list):
+    """A bar over the bands' node pairs (``work``), those not in ``todo`` already done."""
     if not progress:
         return None
     from tqdm.auto import tqdm
 
-    total = sum(_work(colours, a, b) for a, b in bands)
-    done = total - sum(_work(colours, *bands[i]) for i in todo)
-    return tqdm(total=total, initial=done, desc=f"GNTK colour bands ({len(bands)} bands of graphs)",
+    total = float(work.sum())
+    done = total - float(work[todo].sum())
+    return tqdm(total=total, initial=done, desc=f"GNTK colour bands ({len(work)} bands of graphs)",
                 unit="node pair", unit_scale=True)
 
 

@@ -298,8 +298,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if colours is not None:
             t0 = time.perf_counter()
             gram = np.zeros((len(self.graphs_),) * 2)
-            depths = range(self.num_layers) if self.jk else [self.num_blocks]
-            self.self_readouts_ = self._banded_gram(colours, gram, depths, upper=False)
+            self.self_readouts_ = self._banded_gram(colours, gram, self._summed_depths(), upper=False)
             self.time_ = time.perf_counter() - t0
         else:
             gram = combine_readouts(self._timed_readouts(), self.num_layers, self.jk)
@@ -371,7 +370,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         colours = self._dataset_colours(readouts_in_memory=False, summed=not readouts)
         describe = _self_kernel_message("fit_transform_to_disk", None)
         if colours is not None and not readouts:
-            bands = self.checkpoint_dir is not None or self.executor != executors.LOCAL
+            bands = self._by_bands()
             needs = disk_needs(out_dir, None, n, 0)
             if bands and self.checkpoint_dir is not None:
                 key = Path(self.checkpoint_dir)
@@ -379,7 +378,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             check_free_space(needs)
             t0 = time.perf_counter()
             summed = _ram_gram(n, self._torch_dtype())  # its upper triangle only is ever written
-            depths = range(self.num_layers) if self.jk else [self.num_blocks]
+            depths = self._summed_depths()
             if bands:
                 self.self_readouts_ = self._banded_gram(colours, summed, depths)
             else:
@@ -457,6 +456,14 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                                     dtype=self._torch_dtype(), split=split, progress=self._show_progress(colours),
                                     max_bytes=budget.resolve(self.max_memory, self.device),
                                     checkpoint_dir=self.checkpoint_dir, out=out, diagonals=diagonals)
+
+    def _summed_depths(self):
+        """The depths whose readouts the Gram sums: all with jk, else the top one."""
+        return range(self.num_layers) if self.jk else [self.num_blocks]
+
+    def _by_bands(self) -> bool:
+        """Whether the Gram summed alone on colour pairs runs by bands of graphs (to save each, or as tasks)."""
+        return self.checkpoint_dir is not None or self.executor != executors.LOCAL
 
     def _banded_gram(self, colours: DatasetColours, into: np.ndarray, depths, upper: bool = True) -> np.ndarray:
         """The Gram (its upper triangle, or all of it unless ``upper``) summed into ``into`` by bands of graphs
@@ -542,7 +549,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             by_colours = colour_pair_flops(colours, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST,
                                            itemsize=itemsize, max_bytes=have if blocked else None,
                                            in_memory=readouts_in_memory)
-            if summed and (self.checkpoint_dir is not None or self.executor != executors.LOCAL):
+            if summed and self._by_bands():
                 by_colours *= 2  # by bands of graphs: at most each band's square
         return colours if need <= have and by_colours * NODE_ENGINE_SPEEDUP < by_nodes else None
 
