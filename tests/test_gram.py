@@ -1,5 +1,7 @@
 """fastgnn.gram: one implementation of the Gram checks and transforms, in memory and by bands of a memmap."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -78,3 +80,19 @@ def test_normalizations_are_checked():
         gram.check_normalizations(("raw", "raw"))
     with pytest.raises(ValueError, match="normalizations"):
         gram.check_normalizations(("l2",))
+
+
+def test_raw_gram_of_widely_spread_self_kernels_warns_and_names_them():
+    """A raw Gram whose self-kernels span more than RAW_SPREAD_WARNING (REDDIT-BINARY's: 3e11) makes the
+    SVM's C path crawl: a warning names the two graphs and the way out; the cosine one alone does not warn."""
+    k = _gram(6)
+    scale = np.ones(6)
+    scale[4] = 1e5  # self-kernel ratio 1e10 between graph 4 and the smallest
+    spread = k * np.outer(scale, scale)
+    lo = int(np.argmin(np.diag(spread)))
+    with pytest.warns(UserWarning, match=rf"span .*K\[{lo}, {lo}\].*K\[4, 4\].*normalizations=\('cosine',\)"):
+        gram.transform(spread)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gram.transform(spread, ("cosine",))
+        gram.transform(k)  # a spread below the threshold: silent

@@ -24,6 +24,7 @@ per row band for the symmetry check).
 from __future__ import annotations
 
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -37,6 +38,10 @@ NORMALIZATIONS = ("raw", "cosine")
 
 #: :func:`transform` of a memory map: bytes of Gram rows read per band
 BAND_BYTES = 256 * 2**20
+#: :func:`transform` warns when the self-kernels of a ``"raw"`` Gram span more than this ratio (max / min):
+#: a kernel SVM's dual on it is ill-conditioned, and its C path slow (REDDIT-BINARY's GNTK, 3e11: over an
+#: hour on 2 cores, where the cosine Gram took 6 s)
+RAW_SPREAD_WARNING = 1e8
 #: Grams larger than this are best evaluated from a memory map (``fastgnn evaluate --by-blocks auto``)
 BY_BLOCKS_BYTES = 1 << 30
 
@@ -246,6 +251,8 @@ def _transform_bands(k, bands, norms, out: dict, *, symmetric_only: bool = False
     diag = np.diagonal(k).astype(np.float64)
     divisor = _scale_divisor(smallest, diag)
     out["scale"] = 1.0 if divisor is None else float(divisor)
+    if "raw" in norms:
+        _warn_if_spread(diag)
     s = None
     if "cosine" in norms:
         d = diag / divisor if divisor is not None else diag.copy()  # the diagonal of the scaled Gram
@@ -272,6 +279,20 @@ def _transform_bands(k, bands, norms, out: dict, *, symmetric_only: bool = False
                 out["cosine"] = raw
             else:
                 out["cosine"][r0:r1] = raw
+
+
+def _warn_if_spread(diag: np.ndarray) -> None:
+    """A ``UserWarning`` when the positive self-kernels span more than :data:`RAW_SPREAD_WARNING`."""
+    if len(diag) < 2 or not np.all(diag > 0):
+        return  # the cosine normalisation refuses non-positive ones; nothing to compare here
+    lo, hi = int(np.argmin(diag)), int(np.argmax(diag))
+    spread = float(diag[hi] / diag[lo])
+    if spread > RAW_SPREAD_WARNING:
+        warnings.warn(
+            f"the Gram's self-kernels span {spread:.1e} (K[{lo}, {lo}] = {diag[lo]:.3g} to K[{hi}, {hi}] = "
+            f"{diag[hi]:.3g}): an SVM on its 'raw' normalisation is ill-conditioned and its C path can take "
+            "hours; the cosine normalisation evens the scales: normalizations=('cosine',) (CLI: "
+            "--normalizations cosine)", UserWarning, stacklevel=4)
 
 
 def _scale_divisor(smallest: float, diag: np.ndarray) -> float | None:

@@ -176,6 +176,15 @@ def test_evaluate_folder_both_protocols(capsys, small_gram_dir):
         _check_result(result[p], p, n_folds=5)  # the folds come from folds.npz
 
 
+def test_evaluate_normalizations(capsys, small_gram_dir):
+    both = run_json(capsys, "evaluate", small_gram_dir, "--protocol", "paper")["paper"]
+    cos = run_json(capsys, "evaluate", small_gram_dir, "--protocol", "paper", "--normalizations", "cosine")["paper"]
+    assert cos["normalization"] == "cosine"
+    assert cos["mean"] <= both["mean"]  # one of the two compared: never better than the best of both
+    code, _, err = run_cli(capsys, "evaluate", small_gram_dir, "--normalizations", "raw,l2")
+    assert code == 2 and "--normalizations" in err and "l2" in err
+
+
 def test_evaluate_krr(capsys, small_gram_dir):
     result = run_json(capsys, "evaluate", small_gram_dir, "--classifier", "krr", "--protocol", "paper")
     assert set(result) == {"paper"} and result["paper"]["method"] == "krr"

@@ -21,7 +21,7 @@ from sklearn.utils import estimator_checks as ec
 
 from fastgnn import datasets
 from fastgnn.gntk import GNTK, GNTKNystroem
-from fastgnn.gntk.nystroem import choose_landmarks
+from fastgnn.gntk.nystroem import choose_landmarks, inverse_square_root
 
 try:
     from .test_estimator_checks import API_CHECKS, FIT_CHECKS, rows_as_graphs
@@ -74,6 +74,22 @@ def test_residual_is_psd_and_bounded_by_its_diagonal(data, gram, rule):
     assert np.abs(residual).max() > 1e-6 * scale  # 12 of 40: an approximation, not the kernel
     assert np.allclose(ny.component_kernel_, gram[np.ix_(lm, lm)])
     assert np.allclose(ny.approximate_kernel(data), phi @ phi.T)
+
+
+def test_features_from_a_stored_gram_equal_transform(data, gram):
+    """Φ from slices of a Gram computed once (what benchmarks/molhiv.py --gram-from does) equals the
+    transformer's, whose K_mm and K_nm the GNTK computes anew."""
+    ny = GNTKNystroem(kernel(), n_components=9, landmarks="stratified", random_state=4).fit(data[:30], data.y[:30])
+    lm = choose_landmarks("stratified", 30, 9, sizes=[g.num_nodes for g in data[:30]], y=data.y[:30],
+                          random_state=4)
+    assert np.array_equal(lm, ny.landmark_indices_)
+    s, w, rank = inverse_square_root(gram[np.ix_(lm, lm)], ny.rcond)
+    assert rank == ny.rank_ and np.allclose(w, ny.eigenvalues_, rtol=1e-10, atol=0)
+    phi = gram[:, lm] @ s
+    assert np.abs(phi - ny.transform(data)).max() <= 1e-8 * np.abs(phi).max()
+    # the pseudo-inverse square root: S K S is the projector on the kept eigenvectors
+    proj = s @ gram[np.ix_(lm, lm)] @ s
+    assert np.allclose(proj @ proj, proj, atol=1e-8) and abs(np.trace(proj) - rank) <= 1e-8
 
 
 def test_shapes_names_and_new_graphs(data, gram):

@@ -19,8 +19,10 @@ Helpers: :func:`load_graphs` (a graph dataset; a node dataset is refused with th
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import sys
+from collections.abc import Sequence
 
 from fastgnn import datasets, environment
 from fastgnn.distributed import cluster_client, require_distributed
@@ -28,11 +30,12 @@ from fastgnn.evaluate import LOW_PRECISION_NOTE, describe_choice, krr_cv, svm_cv
 from fastgnn.executors import LOCAL
 from fastgnn.gntk import GNTK
 from fastgnn.gntk.params import options
+from fastgnn.gram import NORMALIZATIONS, check_normalizations
 from fastgnn.io import to_json
 from fastgnn.model_selection.protocols import PROTOCOLS
 
 __all__ = ["GNTK_DEFAULTS", "CLASSIFIERS", "BOTH", "DASK", "add_common", "add_kernel_flags", "add_cluster_flags",
-           "add_protocol_flag", "protocols", "spell", "spelled", "load_graphs", "dask_client", "executor_name",
+           "add_protocol_flag", "add_normalizations_flag", "normalization_list", "protocols", "spell", "spelled", "load_graphs", "dask_client", "executor_name",
            "evaluate_gram", "result_line", "describe_estimator", "estimator_config", "versions", "print_json",
            "graph_dataset_names", "warn_low_precision"]
 
@@ -80,6 +83,24 @@ def add_cluster_flags(parser, what: str, *, more: str = "them") -> None:
 def add_protocol_flag(parser, help: str | None = None) -> None:
     """``--protocol``: one of :data:`~fastgnn.model_selection.protocols.PROTOCOLS`, or ``both`` (the default)."""
     parser.add_argument("--protocol", choices=(*PROTOCOLS, BOTH), default=BOTH, help=help)
+
+
+def add_normalizations_flag(parser) -> None:
+    """``--normalizations``: the Gram transforms the model selection compares (comma-separated, in tie-break
+    order; default both of :data:`fastgnn.gram.NORMALIZATIONS`)."""
+    parser.add_argument("--normalizations", type=normalization_list, default=NORMALIZATIONS, metavar="LIST",
+                        help="the Gram's normalisations the SVM compares, comma-separated (default: "
+                             f"{','.join(NORMALIZATIONS)}; 'cosine' alone where the raw self-kernels span many "
+                             "orders of magnitude, e.g. REDDIT-BINARY)")
+
+
+def normalization_list(text: str) -> tuple:
+    """``"raw,cosine"`` -> ``("raw", "cosine")``, each checked (argparse's error names the bad one)."""
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    try:
+        return check_normalizations(names)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def protocols(choice: str) -> tuple:
@@ -133,12 +154,13 @@ def executor_name(args) -> str:
     return LOCAL if args.workers is None and args.scheduler is None else DASK
 
 
-def evaluate_gram(gram, y, folds, protocols, classifier: str, quiet: bool) -> dict:
+def evaluate_gram(gram, y, folds, protocols, classifier: str, quiet: bool,
+                  normalizations: Sequence[str] = NORMALIZATIONS) -> dict:
     """``{protocol: result dict}`` of ``CLASSIFIERS[classifier]`` (curves and grid left out)."""
     fn = CLASSIFIERS[classifier]
     out = {}
     for p in protocols:
-        out[p] = fn(gram, y, folds, protocol=p, progress=not quiet).to_dict()
+        out[p] = fn(gram, y, folds, protocol=p, progress=not quiet, normalizations=normalizations).to_dict()
         for k in ("curve", "curve_folds", "grid"):
             out[p].pop(k, None)
     return out

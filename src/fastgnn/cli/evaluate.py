@@ -20,6 +20,7 @@ from fastgnn import datasets
 from fastgnn.cli.common import (
     CLASSIFIERS,
     add_common,
+    add_normalizations_flag,
     add_protocol_flag,
     evaluate_gram,
     print_json,
@@ -52,6 +53,7 @@ def add_subparser(subparsers):
                         "(ogbg-molhiv): C, normalisation and class weight chosen on valid by ROC-AUC, the test "
                         "part scored once (fastgnn.model_selection.holdout); labels default to DATASET's; GRAM "
                         "may also be an (n, d) feature matrix (LinearSVC), e.g. the Nyström GNTK's")
+    add_normalizations_flag(e)
     e.add_argument("--classifier", choices=tuple(CLASSIFIERS), default=next(iter(CLASSIFIERS)),
                    help="C-SVM or kernel ridge regression")
     e.add_argument("--by-blocks", choices=("auto", "yes", "no"), default="auto",
@@ -77,7 +79,8 @@ def run(args) -> int:
     folds, source = read_folds(args, folder, y)
     if not args.json and source["made"]:
         print(f"note: {source['description']}", file=sys.stderr)
-    result = evaluate_gram(gram, y, folds, protocols(args.protocol), args.classifier, args.json)
+    result = evaluate_gram(gram, y, folds, protocols(args.protocol), args.classifier, args.json,
+                           args.normalizations)
     if args.json:  # each protocol's result says where its folds came from
         print_json({p: {**res, "split": source} for p, res in result.items()})
     else:
@@ -98,7 +101,7 @@ def run_holdout(args, X, folder: Path) -> int:
     labels = Path(args.labels) if args.labels else folder / "labels.npy"
     if args.labels or labels.exists():
         y = load_array(labels, "labels")
-    result = holdout(X, y, split, normalizations=("raw", "cosine"), class_weights=CLASS_WEIGHTS)
+    result = holdout(X, y, split, normalizations=args.normalizations, class_weights=CLASS_WEIGHTS)
     if args.json:
         print_json({**result.to_dict(), "dataset": args.holdout})
     else:

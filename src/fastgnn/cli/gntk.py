@@ -21,6 +21,7 @@ from fastgnn.cli.common import (
     add_cluster_flags,
     add_common,
     add_kernel_flags,
+    add_normalizations_flag,
     dask_client,
     describe_estimator,
     estimator_config,
@@ -80,6 +81,7 @@ def add_subparser(subparsers):
     g.add_argument("--seed", type=int, default=d["seed"], help="seed of the sketches")
     g.add_argument("--out", metavar="DIR", help="write gram.npy, labels.npy, folds.npz, gntk.json")
     g.add_argument("--evaluate", action="store_true", help="also run the 10-fold SVM (both protocols)")
+    add_normalizations_flag(g)
     g.add_argument("--out-of-core", action="store_true",
                    help="write gram.npy and readouts.npy (every depth) into --out as memory maps, tile by "
                         "tile, never whole in RAM (default: when they exceed the memory budget)")
@@ -124,7 +126,8 @@ def run(args) -> int:
         **({"out_of_core": True} if on_disk else {}),
     }
     if args.evaluate:
-        info["evaluation"] = evaluate_gram(gram, data.y, data.folds, PROTOCOLS, "svm", args.json)
+        info["evaluation"] = evaluate_gram(gram, data.y, data.folds, PROTOCOLS, "svm", args.json,
+                                           args.normalizations)
     if args.out:
         out = Path(args.out)
         if not on_disk:  # else gram.npy (and readouts.npy) are written already

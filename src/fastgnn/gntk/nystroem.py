@@ -52,7 +52,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from fastgnn.gntk.estimator import GNTK
 from fastgnn.graph import as_graph_list
 
-__all__ = ["GNTKNystroem", "LANDMARK_RULES", "choose_landmarks"]
+__all__ = ["GNTKNystroem", "LANDMARK_RULES", "choose_landmarks", "inverse_square_root"]
 
 #: the landmark rules by name (an array of indices is accepted too)
 LANDMARK_RULES = ("uniform", "stratified")
@@ -127,14 +127,7 @@ class GNTKNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.gntk_ = clone(self.gntk) if self.gntk is not None else GNTK()
         k_mm = np.asarray(self.gntk_.fit_transform(self.landmarks_), dtype=np.float64)
         self.component_kernel_ = k_mm
-        w, v = np.linalg.eigh((k_mm + k_mm.T) / 2)
-        w, v = w[::-1], v[:, ::-1]
-        keep = w > self.rcond * max(float(w[0]), 0.0) if len(w) else np.zeros(0, bool)
-        inv_sqrt = np.zeros_like(w)
-        inv_sqrt[keep] = 1.0 / np.sqrt(w[keep])
-        self.eigenvalues_ = w
-        self.rank_ = int(keep.sum())
-        self.normalization_ = (v * inv_sqrt) @ v.T  # K_mm^{-1/2}, pseudo-inverse, symmetric
+        self.normalization_, self.eigenvalues_, self.rank_ = inverse_square_root(k_mm, self.rcond)
         self._n_features_out = len(self.landmark_indices_)
         return self
 
@@ -149,6 +142,20 @@ class GNTKNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """``K̃(X, Y) = Φ(X) Φ(Y)ᵀ`` (``Y`` None: X itself)."""
         fx = self.transform(X)
         return fx @ (fx if Y is None else self.transform(Y)).T
+
+
+def inverse_square_root(k_mm: np.ndarray, rcond: float = 1e-10) -> tuple[np.ndarray, np.ndarray, int]:
+    """``K_mm^{-1/2}``, the pseudo-inverse square root of the landmarks' kernel ``(m, m)``: eigenvalues at
+    most ``rcond`` times the largest are dropped.  Returns it (symmetric, float64), the eigenvalues in
+    decreasing order and the rank kept.  O(m³).  ``Φ = K_nm K_mm^{-1/2}`` are the Nyström features of any
+    ``K_nm``, however it was computed (by :meth:`GNTKNystroem.transform`, or read from a stored Gram)."""
+    k_mm = np.asarray(k_mm, dtype=np.float64)
+    w, v = np.linalg.eigh((k_mm + k_mm.T) / 2)
+    w, v = w[::-1], v[:, ::-1]
+    keep = w > rcond * max(float(w[0]), 0.0) if len(w) else np.zeros(0, bool)
+    inv_sqrt = np.zeros_like(w)
+    inv_sqrt[keep] = 1.0 / np.sqrt(w[keep])
+    return (v * inv_sqrt) @ v.T, w, int(keep.sum())
 
 
 def choose_landmarks(rule, n: int, m: int, *, sizes=None, y=None, size_bins: int = 5,
