@@ -17,7 +17,9 @@ The GNTK paper's sketching (§4.3) aggregates a graph of N > b nodes through AMS
 A size whose whole Gram is estimated (from ``--probe`` graphs timed first, warm, scaled by the sketched
 node pairs ``Σ_{i<=j} min(N_i, b) min(N_j, b)``) to take more than ``--max-seconds`` is not run whole: its
 row has the estimate (labelled so) and the errors on the probe graphs' entries (``error_on``).
-Writes ``--out``.csv and ``--out``_run.txt.
+``--subset N``: the same on a seeded stratified subset of N graphs with its own stratified 10 folds (the
+exact Gram's block; its time left blank): the sketch's effect on accuracy where the whole sketched Gram
+costs hours.  Writes ``--out``.csv and ``--out``_run.txt.
 
     .venv/bin/python benchmarks/sketch_large.py --exact-dir /tmp/real --out benchmarks/results/sketch_large
 """
@@ -33,9 +35,9 @@ from pathlib import Path
 import numpy as np
 from common import DATA_DIR, RESULTS, command_line, header_lines, load_average, load_dataset, write_results
 
-FIELDS = ["dataset", "b", "seed", "graphs", "sketched_graphs", "node_pairs", "seconds", "estimated", "exact_seconds",
-          "speedup", "error_on", "fro", "mean_rel", "cos_fro", "cos_mean_rel", "paper_acc", "paper_std", "nested_acc",
-          "nested_std", "exact_paper_acc", "exact_nested_acc", "load_average"]
+FIELDS = ["dataset", "subset", "b", "seed", "graphs", "sketched_graphs", "node_pairs", "seconds", "estimated",
+          "exact_seconds", "speedup", "error_on", "fro", "mean_rel", "cos_fro", "cos_mean_rel", "paper_acc",
+          "paper_std", "nested_acc", "nested_std", "exact_paper_acc", "exact_nested_acc", "load_average"]
 
 
 def main() -> None:
@@ -51,6 +53,9 @@ def main() -> None:
                    help="the SVM's Gram normalisations (REDDIT-BINARY: cosine; its raw Gram spans 12 orders of "
                         "magnitude and the C path on it did not end in an hour)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--subset", type=int, default=0,
+                   help="a seeded stratified subset of N graphs (0: all), its own stratified 10 folds, the exact "
+                        "Gram's block: the sketch's effect on accuracy where the whole sketched Gram costs hours")
     p.add_argument("--data-dir", default=str(DATA_DIR))
     p.add_argument("--out", default=str(RESULTS / "sketch_large"))
     args = p.parse_args()
@@ -60,6 +65,7 @@ def main() -> None:
     from fastgnn import GNTK
     from fastgnn.evaluate import svm_cv
     from fastgnn.gram import cosine
+    from fastgnn.graph import stratified_folds
 
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message=r"GNTK\(sketch_size=.*will not be faster", category=UserWarning)
@@ -74,14 +80,21 @@ def main() -> None:
         exact = np.load(folder / "gram.npy")
         info = json.loads((folder / "gntk.json").read_text())
         exact_seconds = float(info.get("kernel_seconds") or info.get("seconds", {}).get("kernel", float("nan")))
-        y, folds = data.y, data.folds
+        graphs, y, folds = list(data.graphs), data.y, data.folds
+        if args.subset:  # the same graphs for the exact and every sketched Gram; the exact Gram's time is the whole's
+            sub = _stratified_subset(y, args.subset)
+            graphs, y, exact = [graphs[i] for i in sub], y[sub], exact[np.ix_(sub, sub)]
+            folds = stratified_folds(y, 10, seed=0)
+            exact_seconds = float("nan")
         protocols = args.protocols.split(",") if args.protocols else []
         norms = tuple(args.normalizations.split(","))
         evaluation = {pr: svm_cv(exact, y, folds, protocol=pr, normalizations=norms).to_dict() for pr in protocols}
         exact_acc = {pr: 100 * evaluation[pr]["mean"] if pr in evaluation else float("nan")
                      for pr in ("paper", "nested")}
-        sizes = np.array([g.num_nodes for g in data.graphs], dtype=np.float64)
-        lines.append(f"{name}: {len(sizes)} graphs, {sizes.mean():.0f} nodes on average (max {sizes.max():.0f}); "
+        sizes = np.array([g.num_nodes for g in graphs], dtype=np.float64)
+        subset = " (a stratified subset, seed 0, its own 10 folds)" if args.subset else ""
+        lines.append(f"{name}: {len(sizes)} graphs{subset}, {sizes.mean():.0f} nodes on average "
+                     f"(max {sizes.max():.0f}); "
                      f"exact Gram {exact_seconds:.0f} s; exact accuracy paper {exact_acc['paper']:.2f}, "
                      f"nested {exact_acc['nested']:.2f}")
         probe = np.random.default_rng(0).choice(len(sizes), min(args.probe, len(sizes)), replace=False)
@@ -89,14 +102,15 @@ def main() -> None:
             m = np.minimum(sizes, b)
             pairs = float((m.sum() ** 2 + (m * m).sum()) / 2)
             pm = m[probe]
-            probe_graphs = [data.graphs[i] for i in probe]
+            probe_graphs = [graphs[i] for i in probe]
             GNTK(sketch_size=b, seed=0, **kw).fit_transform(probe_graphs[:2])  # compiled, warm
             t0 = time.perf_counter()
             probe_gram = GNTK(sketch_size=b, seed=0, **kw).fit_transform(probe_graphs)
             estimate = (time.perf_counter() - t0) * pairs / float((pm.sum() ** 2 + (pm * pm).sum()) / 2)
             probe_exact = exact[np.ix_(probe, probe)]
             probe_moved = (sizes[probe][:, None] > b) | (sizes[probe][None, :] > b)
-            base = {"dataset": name, "b": b, "graphs": len(sizes), "sketched_graphs": int((sizes > b).sum()),
+            base = {"dataset": name, "subset": args.subset or "", "b": b, "graphs": len(sizes),
+                    "sketched_graphs": int((sizes > b).sum()),
                     "node_pairs": pairs, "exact_seconds": exact_seconds,
                     "exact_paper_acc": exact_acc["paper"], "exact_nested_acc": exact_acc["nested"]}
             if estimate > args.max_seconds:  # not run whole: the error on the probe graphs' entries
@@ -109,7 +123,7 @@ def main() -> None:
                 continue
             for seed in range(args.seeds):
                 t0 = time.perf_counter()
-                gram = GNTK(sketch_size=b, seed=seed, **kw).fit_transform(data.graphs)
+                gram = GNTK(sketch_size=b, seed=seed, **kw).fit_transform(graphs)
                 seconds = time.perf_counter() - t0
                 moved = (sizes[:, None] > b) | (sizes[None, :] > b)
                 row = {**base, "seed": seed, "seconds": seconds, "estimated": False, "speedup": exact_seconds / seconds,
@@ -125,6 +139,16 @@ def main() -> None:
                  "|K_b - K| / K over entries with a sketched graph; cos_*: the same on the cosine-normalised "
                  "kernels; accuracies: 10 folds, seed 0")
     write_results(rows, lines, args.out)
+
+
+def _stratified_subset(y, n: int) -> np.ndarray:
+    """``n`` sorted graph indices, each class in proportion (scikit-learn's stratified split, seed 0)."""
+    from sklearn.model_selection import train_test_split
+
+    if n >= len(y):
+        return np.arange(len(y))
+    keep, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=0)
+    return np.sort(keep)
 
 
 def _errors(gram, exact, moved, cosine) -> dict:
