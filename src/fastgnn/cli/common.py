@@ -35,9 +35,9 @@ from fastgnn.io import to_json
 from fastgnn.model_selection.protocols import PROTOCOLS
 
 __all__ = ["GNTK_DEFAULTS", "CLASSIFIERS", "BOTH", "DASK", "add_common", "add_kernel_flags", "add_cluster_flags",
-           "add_protocol_flag", "add_normalizations_flag", "normalization_list", "protocols", "spell", "spelled", "load_graphs", "dask_client", "executor_name",
-           "evaluate_gram", "result_line", "describe_estimator", "estimator_config", "versions", "print_json",
-           "graph_dataset_names", "warn_low_precision"]
+           "add_protocol_flag", "add_normalizations_flag", "normalization_list", "protocols", "spell", "spelled",
+           "load_graphs", "dask_client", "executor_name", "evaluate_gram", "result_line", "describe_estimator",
+           "estimator_config", "versions", "print_json", "graph_dataset_names", "warn_low_precision"]
 
 #: :class:`~fastgnn.gntk.GNTK`'s parameters and their defaults: the defaults of the kernel flags
 GNTK_DEFAULTS = GNTK().get_params()
