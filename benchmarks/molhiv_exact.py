@@ -44,14 +44,14 @@ MOLHIV_DIR = REPO.parent / "shared" / "datasets"
 
 
 class PeakMemory:
-    """The process's peak private memory ``RssAnon + RssShmem`` (``anon``: a shared anonymous ``mmap``, such as
+    """The process's peak private memory ``RssAnon + RssShmem`` (``private``: a shared anonymous ``mmap``, such as
     :func:`fastgnn.gntk.outofcore.lazy_zeros`, counts in ``RssShmem``) and ``RssFile`` (bytes), sampled from
     ``/proc/self/status``, and the peak of the private memory summed over the process and its descendants
-    (Dask's workers), ``tree``.  (Before session 14, ``anon`` was ``RssAnon`` alone and ``RssShmem`` counted as
+    (Dask's workers), ``tree``.  (Before session 14 this was ``anon``, ``RssAnon`` alone, and ``RssShmem`` counted as
     file: the molhiv results up to then understate private memory by the Gram's shared pages.)"""
 
     def __init__(self, every: float = 0.2):
-        self.every, self.anon, self.file, self.tree = every, 0, 0, 0
+        self.every, self.private, self.file, self.tree = every, 0, 0, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -63,7 +63,7 @@ class PeakMemory:
                 if key in ("RssAnon", "RssFile", "RssShmem"):
                     fields[key] = int(value.split()[0]) * 1024
         private = fields.get("RssAnon", 0) + fields.get("RssShmem", 0)
-        self.anon = max(self.anon, private)
+        self.private = max(self.private, private)
         self.file = max(self.file, fields.get("RssFile", 0))
         self.tree = max(self.tree, private + _children_private())
 
@@ -185,7 +185,8 @@ def main() -> None:
             disk = kernel.fit_transform_to_disk(graphs, args.out_dir, readouts=False)
             sec["fit_transform_to_disk"] = time.perf_counter() - t0
     sec["kernel"] = kernel.time_
-    report["memory"] = {"peak_rss_private_gb": round(peak.anon / 1e9, 2), "peak_rss_file_gb": round(peak.file / 1e9, 2),
+    report["memory"] = {"peak_rss_private_gb": round(peak.private / 1e9, 2),
+                        "peak_rss_file_gb": round(peak.file / 1e9, 2),
                         "peak_rss_private_with_workers_gb": round(peak.tree / 1e9, 2),
                         "gram_file_gb": round(disk.gram.nbytes / 1e9, 2)}
     print(f"Gram {n} x {n} in {sec['fit_transform_to_disk']:.0f} s (kernel {sec['kernel']:.0f} s); "
