@@ -526,3 +526,27 @@ def test_a_changed_kernel_default_changes_the_stage_key(stage, monkeypatch):
     before = Settings().stage_key(stage)
     monkeypatch.setitem(GNTK.__init__.__kwdefaults__, "compress", False)
     assert Settings().stage_key(stage) != before
+
+
+def test_a_kernel_killed_half_way_resumes_from_its_checkpointed_tiles(run, tmp_path, monkeypatch):
+    """The accuracy stage checkpoints its kernels' tiles under ``<out>/checkpoints``: with the stage record and
+    the cached readouts gone (as when a run is killed inside a kernel), the rerun computes no tile again and
+    finds the same accuracy."""
+    from fastgnn.gntk import engine
+
+    out = tmp_path / "killed"
+    shutil.copytree(run[0], out)
+    folders = sorted((out / "checkpoints").glob("gram-*"))
+    assert folders and all(sorted(f.glob("r*_c*.*.npy")) for f in folders)
+    (out / "stages" / "accuracy" / "synthetic.json").unlink()
+    shutil.rmtree(out / "cache")
+
+    def fail(*a, **k):
+        raise AssertionError("a checkpointed tile was computed again")
+
+    monkeypatch.setattr(engine, "compute_tile", fail)
+    for mod in (kernel_time, sketch, gnn):
+        monkeypatch.setattr(mod, "run", lambda *a, **k: pytest.fail("only the accuracy stage should run"))
+    s = reproduce([small_data()], out=out, settings=tiny_settings(), gnn=True, progress=False, log=None)
+    assert s["accuracy"][0]["paper_protocol"] == run[1]["accuracy"][0]["paper_protocol"]
+    assert s["accuracy"][0]["config"] == run[1]["accuracy"][0]["config"]

@@ -14,7 +14,9 @@ module each:
 
 Each (stage, dataset) result is saved under ``<out>/stages/`` when it ends (:mod:`.store`); a rerun
 skips what is finished, and the search's kernels and SVM results are cached under
-``<out>/cache``, so an interrupted stage resumes inside itself too.  :mod:`.report` writes
+``<out>/cache`` and each kernel's finished tiles under ``<out>/checkpoints``, so an interrupted stage
+resumes inside itself too, a kernel from its last finished tile (delete ``<out>/checkpoints`` once
+the run is over: the cache holds what the stages read).  :mod:`.report` writes
 ``<out>/report.md``, CSVs, PNGs and ``<out>/summary.json`` after every dataset.
 """
 
@@ -158,8 +160,8 @@ def _run_dataset(data, settings: Settings, store: StageStore, out: Path, with_gn
         return {"data": digest, **settings.stage_key(stage), **extra}
 
     rec["accuracy"] = store.run("accuracy", name, key("accuracy"), lambda: accuracy.run(
-        data, settings, cache_dir=out / "cache", evidence_dir=out / "search", progress=progress, log=log,
-        executor=executor))
+        data, settings, cache_dir=out / "cache", evidence_dir=out / "search", checkpoint_dir=out / "checkpoints",
+        progress=progress, log=log, executor=executor))
     found = rec["accuracy"]["result"]["config"]
     config = {k: found[k] for k in CONFIG_KEYS} if found else dict(FALLBACK_CONFIG)
     rec["kernel_time"] = store.run("kernel_time", name, key("kernel_time", config=config), lambda: kernel_time.run(

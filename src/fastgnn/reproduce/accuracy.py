@@ -24,14 +24,20 @@ __all__ = ["PAPER", "run", "row", "config_text", "choices_text"]
 PAPER = {b.name: b.gntk_accuracy for b in BENCHMARKS}
 
 
-def run(dataset, settings, *, cache_dir, evidence_dir=None, progress=True, log=print, executor="local") -> dict:
+def run(dataset, settings, *, cache_dir, evidence_dir=None, checkpoint_dir=None, progress=True, log=print,
+        executor="local") -> dict:
     """Search ``dataset`` and return its accuracy row (percentages; see the module docstring).
 
     ``evidence_dir``: where the whole search result (every row) is saved as ``search_<name>.json``.
+    ``checkpoint_dir``: where the kernels' finished tiles are saved as they complete
+    (:mod:`fastgnn.gntk.checkpoints`), so a kernel killed half way resumes from its last tile rather
+    than from the start (not part of the stage's key: the result is bitwise the same).
     ``executor``: ``"dask"`` runs the search's kernels and SVM paths on the active Dask client
     (same results, so it is not part of the stage's key).
     """
     kwargs = {"refine_top": settings.refine_top, "cache_dir": str(cache_dir), "progress": progress, "log": log}
+    if checkpoint_dir is not None:
+        kwargs["checkpoint_dir"] = str(checkpoint_dir)
     if executor != "local":
         kwargs["executor"] = executor
     if settings.grid is not None:
