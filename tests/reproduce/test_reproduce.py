@@ -402,9 +402,9 @@ def test_update_doc_rewrites_only_the_marked_block(run, tmp_path):
     header = next(line for line in text.splitlines() if line.startswith("| dataset |"))
     assert len(cells) == len(header.strip("|").split("|"))  # one cell per column
     config = summary["accuracy"][0]["config"]
-    assert f"L={config['num_layers']}, R={config['num_mlp_layers']}" in row and cells[-1] == "1/2"
-    assert re.fullmatch(r"[+-]\d+\.\d\d|-", cells[-3]) and cells[-3] != "-0.00"
+    assert f"L={config['num_layers']}, R={config['num_mlp_layers']}" in row and cells[-2:] == ["1/2", "the run's"]
     assert "### Accuracy" in text and "### Wall time of each stage" in text and "\n## Accuracy" not in text
+    assert "#### Beyond the paper" in text  # synthetic has no paper figure; headings all one level down
     update_document(doc, summary, source="From somewhere.")
     assert doc.read_text() == text
 
@@ -550,3 +550,61 @@ def test_a_kernel_killed_half_way_resumes_from_its_checkpointed_tiles(run, tmp_p
     s = reproduce([small_data()], out=out, settings=tiny_settings(), gnn=True, progress=False, log=None)
     assert s["accuracy"][0]["paper_protocol"] == run[1]["accuracy"][0]["paper_protocol"]
     assert s["accuracy"][0]["config"] == run[1]["accuracy"][0]["config"]
+
+
+def test_the_accuracy_table_splits_the_papers_sets_from_those_beyond(run):
+    """A set with a paper figure goes into the paper's table (with its difference), one without into "Beyond the
+    paper", which names a reduced grid and the normalisations where they are the set's own."""
+    from fastgnn.reproduce.report import markdown
+
+    summary = json.loads(json.dumps(run[1]))
+    ours = summary["accuracy"][0]
+    mutag = {**ours, "dataset": "MUTAG", "paper": 90.0, "paper_std": 8.5, "difference": ours["paper_protocol"] - 90.0}
+    reddit = {**ours, "dataset": "REDDIT-BINARY", "grid": {"num_mlp_layers": [2], "scale": ["uniform"]},
+              "normalizations": ["cosine"]}
+    summary["accuracy"] = [mutag, reddit]
+    text = markdown(summary).split("## Kernel time")[0]  # the accuracy section
+    paper_part, beyond_part = text.split("### Beyond the paper")
+    mutag_row = next(line for line in paper_part.splitlines() if line.startswith("| MUTAG |"))
+    assert "90.0 ± 8.5" in mutag_row and f"{ours['paper_protocol'] - 90.0:+.2f}" in mutag_row
+    assert "REDDIT-BINARY" not in paper_part and "| MUTAG |" not in beyond_part
+    reddit_row = next(line for line in beyond_part.splitlines() if line.startswith("| REDDIT-BINARY |"))
+    assert reddit_row.rstrip(" |").endswith("reduced: num_mlp_layers {2} × scale {uniform}; cosine Gram only")
+    header = next(line for line in beyond_part.splitlines() if line.startswith("| dataset |"))
+    assert len(reddit_row.strip("|").split("|")) == len(header.strip("|").split("|"))
+
+
+def test_reduced_grids_and_normalizations_are_the_sets_own(monkeypatch, tmp_path):
+    """The whole run searches REDDIT-BINARY and DD on their reduced grid (REDDIT on cosine Grams), the others on the
+    settings' grid; the accuracy stage's key changes for those two only (the others' saved stages stay valid), and
+    ``whole_grid`` (``--whole-grid``) drops the reduced grids."""
+    from fastgnn.reproduce.settings import DATASET_NORMALIZATIONS, REDUCED_GRIDS
+
+    full = Settings.full()
+    assert full.grid_for("REDDIT-BINARY") == REDUCED_GRIDS["REDDIT-BINARY"] and full.grid_for("COLLAB") is None
+    assert full.normalizations_for("REDDIT-BINARY") == DATASET_NORMALIZATIONS["REDDIT-BINARY"]
+    assert full.normalizations_for("DD") is None
+    assert full.stage_key("accuracy", "COLLAB") == full.stage_key("accuracy")
+    assert full.stage_key("accuracy", "DD") != full.stage_key("accuracy")
+    assert full.stage_key("accuracy", "REDDIT-BINARY")["normalizations"] == ["cosine"]
+
+    seen = {}
+
+    def fake_search(dataset, **kwargs):
+        seen[dataset.name] = kwargs
+        raise KeyboardInterrupt  # enough: the search's arguments are what is checked
+
+    monkeypatch.setattr(accuracy, "gntk_search", fake_search)
+    for name in ("REDDIT-BINARY", "MUTAG"):
+        data = small_data()
+        data.name = name
+        with pytest.raises(KeyboardInterrupt):
+            accuracy.run(data, full, cache_dir="unused")
+    assert seen["REDDIT-BINARY"]["grid"] == {"num_mlp_layers": (2,), "scale": ("uniform",)}
+    assert seen["REDDIT-BINARY"]["normalizations"] == ("cosine",)
+    assert "grid" not in seen["MUTAG"] and "normalizations" not in seen["MUTAG"]
+    data.name = "DD"
+    for whole, grid in ((False, {"num_mlp_layers": (2,), "scale": ("uniform",)}), (True, None)):
+        with pytest.raises(KeyboardInterrupt):
+            reproduce([data], out=tmp_path / str(whole), settings=full, whole_grid=whole, progress=False, log=None)
+        assert seen["DD"].get("grid") == grid

@@ -45,6 +45,10 @@ def add_subparser(subparsers):
     r.add_argument("--refine-top", type=int, default=None, metavar="K",
                    help=f"configurations refined under both protocols after the screen (default {full.refine_top}; "
                         f"--quick {quick.refine_top})")
+    r.add_argument("--whole-grid", action="store_true",
+                   help=f"search the whole grid on every set; without it {', '.join(full.dataset_grids)} search a "
+                        "reduced one (one kernel pass: R=2, uniform, L=2..6 with and without jk; the whole grid's six "
+                        "passes take hours each there)")
     add_cluster_flags(r, "the search's kernels and SVM paths")
     add_common(r)
     r.set_defaults(func=run, outputs={"out": FOLDER, "update_doc": FILE})
@@ -60,7 +64,7 @@ def run(args) -> int:
     with dask_client(args, cluster) as client:
         summary = reproduce(
             args.datasets or None, data_dir=args.data_dir, out=args.out, quick=args.quick,
-            fully_nested=args.fully_nested, gnn=args.gnn, refine_top=args.refine_top,
+            fully_nested=args.fully_nested, gnn=args.gnn, refine_top=args.refine_top, whole_grid=args.whole_grid,
             workers=None if client is None else cluster["workers"], progress=not args.json, log=log,
         )
     if args.update_doc:

@@ -45,6 +45,7 @@ def reproduce(
     fully_nested: bool = False,
     gnn: bool = False,
     refine_top: int | None = None,
+    whole_grid: bool = False,
     workers: int | None = None,
     settings: Settings | None = None,
     progress: bool = True,
@@ -62,6 +63,8 @@ def reproduce(
         fully_nested: also the fully nested estimate (configuration chosen inside each fold).
         gnn: also the GCN and GIN stage.
         refine_top: configurations refined after the screen (default the settings', 5 full).
+        whole_grid: search the settings' grid on every dataset, those with a reduced grid
+            (:data:`fastgnn.reproduce.settings.REDUCED_GRIDS`: REDDIT-BINARY, DD) too.
         workers: with a Dask client active (``fastgnn reproduce --workers N`` opens one), the
             number of its workers: the search runs its kernels and SVM paths on it.
         settings: every stage size at once (overrides ``quick``).
@@ -83,6 +86,8 @@ def reproduce(
         if int(refine_top) < 1:
             raise ValueError(f"refine_top must be a positive integer, got {refine_top!r}")
         changes["refine_top"] = int(refine_top)
+    if whole_grid:
+        changes["dataset_grids"] = {}
     settings = replace(settings, **changes)
     executor = "local"
     if workers is not None:
@@ -131,7 +136,7 @@ def _saved_records(store: StageStore, settings: Settings) -> list:
     for path in sorted((store.out / "stages" / "accuracy").glob("*.json")):
         name = path.stem
         acc = store.load("accuracy", name)
-        if acc is None or not _same(acc["key"], settings.stage_key("accuracy")):
+        if acc is None or not _same(acc["key"], settings.stage_key("accuracy", name)):
             continue
         found = acc["result"]["config"]
         config = {k: found[k] for k in CONFIG_KEYS}
@@ -139,7 +144,7 @@ def _saved_records(store: StageStore, settings: Settings) -> list:
         for stage, extra in (("kernel_time", {"config": config}), ("sketch", {"config": config}), ("gnn", {})):
             saved = store.load(stage, name)
             if saved is not None and saved["key"].get("data") == acc["key"].get("data") and \
-                    _same(saved["key"], {**settings.stage_key(stage), **extra}):
+                    _same(saved["key"], {**settings.stage_key(stage, name), **extra}):
                 rec[stage] = {**saved, "resumed": True}
         out.append(rec)
     return out
@@ -157,7 +162,7 @@ def _run_dataset(data, settings: Settings, store: StageStore, out: Path, with_gn
     rec = {"dataset": name}
 
     def key(stage, **extra):
-        return {"data": digest, **settings.stage_key(stage), **extra}
+        return {"data": digest, **settings.stage_key(stage, name), **extra}
 
     rec["accuracy"] = store.run("accuracy", name, key("accuracy"), lambda: accuracy.run(
         data, settings, cache_dir=out / "cache", evidence_dir=out / "search", checkpoint_dir=out / "checkpoints",

@@ -40,8 +40,12 @@ def run(dataset, settings, *, cache_dir, evidence_dir=None, checkpoint_dir=None,
         kwargs["checkpoint_dir"] = str(checkpoint_dir)
     if executor != "local":
         kwargs["executor"] = executor
-    if settings.grid is not None:
-        kwargs["grid"] = {k: tuple(v) for k, v in settings.grid.items()}
+    grid = settings.grid_for(dataset.name)
+    if grid is not None:
+        kwargs["grid"] = {k: tuple(v) for k, v in grid.items()}
+    norms = settings.normalizations_for(dataset.name)
+    if norms is not None:
+        kwargs["normalizations"] = norms
     if settings.C_grid is not None:
         kwargs["C_grid"] = list(settings.C_grid)
     if settings.fully_nested:
@@ -49,7 +53,12 @@ def run(dataset, settings, *, cache_dir, evidence_dir=None, checkpoint_dir=None,
     res = gntk_search(dataset, **kwargs)
     if evidence_dir is not None:
         save_json(evidence_dir / f"search_{dataset.name}.json", res.to_dict())
-    return row(dataset.name, res, settings.fully_nested)
+    out = row(dataset.name, res, settings.fully_nested)
+    if dataset.name in settings.dataset_grids:
+        out["grid"] = {k: list(v) for k, v in grid.items()}  # its own (reduced) grid, named in the report
+    if norms is not None:
+        out["normalizations"] = list(norms)
+    return out
 
 
 def row(name: str, res, fully_nested: bool) -> dict:

@@ -7,14 +7,15 @@ that stage instead of serving a result made with different ones.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from fastgnn.datasets.benchmarks import BENCHMARK_NAMES
 from fastgnn.evaluate import COARSE_C_GRID
 from fastgnn.gntk import GNTK
 from fastgnn.search import DEFAULT_GRID, kernel_params
 
-__all__ = ["Settings", "ALL_DATASETS", "QUICK_DATASETS", "QUICK_GRID", "FALLBACK_CONFIG", "CONFIG_KEYS"]
+__all__ = ["Settings", "ALL_DATASETS", "QUICK_DATASETS", "QUICK_GRID", "FALLBACK_CONFIG", "CONFIG_KEYS",
+           "REDUCED_GRIDS", "DATASET_NORMALIZATIONS"]
 
 #: the GNTK paper's datasets, in the order of its Table 1 (the benchmark table's rows)
 ALL_DATASETS = BENCHMARK_NAMES
@@ -26,6 +27,17 @@ QUICK_GRID = {"num_layers": (2, 3), "num_mlp_layers": (1,), "scale": ("uniform",
 CONFIG_KEYS = tuple(DEFAULT_GRID)
 #: the configuration the timing stages use when the accuracy stage has not found one
 FALLBACK_CONFIG = {"num_layers": 4, "num_mlp_layers": 2, "scale": "uniform", "jk": True}
+#: the grid searched on the sets whose whole grid is too slow for 2 cores, in place of the settings' ``grid``:
+#: one kernel pass (R = 2, uniform) at L = 6 gives the 10 configurations L = 2..6 × jk, where the whole grid's
+#: 6 passes take 2-6 hours each on REDDIT-BINARY (2,000 graphs of up to 3,782 nodes) and DD (1,178 of up to
+#: 5,748); the report names the grid each set ran
+REDUCED_GRIDS = {
+    "REDDIT-BINARY": {"num_mlp_layers": (2,), "scale": ("uniform",)},
+    "DD": {"num_mlp_layers": (2,), "scale": ("uniform",)},
+}
+#: the Gram normalisations the SVM chooses among, where not both: REDDIT-BINARY's raw GNTK Gram spans 12 orders of
+#: magnitude (5.3e4 to 1.8e16) and the C path on it did not end in an hour (``fastgnn.gram.RAW_SPREAD_WARNING``)
+DATASET_NORMALIZATIONS = {"REDDIT-BINARY": ("cosine",)}
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,10 @@ class Settings:
         seed: seeds the pair sample and the sketches.
         fully_nested: the accuracy stage also chooses the configuration inside each training fold.
         quick: the ``--quick`` preset (recorded in the report).
+        dataset_grids: dataset name -> the grid searched on it instead of ``grid`` (the whole run:
+            :data:`REDUCED_GRIDS`); ``{}`` searches ``grid`` everywhere.
+        dataset_normalizations: dataset name -> the normalisations its SVMs choose among instead of
+            raw and cosine (the whole run: :data:`DATASET_NORMALIZATIONS`).
     """
 
     datasets: tuple = ALL_DATASETS
@@ -73,11 +89,24 @@ class Settings:
     seed: int = 0
     fully_nested: bool = False
     quick: bool = False
+    dataset_grids: dict = field(default_factory=dict)
+    dataset_normalizations: dict = field(default_factory=dict)
 
     @classmethod
     def full(cls, **changes) -> Settings:
-        """The paper's tables: every dataset, the 60-configuration grid, the top 5 refined."""
-        return replace(cls(), **changes)
+        """The paper's tables: every dataset, the 60-configuration grid (:data:`REDUCED_GRIDS` on the sets whose
+        whole grid is too slow), the top 5 refined."""
+        base = cls(dataset_grids=dict(REDUCED_GRIDS), dataset_normalizations=dict(DATASET_NORMALIZATIONS))
+        return replace(base, **changes)
+
+    def grid_for(self, dataset: str) -> dict | None:
+        """The grid searched on ``dataset`` (a canonical name): its own, else ``grid`` (None: the whole one)."""
+        return self.dataset_grids.get(dataset, self.grid)
+
+    def normalizations_for(self, dataset: str) -> tuple | None:
+        """The normalisations of ``dataset``'s SVMs: its own, else None (raw and cosine)."""
+        found = self.dataset_normalizations.get(dataset)
+        return None if found is None else tuple(found)
 
     @classmethod
     def quick_run(cls, **changes) -> Settings:
@@ -91,16 +120,22 @@ class Settings:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def stage_key(self, stage: str) -> dict:
+    def stage_key(self, stage: str, dataset: str | None = None) -> dict:
         """The settings a stage's result depends on (a saved result with another key is recomputed): the stage's
         sizes and, for the stages that compute the kernel, every GNTK default they do not set
         (:func:`fastgnn.search.kernel_params` of ``GNTK()``), so a library whose defaults changed (the self-loop
-        convention, say) does not serve the old results."""
+        convention, say) does not serve the old results.  ``dataset``: the accuracy stage's grid and
+        normalisations are that dataset's (:meth:`grid_for`; the normalisations enter the key only where they
+        are its own, so the other sets' keys are those of runs made before they existed)."""
         common = {"seed": self.seed}
         kernel = {"kernel_defaults": kernel_params(GNTK())}
         if stage == "accuracy":
-            return {**kernel, "grid": self.grid, "refine_top": self.refine_top, "C_grid": self.C_grid,
-                    "fully_nested": self.fully_nested}
+            key = {**kernel, "grid": self.grid if dataset is None else self.grid_for(dataset),
+                   "refine_top": self.refine_top, "C_grid": self.C_grid, "fully_nested": self.fully_nested}
+            norms = None if dataset is None else self.normalizations_for(dataset)
+            if norms is not None:
+                key["normalizations"] = list(norms)
+            return key
         if stage == "kernel_time":
             return {**common, **kernel, "sample_pairs": self.sample_pairs, "pair_seconds": self.pair_seconds,
                     "min_pairs": self.min_pairs, "pair_repeats": self.pair_repeats,
