@@ -46,7 +46,7 @@ def add_subparser(subparsers):
                    help=f"configurations refined under both protocols after the screen (default {full.refine_top}; "
                         f"--quick {quick.refine_top})")
     r.add_argument("--whole-grid", action="store_true",
-                   help=f"search the whole grid on every set; without it {', '.join(full.dataset_grids)} search a "
+                   help=f"search the whole grid on every set; without it {' and '.join(full.dataset_grids)} search a "
                         "reduced one (one kernel pass: R=2, uniform, L=2..6 with and without jk; the whole grid's six "
                         "passes take hours each there)")
     add_cluster_flags(r, "the search's kernels and SVM paths")
