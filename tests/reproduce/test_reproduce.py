@@ -584,6 +584,7 @@ def test_reduced_grids_and_normalizations_are_the_sets_own(monkeypatch, tmp_path
     assert full.grid_for("REDDIT-BINARY") == REDUCED_GRIDS["REDDIT-BINARY"] and full.grid_for("COLLAB") is None
     assert full.normalizations_for("REDDIT-BINARY") == DATASET_NORMALIZATIONS["REDDIT-BINARY"]
     assert full.normalizations_for("DD") is None
+    assert QUICK().normalizations_for("REDDIT-BINARY") == ("cosine",) and QUICK().grid_for("DD") == QUICK().grid
     assert full.stage_key("accuracy", "COLLAB") == full.stage_key("accuracy")
     assert full.stage_key("accuracy", "DD") != full.stage_key("accuracy")
     assert full.stage_key("accuracy", "REDDIT-BINARY")["normalizations"] == ["cosine"]
