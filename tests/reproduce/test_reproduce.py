@@ -609,3 +609,24 @@ def test_reduced_grids_and_normalizations_are_the_sets_own(monkeypatch, tmp_path
         with pytest.raises(KeyboardInterrupt):
             reproduce([data], out=tmp_path / str(whole), settings=full, whole_grid=whole, progress=False, log=None)
         assert seen["DD"].get("grid") == grid
+
+
+def test_the_accuracy_figure_has_no_empty_slot_for_a_paper_figure_none_has(run, tmp_path, monkeypatch):
+    """Sets without a paper figure only: the figure's bars are fastgnn's two protocols, side by side on the tick."""
+    from fastgnn.reproduce import report
+
+    summary = json.loads(json.dumps(run[1]))
+    for r in summary["accuracy"]:
+        r.pop("fully_nested", None)
+    bars, real_save = {}, report._save
+
+    def save(fig, path, plt):
+        bars[path.name] = [(p.get_x() + p.get_width() / 2, p.get_height()) for p in fig.axes[0].patches]
+        return real_save(fig, path, plt)
+
+    monkeypatch.setattr(report, "_save", save)
+    report._figures(tmp_path, summary)
+    n = len(summary["accuracy"])
+    assert len(bars["accuracy.png"]) == 2 * n  # paper protocol and nested, no slot for the paper
+    first_tick = [x for x, _ in bars["accuracy.png"][::n]]
+    assert abs(sum(first_tick)) < 1e-9  # the two bars straddle the first tick
