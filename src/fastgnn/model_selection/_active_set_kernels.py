@@ -20,9 +20,10 @@ classical primal active-set method; it ends on libsvm's own stopping rule
 (m(α) − M(α) < tol, computed on the exact gradient).
 
 What makes it fast along a C path is that the Cholesky factor of
-H = Q_FF + εI (ε a tiny ridge: GNTK Grams are numerically singular and hold
-duplicate graphs) is kept across calls and updated in O(|F|²) per variable that
-enters or leaves F, instead of being refactorised in O(|F|³): consecutive values
+H = Q_FF + E (E = diag(ε_i), a tiny ridge relative to each variable's own K_ii: GNTK Grams are
+numerically singular and hold duplicate graphs; on a raw Gram, whose self-kernels can span ten
+orders of magnitude, one ε for all would swamp the small graphs' rows) is kept across calls and
+updated in O(|F|²) per variable that enters or leaves F, instead of being refactorised in O(|F|³): consecutive values
 of the GNTK authors' grid change the status of ~1-150 of NCI1's 3,700 variables,
 where SMO needs 10⁴-10⁶ two-variable steps on these ill-conditioned kernels.
 
@@ -170,7 +171,7 @@ def _enter(K, y, G, U, ridge, free, n_free, g_free, in_free, j):
     h = np.empty(n_free)
     for t in range(n_free):
         h[t] = y[free[t]] * y[j] * K[j, free[t]]
-    n_free = chol_append(U, n_free, h, K[j, j] + ridge)
+    n_free = chol_append(U, n_free, h, K[j, j] + ridge[j])
     free[n_free - 1] = j
     g_free[n_free - 1] = G[j]
     in_free[j] = True
@@ -186,7 +187,7 @@ def active_set_solve(K, y, alpha, G, C, tol, ridge, free, n_free, U, max_events,
         alpha, G: α in the box (0 <= α <= C) and G = Qα − e, updated in place; yᵀα ≠ 0 is
             allowed (the first step restores it unless a bound cuts it, so check on failure).
         C: the box.  tol: libsvm's stopping tolerance on m(α) − M(α).
-        ridge: ε of H = Q_FF + εI.
+        ridge: ``(p,)`` the ε_i of H = Q_FF + diag(ε_F).
         free, n_free: the free set in factor order (``free[:n_free]``): {i : 0 < α_i < C} on
             entry (on return it may hold a variable that a full step put exactly on a bound).
             U: ``(cap, cap)`` with U[:n_free, :n_free] the factor of its H.
@@ -261,7 +262,7 @@ def active_set_solve(K, y, alpha, G, C, tol, ridge, free, n_free, U, max_events,
             if room < step:
                 step = room
                 hit = t
-        # ---- Take the step; G_F follows from Q_FF d = H d − ε d = −G_F − β y_F − ε d.
+        # ---- Take the step; G_F follows from Q_FF d = H d − E d = −G_F − β y_F − E d.
         for t in range(n_free):
             i = free[t]
             d = step * u[t]
@@ -271,7 +272,7 @@ def active_set_solve(K, y, alpha, G, C, tol, ridge, free, n_free, U, max_events,
                 is_touched[i] = True
                 touched[n_touched] = i
                 n_touched += 1
-            g_free[t] = (1.0 - step) * g_free[t] - step * (beta * y[i] + ridge * u[t])
+            g_free[t] = (1.0 - step) * g_free[t] - step * (beta * y[i] + ridge[i] * u[t])
         if hit >= 0:
             # The blocking variable, and any that reached a bound with it (duplicate graphs
             # move together), leave F: from the back, so that positions stay valid.

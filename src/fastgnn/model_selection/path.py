@@ -239,7 +239,7 @@ def _binary_path(K, y, grid, K_test, tol, cap, shrinking, warm, iters, n_bound, 
 class _ActiveSet:
     """The primal active-set solver of :mod:`._active_set_kernels` along a path, with its factor.
 
-    The Cholesky factor of Q_FF + εI is kept from one C to the next; before each solve it is
+    The Cholesky factor of Q_FF + diag(ε_F) (ε_i = 1e-10 K_ii) is kept from one C to the next; before each solve it is
     brought to the current free set {0 < α < C} by O(|F|²) updates per changed variable, or
     refactorised (LAPACK, O(|F|³)) when more than an eighth of the set changed (after SMO).
     """
@@ -250,7 +250,12 @@ class _ActiveSet:
     def __init__(self, K, y):
         self.K, self.y = K, y
         p = len(y)
-        self.ridge = 1e-10 * float(np.mean(np.diag(K))) + 1e-300
+        # ε_i relative to each K_ii (one ε from the mean diagonal swamped the small graphs of a raw Gram whose
+        # self-kernels span 1e11, COLLAB's: the steps went wrong and SMO did the work); the same 1e-10 as before
+        # on a cosine Gram (unit diagonal)
+        # (floored at 1e-6 of the mean: a zero self-kernel still gets a ridge that keeps the factor finite)
+        diag = np.abs(np.diag(K))
+        self.ridge = 1e-10 * np.maximum(diag, 1e-6 * float(np.mean(diag))) + 1e-300
         self.free = np.zeros(p + 1, dtype=np.int64)
         self.n_free = 0
         cap = min(p + 1, self.max_free + 1, 256)
@@ -293,7 +298,7 @@ class _ActiveSet:
             n = len(now)
             y_f = self.y[now]
             h = self.K[np.ix_(now, now)] * np.outer(y_f, y_f)
-            h[np.diag_indices(n)] += self.ridge
+            h[np.diag_indices(n)] += self.ridge[now]
             self.U[:n, :n] = scipy.linalg.cholesky(h, lower=False, check_finite=False)
             self.free[:n] = now
             self.n_free = n
@@ -304,7 +309,7 @@ class _ActiveSet:
         for j in added:
             f = self.free[:self.n_free]
             h = self.y[f] * self.y[j] * self.K[j, f]
-            self.n_free = ak.chol_append(self.U, self.n_free, h, float(self.K[j, j]) + self.ridge)
+            self.n_free = ak.chol_append(self.U, self.n_free, h, float(self.K[j, j]) + float(self.ridge[j]))
             self.free[self.n_free - 1] = j
         return True
 
