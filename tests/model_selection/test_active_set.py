@@ -90,7 +90,8 @@ def test_free_sets_beyond_max_free_fall_back_to_smo(monkeypatch):
 def test_a_raw_gram_whose_self_kernels_span_ten_orders_is_solved_as_libsvm_and_needs_less_smo(monkeypatch):
     """A raw GNTK Gram's self-kernels span up to 1e11 (COLLAB's): one ridge ε from the mean diagonal swamped the
     small items' rows of the active set's factor, its steps went wrong and SMO did the work.  With ε_i relative to
-    each K_ii the path gives libsvm's predictions at every C and leaves SMO fewer iterations than one ε did."""
+    each K_ii (active set and Newton steps alike, ``path._ridge``) the path gives libsvm's predictions at every C and
+    leaves SMO fewer iterations than one ε did."""
     from sklearn.svm import SVC
 
     import fastgnn.model_selection.path as path_module
@@ -112,12 +113,9 @@ def test_a_raw_gram_whose_self_kernels_span_ten_orders_is_solved_as_libsvm_and_n
         f_lib = 0.5 * coef @ k[np.ix_(tr, tr)] @ coef - np.abs(coef).sum()
         f_path = 0.5 * ours @ k[np.ix_(tr, tr)] @ ours - np.abs(ours).sum()
         assert f_path <= f_lib + 1e-4 * abs(f_lib)  # as good a minimum as libsvm's
-    real_init = path_module._ActiveSet.__init__
+    def one_epsilon(diag):  # the former rule
+        return np.full(len(diag), 1e-10 * float(np.mean(diag)) + 1e-300)
 
-    def one_ridge(self, K, y_):  # the former rule: one ε for every variable
-        real_init(self, K, y_)
-        self.ridge = np.full(len(y_), 1e-10 * float(np.mean(np.diag(K))) + 1e-300)
-
-    monkeypatch.setattr(path_module._ActiveSet, "__init__", one_ridge)
+    monkeypatch.setattr(path_module, "_ridge", one_epsilon)
     before = svm_path(k[np.ix_(tr, tr)], y[tr], k[np.ix_(te, tr)], grid)
     assert path.iterations.sum() * 2 < before.iterations.sum()

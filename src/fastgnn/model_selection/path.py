@@ -250,12 +250,7 @@ class _ActiveSet:
     def __init__(self, K, y):
         self.K, self.y = K, y
         p = len(y)
-        # ε_i relative to each K_ii (one ε from the mean diagonal swamped the small graphs of a raw Gram whose
-        # self-kernels span 1e11, COLLAB's: the steps went wrong and SMO did the work); the same 1e-10 as before
-        # on a cosine Gram (unit diagonal)
-        # (floored at 1e-6 of the mean: a zero self-kernel still gets a ridge that keeps the factor finite)
-        diag = np.abs(np.diag(K))
-        self.ridge = 1e-10 * np.maximum(diag, 1e-6 * float(np.mean(diag))) + 1e-300
+        self.ridge = _ridge(np.diag(K))
         self.free = np.zeros(p + 1, dtype=np.int64)
         self.n_free = 0
         cap = min(p + 1, self.max_free + 1, 256)
@@ -349,6 +344,18 @@ class _ActiveSet:
         return status
 
 
+def _ridge(diag: np.ndarray) -> np.ndarray:
+    """The ε_i of the factorised Q_FF + diag(ε) (active set and Newton steps): 1e-10 of each variable's own
+    Q_ii = K_ii, floored at 1e-6 of their mean (a zero self-kernel still gets one that keeps the factor finite).
+
+    One ε for all (1e-10 of the mean diagonal, the rule before session 15) is the same on a cosine Gram (unit
+    diagonal) but not on a raw one whose self-kernels span 1e11 (COLLAB's, REDDIT-BINARY's): it outweighed the
+    small graphs' own K_ii, the Newton directions went wrong and SMO took hundreds of thousands of iterations
+    per C to repair them (``benchmarks/svm_raw_ridge.py``)."""
+    d = np.abs(np.asarray(diag, dtype=np.float64))
+    return 1e-10 * np.maximum(d, 1e-6 * float(np.mean(d))) + 1e-300
+
+
 def _chunk(p: int, n_free: int) -> int:
     """SMO iterations before a round of Newton steps: about as much work as the round (an SMO
     iteration reads ~4p numbers, a Cholesky of the free set costs |F|³/3), and at least 100.
@@ -391,9 +398,9 @@ def _newton_steps(K, y, alpha, G, C, max_steps: int = 8):
         q_ff = K[np.ix_(free, free)] * np.outer(y_f, y_f)
         g_f = G[free]
         # Newton direction d on F with y_Fᵀ d = 0: [Q_FF y_F; y_Fᵀ 0] [d; db] = [−g_F; 0], by
-        # Cholesky of Q_FF + εI (ε relative to its diagonal: Q_FF is often singular).
+        # Cholesky of Q_FF + diag(ε_F) (Q_FF is often singular; :func:`_ridge`).
         n = len(free)
-        q_reg = q_ff + (1e-10 * float(np.trace(q_ff)) / n + 1e-300) * np.eye(n)
+        q_reg = q_ff + np.diag(_ridge(np.diagonal(q_ff)))
         try:
             factor = scipy.linalg.cho_factor(q_reg, check_finite=False)
         except np.linalg.LinAlgError:
