@@ -4,10 +4,11 @@ A raw GNTK Gram (divided by its smallest entry, the GNTK authors' normalisation)
 different sizes has self-kernels spanning ten orders of magnitude or more (COLLAB 5e11, REDDIT-BINARY 3e11).
 The path solver's active set and its Newton steps factorise Q_FF + E; with one ε = 1e-10 · mean(K_ii) for every
 variable (the rule before session 15) the ridge swamped the small graphs' rows, the Newton steps went wrong, and
-SMO, which checks every answer, did the work.  Since session 15 ε_i = 1e-10 · K_ii (``path._ridge``).  For each
-fold of ``--folds`` and each normalisation, this script times ``svm_path`` over the authors' 120 values of C
-under both rules, interleaved, ``--repeats`` times (median), and reports the SMO iterations, the seconds and
-the predictions that differ between the rules (both stop on libsvm's rule at the same tolerance).
+SMO, which checks every answer, did the work.  Since session 15 ε_i = min(1e-10 · mean, 1e-7 · K_ii)
+(``path._ridge``).  For each fold of ``--folds`` and each normalisation, this script times ``svm_path`` over
+the authors' 120 values of C under both rules, interleaved, ``--repeats`` times (median), and reports the SMO
+iterations, the seconds and the predictions that differ between the rules (both stop on libsvm's rule at the
+same tolerance).
 
 ``--gram-dir DIR``: a folder as ``fastgnn gntk NAME --out DIR`` writes it (``gram.npy``, ``labels.npy``,
 ``folds.npz``).  Writes ``--out``.csv and ``--out``_run.txt.

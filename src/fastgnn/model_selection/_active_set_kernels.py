@@ -20,8 +20,8 @@ classical primal active-set method; it ends on libsvm's own stopping rule
 (m(α) − M(α) < tol, computed on the exact gradient).
 
 What makes it fast along a C path is that the Cholesky factor of
-H = Q_FF + E (E = diag(ε_i), a tiny ridge relative to each variable's own K_ii: GNTK Grams are
-numerically singular and hold duplicate graphs; on a raw Gram, whose self-kernels can span ten
+H = Q_FF + E (E = diag(ε_i), a tiny ridge, :func:`fastgnn.model_selection.path._ridge`: GNTK Grams
+are numerically singular and hold duplicate graphs; on a raw Gram, whose self-kernels can span ten
 orders of magnitude, one ε for all would swamp the small graphs' rows) is kept across calls and
 updated in O(|F|²) per variable that enters or leaves F, instead of being refactorised in O(|F|³): consecutive values
 of the GNTK authors' grid change the status of ~1-150 of NCI1's 3,700 variables,
