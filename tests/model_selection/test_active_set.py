@@ -119,3 +119,17 @@ def test_a_raw_gram_whose_self_kernels_span_ten_orders_is_solved_as_libsvm_and_n
     monkeypatch.setattr(path_module, "_ridge", one_epsilon)
     before = svm_path(k[np.ix_(tr, tr)], y[tr], k[np.ix_(te, tr)], grid)
     assert path.iterations.sum() * 2 < before.iterations.sum()
+
+
+def test_the_ridge_is_the_former_single_epsilon_unless_it_would_outweigh_a_variable():
+    """ε_i = min(1e-10 · mean, 1e-7 · K_ii): a diagonal spanning under 1e3 gets the former single ε exactly (so
+    such Grams are solved bitwise as before), a variable below 1e-3 of the mean 1e-7 of its own K_ii."""
+    from fastgnn.model_selection.path import _ridge
+
+    narrow = np.array([1.0, 3.0, 16.0, 40.0])
+    assert np.array_equal(_ridge(narrow), np.full(4, 1e-10 * narrow.mean() + 1e-300))
+    assert np.array_equal(_ridge(np.ones(7)), np.full(7, 1e-10 + 1e-300))  # a cosine Gram
+    wide = np.array([1e3, 1e5, 1e9, 1e11])  # a raw Gram's self-kernels: mean 2.5e10
+    eps = _ridge(wide)
+    assert np.allclose(eps[:2], 1e-7 * wide[:2]) and np.all(eps[2:] == 1e-10 * wide.mean() + 1e-300)
+    assert np.all(eps <= 1e-7 * wide) and _ridge(np.array([0.0, 1.0]))[0] > 0  # a zero diagonal: still positive
