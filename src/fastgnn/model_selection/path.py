@@ -239,7 +239,7 @@ def _binary_path(K, y, grid, K_test, tol, cap, shrinking, warm, iters, n_bound, 
 class _ActiveSet:
     """The primal active-set solver of :mod:`._active_set_kernels` along a path, with its factor.
 
-    The Cholesky factor of Q_FF + diag(ε_F) (ε_i = 1e-10 K_ii) is kept from one C to the next; before each solve it is
+    The Cholesky factor of Q_FF + diag(ε_F) (:func:`_ridge`) is kept from one C to the next; before each solve it is
     brought to the current free set {0 < α < C} by O(|F|²) updates per changed variable, or
     refactorised (LAPACK, O(|F|³)) when more than an eighth of the set changed (after SMO).
     """

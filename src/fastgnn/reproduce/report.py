@@ -142,57 +142,61 @@ def _stage_section(s) -> list:
 
 
 def _accuracy_section(s) -> list:
-    """The accuracy table of the paper's sets, then (where any ran) that of the sets beyond it."""
-    paper = [r for r in s["accuracy"] if r["paper"] is not None]
-    beyond = [r for r in s["accuracy"] if r["paper"] is None]
-    return (["## Accuracy (%, 10 folds)", ""] + (_paper_table(s, paper) if paper or not beyond else [])
-            + (_beyond_table(s, beyond) if beyond else []))
-
-
-def _paper_table(s, rows) -> list:
+    """The accuracy table of the paper's sets, then (where any ran) that of the sets beyond it, and what their
+    columns mean."""
+    rows = s["accuracy"]
+    paper = [r for r in rows if r["paper"] is not None]
+    beyond = [r for r in rows if r["paper"] is None]
     fully = any("fully_nested" in r for r in rows)
+    lines = ["## Accuracy (%, 10 folds)", ""]
+    if paper or not beyond:
+        lines += _paper_table(paper, fully)
+    if beyond:
+        lines += _beyond_table(beyond, fully)
+    lines += ["Mean ± population std over the 10 given folds. *Paper protocol*: the (normalisation, C) with "
+              "the best mean test accuracy, as the GNTK authors' script (optimistic: chosen on the test folds), "
+              "and the configuration with the best such number. *Nested*: that configuration, C and the "
+              "normalisation chosen by an inner CV on each training fold."
+              + (" *Fully nested*: the configuration chosen inside each training fold as well." if fully else "")
+              + (" *Beyond the paper*: sets the GNTK paper did not run, searched and selected the same way; "
+                 "*reduced* grids are those of the sets whose whole grid takes hours per kernel pass on 2 cores "
+                 "(`fastgnn.reproduce.settings.REDUCED_GRIDS`)." if beyond else ""),
+              ""]
+    return lines + _chosen(rows)
+
+
+def _protocol_cells(r, fully: bool) -> list:
+    """A row's paper-protocol and nested accuracies (and fully nested, with ``fully``), as table cells."""
+    return [_pm(r, "paper_protocol"), _pm(r, "nested")] + ([_pm(r, "fully_nested")] if fully else [])
+
+
+def _paper_table(rows, fully: bool) -> list:
     head = "| dataset | paper (GNTK) | fastgnn, paper protocol | nested |" + (" fully nested |" if fully else "")
     lines = [head + " difference | configuration (L, R, scale, jk; C, normalisation) "
              "| refined / screened |", "|---" * (7 + fully) + "|"]
     for r in rows:
-        paper = "-" if r["paper"] is None else f"{r['paper']:.1f} ± {r['paper_std']:.1f}"
-        cells = [r["dataset"], paper, _pm(r, "paper_protocol"), _pm(r, "nested")]
-        if fully:
-            cells.append(_pm(r, "fully_nested"))
         difference = "-" if r["difference"] is None else f"{round(r['difference'], 2) + 0.0:+.2f}"  # no "-0.00"
-        cells += [difference, config_text(r["config"]), f"{r['refined']}/{r['configurations']}"]
+        cells = [r["dataset"], f"{r['paper']:.1f} ± {r['paper_std']:.1f}", *_protocol_cells(r, fully), difference,
+                 config_text(r["config"]), f"{r['refined']}/{r['configurations']}"]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Mean ± population std over the 10 given folds. *Paper protocol*: the (normalisation, C) with "
-              "the best mean test accuracy, as the GNTK authors' script (optimistic: chosen on the test folds), "
-              "and the configuration with the best such number. *Nested*: that configuration, C and the "
-              "normalisation chosen by an inner CV on each training fold."
-              + (" *Fully nested*: the configuration chosen inside each training fold as well." if fully else ""),
-              ""]
-    lines += _chosen(rows)
-    return lines
+    return lines + [""]
 
 
-def _beyond_table(s, rows) -> list:
+def _beyond_table(rows, fully: bool) -> list:
     """The sets the GNTK paper did not run: no paper column; the grid each searched and the normalisations its
     SVMs chose among, where not the run's."""
-    fully = any("fully_nested" in r for r in rows)
     lines = ["### Beyond the paper", "",
              "| dataset | fastgnn, paper protocol | nested |" + (" fully nested |" if fully else "")
              + " configuration (L, R, scale, jk; C, normalisation) | refined / screened | grid |",
              "|---" * (6 + fully) + "|"]
     for r in rows:
-        cells = [r["dataset"], _pm(r, "paper_protocol"), _pm(r, "nested")]
-        if fully:
-            cells.append(_pm(r, "fully_nested"))
         grid = f"reduced: {_grid_text(r['grid'])}" if r.get("grid") else "the run's"
         if r.get("normalizations"):
             grid += f"; {', '.join(r['normalizations'])} Gram only"
-        cells += [config_text(r["config"]), f"{r['refined']}/{r['configurations']}", grid]
+        cells = [r["dataset"], *_protocol_cells(r, fully), config_text(r["config"]),
+                 f"{r['refined']}/{r['configurations']}", grid]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Sets the GNTK paper did not run, searched and selected as above. *Reduced* grids are those of the "
-              "sets whose whole grid takes hours per kernel pass on 2 cores (`fastgnn.reproduce.settings."
-              "REDUCED_GRIDS`).", ""]
-    return lines + _chosen(rows)
+    return lines + [""]
 
 
 def _chosen(rows) -> list:
