@@ -1,5 +1,7 @@
 """fastgnn.search: the two-stage grid, the SVM-result cache and resume, fully nested, the published MUTAG row."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -351,3 +353,48 @@ def test_two_searches_sharing_a_cache_share_the_work(data, tmp_path):
     assert sum(o["kernels"] for o in outs) == 1
     assert sum(o["curves"] for o in outs) == 4
     assert outs[0]["rows"] == outs[1]["rows"]
+
+
+def test_readouts_deleted_from_the_cache_are_computed_only_for_the_configurations_whose_curves_are_missing(
+        data, tmp_path, monkeypatch):
+    """A reproduction spread over machines keeps the small files (curves, the readouts' metadata) and deletes the
+    readouts (GBs on COLLAB): a search whose curves are all cached computes no pass; one missing a configuration's
+    curves computes that configuration's pass alone, restores its readouts, and finds the same accuracies."""
+    kw = dict(grid=GRID, C_grid=C_GRID, protocols=("paper",), progress=False, log=None, n_jobs=1)
+    first = gntk_search(data, cache_dir=tmp_path, **kw)
+    readouts = sorted(tmp_path.glob("*.npy"))
+    assert len(readouts) == 2  # one pass per scale
+    for path in readouts:
+        path.unlink()
+    counted = _counting(monkeypatch)
+    again = gntk_search(data, cache_dir=tmp_path, **kw)
+    assert counted == {"curves": 0, "kernels": 0} and again.kernel_seconds == 0
+    assert [r["paper_mean"] for r in again.rows] == [r["paper_mean"] for r in first.rows]
+
+    missing = next(tmp_path.glob("svm/*_L3_R1_degree_jk0_paper.npz"))
+    missing.unlink()
+    resumed = gntk_search(data, cache_dir=tmp_path, **kw)
+    assert counted == {"curves": 1, "kernels": 1} and resumed.kernel_seconds > 0
+    restored = list(tmp_path.glob("*.npy"))
+    assert len(restored) == 1 and restored[0] in readouts
+    assert json.loads(restored[0].with_name(restored[0].name + ".meta.json").read_text())["key"]["params"]["scale"] \
+        == "degree"
+    assert [r["paper_mean"] for r in resumed.rows] == [r["paper_mean"] for r in first.rows]
+    degree = [r for r in resumed.rows if r["scale"] == "degree"]
+    assert all(r["kernel_seconds"] > 0 for r in degree)
+    assert all(r["kernel_seconds"] == 0 for r in resumed.rows if r["scale"] == "uniform")
+    fresh = gntk_search(data, cache_dir=tmp_path / "fresh", **kw)  # the restored readouts are the fresh ones
+    assert [r["paper_mean"] for r in fresh.rows] == [r["paper_mean"] for r in first.rows]
+
+
+def test_a_deferred_pass_that_computes_other_readouts_warns_and_uses_them(data, tmp_path, monkeypatch):
+    """The metadata names the readouts the cached curves were made from; a pass recomputed to other values (another
+    engine) is said, and the configurations evaluated after it use the new readouts' key."""
+    kw = dict(grid=_ONE_GROUP, C_grid=C_GRID, protocols=("paper",), progress=False, log=None, n_jobs=1)
+    gntk_search(data, cache_dir=tmp_path, **kw)
+    next(tmp_path.glob("*.npy")).unlink()
+    next(tmp_path.glob("svm/*_L2_R1_uniform_jk1_paper.npz")).unlink()
+    real = GNTK.readouts
+    monkeypatch.setattr(GNTK, "readouts", lambda self, X: real(self, X) * 1.5)
+    with pytest.warns(RuntimeWarning, match="recomputed readouts differ"):
+        gntk_search(data, cache_dir=tmp_path, **kw)

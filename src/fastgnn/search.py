@@ -42,6 +42,7 @@ import hashlib
 import itertools
 import json
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,7 @@ from fastgnn.gntk import GNTK, combine_readouts
 from fastgnn.gntk.aggregate import graph_key
 from fastgnn.gntk.params import options
 from fastgnn.io import (
+    canonical,
     digest,
     file_lock,
     load_npy_checked,
@@ -224,29 +226,42 @@ def gntk_search(
     svm_cache = None if cache_dir is None else Path(cache_dir) / "svm"
     runner = Runner(n_jobs, executor)
 
-    # 1. kernels
+    # 1. kernels (a pass whose readouts were deleted from the cache, their metadata kept, runs only when a
+    # configuration of it has no cached curves: see _Readouts)
     t0 = time.perf_counter()
     max_layers = max(grid["num_layers"])
     groups = list(itertools.product(grid["num_mlp_layers"], grid["scale"]))
-    parts, keys = {}, {}
+    passes = {}
     for R, scale in groups:
-        parts[R, scale], keys[R, scale], seconds = _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype,
-                                                             max_memory, progress, log, checkpoint_dir, executor)
-        result.kernel_seconds += seconds
+        passes[R, scale] = _Readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memory, progress,
+                                     log, checkpoint_dir, executor)
+        result.kernel_seconds += passes[R, scale].seconds
         for L, jk in itertools.product(grid["num_layers"], grid["jk"]):
             result.rows.append({"num_layers": L, "num_mlp_layers": R, "scale": scale, "jk": jk,
-                                "kernel_seconds": seconds})
+                                "kernel_seconds": passes[R, scale].seconds})
     result.stage_seconds["kernels"] = time.perf_counter() - t0
+    deferred = {"seconds": 0.0}  # deferred passes run inside the later stages; their time counts as kernels'
+
+    def readouts(row) -> np.ndarray:
+        found = passes[row["num_mlp_layers"], row["scale"]]
+        if found.parts is None:
+            seconds = found.compute()
+            deferred["seconds"] += seconds
+            result.kernel_seconds += seconds
+            result.stage_seconds["kernels"] += seconds
+            for r in result.rows:
+                if (r["num_mlp_layers"], r["scale"]) == (row["num_mlp_layers"], row["scale"]):
+                    r["kernel_seconds"] = seconds
+        return found.parts
 
     def curves(row, nested: bool, wait: bool = True) -> Curves | None:
         """The row's curves: from the cache when a file made for this request is there, else computed (and
         saved).  With ``wait=False``, None at once when another search is computing them."""
-        part = parts[row["num_mlp_layers"], row["scale"]]
         base = None if svm_cache is None else curves_key(
-            kernel=keys[row["num_mlp_layers"], row["scale"]], config=row, y=y, folds=folds, C_grid=C, norms=norms,
+            kernel=passes[row["num_mlp_layers"], row["scale"]].key, config=row, y=y, folds=folds, C_grid=C, norms=norms,
             solver=solve, inner_folds=inner_folds, seed=seed)
         if base is None:
-            return _compute_curves(part, row, nested, norms, y, folds, C, solve, inner_folds, seed, runner)
+            return _compute_curves(readouts(row), row, nested, norms, y, folds, C, solve, inner_folds, seed, runner)
         stem = svm_cache / f"{dataset.name}-{digest(base)[:16]}_{_config_name(row)}"
         with file_lock(svm_cache / "locks" / f"{stem.name}.lock", wait=wait, on_wait=log) as held:
             if not held:
@@ -257,7 +272,7 @@ def gntk_search(
                 arrays = load_npz_checked(path, {**base, "nested": kind == "nested"})
                 if arrays is not None:
                     return Curves.from_npz(arrays)
-            cv = _compute_curves(part, row, nested, norms, y, folds, C, solve, inner_folds, seed, runner)
+            cv = _compute_curves(readouts(row), row, nested, norms, y, folds, C, solve, inner_folds, seed, runner)
             kind = "nested" if nested else "paper"
             save_npz_checked(stem.with_name(f"{stem.name}_{kind}.npz"), cv.to_npz(), {**base, "nested": nested})
         return cv
@@ -267,6 +282,7 @@ def gntk_search(
     nested_everywhere = "nested" in protocols and evaluate_all
     stage = "screen" if not evaluate_all else "evaluate"
     t0 = time.perf_counter()
+    k0 = deferred["seconds"]
     per_config = len(folds) * len(norms) * ((1 + inner_folds) if nested_everywhere else 1)
     runner.start(len(result.rows) * per_config, f"{dataset.name} {stage}", progress, unit="path")
     found = {}
@@ -277,11 +293,12 @@ def gntk_search(
         log(f"  {stage} {_describe(row)}: paper {100 * row['screen_mean']:.2f}%"
             + (f", nested {100 * row['nested_mean']:.2f}%" if "nested_mean" in row else ""))
     runner.stop()
-    result.stage_seconds["screen"] = time.perf_counter() - t0
+    result.stage_seconds["screen"] = time.perf_counter() - t0 - (deferred["seconds"] - k0)
 
     # 3. refine the top K
     if not evaluate_all:
         t0 = time.perf_counter()
+        k0 = deferred["seconds"]
         order = sorted(range(len(result.rows)), key=lambda i: (-result.rows[i]["screen_mean"], i))[:refine_top]
         nested = "nested" in protocols
         per_config = len(folds) * len(norms) * ((1 + inner_folds) if nested else 1)
@@ -292,11 +309,12 @@ def gntk_search(
             runner.advance(per_config)
             log(f"  refine {_describe(row)}: " + ", ".join(f"{p} {100 * row[f'{p}_mean']:.2f}%" for p in protocols))
         runner.stop()
-        result.stage_seconds["refine"] = time.perf_counter() - t0
+        result.stage_seconds["refine"] = time.perf_counter() - t0 - (deferred["seconds"] - k0)
 
     # 4. fully nested: every configuration's inner curves, the configuration chosen per fold
     if fully_nested:
         t0 = time.perf_counter()
+        k0 = deferred["seconds"]
         per_config = len(folds) * len(norms) * (1 + inner_folds)
         runner.start(len(result.rows) * per_config, f"{dataset.name} fully nested", progress, unit="path")
         inner = {}
@@ -314,7 +332,7 @@ def gntk_search(
         fn["choices"] = [{**{k: by_name[c][k] for k in ("num_layers", "num_mlp_layers", "scale", "jk")},
                           "normalization": nm, "C": c_value} for c, nm, c_value in fn["choices"]]
         result.fully_nested = fn
-        result.stage_seconds["fully_nested"] = time.perf_counter() - t0
+        result.stage_seconds["fully_nested"] = time.perf_counter() - t0 - (deferred["seconds"] - k0)
         log(f"  fully nested: {100 * fn['mean']:.2f} ± {100 * fn['std']:.2f}%")
     result.eval_seconds = sum(v for k, v in result.stage_seconds.items() if k != "kernels")
     return result
@@ -367,37 +385,92 @@ def _shared(rows: list, fn) -> Iterator[tuple[dict, Curves]]:
         yield row, fn(row, True)
 
 
-def _readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memory, progress, log,
-              checkpoint_dir=None, executor="local"):
-    """The readouts up to ``max_layers`` of one (R, scale), their cache key (None without a cache: a dict with
-    the readouts' digest under ``"readouts"``) and the seconds they took (0 when read from the cache)."""
-    est = GNTK(num_layers=max_layers, num_mlp_layers=R, scale=scale, device=device, dtype=dtype,
-               max_memory=max_memory, progress=progress, checkpoint_dir=checkpoint_dir, executor=executor)
-    if cache_dir is None:
+class _Readouts:
+    """One ``(R, scale)`` pass's readouts up to ``max_layers`` (``parts``), their cache key with the readouts'
+    digest under ``"readouts"`` (``key``; None without a cache) and the seconds they took (``seconds``; 0 when
+    read from the cache).
+
+    On construction the pass is read from the cache, or computed and saved; except where the cache holds only
+    the readouts' metadata (``<name>_L<D>.npy.meta.json``, made for this key, its ``.npy`` deleted to free the
+    disk or never brought to this machine): then ``key`` is known from it, ``parts`` is None, and the search
+    calls :meth:`compute` only if a configuration of the pass has no cached curves.  So a search whose curves
+    are all cached (a reproduction resumed on another machine with its small files) needs none of its passes,
+    and a search that ends half way resumes without the passes it had finished screening.
+    """
+
+    def __init__(self, dataset, max_layers, R, scale, cache_dir, device, dtype, max_memory, progress, log,
+                 checkpoint_dir=None, executor="local"):
+        self.dataset, self.R, self.scale, self.log = dataset, R, scale, log
+        self.options = {"num_mlp_layers": R, "scale": scale, "device": device, "dtype": dtype,
+                        "max_memory": max_memory, "progress": progress, "checkpoint_dir": checkpoint_dir,
+                        "executor": executor}
+        self.depth, self.parts, self.key, self.seconds = max_layers, None, None, 0.0
+        if cache_dir is None:
+            self.seconds = self._compute_into(None)
+            return
+        self.cache_dir = Path(cache_dir)
+        self.base = kernel_key(dataset, GNTK(num_layers=max_layers, **self.options))
+        self.name = f"{dataset.name}-{digest(self.base)[:16]}"
+        with file_lock(self.cache_dir / "locks" / f"{self.name}.lock", on_wait=log):
+            found = [(_depth(p, self.name), p) for p in self.cache_dir.glob(f"{self.name}_L*.npy")]
+            for depth, path in sorted((d, p) for d, p in found if d is not None and d >= max_layers):
+                sweep_temporaries(self.cache_dir, path.name)
+                parts = load_npy_checked(path, {**self.base, "num_layers": depth})
+                if parts is not None:
+                    log(f"GNTK R={R} scale={scale}: reusing {path}")
+                    self.parts, self.key = parts, {**self.base, "readouts": _stored_digest(path)}
+                    return
+                for bad in (path, path.with_name(path.name + ".meta.json")):  # damaged: recomputed below
+                    bad.unlink(missing_ok=True)
+            known = self._known_digest(max_layers)
+            if known is not None:
+                self.depth, readouts_digest = known
+                self.key = {**self.base, "readouts": readouts_digest}
+                log(f"GNTK R={R} scale={scale}: readouts not in the cache, their digest is (from "
+                    f"{self.name}_L{self.depth}.npy.meta.json); computed only if a configuration's curves are missing")
+                return
+            self.seconds = self._compute_into(self.cache_dir)
+
+    def compute(self) -> float:
+        """Compute the deferred pass (at the depth its metadata names) and save it; its seconds.  A pass whose
+        digest differs from the metadata's (another engine or library) warns and takes the new key: the
+        configurations not yet evaluated get curves of the new readouts."""
+        with file_lock(self.cache_dir / "locks" / f"{self.name}.lock", on_wait=self.log):
+            known = self.key["readouts"]
+            seconds = self._compute_into(self.cache_dir)
+        if self.key["readouts"] != known:
+            warnings.warn(f"GNTK R={self.R} scale={self.scale}: the recomputed readouts differ from those the cache's "
+                          f"metadata names ({self.name}_L{self.depth}.npy.meta.json; another fastgnn or device?); the "
+                          "configurations evaluated from now on use the new ones", RuntimeWarning, stacklevel=2)
+        return seconds
+
+    def _compute_into(self, cache_dir) -> float:
+        est = GNTK(num_layers=self.depth, **self.options)
         t0 = time.perf_counter()
-        parts = est.readouts(dataset)
-        return parts, None, time.perf_counter() - t0
-    cache_dir = Path(cache_dir)
-    key = kernel_key(dataset, est)
-    name = f"{dataset.name}-{digest(key)[:16]}"
-    with file_lock(cache_dir / "locks" / f"{name}.lock", on_wait=log):
-        found = [(_depth(p, name), p) for p in cache_dir.glob(f"{name}_L*.npy")]
-        for depth, path in sorted((d, p) for d, p in found if d is not None and d >= max_layers):
-            sweep_temporaries(cache_dir, path.name)
-            parts = load_npy_checked(path, {**key, "num_layers": depth})
-            if parts is not None:
-                log(f"GNTK R={R} scale={scale}: reusing {path}")
-                return parts, {**key, "readouts": _stored_digest(path)}, 0.0
-            for bad in (path, path.with_name(path.name + ".meta.json")):  # damaged: recomputed below
-                bad.unlink(missing_ok=True)
-        t0 = time.perf_counter()
-        parts = est.readouts(dataset)
+        self.parts = est.readouts(self.dataset)
         seconds = time.perf_counter() - t0
-        log(f"GNTK R={R} scale={scale} up to num_layers={max_layers}: {seconds:.1f} s")
-        path = cache_dir / f"{name}_L{max_layers}.npy"
-        sweep_temporaries(cache_dir, path.name)
-        save_npy_checked(path, parts, {**key, "num_layers": max_layers})
-        return parts, {**key, "readouts": _stored_digest(path)}, seconds
+        self.log(f"GNTK R={self.R} scale={self.scale} up to num_layers={self.depth}: {seconds:.1f} s")
+        if cache_dir is not None:
+            path = cache_dir / f"{self.name}_L{self.depth}.npy"
+            sweep_temporaries(cache_dir, path.name)
+            save_npy_checked(path, self.parts, {**self.base, "num_layers": self.depth})
+            self.key = {**self.base, "readouts": _stored_digest(path)}
+        return seconds
+
+    def _known_digest(self, max_layers) -> tuple[int, str] | None:
+        """``(depth, digest)`` from the deepest readouts' metadata made for this key whose ``.npy`` is absent."""
+        for meta in sorted(self.cache_dir.glob(f"{self.name}_L*.npy.meta.json"), reverse=True):
+            depth = _depth(meta.with_name(meta.name[: -len(".meta.json")]), self.name)
+            if depth is None or depth < max_layers or meta.with_name(meta.name[: -len(".meta.json")]).exists():
+                continue
+            try:
+                data = json.loads(meta.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and data.get("key") == json.loads(canonical({**self.base, "num_layers": depth})) \
+                    and isinstance(data.get("digest"), str):
+                return depth, data["digest"]
+        return None
 
 
 def kernel_key(dataset, estimator) -> dict:
