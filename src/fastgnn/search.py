@@ -226,8 +226,9 @@ def gntk_search(
     svm_cache = None if cache_dir is None else Path(cache_dir) / "svm"
     runner = Runner(n_jobs, executor)
 
-    # 1. kernels (a pass whose readouts were deleted from the cache, their metadata kept, runs only when a
-    # configuration of it has no cached curves: see _Readouts)
+    # 1. kernels: each pass read from the cache, or computed when a configuration of it first needs it (in the
+    # later stages, whose times leave it out: it counts as the kernels'), so that a search screens each pass's
+    # configurations as soon as the pass ends, and never computes a pass whose configurations are all cached
     t0 = time.perf_counter()
     max_layers = max(grid["num_layers"])
     groups = list(itertools.product(grid["num_mlp_layers"], grid["scale"]))
@@ -235,33 +236,33 @@ def gntk_search(
     for R, scale in groups:
         passes[R, scale] = _Readouts(dataset, max_layers, R, scale, cache_dir, device, dtype, max_memory, progress,
                                      log, checkpoint_dir, executor)
-        result.kernel_seconds += passes[R, scale].seconds
         for L, jk in itertools.product(grid["num_layers"], grid["jk"]):
             result.rows.append({"num_layers": L, "num_mlp_layers": R, "scale": scale, "jk": jk,
-                                "kernel_seconds": passes[R, scale].seconds})
+                                "kernel_seconds": 0.0})
     result.stage_seconds["kernels"] = time.perf_counter() - t0
-    deferred = {"seconds": 0.0}  # deferred passes run inside the later stages; their time counts as kernels'
+    deferred = {"seconds": 0.0}  # the passes' seconds, run inside the later stages
 
-    def readouts(row) -> np.ndarray:
+    def pass_of(row, compute: bool) -> _Readouts:
         found = passes[row["num_mlp_layers"], row["scale"]]
-        if found.parts is None:
-            seconds = found.compute()
+        if compute and found.parts is None:
+            seconds = found.ensure()
             deferred["seconds"] += seconds
             result.kernel_seconds += seconds
             result.stage_seconds["kernels"] += seconds
             for r in result.rows:
                 if (r["num_mlp_layers"], r["scale"]) == (row["num_mlp_layers"], row["scale"]):
                     r["kernel_seconds"] = seconds
-        return found.parts
+        return found
 
     def curves(row, nested: bool, wait: bool = True) -> Curves | None:
         """The row's curves: from the cache when a file made for this request is there, else computed (and
         saved).  With ``wait=False``, None at once when another search is computing them."""
-        base = None if svm_cache is None else curves_key(
-            kernel=passes[row["num_mlp_layers"], row["scale"]].key, config=row, y=y, folds=folds, C_grid=C, norms=norms,
-            solver=solve, inner_folds=inner_folds, seed=seed)
-        if base is None:
-            return _compute_curves(readouts(row), row, nested, norms, y, folds, C, solve, inner_folds, seed, runner)
+        if svm_cache is None:
+            return _compute_curves(pass_of(row, True).parts, row, nested, norms, y, folds, C, solve, inner_folds,
+                                   seed, runner)
+        kernel = pass_of(row, False).key or pass_of(row, True).key  # the key is known once the pass is read
+        base = curves_key(kernel=kernel, config=row, y=y, folds=folds, C_grid=C, norms=norms, solver=solve,
+                          inner_folds=inner_folds, seed=seed)
         stem = svm_cache / f"{dataset.name}-{digest(base)[:16]}_{_config_name(row)}"
         with file_lock(svm_cache / "locks" / f"{stem.name}.lock", wait=wait, on_wait=log) as held:
             if not held:
@@ -272,7 +273,8 @@ def gntk_search(
                 arrays = load_npz_checked(path, {**base, "nested": kind == "nested"})
                 if arrays is not None:
                     return Curves.from_npz(arrays)
-            cv = _compute_curves(readouts(row), row, nested, norms, y, folds, C, solve, inner_folds, seed, runner)
+            readouts = pass_of(row, True).parts
+            cv = _compute_curves(readouts, row, nested, norms, y, folds, C, solve, inner_folds, seed, runner)
             kind = "nested" if nested else "paper"
             save_npz_checked(stem.with_name(f"{stem.name}_{kind}.npz"), cv.to_npz(), {**base, "nested": nested})
         return cv
@@ -386,16 +388,16 @@ def _shared(rows: list, fn) -> Iterator[tuple[dict, Curves]]:
 
 
 class _Readouts:
-    """One ``(R, scale)`` pass's readouts up to ``max_layers`` (``parts``), their cache key with the readouts'
-    digest under ``"readouts"`` (``key``; None without a cache) and the seconds they took (``seconds``; 0 when
-    read from the cache).
+    """One ``(R, scale)`` pass's readouts up to ``max_layers``, computed when first needed.
 
-    On construction the pass is read from the cache, or computed and saved; except where the cache holds only
-    the readouts' metadata (``<name>_L<D>.npy.meta.json``, made for this key, its ``.npy`` deleted to free the
-    disk or never brought to this machine): then ``key`` is known from it, ``parts`` is None, and the search
-    calls :meth:`compute` only if a configuration of the pass has no cached curves.  So a search whose curves
-    are all cached (a reproduction resumed on another machine with its small files) needs none of its passes,
-    and a search that ends half way resumes without the passes it had finished screening.
+    ``parts``: the readouts (None until read or computed); ``key``: their cache key with the readouts' digest
+    under ``"readouts"`` (None while unknown, and always without a cache); ``seconds``: what computing them took
+    (0 when read from the cache).  On construction the pass is read from the cache if it is there; otherwise its
+    ``key`` is known without the readouts where the cache holds their metadata (``<name>_L<D>.npy.meta.json``,
+    made for this key, the ``.npy`` deleted to free the disk or never brought to this machine).  The search calls
+    :meth:`ensure` only for a configuration whose curves are not cached, so a pass whose configurations are all
+    cached is never computed (a reproduction resumed on another machine with its small files), and a search
+    screens each pass's configurations as soon as that pass is done (a search killed half way keeps them).
     """
 
     def __init__(self, dataset, max_layers, R, scale, cache_dir, device, dtype, max_memory, progress, log,
@@ -405,72 +407,80 @@ class _Readouts:
                         "max_memory": max_memory, "progress": progress, "checkpoint_dir": checkpoint_dir,
                         "executor": executor}
         self.depth, self.parts, self.key, self.seconds = max_layers, None, None, 0.0
-        if cache_dir is None:
-            self.seconds = self._compute_into(None)
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+        if self.cache_dir is None:
             return
-        self.cache_dir = Path(cache_dir)
         self.base = kernel_key(dataset, GNTK(num_layers=max_layers, **self.options))
         self.name = f"{dataset.name}-{digest(self.base)[:16]}"
         with file_lock(self.cache_dir / "locks" / f"{self.name}.lock", on_wait=log):
-            found = [(_depth(p, self.name), p) for p in self.cache_dir.glob(f"{self.name}_L*.npy")]
-            for depth, path in sorted((d, p) for d, p in found if d is not None and d >= max_layers):
-                sweep_temporaries(self.cache_dir, path.name)
-                parts = load_npy_checked(path, {**self.base, "num_layers": depth})
-                if parts is not None:
-                    log(f"GNTK R={R} scale={scale}: reusing {path}")
-                    self.parts, self.key = parts, {**self.base, "readouts": _stored_digest(path)}
-                    return
-                for bad in (path, path.with_name(path.name + ".meta.json")):  # damaged: recomputed below
-                    bad.unlink(missing_ok=True)
-            known = self._known_digest(max_layers)
+            if self._read():
+                return
+            known = self._known_digest()
             if known is not None:
                 self.depth, readouts_digest = known
                 self.key = {**self.base, "readouts": readouts_digest}
-                log(f"GNTK R={R} scale={scale}: readouts not in the cache, their digest is (from "
-                    f"{self.name}_L{self.depth}.npy.meta.json); computed only if a configuration's curves are missing")
-                return
-            self.seconds = self._compute_into(self.cache_dir)
 
-    def compute(self) -> float:
-        """Compute the deferred pass (at the depth its metadata names) and save it; its seconds.  A pass whose
-        digest differs from the metadata's (another engine or library) warns and takes the new key: the
-        configurations not yet evaluated get curves of the new readouts."""
+    def ensure(self) -> float:
+        """Read or compute the readouts (at the depth the metadata names, if any) and save them; the seconds
+        computing took (0 if none).  Readouts whose digest differs from the metadata's (another engine or library)
+        warn and take the new key: the configurations evaluated from then on get curves of the new readouts."""
+        if self.parts is not None:
+            return 0.0
+        if self.cache_dir is None:
+            return self._compute()
+        known = None if self.key is None else self.key["readouts"]
         with file_lock(self.cache_dir / "locks" / f"{self.name}.lock", on_wait=self.log):
-            known = self.key["readouts"]
-            seconds = self._compute_into(self.cache_dir)
-        if self.key["readouts"] != known:
+            seconds = 0.0 if self._read() else self._compute()
+        if known is not None and self.key["readouts"] != known:
             warnings.warn(f"GNTK R={self.R} scale={self.scale}: the recomputed readouts differ from those the cache's "
                           f"metadata names ({self.name}_L{self.depth}.npy.meta.json; another fastgnn or device?); the "
                           "configurations evaluated from now on use the new ones", RuntimeWarning, stacklevel=2)
         return seconds
 
-    def _compute_into(self, cache_dir) -> float:
+    def _read(self) -> bool:
+        """Load the shallowest cached readouts at least ``depth`` deep (a damaged file is deleted); whether found."""
+        found = [(_depth(p, self.name), p) for p in self.cache_dir.glob(f"{self.name}_L*.npy")]
+        for depth, path in sorted((d, p) for d, p in found if d is not None and d >= self.depth):
+            sweep_temporaries(self.cache_dir, path.name)
+            parts = load_npy_checked(path, {**self.base, "num_layers": depth})
+            if parts is not None:
+                self.log(f"GNTK R={self.R} scale={self.scale}: reusing {path}")
+                self.parts, self.key = parts, {**self.base, "readouts": _stored_digest(path)}
+                return True
+            for bad in (path, path.with_name(path.name + ".meta.json")):  # damaged: recomputed
+                bad.unlink(missing_ok=True)
+        return False
+
+    def _compute(self) -> float:
         est = GNTK(num_layers=self.depth, **self.options)
         t0 = time.perf_counter()
         self.parts = est.readouts(self.dataset)
-        seconds = time.perf_counter() - t0
-        self.log(f"GNTK R={self.R} scale={self.scale} up to num_layers={self.depth}: {seconds:.1f} s")
-        if cache_dir is not None:
-            path = cache_dir / f"{self.name}_L{self.depth}.npy"
-            sweep_temporaries(cache_dir, path.name)
+        self.seconds = time.perf_counter() - t0
+        self.log(f"GNTK R={self.R} scale={self.scale} up to num_layers={self.depth}: {self.seconds:.1f} s")
+        if self.cache_dir is not None:
+            path = self.cache_dir / f"{self.name}_L{self.depth}.npy"
+            sweep_temporaries(self.cache_dir, path.name)
             save_npy_checked(path, self.parts, {**self.base, "num_layers": self.depth})
             self.key = {**self.base, "readouts": _stored_digest(path)}
-        return seconds
+        return self.seconds
 
-    def _known_digest(self, max_layers) -> tuple[int, str] | None:
-        """``(depth, digest)`` from the deepest readouts' metadata made for this key whose ``.npy`` is absent."""
-        for meta in sorted(self.cache_dir.glob(f"{self.name}_L*.npy.meta.json"), reverse=True):
-            depth = _depth(meta.with_name(meta.name[: -len(".meta.json")]), self.name)
-            if depth is None or depth < max_layers or meta.with_name(meta.name[: -len(".meta.json")]).exists():
+    def _known_digest(self) -> tuple[int, str] | None:
+        """``(depth, digest)`` from the metadata, made for this key, of the shallowest readouts at least ``depth``
+        deep whose ``.npy`` is absent."""
+        found = []
+        for meta in self.cache_dir.glob(f"{self.name}_L*.npy.meta.json"):
+            array = meta.with_name(meta.name[: -len(".meta.json")])
+            depth = _depth(array, self.name)
+            if depth is None or depth < self.depth or array.exists():
                 continue
             try:
                 data = json.loads(meta.read_text())
             except (OSError, ValueError):
                 continue
-            if isinstance(data, dict) and data.get("key") == json.loads(canonical({**self.base, "num_layers": depth})) \
-                    and isinstance(data.get("digest"), str):
-                return depth, data["digest"]
-        return None
+            if isinstance(data, dict) and isinstance(data.get("digest"), str) and \
+                    data.get("key") == json.loads(canonical({**self.base, "num_layers": depth})):
+                found.append((depth, data["digest"]))
+        return min(found, default=None)
 
 
 def kernel_key(dataset, estimator) -> dict:
