@@ -400,3 +400,23 @@ def test_a_deferred_pass_that_computes_other_readouts_warns_and_uses_them(data, 
     monkeypatch.setattr(GNTK, "readouts", lambda self, X: real(self, X) * 1.5)
     with pytest.warns(RuntimeWarning, match="recomputed readouts differ"):
         gntk_search(data, cache_dir=tmp_path, **kw)
+
+
+def test_work_seconds_are_what_the_results_took_to_make_whichever_run_made_them(data, tmp_path):
+    """A search resumed across sessions reported its last session's wall time alone (COLLAB's grid takes
+    three); work_seconds sums what the cached results recorded when they were made."""
+    kw = dict(grid=GRID, C_grid=C_GRID, protocols=("paper", "nested"), refine_top=2, cache_dir=tmp_path,
+              progress=False, log=None, n_jobs=1)
+    first = gntk_search(data, **kw)
+    assert set(first.work_seconds) == {"kernels", "screen", "refine"}
+    assert first.work_seconds["kernels"] == pytest.approx(first.kernel_seconds)
+    paper = [float(np.load(p)["seconds"]) for p in tmp_path.glob("svm/*_paper.npz")]
+    nested = [float(np.load(p)["seconds"]) for p in tmp_path.glob("svm/*_nested.npz")]
+    assert len(paper) == 8 and len(nested) == 2
+    assert first.work_seconds["screen"] == pytest.approx(sum(paper))
+    assert first.work_seconds["refine"] == pytest.approx(sum(nested))
+    again = gntk_search(data, **kw)  # everything read back: no time spent, the same work reported
+    assert again.kernel_seconds == 0 and again.work_seconds == first.work_seconds
+    for path in tmp_path.glob("*.npy"):
+        path.unlink()
+    assert gntk_search(data, **kw).work_seconds == first.work_seconds

@@ -175,13 +175,16 @@ def load_npz_checked(path, key: dict) -> dict | None:
     return arrays if why is None else _refuse(path, why)
 
 
-def save_npy_checked(path, array, key: dict) -> Path:
+def save_npy_checked(path, array, key: dict, note: dict | None = None) -> Path:
     """Write ``array`` to the ``.npy`` ``path`` (atomically; it stays memory-mappable) and, beside it,
     ``{path}.meta.json`` with ``key`` and the :func:`digest` of both (read by :func:`load_npy_checked`).
-    The array is written first: a file without its metadata is never used."""
+    The array is written first: a file without its metadata is never used.  ``note``: facts about the
+    making (the seconds it took), kept under ``"note"`` for reports, outside the key and digest."""
     array = np.asarray(array)
     meta = {"format": CHECKED_FORMAT, "key": key, "shape": list(array.shape), "dtype": array.dtype.str,
             "digest": digest([CHECKED_FORMAT, key], array)}
+    if note:
+        meta["note"] = note
     meta_path = _meta_path(path)
     meta_path.unlink(missing_ok=True)
     save_npy(path, array)

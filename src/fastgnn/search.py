@@ -104,7 +104,12 @@ class SearchResult:
     evaluated rows, per protocol, ``{protocol}_mean``, ``{protocol}_std``
     (fractions), ``paper_C``, ``paper_normalization``; ``kernel_seconds`` is the
     time of the GNTK pass that produced the configuration's Gram (shared by the
-    configurations of one ``(num_mlp_layers, scale)``).  ``fully_nested`` holds
+    configurations of one ``(num_mlp_layers, scale)``; 0 when read from the cache).  ``stage_seconds``: the wall
+    time of each stage in this run (a pass computed inside a later stage counts as the kernels');
+    ``work_seconds``: what each stage's results took to make, in whichever run made them (the readouts'
+    metadata and the curves' files record it), so that a search resumed across runs or machines still
+    reports its whole cost (a pass resumed from its checkpointed tiles counts its last run only; "kernels"
+    is absent where an older cache recorded no time).  ``fully_nested`` holds
     the fully nested estimate (``mean``, ``std``, ``fold_accuracies``, ``choices``:
     per fold the configuration, normalisation and C chosen inside it), or None.
     """
@@ -115,6 +120,7 @@ class SearchResult:
     kernel_seconds: float = 0.0
     eval_seconds: float = 0.0
     stage_seconds: dict = field(default_factory=dict)
+    work_seconds: dict = field(default_factory=dict)
     fully_nested: dict | None = None
 
     def best(self, protocol: str) -> dict:
@@ -133,6 +139,7 @@ class SearchResult:
             "kernel_seconds": self.kernel_seconds,
             "eval_seconds": self.eval_seconds,
             "stage_seconds": self.stage_seconds,
+            "work_seconds": self.work_seconds,
             "best": {p: self.best(p) for p in self.protocols},
             "fully_nested": None if self.fully_nested is None else {
                 **self.fully_nested, "fold_accuracies": [float(a) for a in self.fully_nested["fold_accuracies"]]},
@@ -241,6 +248,7 @@ def gntk_search(
                                 "kernel_seconds": 0.0})
     result.stage_seconds["kernels"] = time.perf_counter() - t0
     deferred = {"seconds": 0.0}  # the passes' seconds, run inside the later stages
+    work = {}  # per stage, the seconds its results took to make, in whichever run made them (see SearchResult)
 
     def pass_of(row, compute: bool) -> _Readouts:
         found = passes[row["num_mlp_layers"], row["scale"]]
@@ -267,7 +275,7 @@ def gntk_search(
         with file_lock(svm_cache / "locks" / f"{stem.name}.lock", wait=wait, on_wait=log) as held:
             if not held:
                 return None
-            for kind in ("nested",) if nested else ("nested", "paper"):  # a nested file holds the paper curves too
+            for kind in ("nested",) if nested else ("paper", "nested"):  # a nested file holds the paper curves too
                 path = stem.with_name(f"{stem.name}_{kind}.npz")
                 sweep_temporaries(path.parent, path.name)
                 arrays = load_npz_checked(path, {**base, "nested": kind == "nested"})
@@ -290,6 +298,7 @@ def gntk_search(
     found = {}
     for row, cv in _shared(result.rows, lambda row, wait: curves(row, nested_everywhere, wait)):
         found[_config_name(row)] = cv
+        work[stage] = work.get(stage, 0.0) + cv.seconds
         _fill_row(row, cv, protocols if evaluate_all else ())
         runner.advance(per_config)
         log(f"  {stage} {_describe(row)}: paper {100 * row['screen_mean']:.2f}%"
@@ -307,6 +316,7 @@ def gntk_search(
         runner.start(len(order) * per_config, f"{dataset.name} refine top {refine_top}", progress, unit="path")
         for row, cv in _shared([result.rows[i] for i in order], lambda row, wait: curves(row, nested, wait)):
             found[_config_name(row)] = cv
+            work["refine"] = work.get("refine", 0.0) + cv.seconds
             _fill_row(row, cv, protocols)
             runner.advance(per_config)
             log(f"  refine {_describe(row)}: " + ", ".join(f"{p} {100 * row[f'{p}_mean']:.2f}%" for p in protocols))
@@ -324,8 +334,10 @@ def gntk_search(
         for row in have:
             inner[_config_name(row)] = found[_config_name(row)]
             runner.advance(per_config)
+        work["fully_nested"] = 0.0
         for row, cv in _shared([r for r in result.rows if r not in have], lambda row, wait: curves(row, True, wait)):
             inner[_config_name(row)] = cv
+            work["fully_nested"] += cv.seconds
             runner.advance(per_config)
         inner = {_config_name(r): inner[_config_name(r)] for r in result.rows}  # the grid's order
         runner.stop()
@@ -337,6 +349,10 @@ def gntk_search(
         result.stage_seconds["fully_nested"] = time.perf_counter() - t0 - (deferred["seconds"] - k0)
         log(f"  fully nested: {100 * fn['mean']:.2f} ± {100 * fn['std']:.2f}%")
     result.eval_seconds = sum(v for k, v in result.stage_seconds.items() if k != "kernels")
+    made = [p.made_seconds for p in passes.values() if p.parts is not None or p.key is not None]
+    if made and all(m is not None for m in made):
+        work = {"kernels": float(sum(made)), **work}
+    result.work_seconds = {k: float(v) for k, v in work.items()}
     return result
 
 
@@ -407,6 +423,7 @@ class _Readouts:
                         "max_memory": max_memory, "progress": progress, "checkpoint_dir": checkpoint_dir,
                         "executor": executor}
         self.depth, self.parts, self.key, self.seconds = max_layers, None, None, 0.0
+        self.made_seconds = None  # what computing the readouts took, in whichever run did (their metadata's note)
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         if self.cache_dir is None:
             return
@@ -417,7 +434,7 @@ class _Readouts:
                 return
             known = self._known_digest()
             if known is not None:
-                self.depth, readouts_digest = known
+                self.depth, readouts_digest, self.made_seconds = known
                 self.key = {**self.base, "readouts": readouts_digest}
 
     def ensure(self) -> float:
@@ -446,6 +463,7 @@ class _Readouts:
             if parts is not None:
                 self.log(f"GNTK R={self.R} scale={self.scale}: reusing {path}")
                 self.parts, self.key = parts, {**self.base, "readouts": _stored_digest(path)}
+                self.made_seconds = _stored_note(path).get("seconds")
                 return True
             for bad in (path, path.with_name(path.name + ".meta.json")):  # damaged: recomputed
                 bad.unlink(missing_ok=True)
@@ -455,18 +473,18 @@ class _Readouts:
         est = GNTK(num_layers=self.depth, **self.options)
         t0 = time.perf_counter()
         self.parts = est.readouts(self.dataset)
-        self.seconds = time.perf_counter() - t0
+        self.seconds = self.made_seconds = time.perf_counter() - t0
         self.log(f"GNTK R={self.R} scale={self.scale} up to num_layers={self.depth}: {self.seconds:.1f} s")
         if self.cache_dir is not None:
             path = self.cache_dir / f"{self.name}_L{self.depth}.npy"
             sweep_temporaries(self.cache_dir, path.name)
-            save_npy_checked(path, self.parts, {**self.base, "num_layers": self.depth})
+            save_npy_checked(path, self.parts, {**self.base, "num_layers": self.depth}, {"seconds": self.seconds})
             self.key = {**self.base, "readouts": _stored_digest(path)}
         return self.seconds
 
-    def _known_digest(self) -> tuple[int, str] | None:
-        """``(depth, digest)`` from the metadata, made for this key, of the shallowest readouts at least ``depth``
-        deep whose ``.npy`` is absent."""
+    def _known_digest(self) -> tuple[int, str, float | None] | None:
+        """``(depth, digest, seconds)`` from the metadata, made for this key, of the shallowest readouts at least
+        ``depth`` deep whose ``.npy`` is absent."""
         found = []
         for meta in self.cache_dir.glob(f"{self.name}_L*.npy.meta.json"):
             array = meta.with_name(meta.name[: -len(".meta.json")])
@@ -479,8 +497,9 @@ class _Readouts:
                 continue
             if isinstance(data, dict) and isinstance(data.get("digest"), str) and \
                     data.get("key") == json.loads(canonical({**self.base, "num_layers": depth})):
-                found.append((depth, data["digest"]))
-        return min(found, default=None)
+                seconds = data.get("note", {}).get("seconds") if isinstance(data.get("note"), dict) else None
+                found.append((depth, data["digest"], seconds))
+        return min(found, key=lambda f: f[0], default=None)
 
 
 def kernel_key(dataset, estimator) -> dict:
@@ -530,6 +549,12 @@ def dataset_digest(dataset, digest_size: int = 6) -> str:
 def _depth(path: Path, name: str) -> int | None:
     tail = path.stem[len(name) + 2:]
     return int(tail) if tail.isdigit() else None
+
+
+def _stored_note(path: Path) -> dict:
+    """The note (facts about its making) a checked ``.npy`` file's metadata holds, ``{}`` if none."""
+    note = json.loads(path.with_name(path.name + ".meta.json").read_text()).get("note")
+    return note if isinstance(note, dict) else {}
 
 
 def _stored_digest(path: Path) -> str:

@@ -630,3 +630,30 @@ def test_the_accuracy_figure_has_no_empty_slot_for_a_paper_figure_none_has(run, 
     assert len(bars["accuracy.png"]) == 2 * n  # paper protocol and nested, no slot for the paper
     first_tick = [x for x, _ in bars["accuracy.png"][::n]]
     assert abs(sum(first_tick)) < 1e-9  # the two bars straddle the first tick
+
+
+def test_a_search_resumed_on_another_machine_from_its_small_files_computes_no_pass(run, tmp_path, monkeypatch):
+    """What a reproduction spread over sessions keeps in git: the stage records, the SVM curves and the readouts'
+    metadata, not the readouts.  The rerun computes no pass, finds the same accuracy, and its report gives the
+    work of the runs that made the results, beside the last run's wall time."""
+    from fastgnn import GNTK
+
+    out = tmp_path / "moved"
+    shutil.copytree(run[0], out, ignore=shutil.ignore_patterns("checkpoints", "*.npy"))
+    assert list((out / "cache").glob("*.npy.meta.json")) and list((out / "cache" / "svm").glob("*.npz"))
+    (out / "stages" / "accuracy" / "synthetic.json").unlink()
+    monkeypatch.setattr(GNTK, "readouts", lambda *a, **k: pytest.fail("a pass was computed again"))
+    for mod in (kernel_time, sketch, gnn):
+        monkeypatch.setattr(mod, "run", lambda *a, **k: pytest.fail("only the accuracy stage should run"))
+    s = reproduce([small_data()], out=out, settings=tiny_settings(), gnn=True, progress=False, log=None)
+    before, after = run[1]["accuracy"][0], s["accuracy"][0]
+    assert (after["paper_protocol"], after["nested"], after["config"]) == \
+        (before["paper_protocol"], before["nested"], before["config"])
+    assert after["search_work_seconds"] == before["search_work_seconds"]
+    assert after["search_stage_seconds"]["kernels"] < 0.5 * before["search_work_seconds"]["kernels"]
+    report = (out / "report.md").read_text()
+    assert "Searches resumed across runs" in report
+    from fastgnn.reproduce.report import _s
+
+    total = sum(before["search_work_seconds"].values())
+    assert any(x.startswith("| synthetic |") and x.endswith(f"| {_s(total)} |") for x in report.splitlines())

@@ -82,6 +82,7 @@ def row(name: str, res, fully_nested: bool) -> dict:
         "kernel_seconds": float(res.kernel_seconds),
         "model_selection_seconds": float(res.eval_seconds),
         "search_stage_seconds": dict(getattr(res, "stage_seconds", None) or {}),
+        "search_work_seconds": dict(getattr(res, "work_seconds", None) or {}),
     }
     if out["paper"] is not None and out["paper_protocol"] is not None:
         out["difference"] = out["paper_protocol"] - out["paper"]
