@@ -657,3 +657,27 @@ def test_a_search_resumed_on_another_machine_from_its_small_files_computes_no_pa
 
     total = sum(before["search_work_seconds"].values())
     assert any(x.startswith("| synthetic |") and x.endswith(f"| {_s(total)} |") for x in report.splitlines())
+
+
+def test_published_figures_of_other_methods_sit_beside_the_sets_that_have_them():
+    """Issue 22: the sets beyond the paper beside the published WL subtree and GIN figures, with their sources."""
+    from fastgnn.datasets.benchmarks import PUBLICATIONS
+    from fastgnn.reproduce.report import _accuracy_section
+
+    def row(name, paper=None):
+        return {"dataset": name, "paper": paper, "paper_std": 1.0 if paper else None, "paper_protocol": 70.0,
+                "paper_protocol_std": 1.0, "nested": 69.0, "nested_std": 1.0,
+                "difference": None if paper is None else 70.0 - paper, "configurations": 10, "refined": 5,
+                "config": {"num_layers": 4, "num_mlp_layers": 2, "scale": "uniform", "jk": True, "C": 1.0,
+                           "normalization": "cosine"}}
+
+    text = "\n".join(_accuracy_section({"accuracy": [row("COLLAB", 83.6), row("REDDIT-BINARY"), row("DD"),
+                                                     row("synthetic")]}))
+    table = text.split("### Published figures of other methods")[1]
+    assert "| dataset | WL subtree | GIN-0 | GIN |" in table
+    assert "| REDDIT-BINARY | 81.0 ± 3.1 (Xu et al. 2019) | 92.4 ± 2.5 (Xu et al. 2019) | 89.9 ± 1.9 (Errica et al. " \
+           "2020) |" in table
+    assert "| DD | - | - | 75.3 ± 2.9 (Errica et al. 2020) |" in table
+    assert "| synthetic |" not in table and all(v in table for v in PUBLICATIONS.values())
+    no_refs = "\n".join(_accuracy_section({"accuracy": [row("synthetic")]}))
+    assert "Published figures" not in no_refs

@@ -15,6 +15,7 @@ import io
 from pathlib import Path
 
 from fastgnn import environment
+from fastgnn.datasets.benchmarks import ALL_BENCHMARKS, PUBLICATIONS
 from fastgnn.io import atomic_path, save_json, save_text
 from fastgnn.reproduce.accuracy import choices_text, config_text
 
@@ -176,7 +177,26 @@ def _accuracy_section(s) -> list:
                  "*reduced* grids are those of the sets whose whole grid takes hours per kernel pass on 2 cores "
                  "(`fastgnn.reproduce.settings.REDUCED_GRIDS`)." if beyond else ""),
               ""]
-    return lines + _chosen(rows)
+    return lines + _published_table(rows) + _chosen(rows)
+
+
+def _published_table(rows) -> list:
+    """Other methods' published accuracies (:attr:`fastgnn.datasets.benchmarks.Benchmark.published`) for the sets
+    of ``rows`` that have any: one column per method, the sources below."""
+    by_name = {b.name: b for b in ALL_BENCHMARKS}
+    found = [(r["dataset"], by_name[r["dataset"]].published) for r in rows
+             if r["dataset"] in by_name and by_name[r["dataset"]].published]
+    if not found:
+        return []
+    methods = list(dict.fromkeys(p.method for _, published in found for p in published))
+    sources = list(dict.fromkeys(p.source for _, published in found for p in published))
+    lines = ["### Published figures of other methods", "",
+             "| dataset | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+    for name, published in found:
+        cell = {p.method: f"{p.mean:.1f} ± {p.std:.1f} ({p.source})" for p in published}
+        lines.append(f"| {name} | " + " | ".join(cell.get(m, "-") for m in methods) + " |")
+    return lines + ["", "Their own folds and protocols, so beside ours, not comparable digit for digit: "
+                    + "; ".join(f"{k}: {PUBLICATIONS[k]}" for k in sources) + ".", ""]
 
 
 def _protocol_cells(r, fully: bool) -> list:
