@@ -11,7 +11,11 @@ protocols are selections from those curves.
 
 Stages (each timed in ``SearchResult.stage_seconds``):
 
-1. ``kernels``: the readouts, cached as ``.npy`` under ``cache_dir``.
+1. ``kernels``: the readouts of each ``(num_mlp_layers, scale)`` pass, cached as ``.npy`` under
+   ``cache_dir``; a pass not in the cache is computed when a configuration of it first needs curves
+   (inside the next stage, its time counted here), so each pass's configurations are screened as soon
+   as it ends, and a pass whose configurations' curves are all cached is never computed (the cache may
+   keep only the readouts' small metadata: their digest keys the curves).
 2. ``screen``: every configuration's paper-protocol curves (all of them, unless
    ``refine_top`` is None, in which case this stage evaluates every protocol).
 3. ``refine``: with ``refine_top=K``, the K best configurations of the screen
