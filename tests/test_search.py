@@ -420,3 +420,17 @@ def test_work_seconds_are_what_the_results_took_to_make_whichever_run_made_them(
     for path in tmp_path.glob("*.npy"):
         path.unlink()
     assert gntk_search(data, **kw).work_seconds == first.work_seconds
+
+
+def test_a_resumed_search_says_where_it_stands(data, tmp_path):
+    kw = dict(grid=GRID, C_grid=C_GRID, protocols=("paper",), cache_dir=tmp_path, progress=False, n_jobs=1)
+    lines = []
+    gntk_search(data, log=lines.append, **kw)
+    assert lines[0] == "search-test: 2 kernel passes (0 in the cache, 0 known by their metadata, 2 to compute); " \
+                       "0 of 8 configurations have curves in the cache"
+    next(tmp_path.glob("*.npy")).unlink()
+    next(tmp_path.glob("svm/*_L2_R1_uniform_jk1_paper.npz")).unlink()
+    lines.clear()
+    gntk_search(data, log=lines.append, **kw)
+    assert "search-test: 2 kernel passes (1 in the cache, 1 known by their metadata, 0 to compute); 7 of 8 " \
+           "configurations have curves in the cache" in lines

@@ -266,6 +266,26 @@ def gntk_search(
                     r["kernel_seconds"] = seconds
         return found
 
+    def cached_as(row, kernel: dict) -> tuple[dict, Path]:
+        """The key of the row's curves and their files' stem (``<stem>_paper.npz``, ``<stem>_nested.npz``)."""
+        base = curves_key(kernel=kernel, config=row, y=y, folds=folds, C_grid=C, norms=norms, solver=solve,
+                          inner_folds=inner_folds, seed=seed)
+        return base, svm_cache / f"{dataset.name}-{digest(base)[:16]}_{_config_name(row)}"
+
+    if svm_cache is not None:  # where a resumed search stands, before it starts
+        def has_curves(row) -> bool:
+            key = passes[row["num_mlp_layers"], row["scale"]].key
+            stem = None if key is None else cached_as(row, key)[1]
+            return stem is not None and any(stem.with_name(f"{stem.name}_{kind}.npz").exists()
+                                            for kind in ("paper", "nested"))
+
+        done = sum(has_curves(r) for r in result.rows)
+        read = sum(p.parts is not None for p in passes.values())
+        named = sum(p.parts is None and p.key is not None for p in passes.values())
+        log(f"{dataset.name}: {len(passes)} kernel passes ({read} in the cache, {named} known by their metadata, "
+            f"{len(passes) - read - named} to compute); {done} of {len(result.rows)} configurations have curves "
+            "in the cache")
+
     def curves(row, nested: bool, wait: bool = True) -> Curves | None:
         """The row's curves: from the cache when a file made for this request is there, else computed (and
         saved).  With ``wait=False``, None at once when another search is computing them."""
@@ -273,9 +293,7 @@ def gntk_search(
             return _compute_curves(pass_of(row, True).parts, row, nested, norms, y, folds, C, solve, inner_folds,
                                    seed, runner)
         kernel = pass_of(row, False).key or pass_of(row, True).key  # the key is known once the pass is read
-        base = curves_key(kernel=kernel, config=row, y=y, folds=folds, C_grid=C, norms=norms, solver=solve,
-                          inner_folds=inner_folds, seed=seed)
-        stem = svm_cache / f"{dataset.name}-{digest(base)[:16]}_{_config_name(row)}"
+        base, stem = cached_as(row, kernel)
         with file_lock(svm_cache / "locks" / f"{stem.name}.lock", wait=wait, on_wait=log) as held:
             if not held:
                 return None
