@@ -575,17 +575,19 @@ def test_the_accuracy_table_splits_the_papers_sets_from_those_beyond(run):
 
 
 def test_reduced_grids_and_normalizations_are_the_sets_own(monkeypatch, tmp_path):
-    """The whole run searches REDDIT-BINARY and DD on their reduced grid (REDDIT on cosine Grams), the others on the
-    settings' grid; the accuracy stage's key changes for those two only (the others' saved stages stay valid), and
-    ``whole_grid`` (``--whole-grid``) drops the reduced grids."""
+    """The whole run searches REDDIT-BINARY and DD on their reduced grid (REDDIT and COLLAB on cosine Grams), the
+    others on the settings' grid; the accuracy stage's key changes for those three only (the others' saved stages
+    stay valid), and ``whole_grid`` (``--whole-grid``) drops the reduced grids."""
     from fastgnn.reproduce.settings import DATASET_NORMALIZATIONS, REDUCED_GRIDS
 
     full = Settings.full()
     assert full.grid_for("REDDIT-BINARY") == REDUCED_GRIDS["REDDIT-BINARY"] and full.grid_for("COLLAB") is None
     assert full.normalizations_for("REDDIT-BINARY") == DATASET_NORMALIZATIONS["REDDIT-BINARY"]
+    assert full.normalizations_for("COLLAB") == ("cosine",)
     assert full.normalizations_for("DD") is None
     assert QUICK().normalizations_for("REDDIT-BINARY") == ("cosine",) and QUICK().grid_for("DD") == QUICK().grid
-    assert full.stage_key("accuracy", "COLLAB") == full.stage_key("accuracy")
+    assert full.stage_key("accuracy", "MUTAG") == full.stage_key("accuracy")
+    assert full.stage_key("accuracy", "COLLAB")["normalizations"] == ["cosine"]
     assert full.stage_key("accuracy", "DD") != full.stage_key("accuracy")
     assert full.stage_key("accuracy", "REDDIT-BINARY")["normalizations"] == ["cosine"]
 

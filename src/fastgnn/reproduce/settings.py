@@ -36,8 +36,10 @@ REDUCED_GRIDS = {
     "DD": {"num_mlp_layers": (2,), "scale": ("uniform",)},
 }
 #: the Gram normalisations the SVM chooses among, where not both: REDDIT-BINARY's raw GNTK Gram spans 12 orders of
-#: magnitude (5.3e4 to 1.8e16) and the C path on it did not end in an hour (``fastgnn.gram.RAW_SPREAD_WARNING``)
-DATASET_NORMALIZATIONS = {"REDDIT-BINARY": ("cosine",)}
+#: magnitude (5.3e4 to 1.8e16) and the C path on it did not end in an hour; COLLAB's spans 4e14 at L = 5 (its
+#: densest ego-networks' self-kernels), where one fold's raw path did not end in 10 minutes even with SMO capped at
+#: 1e6 iterations per C, against ~4 s for its cosine path (``fastgnn.gram.RAW_SPREAD_WARNING``, session 16)
+DATASET_NORMALIZATIONS = {"REDDIT-BINARY": ("cosine",), "COLLAB": ("cosine",)}
 
 
 @dataclass(frozen=True)
