@@ -144,7 +144,43 @@ def _plain(obj):
     return json.loads(to_json(obj))
 
 
-if __name__ == "__main__":
+def cpu_class() -> str:
+    """``"<vendor>-avx512"`` or ``"<vendor>-avx2"``: what decides the last bits of the pinned numbers across
+    machines (NumPy and MKL pick other kernels for arccos, sqrt and products on AVX-512: the Grams move by up to
+    1e-14 relative between an AVX-512 Intel and an AVX2 AMD machine, and SVM choices near a tie by a graph)."""
+    from numpy._core._multiarray_umath import __cpu_features__
+
+    vendor = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            vendor = next((line.split(":", 1)[1].strip() for line in f if line.startswith("vendor_id")), vendor)
+    except OSError:
+        pass
+    return f"{vendor}-{'avx512' if __cpu_features__.get('AVX512F') else 'avx2'}"
+
+
+#: pins made on other classes of CPU than pinned.json's (:func:`cpu_class`), each with every part
+BY_CPU = Path(__file__).parent / "pinned_by_cpu"
+
+
+def compute_for_this_cpu(data_dir) -> dict:
+    """Every part as the tests compute it: the node-pair engine for the Grams and model selection, the default
+    engine for the search and reproduce tables."""
+    return {"grams": compute_grams(data_dir, colour_pairs=False),
+            "normalized": compute_normalized(data_dir, colour_pairs=False),
+            "cv": compute_cv(data_dir, colour_pairs=False), "search": compute_search(data_dir),
+            "reproduce": compute_reproduce(data_dir)}
+
+
+if __name__ == "__main__" and sys.argv[2:] == ["--this-cpu"]:
+    # python tests/regression/pin.py DATA_DIR --this-cpu: this CPU class's pins, from the code on the path (make
+    # them with the last commit that passed on a machine of the pinned class, then check the new code against them)
+    target = BY_CPU / f"{cpu_class()}.json"
+    BY_CPU.mkdir(exist_ok=True)
+    target.write_text(json.dumps(_plain(compute_for_this_cpu(Path(sys.argv[1]))), sort_keys=True,
+                                 separators=(",", ":")) + "\n")
+    print(f"wrote {target}")
+elif __name__ == "__main__":
     import time
 
     data_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
