@@ -68,12 +68,12 @@ def _compare_grams(part: str, now: dict, pinned: dict) -> None:
 #: node-pair engine still gives PINNED's numbers exactly (the grams, normalized and cv parts below)
 PINNED_COLOUR_PAIRS = json.loads((HERE / "pinned_colour_pairs.json").read_text())
 
-#: The last bits are the CPU's as well as the code's: NumPy and MKL take other kernels (arccos, sqrt, products)
-#: on AVX-512 than on AVX2, so on an AVX2 AMD machine every pinned Gram moved by 4e-16 to 1.2e-14 relative with
-#: the code unchanged, and SVM choices near a tie by a graph (session 16).  Pins of another class of CPU
-#: (``pin.cpu_class()``) live in ``regression/pinned_by_cpu/<class>.json``, made by ``pin.py DIR --this-cpu``
-#: with the last commit that passed on the original pins' machine; a class without a file is held to the
-#: original pins.
+#: The last bits are the CPU's as well as the code's (NumPy and the BLAS dispatch their kernels on the CPU's
+#: vector extensions; the cause was not isolated further): on an AVX2 AMD machine every pinned Gram moved by
+#: 4e-16 to 1.2e-14 relative with the code unchanged, and SVM choices near a tie by a graph (session 16).
+#: Pins of another class of CPU (``pin.cpu_class()``) live in ``regression/pinned_by_cpu/<class>.json``, made
+#: by ``pin.py DIR --this-cpu`` with the last commit that passed on the original pins' machine; a class without
+#: a file is held to the original pins.
 THIS_CPU = pin.BY_CPU / f"{pin.cpu_class()}.json"
 if THIS_CPU.exists():
     _OWN = json.loads(THIS_CPU.read_text())
