@@ -62,7 +62,10 @@ def test_bands_equal_the_colour_triangle_and_fill_both_halves(dtype):
     assert got.dtype == np_dtype and np.array_equal(got, got.T)
     tol = 1e-12 if dtype == torch.float64 else 1e-5
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
-    np.testing.assert_allclose(selfs, want_selfs, rtol=tol)
+    # each depth's self-readouts as the Gram: relative to the entry and to the depth's largest (float32: the two
+    # paths sum in other orders; on an AVX2 AMD machine one diagonal of 1.1e7 differed by 1.1e-5, session 16)
+    allowed = tol * (np.abs(want_selfs) + np.abs(want_selfs).max(axis=1, keepdims=True))
+    assert np.all(np.abs(selfs - want_selfs) <= allowed), np.max(np.abs(selfs - want_selfs) / allowed)
 
 
 def test_band_edges_cover_the_graphs_in_bands_of_equal_work():
