@@ -683,3 +683,13 @@ def test_published_figures_of_other_methods_sit_beside_the_sets_that_have_them()
     assert "| synthetic |" not in table and all(v in table for v in PUBLICATIONS.values())
     no_refs = "\n".join(_accuracy_section({"accuracy": [row("synthetic")]}))
     assert "Published figures" not in no_refs
+
+
+def test_a_search_made_in_one_run_is_not_called_resumed(run):
+    """Each stage's wall time holds its work in a run that made everything: no "resumed across runs" table."""
+    from fastgnn.reproduce.report import _spread_over_runs
+
+    row = run[1]["accuracy"][0]
+    assert row["search_work_seconds"] and not _spread_over_runs(row)
+    assert "Searches resumed across runs" not in (run[0] / "report.md").read_text()
+    assert _spread_over_runs({**row, "search_stage_seconds": {k: 0.0 for k in row["search_stage_seconds"]}})
