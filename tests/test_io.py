@@ -142,3 +142,17 @@ def test_a_kill_between_write_and_rename_leaves_the_old_file_whole(tmp_path):
     assert json.loads(leftover.read_text()) == {"value": "new"}  # written whole, never renamed
     assert sweep_temporaries(tmp_path, "record.json") == [leftover] and [p.name for p in tmp_path.iterdir()] == [
         "record.json"]
+
+
+def test_checked_meta_reads_the_metadata_made_for_the_key_with_or_without_its_array(tmp_path):
+    from fastgnn.io import checked_meta, save_npy_checked
+
+    path = tmp_path / "a.npy"
+    save_npy_checked(path, np.arange(6.0).reshape(2, 3), {"k": 1}, {"seconds": 2.5})
+    meta = checked_meta(path, {"k": 1})
+    assert meta["shape"] == [2, 3] and meta["note"] == {"seconds": 2.5} and isinstance(meta["digest"], str)
+    assert checked_meta(path, {"k": 2}) is None and checked_meta(tmp_path / "b.npy", {"k": 1}) is None
+    path.unlink()  # the array gone: its metadata still names its digest
+    assert checked_meta(path, {"k": 1}) == meta
+    path.with_name("a.npy.meta.json").write_text("{not json")
+    assert checked_meta(path, {"k": 1}) is None

@@ -42,7 +42,7 @@ except ImportError:  # pragma: no cover (Windows)
     fcntl = None
 
 __all__ = ["atomic_path", "save_npy", "save_json", "save_text", "to_json", "finite", "digest", "canonical",
-           "save_npz_checked", "load_npz_checked", "save_npy_checked", "load_npy_checked", "file_lock",
+           "save_npz_checked", "load_npz_checked", "save_npy_checked", "load_npy_checked", "checked_meta", "file_lock",
            "sweep_temporaries", "CHECKED_FORMAT"]
 
 #: the format of the checked files' metadata (part of every key: a new format never reads an old file)
@@ -214,6 +214,21 @@ def load_npy_checked(path, key: dict, mmap_mode: str | None = "r") -> np.ndarray
                              f"{meta.get('dtype')}{tuple(meta.get('shape') or ())}")
     why = _check(meta, key, [CHECKED_FORMAT, key], [array])
     return array if why is None else _refuse(path, why)
+
+
+def checked_meta(path, key: dict) -> dict | None:
+    """The metadata :func:`save_npy_checked` wrote beside the ``.npy`` ``path`` for ``key`` (its ``digest``,
+    ``shape``, ``dtype`` and ``note``), read without the array, whether or not the array is still there;
+    None when it is absent or unreadable, or was made for another key or format.  It vouches for nothing
+    about an array: :func:`load_npy_checked` hashes that."""
+    try:
+        meta = json.loads(_meta_path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKED_FORMAT or not isinstance(meta.get("digest"), str) \
+            or meta.get("key") != json.loads(canonical(key)):
+        return None
+    return meta
 
 
 @contextmanager

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import time
 import warnings
 from collections.abc import Iterator
@@ -59,7 +58,7 @@ from fastgnn.gntk import GNTK, combine_readouts
 from fastgnn.gntk.aggregate import graph_key
 from fastgnn.gntk.params import options
 from fastgnn.io import (
-    canonical,
+    checked_meta,
     digest,
     file_lock,
     load_npy_checked,
@@ -429,13 +428,14 @@ class _Readouts:
     """One ``(R, scale)`` pass's readouts up to ``max_layers``, computed when first needed.
 
     ``parts``: the readouts (None until read or computed); ``key``: their cache key with the readouts' digest
-    under ``"readouts"`` (None while unknown, and always without a cache); ``seconds``: what computing them took
-    (0 when read from the cache).  On construction the pass is read from the cache if it is there; otherwise its
-    ``key`` is known without the readouts where the cache holds their metadata (``<name>_L<D>.npy.meta.json``,
-    made for this key, the ``.npy`` deleted to free the disk or never brought to this machine).  The search calls
-    :meth:`ensure` only for a configuration whose curves are not cached, so a pass whose configurations are all
-    cached is never computed (a reproduction resumed on another machine with its small files), and a search
-    screens each pass's configurations as soon as that pass is done (a search killed half way keeps them).
+    under ``"readouts"`` (None while unknown, and always without a cache); ``made_seconds``: what computing them
+    took, in whichever run did (their metadata's note; None where an older cache recorded none).  On construction
+    the pass is read from the cache if it is there; otherwise its ``key`` is known without the readouts where the
+    cache holds their metadata (``<name>_L<D>.npy.meta.json``, made for this key, the ``.npy`` deleted to free the
+    disk or never brought to this machine).  The search calls :meth:`ensure` only for a configuration whose curves
+    are not cached, so a pass whose configurations are all cached is never computed (a reproduction resumed on
+    another machine with its small files), and a search screens each pass's configurations as soon as that pass
+    is done (a search killed half way keeps them).
     """
 
     def __init__(self, dataset, max_layers, R, scale, cache_dir, device, dtype, max_memory, progress, log,
@@ -444,8 +444,7 @@ class _Readouts:
         self.options = {"num_mlp_layers": R, "scale": scale, "device": device, "dtype": dtype,
                         "max_memory": max_memory, "progress": progress, "checkpoint_dir": checkpoint_dir,
                         "executor": executor}
-        self.depth, self.parts, self.key, self.seconds = max_layers, None, None, 0.0
-        self.made_seconds = None  # what computing the readouts took, in whichever run did (their metadata's note)
+        self.depth, self.parts, self.key, self.made_seconds = max_layers, None, None, None
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         if self.cache_dir is None:
             return
@@ -454,10 +453,10 @@ class _Readouts:
         with file_lock(self.cache_dir / "locks" / f"{self.name}.lock", on_wait=log):
             if self._read():
                 return
-            known = self._known_digest()
+            known = self._known_meta()
             if known is not None:
-                self.depth, readouts_digest, self.made_seconds = known
-                self.key = {**self.base, "readouts": readouts_digest}
+                self.depth, meta = known
+                self._take(meta)
 
     def ensure(self) -> float:
         """Read or compute the readouts (at the depth the metadata names, if any) and save them; the seconds
@@ -484,8 +483,8 @@ class _Readouts:
             parts = load_npy_checked(path, {**self.base, "num_layers": depth})
             if parts is not None:
                 self.log(f"GNTK R={self.R} scale={self.scale}: reusing {path}")
-                self.parts, self.key = parts, {**self.base, "readouts": _stored_digest(path)}
-                self.made_seconds = _stored_note(path).get("seconds")
+                self.parts = parts
+                self._take(checked_meta(path, {**self.base, "num_layers": depth}))
                 return True
             for bad in (path, path.with_name(path.name + ".meta.json")):  # damaged: recomputed
                 bad.unlink(missing_ok=True)
@@ -495,32 +494,34 @@ class _Readouts:
         est = GNTK(num_layers=self.depth, **self.options)
         t0 = time.perf_counter()
         self.parts = est.readouts(self.dataset)
-        self.seconds = self.made_seconds = time.perf_counter() - t0
-        self.log(f"GNTK R={self.R} scale={self.scale} up to num_layers={self.depth}: {self.seconds:.1f} s")
+        seconds = self.made_seconds = time.perf_counter() - t0
+        self.log(f"GNTK R={self.R} scale={self.scale} up to num_layers={self.depth}: {seconds:.1f} s")
         if self.cache_dir is not None:
             path = self.cache_dir / f"{self.name}_L{self.depth}.npy"
             sweep_temporaries(self.cache_dir, path.name)
-            save_npy_checked(path, self.parts, {**self.base, "num_layers": self.depth}, {"seconds": self.seconds})
-            self.key = {**self.base, "readouts": _stored_digest(path)}
-        return self.seconds
+            key = {**self.base, "num_layers": self.depth}
+            save_npy_checked(path, self.parts, key, {"seconds": seconds})
+            self._take(checked_meta(path, key))
+        return seconds
 
-    def _known_digest(self) -> tuple[int, str, float | None] | None:
-        """``(depth, digest, seconds)`` from the metadata, made for this key, of the shallowest readouts at least
-        ``depth`` deep whose ``.npy`` is absent."""
+    def _take(self, meta: dict) -> None:
+        """The key and recorded seconds from the readouts' metadata (:func:`fastgnn.io.checked_meta`)."""
+        self.key = {**self.base, "readouts": meta["digest"]}
+        note = meta.get("note")
+        self.made_seconds = note.get("seconds") if isinstance(note, dict) else None
+
+    def _known_meta(self) -> tuple[int, dict] | None:
+        """``(depth, metadata)`` of the shallowest readouts at least ``depth`` deep whose metadata, made for this
+        key, is in the cache without its ``.npy``."""
         found = []
-        for meta in self.cache_dir.glob(f"{self.name}_L*.npy.meta.json"):
-            array = meta.with_name(meta.name[: -len(".meta.json")])
+        for meta_path in self.cache_dir.glob(f"{self.name}_L*.npy.meta.json"):
+            array = meta_path.with_name(meta_path.name[: -len(".meta.json")])
             depth = _depth(array, self.name)
             if depth is None or depth < self.depth or array.exists():
                 continue
-            try:
-                data = json.loads(meta.read_text())
-            except (OSError, ValueError):
-                continue
-            if isinstance(data, dict) and isinstance(data.get("digest"), str) and \
-                    data.get("key") == json.loads(canonical({**self.base, "num_layers": depth})):
-                seconds = data.get("note", {}).get("seconds") if isinstance(data.get("note"), dict) else None
-                found.append((depth, data["digest"], seconds))
+            meta = checked_meta(array, {**self.base, "num_layers": depth})
+            if meta is not None:
+                found.append((depth, meta))
         return min(found, key=lambda f: f[0], default=None)
 
 
@@ -572,13 +573,3 @@ def _depth(path: Path, name: str) -> int | None:
     tail = path.stem[len(name) + 2:]
     return int(tail) if tail.isdigit() else None
 
-
-def _stored_note(path: Path) -> dict:
-    """The note (facts about its making) a checked ``.npy`` file's metadata holds, ``{}`` if none."""
-    note = json.loads(path.with_name(path.name + ".meta.json").read_text()).get("note")
-    return note if isinstance(note, dict) else {}
-
-
-def _stored_digest(path: Path) -> str:
-    """The digest a checked ``.npy`` file's metadata holds (verified when it was read or written here)."""
-    return json.loads(path.with_name(path.name + ".meta.json").read_text())["digest"]
