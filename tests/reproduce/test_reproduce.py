@@ -652,7 +652,7 @@ def test_a_search_resumed_on_another_machine_from_its_small_files_computes_no_pa
     assert (after["paper_protocol"], after["nested"], after["config"]) == \
         (before["paper_protocol"], before["nested"], before["config"])
     assert after["search_work_seconds"] == before["search_work_seconds"]
-    assert after["search_stage_seconds"]["kernels"] < 0.5 * before["search_work_seconds"]["kernels"]
+    assert after["kernel_seconds"] == 0 < before["kernel_seconds"]  # no pass computed in this run
     report = (out / "report.md").read_text()
     assert "Searches resumed across runs" in report
     from fastgnn.reproduce.report import _s
