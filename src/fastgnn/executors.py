@@ -47,6 +47,9 @@ class Executor:
             always ready.
         workers: ``workers()`` -> how many tasks run at once (Dask: the cluster's threads), to cut
             work into enough pieces; None: one.
+        same_machine: ``same_machine()`` -> whether every worker runs on this machine, so that a task
+            may hand a large result back as a file on its disk (the GNTK's shares of colour pairs,
+            :mod:`fastgnn.gntk.colour_shares`); None: never assumed.
     """
 
     name: str
@@ -55,15 +58,17 @@ class Executor:
     budget: Callable | None = None
     ready: Callable | None = None
     workers: Callable | None = None
+    same_machine: Callable | None = None
 
 
 _REGISTRY: dict[str, Executor] = {}
 
 
 def register(name: str, *, tiles: Callable, tasks: Callable, budget: Callable | None = None,
-             ready: Callable | None = None, workers: Callable | None = None) -> Executor:
+             ready: Callable | None = None, workers: Callable | None = None,
+             same_machine: Callable | None = None) -> Executor:
     """Register (or replace) the executor ``name`` (see :class:`Executor` for the entry points); returns it."""
-    ex = Executor(name, tiles, tasks, budget, ready, workers)
+    ex = Executor(name, tiles, tasks, budget, ready, workers, same_machine)
     _REGISTRY[name] = ex
     return ex
 

@@ -469,14 +469,14 @@ def test_gntk_out_of_core_keeps_the_readouts_or_not(capsys, tmp_path, readouts):
     np.testing.assert_allclose(np.load(out / "gram.npy"), want, rtol=1e-10)
 
 
-def test_gntk_gram_alone_on_colour_pairs_resumes_by_bands(capsys, tmp_path):
-    """--out-of-core --no-readouts with --checkpoint-dir on colour pairs: the Gram by bands of graphs, each saved;
-    a rerun loads them all and writes the same Gram bit for bit."""
+def test_gntk_gram_alone_on_colour_pairs_resumes_by_shares(capsys, tmp_path):
+    """--out-of-core --no-readouts with --checkpoint-dir on colour pairs: the Gram by shares of the triangle, each
+    saved; a rerun loads them all and writes the same Gram bit for bit."""
     args = ["gntk", "synthetic", "--num-layers", "4", "--colour-pairs", "yes", "--out-of-core", "--no-readouts",
             "--checkpoint-dir", tmp_path / "ck"]
     run_json(capsys, *args, "--out", tmp_path / "a")
-    bands = sorted((tmp_path / "ck").glob("bands-*/band-*.npz"))
-    assert bands
+    bands = sorted((tmp_path / "ck").glob("shares-*/share-*.*"))
+    assert len(bands) == 8  # four shares: each a packed Gram and its record
     stamps = [b.stat().st_mtime_ns for b in bands]
     run_json(capsys, *args, "--out", tmp_path / "b")
     assert [b.stat().st_mtime_ns for b in bands] == stamps  # loaded, not written again

@@ -362,20 +362,28 @@ def test_cli_evaluate_by_blocks_equals_in_memory(reference, tmp_path, capsys, mo
     assert "gram not found" in capsys.readouterr().err
 
 
-def test_the_colour_pair_gram_runs_by_bands_on_dask(cluster, graphs, tmp_path):
-    """fit_transform_to_disk(readouts=False) on colour pairs with executor='dask': its bands run as tasks (the
-    colours shipped to each worker once), bitwise the local run by bands with the same max_memory, equal to
-    the in-memory Gram; nothing but the Gram is kept from the tasks."""
+@pytest.mark.parametrize("pieces", ["shares", "bands"])
+def test_the_colour_pair_gram_runs_in_pieces_on_dask(cluster, graphs, tmp_path, monkeypatch, pieces):
+    """fit_transform_to_disk(readouts=False) on colour pairs with executor='dask': its pieces run as tasks (the
+    colours shipped to each worker once): shares of the triangle on the LocalCluster, whose workers run on this
+    machine, bands of graphs where they would not; bitwise the local run in the same pieces with the same
+    max_memory, equal to the in-memory Gram; nothing but the Gram is kept from the tasks."""
+    from fastgnn.distributed import dask_same_machine
+
+    if pieces == "bands":  # as on workers of other machines
+        monkeypatch.setattr(GNTK, "_by_shares", lambda self: False)
     kw = dict(num_layers=4, colour_pairs=True, max_memory=2**27, progress=False)
     local = GNTK(checkpoint_dir=tmp_path / "ck", **kw).fit_transform_to_disk(graphs, tmp_path / "l", readouts=False)
+    assert list((tmp_path / "ck").glob(f"{pieces}-*"))
     with Client(cluster):
+        assert dask_same_machine()
         est = GNTK(executor="dask", **kw)
         on_dask = est.fit_transform_to_disk(graphs, tmp_path / "d", readouts=False)
     assert np.array_equal(np.asarray(on_dask.gram), np.asarray(local.gram))
     np.testing.assert_allclose(est.self_readouts_, np.diagonal(GNTK(**kw).readouts(graphs), axis1=1, axis2=2),
                                rtol=1e-12)
     np.testing.assert_allclose(np.asarray(on_dask.gram), GNTK(**kw).fit_transform(graphs), rtol=1e-12)
-    with Client(cluster):  # fit_transform in memory: the whole Gram by bands, both halves
+    with Client(cluster):  # fit_transform in memory: the whole Gram in pieces, both halves
         gram = GNTK(executor="dask", **kw).fit_transform(graphs)
         cosine = GNTK(executor="dask", normalize=True, **kw).fit_transform(graphs)
     assert np.array_equal(gram, gram.T) and np.array_equal(np.triu(gram), np.triu(np.asarray(on_dask.gram)))

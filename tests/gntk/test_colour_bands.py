@@ -126,9 +126,11 @@ def test_a_killed_band_run_resumes_bitwise_and_refuses_a_damaged_band(tmp_path, 
     assert len(list(tmp_path.glob("bands-*"))) == 2
 
 
-def test_the_gram_summed_alone_runs_by_bands_with_a_checkpoint(tmp_path):
-    """fit_transform_to_disk(readouts=False) with checkpoint_dir: by bands, equal to the in-memory Gram, and a
-    second run loads every band (bitwise)."""
+def test_the_gram_summed_alone_runs_by_bands_with_a_checkpoint(tmp_path, monkeypatch):
+    """fit_transform_to_disk(readouts=False) with checkpoint_dir, where the pieces' workers do not share this
+    machine's disk (bands, not shares): equal to the in-memory Gram, and a second run loads every band
+    (bitwise)."""
+    monkeypatch.setattr(GNTK, "_by_shares", lambda self: False)
     graphs = _graphs()
     kw = dict(num_layers=4, colour_pairs=True, progress=False)
     want = GNTK(**kw).fit_transform(graphs)

@@ -19,13 +19,19 @@ this package does not, only using it.
 
 from fastgnn import executors
 from fastgnn.deprecation import moved
-from fastgnn.distributed.client import INSTALL, active_client, cluster_client, require_distributed
+from fastgnn.distributed.client import (
+    INSTALL,
+    active_client,
+    cluster_client,
+    require_distributed,
+    workers_on_this_machine,
+)
 from fastgnn.distributed.outofcore import fit_transform_to_disk as fit_transform_to_disk  # deprecated: warns
 from fastgnn.distributed.selection import DaskRun
 from fastgnn.distributed.tiles import DaskTiles, worker_budget
 
 __all__ = ["INSTALL", "active_client", "cluster_client", "require_distributed", "DaskTiles", "worker_budget",
-           "DaskRun", "dask_tiles", "dask_budget", "dask_workers"]
+           "DaskRun", "dask_tiles", "dask_budget", "dask_workers", "dask_same_machine", "workers_on_this_machine"]
 
 
 def dask_tiles() -> DaskTiles:
@@ -45,8 +51,14 @@ def dask_workers() -> int:
     return max(1, sum(active_client().nthreads().values()))
 
 
+def dask_same_machine() -> bool:
+    """Whether every worker of the active client runs on this machine (its address is a loopback one or
+    this host's name or address): a ``LocalCluster``, whose workers write to this machine's disk."""
+    return workers_on_this_machine(active_client())
+
+
 executors.register("dask", tiles=dask_tiles, tasks=DaskRun, budget=dask_budget, ready=active_client,
-                   workers=dask_workers)
+                   workers=dask_workers, same_machine=dask_same_machine)
 
 #: deprecated aliases (one release): the memory budget's functions live in :mod:`fastgnn.budget`, the
 #: out-of-core Gram in the GNTK (``fit_transform_to_disk`` above warns when called)

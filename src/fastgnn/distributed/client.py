@@ -29,7 +29,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 
-__all__ = ["INSTALL", "require_distributed", "active_client", "cluster_client"]
+__all__ = ["INSTALL", "require_distributed", "active_client", "cluster_client", "workers_on_this_machine"]
 
 #: how to install the optional dependency (quoted in every error that needs it)
 INSTALL = 'pip install "fastgnn[dask]"  (or: pip install "dask[distributed]")'
@@ -126,3 +126,23 @@ def _temporary_security(distributed):
     except ImportError as e:
         raise ImportError(f"--workers closes its local cluster with TLS, which needs the 'cryptography' package "
                           f"({e}); install it with: {INSTALL}") from None
+
+
+def workers_on_this_machine(client) -> bool:
+    """Whether every worker of ``client`` runs on this machine: its address's host is a loopback address,
+    this host's name, or one of its addresses (a ``LocalCluster``'s workers listen on 127.0.0.1).  False
+    when there are no workers or an address cannot be read."""
+    import socket
+    from urllib.parse import urlsplit
+
+    workers = client.scheduler_info().get("workers", {})
+    if not workers:
+        return False
+    here = {"localhost", socket.gethostname(), socket.getfqdn()}
+    with contextlib.suppress(OSError):
+        here.update(socket.gethostbyname_ex(socket.gethostname())[2])
+    for address in workers:
+        host = urlsplit(address).hostname
+        if host is None or not (host in here or host.startswith("127.") or host == "::1"):
+            return False
+    return True

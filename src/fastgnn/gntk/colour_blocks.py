@@ -185,7 +185,8 @@ def blocked_readouts(colours, num_blocks: int, num_mlp_layers: int, dtype, max_b
 
 
 def blocked_gram(colours, num_blocks: int, num_mlp_layers: int, dtype, max_bytes: float, into: np.ndarray,
-                 depths, progress: bool = False, upper: bool = False) -> np.ndarray:
+                 depths, progress: bool = False, upper: bool = False, *, share: tuple[int, int] | None = None,
+                 diagonals: list | None = None) -> np.ndarray:
     """``into += Σ_{l in depths} K_l``, the readouts of the depths ``depths`` summed straight into one square
     ``n × n`` array (float64, or float32 to sum in single precision; it lives outside ``max_bytes``, and
     nothing else ``n × n`` is allocated), and returns the diagonals ``[num_blocks + 1, n]`` of every K_l
@@ -197,11 +198,19 @@ def blocked_gram(colours, num_blocks: int, num_mlp_layers: int, dtype, max_bytes
     ``upper``: sum into the upper triangle only (``into[i, j]``, i <= j, holds the Gram; the lower triangle
     is never written, so a fresh ``np.zeros`` array maps only its upper half's pages: ogbg-molhiv's float32
     Gram in 3.4 GB of RAM instead of 6.8; read it with :func:`~fastgnn.gntk.outofcore.write_by_bands`'s
-    ``upper``)."""
+    ``upper``).
+
+    ``share``: ``(k, K)``, only share k of K of the work (:mod:`fastgnn.gntk.colour_shares`): the row blocks
+    ``j ≡ k (mod K)`` of each blocked depth (and, for k = 0, the held depths), their readouts summed into
+    ``into`` and the returned diagonals; the K shares' sums add up to the whole.  It needs ``diagonals``,
+    every colour's d (:func:`~fastgnn.gntk.colour_rectangle.colour_diagonals`, in the colours' own
+    numbering), which a share cannot gather from blocks it does not compute."""
     n = colours.num_graphs
+    if share is not None and (diagonals is None or not 0 <= share[0] < share[1]):
+        raise ValueError(f"share (k, K) needs 0 <= k < K and the colours' diagonals, got share={share}")
     plan = _Plan(colours, num_blocks, dtype, max_bytes, in_memory=False)
     sink = _Summed(into, set(depths), num_blocks, plan.histograms(0, n), upper)
-    _recursion(plan, num_mlp_layers, progress, sink, None)
+    _recursion(plan, num_mlp_layers, progress, sink, None, share=share, diagonals=diagonals)
     return sink.diagonals
 
 
@@ -223,6 +232,13 @@ class _Plan:
     def rows(self, depth) -> int:
         return block_rows(self.sizes, depth, self.held, self.itemsize, self.n, self.max_bytes,
                           in_memory=self.in_memory)
+
+    def renumbered(self, depth, values: np.ndarray) -> np.ndarray:
+        """``values`` (one per colour of ``depth``, in the colours' own numbering) in the plan's order
+        (:func:`renumbered_counts`)."""
+        out = np.empty_like(values)
+        out[self.labels[depth]] = values[self.colours.labels[depth]]
+        return out
 
     def histograms(self, lo, hi) -> list:
         """H_l by columns for every depth, of the graphs ``lo..hi−1``."""
@@ -337,9 +353,10 @@ def _resumable(colours, num_blocks, num_mlp_layers, dtype, plan_key, checkpoint_
         yield store
 
 
-def _recursion(plan, num_mlp_layers, progress, sink, store):
+def _recursion(plan, num_mlp_layers, progress, sink, store, share=None, diagonals=None):
     """The depths held whole, then the blocked ones by row blocks, each block's Θ̃ handed to ``sink``
-    (resumed from ``store``'s state when it has one)."""
+    (resumed from ``store``'s state when it has one); with ``share`` (k, K) only the blocks of share k
+    (:func:`blocked_gram`), the blocked depths' d from ``diagonals`` (in the colours' own numbering)."""
     from fastgnn.gntk import _colour_kernels as ck
 
     held, num_blocks, m = plan.held, plan.num_blocks, plan.m
@@ -354,21 +371,25 @@ def _recursion(plan, num_mlp_layers, progress, sink, store):
     x = plan.colours.features.astype(plan.np_dtype)
     s = np.ascontiguousarray(torch.from_numpy(x) @ torch.from_numpy(x).T)  # Σ_0 = X̃ X̃ᵀ, as torch multiplies
     saved = store.load() if store is not None else None
-    if saved is None:  # a resumed run has the held depths' readouts in its state
+    reads_held = saved is None and (share is None or share[0] == 0)  # a resumed run has them in its state
+    if reads_held:
         whole(s, 0)
     theta = None
     for depth in range(1, held + 1):
         s, theta = _whole_depth(s, theta, m[depth], num_mlp_layers)
-        if saved is None:
+        if reads_held:
             whole(theta, depth)
     if num_blocks == held:
         return
     # the ReLU keeps the diagonal, Σ'_cc = d_c², so the d of every step is the aggregated diagonal's
     diags = {held + 1: _sqrt(ck.diag_of_product(s, *m[held + 1]))}
-    _blocked_depths(ck, plan, s, theta, diags, num_mlp_layers, progress, sink, store, saved)
+    if diagonals is not None:  # every blocked depth's d given: in the plan's (renumbered) order
+        diags.update({d: torch.from_numpy(np.ascontiguousarray(plan.renumbered(d, diagonals[d]), plan.np_dtype))
+                      for d in range(held + 2, num_blocks + 1)})
+    _blocked_depths(ck, plan, s, theta, diags, num_mlp_layers, progress, sink, store, saved, share)
 
 
-def _blocked_depths(ck, plan, s, theta, diags, num_mlp_layers, progress, sink, store, saved):
+def _blocked_depths(ck, plan, s, theta, diags, num_mlp_layers, progress, sink, store, saved, share=None):
     """The depths ``held + 1 .. num_blocks`` by row blocks, into ``sink`` (resumed from ``saved``)."""
     sizes, held, num_blocks, m, counts = plan.sizes, plan.held, plan.num_blocks, plan.m, plan.counts
 
@@ -415,7 +436,7 @@ def _blocked_depths(ck, plan, s, theta, diags, num_mlp_layers, progress, sink, s
     for depth in range(start, num_blocks + 1):
         c = sizes[depth]
         rows = plan.rows(depth)
-        nxt = np.zeros(sizes[depth + 1]) if depth < num_blocks else None
+        nxt = np.zeros(sizes[depth + 1]) if depth < num_blocks and depth + 1 not in diags else None
         first = 0
         if saved is not None and depth == start and start_row > 0:
             first = start_row
@@ -429,6 +450,8 @@ def _blocked_depths(ck, plan, s, theta, diags, num_mlp_layers, progress, sink, s
                        unit="pair", unit_scale=True, initial=first * (2 * c - first + 1) // 2)
         for i0 in range(first, c, rows):
             i1 = min(c, i0 + rows)
+            if share is not None and (i0 // rows) % share[1] != share[0]:
+                continue
             sb, tb = rows_of(depth, np.arange(i0, i1), i0)  # the block's upper triangle
             sink.add(ck, depth, tb[:, : i1 - i0], i0, i0, False)
             if i1 < c:

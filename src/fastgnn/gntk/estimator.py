@@ -10,6 +10,7 @@ against one table, :data:`fastgnn.gntk.params.PARAMETER_CONSTRAINTS`.
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from fastgnn.gntk.colour_pairs import (
     uses_compiled_path,
 )
 from fastgnn.gntk.colour_rectangle import colour_diagonals, rectangle_bytes, rectangle_colours, rectangle_flops
+from fastgnn.gntk.colour_shares import default_num_shares, shared_gram
 from fastgnn.gntk.engine import gram_readouts
 from fastgnn.gntk.finite import check_inputs, check_result
 from fastgnn.gntk.outofcore import (
@@ -145,9 +147,10 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             (``method="batched"`` without ``sketch_size``, ``executor="local"``); with
             ``checkpoint_dir`` it saves its state there by blocks and resumes from it (on a CPU with
             numba; :mod:`fastgnn.gntk.colour_resume`).  The Gram alone (``fit_transform``, and
-            ``fit_transform_to_disk(..., readouts=False)``) also runs on ``executor="dask"``: by bands of
-            graphs as tasks (:mod:`fastgnn.gntk.colour_bands`); so does the Gram summed alone on disk with
-            ``checkpoint_dir``, each finished band saved.  ``transform`` refines the new graphs' colours
+            ``fit_transform_to_disk(..., readouts=False)``) also runs on ``executor="dask"``: by shares of
+            the triangle's row blocks as tasks (:mod:`fastgnn.gntk.colour_shares`; on workers of other
+            machines by bands of graphs, :mod:`fastgnn.gntk.colour_bands`); so does the Gram summed alone
+            on disk with ``checkpoint_dir``, each finished share saved.  ``transform`` refines the new graphs' colours
             together with the fitted ones and reads out the new rows against the fitted columns (chosen by
             the same count, against the node-pair engine's new x fitted pairs).
         self_loop_weight: Ã's diagonal entry for a node whose edge list holds a self-loop (every other
@@ -298,7 +301,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if colours is not None:
             t0 = time.perf_counter()
             gram = np.zeros((len(self.graphs_),) * 2)
-            self.self_readouts_ = self._banded_gram(colours, gram, self._summed_depths(), upper=False)
+            self.self_readouts_ = self._gram_in_pieces(colours, gram, self._summed_depths(), upper=False)
             self.time_ = time.perf_counter() - t0
         else:
             gram = combine_readouts(self._timed_readouts(), self.num_layers, self.jk)
@@ -357,10 +360,13 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         instead, its random writes kept the OS writing the same pages back, 5x slower), then written
         by bands (disk ``8 n²``); otherwise the readouts are written, combined and removed.
         ``checkpoint_dir`` makes the node-pair engine or the colour pairs' readouts resumable; the Gram
-        summed alone on colour pairs then runs by bands of graphs (:mod:`fastgnn.gntk.colour_bands`: each
-        band's rows of the Gram saved there when finished, about 1.6-2x the triangle's colour pairs), as it
-        does on ``executor="dask"`` (the bands as tasks, the Gram summed here; disk in ``checkpoint_dir``:
-        the upper triangle in the kernel's dtype).
+        summed alone on colour pairs then runs by shares of the triangle's row blocks
+        (:mod:`fastgnn.gntk.colour_shares`: each share's partial Gram saved there when finished; two shares
+        per worker, each ``n(n + 1)/2`` values in the kernel's dtype on disk), as it does on
+        ``executor="dask"`` (the shares as tasks, added here; in a temporary folder without
+        ``checkpoint_dir``).  On a Dask cluster whose workers run on other machines it runs by bands of
+        graphs instead (:mod:`fastgnn.gntk.colour_bands`: each worker returns its band's rows, about 1.6-2x
+        the triangle's colour pairs; disk in ``checkpoint_dir``: the upper triangle).
         """
         if self.method != "batched":
             raise ValueError(f"out of core needs method='batched' (the tiled engine), got method={self.method!r}")
@@ -372,15 +378,19 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if colours is not None and not readouts:
             bands = self._by_bands()
             needs = disk_needs(out_dir, None, n, 0)
-            if bands and self.checkpoint_dir is not None:
+            triangle = n * (n + 1) // 2 * self._torch_dtype().itemsize
+            if bands and self._by_shares():  # every share's partial Gram, kept or in a temporary folder
+                key = Path(self.checkpoint_dir or tempfile.gettempdir())
+                needs[key] = needs.get(key, 0) + self._num_shares() * triangle
+            elif bands and self.checkpoint_dir is not None:  # the bands' rows
                 key = Path(self.checkpoint_dir)
-                needs[key] = needs.get(key, 0) + n * (n + 1) // 2 * self._torch_dtype().itemsize
+                needs[key] = needs.get(key, 0) + triangle
             check_free_space(needs)
             t0 = time.perf_counter()
             summed = _ram_gram(n, self._torch_dtype())  # its upper triangle only is ever written
             depths = self._summed_depths()
             if bands:
-                self.self_readouts_ = self._banded_gram(colours, summed, depths)
+                self.self_readouts_ = self._gram_in_pieces(colours, summed, depths)
             else:
                 self.self_readouts_ = colour_pair_gram(
                     colours, self.num_blocks, self.num_mlp_layers, summed, depths, dtype=self._torch_dtype(),
@@ -465,22 +475,43 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """Whether the Gram summed alone on colour pairs runs by bands of graphs (to save each, or as tasks)."""
         return self.checkpoint_dir is not None or self.executor != executors.LOCAL
 
-    def _banded_gram(self, colours: DatasetColours, into: np.ndarray, depths, upper: bool = True) -> np.ndarray:
-        """The Gram (its upper triangle, or all of it unless ``upper``) summed into ``into`` by bands of graphs
-        (:func:`~fastgnn.gntk.colour_bands.banded_gram`), on the executor, saved to ``checkpoint_dir``;
-        returns the self-readouts."""
-        run, workers = None, 1
+    def _by_shares(self) -> bool:
+        """Whether the Gram in pieces (:meth:`_by_bands`) runs by shares of the triangle
+        (:mod:`fastgnn.gntk.colour_shares`): in this process, or on an executor whose workers all run on this
+        machine (their shares' files on its disk); else by bands of graphs."""
+        if self.executor == executors.LOCAL:
+            return True
+        ex = executors.lookup(self.executor)
+        return ex.same_machine is not None and bool(ex.same_machine())
+
+    def _workers(self) -> int:
+        """How many tasks the executor runs at once (1 in this process)."""
+        if self.executor == executors.LOCAL:
+            return 1
+        ex = executors.lookup(self.executor)
+        return ex.workers() if ex.workers is not None else 1
+
+    def _num_shares(self) -> int:
+        return default_num_shares(self._workers())
+
+    def _gram_in_pieces(self, colours: DatasetColours, into: np.ndarray, depths, upper: bool = True) -> np.ndarray:
+        """The Gram (its upper triangle, or all of it unless ``upper``) summed into ``into`` in independent
+        pieces, on the executor, each saved to ``checkpoint_dir`` when finished: by shares of the triangle's
+        row blocks (:func:`~fastgnn.gntk.colour_shares.shared_gram`) where :meth:`_by_shares`, else by bands
+        of graphs (:func:`~fastgnn.gntk.colour_bands.banded_gram`); returns the self-readouts."""
+        run = None
         if self.executor != executors.LOCAL:
             ex = executors.lookup(self.executor)
-            workers = ex.workers() if ex.workers is not None else 1
 
             def run(on_done):
                 return ex.tasks(on_done=on_done, keep=False)
 
-        return banded_gram(colours, self.num_blocks, self.num_mlp_layers, self._torch_dtype(),
-                           budget.tile_budget(self.max_memory, self.device, self.executor), into, depths,
-                           num_bands=default_num_bands(colours.num_graphs, workers), upper=upper,
-                           checkpoint_dir=self.checkpoint_dir, run=run, progress=self._show_progress(colours))
+        args = (colours, self.num_blocks, self.num_mlp_layers, self._torch_dtype(),
+                budget.tile_budget(self.max_memory, self.device, self.executor), into, depths)
+        kw = dict(upper=upper, checkpoint_dir=self.checkpoint_dir, run=run, progress=self._show_progress(colours))
+        if self._by_shares():
+            return shared_gram(*args, num_shares=self._num_shares(), **kw)
+        return banded_gram(*args, num_bands=default_num_bands(colours.num_graphs, self._workers()), **kw)
 
     def _show_progress(self, colours: DatasetColours) -> bool:
         """A progress bar on colour pairs: as :attr:`progress` says (default: when the top depth has more
@@ -549,7 +580,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             by_colours = colour_pair_flops(colours, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST,
                                            itemsize=itemsize, max_bytes=have if blocked else None,
                                            in_memory=readouts_in_memory)
-            if summed and self._by_bands():
+            if summed and self._by_bands() and not self._by_shares():
                 by_colours *= 2  # by bands of graphs: at most each band's square
         return colours if need <= have and by_colours * NODE_ENGINE_SPEEDUP < by_nodes else None
 
