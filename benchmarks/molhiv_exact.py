@@ -14,9 +14,11 @@ The real molecules (``fastgnn.datasets.load("ogbg-molhiv")``, 41,127 graphs, OGB
    written back by the OS as it pleases and reclaimable);
 3. **a check** against the node-pair engine in float64 on ``--check`` graphs sampled at random (their
    Gram against themselves, the max relative error);
-With ``--checkpoint-dir`` (each finished band of graphs saved there, a killed run resumed from them) or
-``--workers N`` (the bands as tasks on a Dask LocalCluster of N single-threaded workers) the Gram runs by
-bands of graphs (:mod:`fastgnn.gntk.colour_bands`); the peak memory is then also summed over the worker
+With ``--checkpoint-dir`` (each finished piece saved there, a killed run resumed from them) or ``--workers N``
+(the pieces as tasks on a Dask LocalCluster of N single-threaded workers) the Gram runs in pieces: shares of
+the triangle's row blocks (:mod:`fastgnn.gntk.colour_shares`, the default since session 17), or with
+``--pieces bands`` bands of graphs (:mod:`fastgnn.gntk.colour_bands`, what the GNTK runs where the workers are
+on other machines); the peak memory is then also summed over the worker
 processes (``RssAnon`` of the whole process tree).
 
 4. with ``--svm``: :func:`fastgnn.model_selection.holdout.holdout` on the precomputed Gram (``SVC``, cosine,
@@ -112,8 +114,11 @@ def main() -> None:
     p.add_argument("--svm-only", action="store_true",
                    help="no kernel: the holdout on --out-dir/gram.npy that an earlier run of this script wrote "
                         "(its settings in --out.json); writes --out_svm.json")
-    p.add_argument("--checkpoint-dir", default=None, help="save each finished band of graphs here (resumable)")
-    p.add_argument("--workers", type=int, default=0, help="run the bands on a Dask LocalCluster of N workers")
+    p.add_argument("--checkpoint-dir", default=None, help="save each finished piece of the Gram here (resumable)")
+    p.add_argument("--workers", type=int, default=0, help="run the pieces on a Dask LocalCluster of N workers")
+    p.add_argument("--pieces", default="shares", choices=("shares", "bands"),
+                   help="with --checkpoint-dir or --workers: shares of the triangle (the GNTK's choice on one "
+                        "machine) or bands of graphs (its choice for workers on other machines)")
     p.add_argument("--data-dir", default=str(MOLHIV_DIR))
     p.add_argument("--out-dir", default=str(REPO / "runs" / "molhiv_exact"), help="where gram.npy goes")
     p.add_argument("--out", default=str(RESULTS / "molhiv_exact"))
@@ -171,9 +176,12 @@ def main() -> None:
 
     # 2. the Gram
     with contextlib.ExitStack() as stack:
+        if args.pieces == "bands":  # as on workers of other machines
+            GNTK._by_shares = lambda self: False
         if args.checkpoint_dir:
             kernel.set_params(checkpoint_dir=args.checkpoint_dir)
-            report["bands_saved_at_start"] = len(list(Path(args.checkpoint_dir).glob("bands-*/band-*.npz")))
+            report["pieces_saved_at_start"] = len(list(Path(args.checkpoint_dir).glob(
+                "bands-*/band-*.npz" if args.pieces == "bands" else "shares-*/share-*.npz")))
         if args.workers:
             from fastgnn.distributed import cluster_client
 
@@ -231,8 +239,8 @@ def _write(report: dict, out) -> None:
     with atomic_path(Path(f"{out}.json"), ".json") as tmp:
         tmp.write_text(json.dumps(report, indent=1, default=str))
     lines = [*report["header"], f"command: {report['command']}",
-             *(json.dumps(report[k]) for k in ("count", "bands_saved_at_start", "seconds", "memory", "check", "holdout")
-               if k in report)]
+             *(json.dumps(report[k])
+               for k in ("count", "pieces_saved_at_start", "seconds", "memory", "check", "holdout") if k in report)]
     with atomic_path(Path(f"{out}_run.txt"), ".txt") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}.json and {out}_run.txt")

@@ -13,8 +13,10 @@ on an executor (a Dask cluster), each worker holding the colours and its band's 
 Cost: ``Σ_b |R_{b,l}| |F_{≥a_b,l}|`` colour pairs per depth instead of the triangle's ``C_l² / 2``: a colour
 held by graphs of several bands is a row of each.  Counted on ogbg-molhiv (L=4, 8 bands of equal node-pair
 work, :func:`band_edges`): 1.64x the triangle at depth 3, 2.15x at depth 2 (5.3x at depth 0, whose pairs
-are few); with 16 bands 1.68x and 2.37x.  So one process runs the triangle (faster by about that factor);
-bands are for resuming and for more workers than one machine's threads.  Memory per band: the rectangle's
+are few); with 16 bands 1.68x and 2.37x.  So one process runs the triangle (faster by about that factor), and
+resuming or Dask workers on this machine take shares of the triangle (:mod:`fastgnn.gntk.colour_shares`, each
+colour pair once, each share a whole ``n × n`` partial on this disk); bands are for workers on other machines,
+each returning its own rows.  Memory per band: the rectangle's
 plan within ``max_bytes``, plus the band's rows ``8 (b − a)(n − a)`` bytes (outside it).
 """
 
