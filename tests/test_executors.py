@@ -28,11 +28,35 @@ def test_names_and_checks():
 
 def test_dask_is_registered_by_fastgnn_distributed():
     """Looking "dask" up imports its provider, which registers the tiles, tasks, budget and readiness check."""
-    from fastgnn.distributed import DaskRun, active_client, dask_budget, dask_tiles
+    from fastgnn.distributed import DaskRun, active_client, dask_budget, dask_same_machine, dask_tiles, dask_workers
 
     ex = executors.lookup("dask")
     assert ex.name == "dask" and ex.tiles is dask_tiles and ex.tasks is DaskRun
     assert ex.budget is dask_budget and ex.ready is active_client
+    assert ex.workers is dask_workers and ex.same_machine is dask_same_machine
+
+
+def test_workers_on_this_machine_reads_the_workers_addresses():
+    """The GNTK hands shares of its Gram back as files only where every worker is on this machine: loopback
+    addresses (a LocalCluster, TLS or not) and this host's name are; another host's address, an address
+    without a host, or no worker at all are not."""
+    import socket
+
+    from fastgnn.distributed import workers_on_this_machine
+
+    class Client:
+        def __init__(self, *addresses):
+            self.addresses = addresses
+
+        def scheduler_info(self):
+            return {"workers": {a: {} for a in self.addresses}}
+
+    here = socket.gethostname()
+    assert workers_on_this_machine(Client("tls://127.0.0.1:40001", "tcp://127.0.0.1:40002"))
+    assert workers_on_this_machine(Client("tcp://[::1]:40001", f"tcp://{here}:40002", "inproc://localhost/1/2"))
+    assert not workers_on_this_machine(Client("tcp://127.0.0.1:40001", "tcp://203.0.113.9:40002"))
+    assert not workers_on_this_machine(Client("ucx://"))
+    assert not workers_on_this_machine(Client())
 
 
 def test_register_replaces_and_the_gntk_runs_what_is_registered():
@@ -52,7 +76,8 @@ def test_register_replaces_and_the_gntk_runs_what_is_registered():
         assert executors.lookup("dask") is ex
         gram = GNTK(num_layers=3, max_memory=2**20, executor="dask").fit_transform(graphs)
     finally:
-        executors.register("dask", tiles=dask.tiles, tasks=dask.tasks, budget=dask.budget, ready=dask.ready)
+        executors.register("dask", tiles=dask.tiles, tasks=dask.tasks, budget=dask.budget, ready=dask.ready,
+                           workers=dask.workers, same_machine=dask.same_machine)
     assert seen and sum(seen) > 0 and checked
     assert np.array_equal(gram, GNTK(num_layers=3, max_memory=2**20).fit_transform(graphs))
 
