@@ -35,17 +35,17 @@ def test_gram_bytes():
     assert budget.gram_bytes(100, 3) == 8 * 100 * 100 * 4  # three readouts and the Gram, float64
 
 
-def test_tile_budget_takes_the_executors_cap_only_when_auto():
+def test_tile_budget_takes_the_executors_cap_only_when_auto(monkeypatch):
     """"auto" on an executor with a per-tile budget (Dask: its smallest worker's) is capped by it; a
     number given is taken as it is; the local executor has no cap."""
+    import dataclasses
+
     default = budget.default_max_memory("cpu")
     assert budget.tile_budget("auto") == default and budget.tile_budget("3MB", "cpu", executors.LOCAL) == 3e6
     dask = executors.lookup("dask")
-    try:
-        executors.register("dask", tiles=dask.tiles, tasks=dask.tasks, budget=lambda device: 2**20, ready=dask.ready)
-        assert budget.tile_budget("auto", "cpu", "dask") == min(default, 2**20)
-        assert budget.tile_budget("3MB", "cpu", "dask") == 3e6
-        executors.register("dask", tiles=dask.tiles, tasks=dask.tasks, budget=None, ready=dask.ready)
-        assert budget.tile_budget("auto", "cpu", "dask") == default
-    finally:
-        executors.register("dask", tiles=dask.tiles, tasks=dask.tasks, budget=dask.budget, ready=dask.ready)
+    # the registration swapped for this test only (every other entry point kept), restored after it
+    monkeypatch.setitem(executors._REGISTRY, "dask", dataclasses.replace(dask, budget=lambda device: 2**20))
+    assert budget.tile_budget("auto", "cpu", "dask") == min(default, 2**20)
+    assert budget.tile_budget("3MB", "cpu", "dask") == 3e6
+    monkeypatch.setitem(executors._REGISTRY, "dask", dataclasses.replace(dask, budget=None))
+    assert budget.tile_budget("auto", "cpu", "dask") == default

@@ -59,7 +59,7 @@ def test_workers_on_this_machine_reads_the_workers_addresses():
     assert not workers_on_this_machine(Client())
 
 
-def test_register_replaces_and_the_gntk_runs_what_is_registered():
+def test_register_replaces_and_the_gntk_runs_what_is_registered(monkeypatch):
     """GNTK(executor="dask") runs the tiles on whatever is registered under that name (here an in-process
     stand-in that counts its tiles): the same Gram as the local run, and the readiness check runs first."""
     graphs = synthetic(num_graphs=12, min_nodes=4, max_nodes=12, seed=2).graphs
@@ -70,14 +70,11 @@ def test_register_replaces_and_the_gntk_runs_what_is_registered():
         seen.append(len(tiles))
         yield from run_in_process(rows, cols, plan, tiles, **kwargs)
 
-    try:
-        ex = executors.register("dask", tiles=lambda: counting, tasks=dask.tasks, budget=None,
-                                ready=lambda: checked.append(1))
-        assert executors.lookup("dask") is ex
-        gram = GNTK(num_layers=3, max_memory=2**20, executor="dask").fit_transform(graphs)
-    finally:
-        executors.register("dask", tiles=dask.tiles, tasks=dask.tasks, budget=dask.budget, ready=dask.ready,
-                           workers=dask.workers, same_machine=dask.same_machine)
+    monkeypatch.setitem(executors._REGISTRY, "dask", dask)  # the registration as it was, restored after the test
+    ex = executors.register("dask", tiles=lambda: counting, tasks=dask.tasks, budget=None,
+                            ready=lambda: checked.append(1))
+    assert executors.lookup("dask") is ex
+    gram = GNTK(num_layers=3, max_memory=2**20, executor="dask").fit_transform(graphs)
     assert seen and sum(seen) > 0 and checked
     assert np.array_equal(gram, GNTK(num_layers=3, max_memory=2**20).fit_transform(graphs))
 
