@@ -39,8 +39,14 @@ def test_bands_equal_du_et_al_in_extended_precision(scale, jk, num_mlp_layers, b
     into = np.zeros((n, n))
     selfs = colour_bands.banded_gram(cols, depth, num_mlp_layers, torch.float64, budget, into, depths,
                                      num_bands=bands)
+    assert_upper_gram_is_du_et_al(into, selfs, graphs, cols, depth, num_mlp_layers, scale, jk)
+
+
+def assert_upper_gram_is_du_et_al(into, selfs, graphs, cols, depth, num_mlp_layers, scale, jk):
+    """``into``'s upper triangle within 1e-10 of Du et al.'s Gram in extended precision, its lower one untouched,
+    and ``selfs`` each depth's diagonal (the colour pairs' readouts, 1e-12)."""
     want = reference_gntk(graphs, depth + 1, num_mlp_layers, scale, jk, dtype=np.longdouble, snap_ulps=32)
-    upper = np.triu_indices(n)
+    upper = np.triu_indices(len(graphs))
     np.testing.assert_allclose(into[upper], want[upper], rtol=1e-10, atol=0)
     assert not np.tril(into, -1).any()
     parts = colour_pairs.colour_pair_readouts(cols, depth, num_mlp_layers)

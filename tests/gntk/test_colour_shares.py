@@ -9,12 +9,10 @@ import pytest
 import torch
 
 try:
-    from .finite_gnn import reference_gntk
-    from .test_colour_bands import _graphs
+    from .test_colour_bands import _graphs, assert_upper_gram_is_du_et_al
     from .test_colour_pairs import _deep_set
 except ImportError:
-    from finite_gnn import reference_gntk
-    from test_colour_bands import _graphs
+    from test_colour_bands import _graphs, assert_upper_gram_is_du_et_al
     from test_colour_pairs import _deep_set
 
 from fastgnn import GNTK
@@ -37,12 +35,7 @@ def test_shares_equal_du_et_al_in_extended_precision(scale, jk, num_mlp_layers, 
     into = np.zeros((n, n))
     selfs = colour_shares.shared_gram(cols, depth, num_mlp_layers, torch.float64, budget, into, depths,
                                       num_shares=shares)
-    want = reference_gntk(graphs, depth + 1, num_mlp_layers, scale, jk, dtype=np.longdouble, snap_ulps=32)
-    upper = np.triu_indices(n)
-    np.testing.assert_allclose(into[upper], want[upper], rtol=1e-10, atol=0)
-    assert not np.tril(into, -1).any()
-    parts = colour_pairs.colour_pair_readouts(cols, depth, num_mlp_layers)
-    np.testing.assert_allclose(selfs, np.diagonal(parts, axis1=1, axis2=2), rtol=1e-12, atol=0)
+    assert_upper_gram_is_du_et_al(into, selfs, graphs, cols, depth, num_mlp_layers, scale, jk)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])

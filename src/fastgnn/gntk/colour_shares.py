@@ -71,12 +71,12 @@ def share_gram(inputs: ShareInputs, k: int, num_shares: int) -> np.ndarray:
     """Share ``k`` of ``num_shares`` (module docstring): its partial Gram written to ``inputs.folder``
     (``share-{k}.bin``, the upper triangle packed by rows, and ``share-{k}.npz``); returns its self-readouts
     ``[num_blocks + 1, n]`` (float64), every depth's diagonal summed over the share's blocks."""
+    import numba
+
     from fastgnn.gntk.compiled_tile import numba_threads
 
     n = inputs.colours.num_graphs
     partial = lazy_zeros((n, n), inputs.out_dtype)
-    import numba
-
     with numba_threads(numba):
         selfs = blocked_gram(inputs.colours, inputs.num_blocks, inputs.num_mlp_layers, inputs.dtype,
                              inputs.max_bytes, partial, inputs.depths, upper=True, share=(k, num_shares),
@@ -137,7 +137,8 @@ def shared_gram(colours, num_blocks: int, num_mlp_layers: int, dtype, max_bytes:
             bar.close()
         selfs = np.zeros((num_blocks + 1, n))
         for k in range(num_shares):  # in order: the sum does not depend on which share finished first
-            record = _saved(folder, k, key, n, into.dtype)
+            # a share loaded above was checked then (the folder is locked); one computed now is checked here
+            record = done[k] if k not in todo else _saved(folder, k, key, n, into.dtype)
             if record is None:
                 raise FileNotFoundError(f"{folder / f'share-{k:04d}.bin'}: share {k}'s Gram is not on this machine's "
                                         "disk, or damaged (shares run on workers that see the client's disk: a "

@@ -361,8 +361,8 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         by bands (disk ``8 n²``); otherwise the readouts are written, combined and removed.
         ``checkpoint_dir`` makes the node-pair engine or the colour pairs' readouts resumable; the Gram
         summed alone on colour pairs then runs by shares of the triangle's row blocks
-        (:mod:`fastgnn.gntk.colour_shares`: each share's partial Gram saved there when finished; two shares
-        per worker, each ``n(n + 1)/2`` values in the kernel's dtype on disk), as it does on
+        (:mod:`fastgnn.gntk.colour_shares`: each share's partial Gram saved there when finished; four shares,
+        or two per worker past two workers, each ``n(n + 1)/2`` values in the kernel's dtype on disk), as it does on
         ``executor="dask"`` (the shares as tasks, added here; in a temporary folder without
         ``checkpoint_dir``).  On a Dask cluster whose workers run on other machines it runs by bands of
         graphs instead (:mod:`fastgnn.gntk.colour_bands`: each worker returns its band's rows, about 1.6-2x
@@ -376,20 +376,20 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         colours = self._dataset_colours(readouts_in_memory=False, summed=not readouts)
         describe = _self_kernel_message("fit_transform_to_disk", None)
         if colours is not None and not readouts:
-            bands = self._by_bands()
+            pieces = self._in_pieces()
             needs = disk_needs(out_dir, None, n, 0)
             triangle = n * (n + 1) // 2 * self._torch_dtype().itemsize
-            if bands and self._by_shares():  # every share's partial Gram, kept or in a temporary folder
+            if pieces and self._by_shares():  # every share's partial Gram, kept or in a temporary folder
                 key = Path(self.checkpoint_dir or tempfile.gettempdir())
                 needs[key] = needs.get(key, 0) + self._num_shares() * triangle
-            elif bands and self.checkpoint_dir is not None:  # the bands' rows
+            elif pieces and self.checkpoint_dir is not None:  # the bands' rows
                 key = Path(self.checkpoint_dir)
                 needs[key] = needs.get(key, 0) + triangle
             check_free_space(needs)
             t0 = time.perf_counter()
             summed = _ram_gram(n, self._torch_dtype())  # its upper triangle only is ever written
             depths = self._summed_depths()
-            if bands:
+            if pieces:
                 self.self_readouts_ = self._gram_in_pieces(colours, summed, depths)
             else:
                 self.self_readouts_ = colour_pair_gram(
@@ -471,12 +471,13 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """The depths whose readouts the Gram sums: all with jk, else the top one."""
         return range(self.num_layers) if self.jk else [self.num_blocks]
 
-    def _by_bands(self) -> bool:
-        """Whether the Gram summed alone on colour pairs runs by bands of graphs (to save each, or as tasks)."""
+    def _in_pieces(self) -> bool:
+        """Whether the Gram summed alone on colour pairs runs in independent pieces (to save each, or as tasks):
+        shares of the triangle or bands of graphs (:meth:`_by_shares`)."""
         return self.checkpoint_dir is not None or self.executor != executors.LOCAL
 
     def _by_shares(self) -> bool:
-        """Whether the Gram in pieces (:meth:`_by_bands`) runs by shares of the triangle
+        """Whether the Gram in pieces (:meth:`_in_pieces`) runs by shares of the triangle
         (:mod:`fastgnn.gntk.colour_shares`): in this process, or on an executor whose workers all run on this
         machine (their shares' files on its disk); else by bands of graphs."""
         if self.executor == executors.LOCAL:
@@ -580,7 +581,7 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             by_colours = colour_pair_flops(colours, self.num_blocks, self.num_mlp_layers, RELU_PAIR_COST,
                                            itemsize=itemsize, max_bytes=have if blocked else None,
                                            in_memory=readouts_in_memory)
-            if summed and self._by_bands() and not self._by_shares():
+            if summed and self._in_pieces() and not self._by_shares():
                 by_colours *= 2  # by bands of graphs: at most each band's square
         return colours if need <= have and by_colours * NODE_ENGINE_SPEEDUP < by_nodes else None
 
