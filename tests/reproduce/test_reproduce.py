@@ -693,3 +693,37 @@ def test_a_search_made_in_one_run_is_not_called_resumed(run):
     assert row["search_work_seconds"] and not _spread_over_runs(row)
     assert "Searches resumed across runs" not in (run[0] / "report.md").read_text()
     assert _spread_over_runs({**row, "search_stage_seconds": {k: 0.0 for k in row["search_stage_seconds"]}})
+
+
+@pytest.mark.parametrize("b", [None, 4])
+def test_the_per_pair_preparation_keeps_only_the_sampled_graphs_and_equals_one_whole_preparation(b, monkeypatch):
+    """The kernel-time stage prepares the graphs in chunks (REDDIT-BINARY's whole preparation held 7.9 GB) and
+    keeps the sampled pairs' graphs only; each kept operand equals that of one preparation of all graphs."""
+    import torch
+
+    from fastgnn.gntk.pairwise import prepare_many
+
+    graphs = list(small_data().graphs)
+    config = {"num_layers": 3, "num_mlp_layers": 2, "scale": "degree", "jk": True}
+    sizes = [g.num_nodes for g in graphs]
+    limit = 3 * max(sizes) ** 2  # several chunks of a few graphs each
+    monkeypatch.setattr(kernel_time, "PREPARE_CHUNK_BYTES", 8 * limit)
+    chunks = kernel_time._chunks(sizes, limit)
+    assert len(chunks) > 3 and sorted(i for c in chunks for i in c) == list(range(len(graphs)))
+    assert all(sum(sizes[i] ** 2 for i in c) <= limit and c == list(range(c[0], c[-1] + 1)) for c in chunks)
+    keep = np.unique(sample_pairs(len(graphs), 5, np.random.default_rng(3)))
+    ops, seconds = kernel_time._prepare(graphs, config, b, 0, keep)
+    whole = prepare_many(graphs, num_blocks=2, num_mlp_layers=2, scale="degree",
+                         method="decoupled" if b is None else "sketch", sketch_size=b, sketch_kind="ams", seed=0,
+                         dtype=torch.float64, device="cpu", compress=False)
+    assert seconds > 0 and [i for i, op in enumerate(ops) if op is not None] == keep.tolist()
+    for i in keep:
+        torch.testing.assert_close(ops[i].a, whole[i].a, rtol=0, atol=0)
+        for mine, theirs in zip(ops[i].diags, whole[i].diags, strict=True):
+            torch.testing.assert_close(mine, theirs, rtol=1e-12, atol=0)
+        if b is not None:
+            torch.testing.assert_close(ops[i].sketch, whole[i].sketch, rtol=0, atol=0)
+
+
+def test_a_graph_larger_than_a_chunk_is_prepared_alone():
+    assert kernel_time._chunks([3, 10, 2, 2, 1], 9) == [[0], [1], [2, 3, 4]]

@@ -16,7 +16,9 @@ At one configuration (the dataset's found one, else L=4, R=2, uniform, jk), on t
 * ``batched``: ``GNTK(...).fit_transform(dataset)`` (the engine, colour-class compression on),
   measured whole after an untimed warm-up on a few graphs: ``how = "measured"``.
 
-Cost: the batched Gram once, plus ``pair_seconds`` (or ``min_pairs`` pairs) per per-pair method.
+Cost: the batched Gram once, plus ``pair_seconds`` (or ``min_pairs`` pairs) per per-pair method, plus each
+per-pair method's preparation of every graph.  Memory of the per-pair methods: the operands of the sampled
+pairs' graphs only, and one chunk of the preparation (:func:`_prepare`).
 """
 
 from __future__ import annotations
@@ -45,18 +47,20 @@ def run(dataset, config: dict, settings, *, progress=True, log=print) -> dict:
     n = len(graphs)
     total = n * (n + 1) // 2
     sample = sample_pairs(n, settings.sample_pairs, np.random.default_rng(settings.seed))
+    keep = np.unique(sample)  # the sampled pairs' graphs: the only operands a per-pair method reads
     methods = []
     threads = torch.get_num_threads()
     with one_torch_thread():  # a pair's products are small: on a busy machine 2 threads ran up to 1000x slower
-        ops, prep = _prepare(graphs, config, None, settings.seed)
+        ops, prep = _prepare(graphs, config, None, settings.seed, keep)
         for method in ("kron", "decoupled"):
             methods.append(_time_pairs(method, ops, sample, total, prep, config, settings, None))
             log(_line(dataset.name, methods[-1]))
+        ops = None  # freed before the next preparation
         for b in settings.pair_sketch_sizes:
-            sops, sprep = _prepare(graphs, config, int(b), settings.seed)
-            methods.append(_time_pairs("sketch", sops, sample, total, sprep, config, settings, int(b)))
+            ops, prep = _prepare(graphs, config, int(b), settings.seed, keep)
+            methods.append(_time_pairs("sketch", ops, sample, total, prep, config, settings, int(b)))
             log(_line(dataset.name, methods[-1]))
-    ops = sops = None
+            ops = None
     est = GNTK(num_layers=config["num_layers"], num_mlp_layers=config["num_mlp_layers"], scale=config["scale"],
                jk=bool(config["jk"]), progress=progress)
     warm_up(est, dataset)
@@ -101,18 +105,58 @@ def sample_pairs(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return rng.permutation(np.stack([i, j], axis=1))
 
 
-def _prepare(graphs, config, b, seed):
-    t0 = time.perf_counter()
-    ops = prepare_many(graphs, num_blocks=config["num_layers"] - 1, num_mlp_layers=config["num_mlp_layers"],
-                       scale=config["scale"], method="decoupled" if b is None else "sketch", sketch_size=b,
-                       sketch_kind="ams", seed=seed, dtype=torch.float64, device="cpu", compress=False)
-    return ops, time.perf_counter() - t0
+#: Bytes of dense operands (``C Ã``, ``[N, N]`` float64 per graph) prepared at once by :func:`_prepare`: a
+#: preparation of all REDDIT-BINARY's graphs at once held 7.9 GB, and three of them (the exact one and two
+#: sketched ones) ran a 24 GB machine out of memory.
+PREPARE_CHUNK_BYTES = 2**28
+
+
+def _prepare(graphs, config, b, seed, keep) -> tuple[list, float]:
+    """Every graph prepared for the per-pair method (exact when ``b`` is None, else sketched at ``b``), timed:
+    its self-diagonals are part of that method's whole Gram.
+
+    Prepared in chunks of consecutive graphs of at most :data:`PREPARE_CHUNK_BYTES` of dense operands (a
+    larger graph alone), keeping only the graphs whose indices are in ``keep`` (the sampled pairs'): returns
+    ``(ops, seconds)``, ``ops[i]`` the operand of graph i if kept, else None, and the seconds of all the
+    chunks' preparation.  Peak memory O(chunk + Σ_{i in keep} N_i²) instead of O(Σ_i N_i²).
+    """
+    keep = {int(i) for i in keep}
+    ops, seconds = [None] * len(graphs), 0.0
+    for chunk in _chunks([g.num_nodes for g in graphs], PREPARE_CHUNK_BYTES // 8):
+        t0 = time.perf_counter()
+        prepared = prepare_many([graphs[i] for i in chunk], num_blocks=config["num_layers"] - 1,
+                                num_mlp_layers=config["num_mlp_layers"], scale=config["scale"],
+                                method="decoupled" if b is None else "sketch", sketch_size=b, sketch_kind="ams",
+                                seed=seed, dtype=torch.float64, device="cpu", compress=False)
+        seconds += time.perf_counter() - t0
+        for i, op in zip(chunk, prepared):
+            if i in keep:
+                ops[i] = op
+        del prepared
+    return ops, seconds
+
+
+def _chunks(num_nodes: list[int], max_entries: int) -> list[list[int]]:
+    """Consecutive indices grouped so that each group's Σ N² is at most ``max_entries`` (a graph over it alone).
+    O(n)."""
+    chunks, current, entries = [], [], 0
+    for i, n in enumerate(num_nodes):
+        if current and entries + n * n > max_entries:
+            chunks.append(current)
+            current, entries = [], 0
+        current.append(i)
+        entries += n * n
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def _time_pairs(method, ops, sample, total, prep, config, settings, b) -> dict:
     """One per-pair method on the sample: the extrapolated whole-Gram row."""
     kw = {"method": method, "num_blocks": config["num_layers"] - 1, "num_mlp_layers": config["num_mlp_layers"]}
-    nnz = np.array([int(torch.count_nonzero(op.a)) for op in ops], dtype=np.float64) if method == "kron" else None
+    nnz = None
+    if method == "kron":  # the operator's entries of a pair: nnz(A_G) · nnz(A_H), for the sampled graphs only
+        nnz = np.array([np.nan if op is None else int(torch.count_nonzero(op.a)) for op in ops], dtype=np.float64)
 
     def too_big(i, j):
         return nnz is not None and nnz[i] * nnz[j] * KRON_BYTES_PER_ENTRY > settings.kron_max_bytes
