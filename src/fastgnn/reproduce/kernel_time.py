@@ -31,6 +31,7 @@ import torch
 
 from fastgnn.gntk import GNTK
 from fastgnn.gntk.pairwise import pair_readouts, prepare_many
+from fastgnn.gntk.plan import plan_chunks
 from fastgnn.reproduce.settings import CONFIG_KEYS
 
 __all__ = ["run", "sample_pairs", "warm_up", "one_torch_thread", "KRON_BYTES_PER_ENTRY"]
@@ -115,40 +116,26 @@ def _prepare(graphs, config, b, seed, keep) -> tuple[list, float]:
     """Every graph prepared for the per-pair method (exact when ``b`` is None, else sketched at ``b``), timed:
     its self-diagonals are part of that method's whole Gram.
 
-    Prepared in chunks of consecutive graphs of at most :data:`PREPARE_CHUNK_BYTES` of dense operands (a
-    larger graph alone), keeping only the graphs whose indices are in ``keep`` (the sampled pairs'): returns
-    ``(ops, seconds)``, ``ops[i]`` the operand of graph i if kept, else None, and the seconds of all the
-    chunks' preparation.  Peak memory O(chunk + Σ_{i in keep} N_i²) instead of O(Σ_i N_i²).
+    Prepared in chunks of graphs of similar size (:func:`~fastgnn.gntk.plan.plan_chunks` on N², a larger graph
+    alone) of at most :data:`PREPARE_CHUNK_BYTES` of dense operands, keeping only the graphs whose indices are in
+    ``keep`` (the sampled pairs'): returns ``(ops, seconds)``, ``ops[i]`` the operand of graph i if kept, else
+    None, and the seconds of all the chunks' preparation.  Peak memory O(chunk + Σ_{i in keep} N_i²) instead of
+    O(Σ_i N_i²).
     """
     keep = {int(i) for i in keep}
     ops, seconds = [None] * len(graphs), 0.0
-    for chunk in _chunks([g.num_nodes for g in graphs], PREPARE_CHUNK_BYTES // 8):
+    for chunk in plan_chunks([g.num_nodes ** 2 for g in graphs], PREPARE_CHUNK_BYTES // 8):
         t0 = time.perf_counter()
         prepared = prepare_many([graphs[i] for i in chunk], num_blocks=config["num_layers"] - 1,
                                 num_mlp_layers=config["num_mlp_layers"], scale=config["scale"],
                                 method="decoupled" if b is None else "sketch", sketch_size=b, sketch_kind="ams",
                                 seed=seed, dtype=torch.float64, device="cpu", compress=False)
         seconds += time.perf_counter() - t0
-        for i, op in zip(chunk, prepared):
+        for i, op in zip(chunk.tolist(), prepared):
             if i in keep:
                 ops[i] = op
         del prepared
     return ops, seconds
-
-
-def _chunks(num_nodes: list[int], max_entries: int) -> list[list[int]]:
-    """Consecutive indices grouped so that each group's Σ N² is at most ``max_entries`` (a graph over it alone).
-    O(n)."""
-    chunks, current, entries = [], [], 0
-    for i, n in enumerate(num_nodes):
-        if current and entries + n * n > max_entries:
-            chunks.append(current)
-            current, entries = [], 0
-        current.append(i)
-        entries += n * n
-    if current:
-        chunks.append(current)
-    return chunks
 
 
 def _time_pairs(method, ops, sample, total, prep, config, settings, b) -> dict:
