@@ -13,6 +13,7 @@ import sys
 import textwrap
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -64,6 +65,22 @@ def test_the_minimum_counts_the_preparation_of_the_largest_graph():
     assert plan.minimum_budget(ops, None, 8, 2, False) >= plan.preparation_bytes([1500])
     with pytest.warns(plan.BudgetWarning, match="preparing its largest graph, 1500 nodes: 126.0 MB"):
         plan.plan_tile_nodes(ops, None, 50e6, 8, 2, False)
+
+
+def test_a_graph_larger_than_a_chunk_is_alone_and_chunks_follow_size():
+    """plan_chunks (the engine's tiles and the kernel-time stage's preparation): by size, at most the limit each,
+    an item over it alone."""
+    assert [c.tolist() for c in plan.plan_chunks([9, 100, 4, 4, 1], 9)] == [[4, 2, 3], [0], [1]]
+    rng = np.random.default_rng(0)
+    for limit in (1, 7, 50, 10_000):
+        sizes = rng.integers(1, 60, size=200).tolist()
+        chunks = plan.plan_chunks(sizes, limit)
+        assert sorted(i for c in chunks for i in c) == list(range(len(sizes)))  # every item once
+        assert all(len(c) == 1 or sum(sizes[i] for i in c) <= limit for c in chunks)
+        flat = [sizes[i] for c in chunks for i in c]
+        assert flat == sorted(flat)  # smallest first, so a chunk holds graphs of similar size
+        # greedy: no chunk could have taken the next chunk's first item
+        assert all(sum(sizes[i] for i in a) + sizes[b[0]] > limit for a, b in zip(chunks, chunks[1:]))
 
 
 PEAK = textwrap.dedent("""

@@ -725,10 +725,3 @@ def test_the_per_pair_preparation_keeps_only_the_sampled_graphs_and_equals_one_w
         if b is not None:
             torch.testing.assert_close(ops[i].sketch, whole[i].sketch, rtol=0, atol=0)
 
-
-def test_a_graph_larger_than_a_chunk_is_prepared_alone():
-    """The chunks of the kernel-time stage's preparation (and of the engine's tiles): by size, at most the limit
-    each, a graph over it alone."""
-    from fastgnn.gntk.plan import plan_chunks
-
-    assert [c.tolist() for c in plan_chunks([9, 100, 4, 4, 1], 9)] == [[4, 2, 3], [0], [1]]

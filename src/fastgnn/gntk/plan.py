@@ -330,17 +330,24 @@ def compiled_csr_bytes(op: Operand) -> int:
 # --------------------------------------------------------------------------- plan
 
 
-def plan_chunks(sizes: Sequence[int], tile_nodes: int) -> list[np.ndarray]:
-    """Split graphs into chunks of at most ``tile_nodes`` stacked nodes, in order of size.
+def plan_chunks(sizes: Sequence[int], limit: int) -> list[np.ndarray]:
+    """Split items into chunks whose sizes sum to at most ``limit``, in order of size.
 
-    Graphs of similar size share a chunk, so the padded dense layout of
-    :mod:`fastgnn.gntk.tiles` wastes little.  A graph larger than ``tile_nodes``
-    gets a chunk of its own.  Deterministic: a stable sort of ``sizes``.
+    ``sizes`` may be in any unit: nodes per graph for the tiles of
+    :func:`plan_tiles` (``limit`` is then the tile's stacked nodes per side), or
+    N² entries for the kernel-time stage's preparation
+    (:func:`fastgnn.reproduce.kernel_time._prepare`).  Graphs of similar size
+    share a chunk, so the padded dense layout of :mod:`fastgnn.gntk.tiles`
+    wastes little.  An item larger than ``limit`` gets a chunk of its own.
+    Deterministic: a stable sort of ``sizes``; O(n log n) for n items.
+
+    Returns:
+        the chunks, each an int array of indices into ``sizes``, smallest items first.
     """
     chunks, current, total = [], [], 0
     for i in np.argsort(np.asarray(sizes), kind="stable"):
         n = sizes[i]
-        if current and total + n > tile_nodes:
+        if current and total + n > limit:
             chunks.append(np.array(current))
             current, total = [], 0
         current.append(int(i))
