@@ -111,8 +111,9 @@ class SearchResult:
     time of each stage in this run (a pass computed inside a later stage counts as the kernels');
     ``work_seconds``: what each stage's results took to make, in whichever run made them (the readouts'
     metadata and the curves' files record it), so that a search resumed across runs or machines still
-    reports its whole cost (a pass resumed from its checkpointed tiles counts its last run only; "kernels"
-    is absent where an older cache recorded no time).  ``fully_nested`` holds
+    reports its whole cost (a pass resumed from its checkpointed tiles counts the seconds the earlier runs
+    recorded for them, :attr:`GNTK.resumed_time_ <fastgnn.GNTK>`: tiles saved by a fastgnn older than that
+    record count nothing; "kernels" is absent where an older cache recorded no time).  ``fully_nested`` holds
     the fully nested estimate (``mean``, ``std``, ``fold_accuracies``, ``choices``:
     per fold the configuration, normalisation and C chosen inside it), or None.
     """
@@ -494,13 +495,17 @@ class _Readouts:
         est = GNTK(num_layers=self.depth, **self.options)
         t0 = time.perf_counter()
         self.parts = est.readouts(self.dataset)
-        seconds = self.made_seconds = time.perf_counter() - t0
-        self.log(f"GNTK R={self.R} scale={self.scale} up to num_layers={self.depth}: {seconds:.1f} s")
+        seconds = time.perf_counter() - t0
+        # what the pass cost: this run's seconds and those of the checkpointed tiles it read back (a pass resumed
+        # from checkpoint_dir after a kill), so that the search's work counts every run
+        self.made_seconds = seconds + est.resumed_time_
+        resumed = f" (and {est.resumed_time_:.1f} s in earlier runs, resumed)" if est.resumed_time_ else ""
+        self.log(f"GNTK R={self.R} scale={self.scale} up to num_layers={self.depth}: {seconds:.1f} s{resumed}")
         if self.cache_dir is not None:
             path = self.cache_dir / f"{self.name}_L{self.depth}.npy"
             sweep_temporaries(self.cache_dir, path.name)
             key = {**self.base, "num_layers": self.depth}
-            save_npy_checked(path, self.parts, key, {"seconds": seconds})
+            save_npy_checked(path, self.parts, key, {"seconds": self.made_seconds})
             self._take(checked_meta(path, key))
         return seconds
 

@@ -21,6 +21,13 @@ accidents and mix-ups, not against a forger who can write the folder and recompu
 the object is released); a second process on the same folder waits, then reads the finished tiles
 instead of computing them.  Within one process a folder is not locked against itself.
 
+**Work across runs.**  The manifest records the seconds each tile took to compute (``tile_seconds``, written as
+each tile is saved), so a resumed run can say what the tiles it read back cost the runs that made them: within
+:func:`resumed_work` every checkpoint read back adds its recorded seconds (the colour-pair path's state,
+:mod:`fastgnn.gntk.colour_resume`, and its shares and bands record them too).  A report of a run that resumed
+then gives its wall time and its work (the wall time plus the resumed seconds) apart.  Tiles saved by an older
+fastgnn carry no seconds: counted as ``untimed``.
+
 Cost: the fingerprint hashes every operand once (O(total operand bytes)); a tile's digest hashes
 its block (O(block bytes)) when it is saved and when it is loaded.
 """
@@ -28,6 +35,7 @@ its block (O(block bytes)) when it is saved and when it is loaded.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import hashlib
 import json
@@ -44,7 +52,8 @@ import numpy as np
 from fastgnn.gntk.pairwise import Operand
 from fastgnn.io import digest, file_lock, save_json, save_npy, to_json
 
-__all__ = ["FORMAT", "Checkpoint", "block_digest", "tile_digest", "fingerprint", "MAX_RESUMED_RATIO"]
+__all__ = ["FORMAT", "Checkpoint", "block_digest", "tile_digest", "fingerprint", "MAX_RESUMED_RATIO", "resumed_work",
+           "note_resumed"]
 
 #: the checkpoint format (2: operands' row weights, i.e. class sizes, in the fingerprint; 3: tile digests bound
 #: to the fingerprint and the tile's name, a digest on the manifest, the folder locked while a run writes it)
@@ -53,6 +62,45 @@ FORMAT = 3
 #: the one planned now (an automatic budget drifts by a power of two, not by orders of magnitude)
 MAX_RESUMED_RATIO = 16
 _MIN_TILE_NODES, _MAX_TILE_NODES = 64, 2**24
+
+_RESUMED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("fastgnn_resumed_work", default=None)
+
+
+@contextlib.contextmanager
+def resumed_work():
+    """Count, within the block, what the checkpointed work read back cost the runs that made it.
+
+    Yields a dict that ends as ``{"seconds": s, "untimed": k}``: ``s`` the seconds recorded for every
+    tile or colour-pair state read back (:func:`note_resumed`), ``k`` the pieces read back that recorded
+    none (saved by an older fastgnn).  Zero and zero when nothing was resumed.  Nested blocks each count
+    their own (the innermost gets the notes).
+    """
+    ledger = {"seconds": 0.0, "untimed": 0}
+    token = _RESUMED.set(ledger)
+    try:
+        yield ledger
+    finally:
+        _RESUMED.reset(token)
+
+
+def note_resumed(seconds: float | None) -> None:
+    """A checkpointed piece was read back; ``seconds``: what it cost the run that made it (None: not recorded).
+    Outside :func:`resumed_work`, nothing."""
+    ledger = _RESUMED.get()
+    if ledger is None:
+        return
+    if seconds is None:
+        ledger["untimed"] += 1
+    else:
+        ledger["seconds"] += float(seconds)
+
+
+def _valid_seconds(value) -> dict[str, float]:
+    """A manifest's ``tile_seconds``, keeping the entries that are a name and a finite non-negative number."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): float(v) for k, v in value.items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < float("inf")}
 
 
 def fingerprint(
@@ -138,6 +186,9 @@ class Checkpoint:
                           stacklevel=3)
             old = {"fingerprint": key}
         self.previous = old
+        #: seconds each tile took, by tile name, over every run (the manifest's ``tile_seconds``)
+        self.tile_seconds = _valid_seconds((old or {}).get("tile_seconds"))
+        self.manifest["tile_seconds"] = self.tile_seconds
 
     def read_manifest(self) -> dict | None:
         """The manifest as saved (its ``digest`` included), or None when absent; an unreadable one is reported (a
@@ -184,7 +235,8 @@ class Checkpoint:
         return {p.name.split(".", 1)[0] for p in self.folder.glob("r*_c*.*.npy")}
 
     def load(self, name: str, shape: tuple) -> np.ndarray | None:
-        """A finished tile's block, or None (absent, or damaged or not this run's: then deleted, with a warning)."""
+        """A finished tile's block, or None (absent, or damaged or not this run's: then deleted, with a warning).
+        A block read back notes its recorded seconds (:func:`note_resumed`)."""
         for path in sorted(self.folder.glob(f"{name}.*.npy")):
             claimed = path.name.split(".")[1]
             try:
@@ -194,15 +246,17 @@ class Checkpoint:
             except Exception as exc:  # noqa: BLE001 (any unreadable file is recomputed)
                 ok, why = False, f"{type(exc).__name__}: {exc}"
             if ok:
+                note_resumed(self.tile_seconds.get(name))
                 return block
             warnings.warn(f"checkpoint tile {path} is damaged ({why}); recomputing it", RuntimeWarning,
                           stacklevel=3)
             path.unlink(missing_ok=True)
         return None
 
-    def save(self, name: str, block: np.ndarray) -> None:
-        """Save a finished tile (atomically); a full disk is an ``OSError`` naming the folder, the tiles saved
-        before it kept for the rerun that resumes."""
+    def save(self, name: str, block: np.ndarray, seconds: float | None = None) -> None:
+        """Save a finished tile (atomically) and, with ``seconds`` (what computing it took), record them in the
+        manifest; a full disk is an ``OSError`` naming the folder, the tiles saved before it kept for the rerun
+        that resumes."""
         block = np.ascontiguousarray(block)
         try:
             save_npy(self.folder / f"{name}.{tile_digest(self.key, name, block)}.npy", block)
@@ -212,6 +266,9 @@ class Checkpoint:
             raise OSError(exc.errno, f"checkpoint {self.folder}: tile {name} ({block.nbytes:,} bytes) could not be "
                                      f"saved ({os.strerror(exc.errno)}); the {len(self.finished())} tiles saved before "
                                      "are kept: free some space and run again to resume from them") from None
+        if seconds is not None:
+            self.tile_seconds[name] = float(seconds)
+            self.write_manifest(tile_seconds=self.tile_seconds)
 
     def release(self) -> None:
         """Release the folder's lock (idempotent; also when the object is collected)."""

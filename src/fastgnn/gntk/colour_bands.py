@@ -23,12 +23,14 @@ plan within ``max_bytes``, plus the band's rows ``8 (b − a)(n − a)`` bytes (
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from fastgnn.gntk.checkpoints import note_resumed
 from fastgnn.gntk.colour_rectangle import RectangleColours, colour_diagonals, rectangle_histograms, rectangle_pass
 from fastgnn.gntk.colour_resume import colours_fingerprint
 from fastgnn.gntk.engine import release_freed_memory
@@ -144,17 +146,21 @@ def banded_gram(colours, num_blocks: int, num_mlp_layers: int, dtype, max_bytes:
         for i, (a, b) in enumerate(bands):
             saved = store.load(i, a, b) if store is not None else None
             if saved is not None:
+                note_resumed(float(saved["seconds"]) if "seconds" in saved else None)
                 place(i, (saved["rows"], saved["selfs"]))
             else:
                 todo.append(i)
         work = np.add.reduceat(_row_work(colours), edges[:-1])  # each band's node pairs, for the bar
         bar = _bar(progress, work, todo)
+        last = [time.perf_counter()]  # a band's seconds: since the band before it came
 
         def on_done(j, result):
             i = todo[j]
             place(i, result)
+            now = time.perf_counter()
             if store is not None:
-                store.save(i, *bands[i], result)
+                store.save(i, *bands[i], result, now - last[0])
+            last[0] = now
             if bar is not None:
                 bar.update(float(work[i]))
 
@@ -230,9 +236,10 @@ class _BandStore:
     def load(self, i: int, a: int, b: int) -> dict | None:
         return load_npz_checked(self._path(i), {**self.key, "band": [a, b]})
 
-    def save(self, i: int, a: int, b: int, result) -> None:
+    def save(self, i: int, a: int, b: int, result, seconds: float) -> None:
         rows, selfs = result
-        save_npz_checked(self._path(i), {"rows": rows, "selfs": selfs}, {**self.key, "band": [a, b]})
+        save_npz_checked(self._path(i), {"rows": rows, "selfs": selfs, "seconds": np.asarray(float(seconds))},
+                         {**self.key, "band": [a, b]})
 
 
 @contextlib.contextmanager

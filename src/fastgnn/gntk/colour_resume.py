@@ -14,6 +14,10 @@ order, so the Gram is bitwise that of an uninterrupted run.  A damaged, edited o
 is refused with a warning naming it (the run starts over); a lock file keeps two runs on one folder
 from computing the same thing (the second waits, then resumes from what the first saved).
 
+Each state also records the seconds the run and the runs it resumed spent so far (``work_seconds``); a state read
+back notes them (:func:`fastgnn.gntk.checkpoints.note_resumed`), so a resumed run's report can give its work
+apart from its wall time.
+
 Cost: each save writes ``(depth + 1) n²`` float64 (NCI1: 135 MB per ``n × n``; a rectangle's mirror
 ``n_r n_c`` more), hashed once.
 """
@@ -25,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fastgnn.gntk.checkpoints import note_resumed
 from fastgnn.io import digest, file_lock, load_npz_checked, save_npz_checked
 
 __all__ = ["ColourCheckpoint", "colours_fingerprint", "FORMAT"]
@@ -58,24 +63,36 @@ class ColourCheckpoint:
         self.every = float(every)
         self._last = time.monotonic()
         self._lock = None
+        self._start = time.monotonic()
+        self.resumed_seconds = 0.0  # what the state read back had cost (its work_seconds)
 
     def __enter__(self) -> ColourCheckpoint:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._lock = file_lock(self.folder / ".lock")
         self._lock.__enter__()
+        self._start = time.monotonic()
         return self
 
     def __exit__(self, *exc) -> None:
         self._lock.__exit__(*exc)
 
     def load(self) -> dict | None:
-        """The saved state (name -> array), or None (none yet; or refused with a warning naming the file)."""
-        return load_npz_checked(self.folder / STATE_FILE, self.key)
+        """The saved state (name -> array), or None (none yet; or refused with a warning naming the file); its
+        recorded seconds noted (:func:`~fastgnn.gntk.checkpoints.note_resumed`) and kept as ``resumed_seconds``."""
+        state = load_npz_checked(self.folder / STATE_FILE, self.key)
+        if state is not None:
+            seconds = state.pop("work_seconds", None)
+            self.resumed_seconds = 0.0 if seconds is None else float(seconds)
+            note_resumed(None if seconds is None else float(seconds))
+        return state
 
     def due(self, end_of_depth: bool) -> bool:
         """Whether to save now: at the end of a depth, or ``every`` seconds after the last save."""
         return end_of_depth or time.monotonic() - self._last >= self.every
 
     def save(self, state: dict) -> None:
-        save_npz_checked(self.folder / STATE_FILE, {k: np.asarray(v) for k, v in state.items()}, self.key)
+        """Save ``state`` (atomically, checked) with ``work_seconds``: the resumed runs' seconds and this run's."""
+        work = self.resumed_seconds + time.monotonic() - self._start
+        arrays = {**{k: np.asarray(v) for k, v in state.items()}, "work_seconds": np.asarray(work)}
+        save_npz_checked(self.folder / STATE_FILE, arrays, self.key)
         self._last = time.monotonic()

@@ -32,12 +32,14 @@ import contextlib
 import hashlib
 import shutil
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fastgnn.gntk.checkpoints import note_resumed
 from fastgnn.gntk.colour_bands import BandInputs
 from fastgnn.gntk.colour_blocks import blocked_gram
 from fastgnn.gntk.colour_rectangle import colour_diagonals
@@ -75,6 +77,7 @@ def share_gram(inputs: ShareInputs, k: int, num_shares: int) -> np.ndarray:
 
     from fastgnn.gntk.compiled_tile import numba_threads
 
+    t0 = time.perf_counter()
     n = inputs.colours.num_graphs
     partial = lazy_zeros((n, n), inputs.out_dtype)
     with numba_threads(numba):
@@ -85,7 +88,8 @@ def share_gram(inputs: ShareInputs, k: int, num_shares: int) -> np.ndarray:
     packed = _write_packed(partial, folder / f"share-{k:04d}.bin")
     del partial
     release_freed_memory()
-    save_npz_checked(folder / f"share-{k:04d}.npz", {"selfs": selfs, "packed": np.array(packed)},
+    save_npz_checked(folder / f"share-{k:04d}.npz", {"selfs": selfs, "packed": np.array(packed),
+                                                     "seconds": np.asarray(time.perf_counter() - t0)},
                      {**inputs.key, "share": k})
     return selfs
 
@@ -121,6 +125,9 @@ def shared_gram(colours, num_blocks: int, num_mlp_layers: int, dtype, max_bytes:
                              into.dtype, str(folder), key)
         done = {k: _saved(folder, k, key, n, into.dtype) for k in range(num_shares)}  # checked, or None
         todo = [k for k, saved in done.items() if saved is None]
+        for saved in done.values():  # read back: what each cost its run (its own seconds, on its worker)
+            if saved is not None:
+                note_resumed(float(saved["seconds"]) if "seconds" in saved else None)
         bar = _bar(progress, num_shares, num_shares - len(todo))
 
         def on_done(j, result):

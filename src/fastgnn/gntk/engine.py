@@ -174,10 +174,13 @@ def gram_readouts(
         else:
             place_tile(out, plan, tile, block)
     run = run_in_process if executor is None else executor
+    last = time.perf_counter()  # a tile's seconds: since the one before came (whose saving and placing they include)
     for k, (tile, block) in enumerate(run(rows, cols, plan, todo, tile_fn=tile_fn, num_blocks=num_blocks,
                                           num_mlp_layers=num_mlp_layers, sketched=sketched)):
+        now = time.perf_counter()
         if store is not None:
-            store.save(plan.name(tile), block)
+            store.save(plan.name(tile), block, seconds=now - last)
+        last = now
         if bar is not None:
             if tile not in counted:
                 bar.update(plan.pairs(tile))

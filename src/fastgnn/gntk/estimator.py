@@ -25,6 +25,7 @@ from fastgnn import budget, executors
 from fastgnn.deprecation import moved
 from fastgnn.gntk import compiled_tile
 from fastgnn.gntk.adjacency import check_loop_weight
+from fastgnn.gntk.checkpoints import resumed_work
 from fastgnn.gntk.colour_bands import banded_gram, default_num_bands
 from fastgnn.gntk.colour_pairs import (
     NODE_ENGINE_SPEEDUP,
@@ -168,7 +169,10 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     Fitted attributes: ``graphs_`` (the fitted graphs), ``fitted_`` (their prepared operands),
     ``num_node_features_``, ``time_`` (seconds of the Gram computed by ``fit_transform``,
-    ``readouts`` or ``fit_transform_to_disk``), ``self_readouts_``.  Changing a
+    ``readouts`` or ``fit_transform_to_disk``), ``resumed_time_`` (with ``checkpoint_dir``: the seconds
+    that the checkpointed tiles or colour-pair state this run read back had cost the runs that made them,
+    0.0 when nothing was resumed; ``time_ + resumed_time_`` is the Gram's work over all runs),
+    ``self_readouts_``.  Changing a
     parameter that changes the operands (``num_layers``, ``num_mlp_layers``, ``scale``, the
     sketch, ``device``, ``dtype``) after ``fit`` re-prepares the fitted graphs at the next
     ``transform``: the numbers are always those of the current parameters.
@@ -301,8 +305,9 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if colours is not None:
             t0 = time.perf_counter()
             gram = np.zeros((len(self.graphs_),) * 2)
-            self.self_readouts_ = self._gram_in_pieces(colours, gram, self._summed_depths(), upper=False)
-            self.time_ = time.perf_counter() - t0
+            with resumed_work() as resumed:
+                self.self_readouts_ = self._gram_in_pieces(colours, gram, self._summed_depths(), upper=False)
+            self.time_, self.resumed_time_ = time.perf_counter() - t0, resumed["seconds"]
         else:
             gram = combine_readouts(self._timed_readouts(), self.num_layers, self.jk)
         check_result(gram, "fit_transform", self.graphs_, dtype=self._torch_dtype())
@@ -389,14 +394,15 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             t0 = time.perf_counter()
             summed = _ram_gram(n, self._torch_dtype())  # its upper triangle only is ever written
             depths = self._summed_depths()
-            if pieces:
-                self.self_readouts_ = self._gram_in_pieces(colours, summed, depths)
-            else:
-                self.self_readouts_ = colour_pair_gram(
-                    colours, self.num_blocks, self.num_mlp_layers, summed, depths, dtype=self._torch_dtype(),
-                    max_bytes=budget.resolve(self.max_memory, self.device), progress=self._show_progress(colours),
-                    upper=True)
-            self.time_ = time.perf_counter() - t0
+            with resumed_work() as resumed:
+                if pieces:
+                    self.self_readouts_ = self._gram_in_pieces(colours, summed, depths)
+                else:
+                    self.self_readouts_ = colour_pair_gram(
+                        colours, self.num_blocks, self.num_mlp_layers, summed, depths, dtype=self._torch_dtype(),
+                        max_bytes=budget.resolve(self.max_memory, self.device),
+                        progress=self._show_progress(colours), upper=True)
+            self.time_, self.resumed_time_ = time.perf_counter() - t0, resumed["seconds"]
             with npy_map(out_dir / GRAM_FILE, (n, n)) as gram:
                 d = self._combine(self.self_readouts_) if self.normalize else None
                 write_by_bands(summed, gram, d, band_bytes=band_bytes, describe=describe, upper=True)
@@ -445,15 +451,16 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                         ) -> np.ndarray:
         """The fitted graphs' Gram readouts (placed in ``out`` when given, outside the memory budget: see
         :meth:`_readouts`), on ``colours`` (``"choose"``: :meth:`_dataset_colours` decides) or node pairs;
-        records ``time_`` and the self-readouts (its diagonal)."""
+        records ``time_``, ``resumed_time_`` and the self-readouts (its diagonal)."""
         t0 = time.perf_counter()
         if isinstance(colours, str):
             colours = self._dataset_colours(readouts_in_memory=out is None)
-        if colours is not None:
-            parts = self._colour_pair_readouts(colours, out=out)
-        else:
-            parts = self._readouts(self.fitted_, None, out=out)
-        self.time_ = time.perf_counter() - t0
+        with resumed_work() as resumed:
+            if colours is not None:
+                parts = self._colour_pair_readouts(colours, out=out)
+            else:
+                parts = self._readouts(self.fitted_, None, out=out)
+        self.time_, self.resumed_time_ = time.perf_counter() - t0, resumed["seconds"]
         self.self_readouts_ = np.diagonal(parts, axis1=1, axis2=2).copy()
         return parts
 
