@@ -21,7 +21,7 @@ import fastgnn.gntk.engine as engine
 import fastgnn.gntk.plan as gntk_plan
 from fastgnn.datasets import synthetic
 from fastgnn.gntk import GNTK, colour_bands, colour_pairs, colour_shares
-from fastgnn.gntk.checkpoints import note_resumed, resumed_work
+from fastgnn.gntk.checkpoints import SECONDS_FILE, Checkpoint, note_resumed, resumed_work
 
 try:
     from .test_colour_pairs import _deep_set  # graphs whose colours keep splitting (deep depths run by blocks)
@@ -59,6 +59,12 @@ def _slow_then_killed(monkeypatch, module, name, kill_at):
     return calls
 
 
+def _logged(folder) -> dict[str, float]:
+    """The tiles' seconds as the log holds them (parsed here, not by the module): name -> seconds."""
+    lines = (folder / SECONDS_FILE).read_text().splitlines()
+    return {name: float(value) for name, value in (line.split() for line in lines)}
+
+
 def test_the_ledger_counts_only_inside_its_block_and_nested_blocks_count_their_own():
     note_resumed(5.0)  # outside: nothing to count into, no error
     with resumed_work() as outer:
@@ -79,7 +85,7 @@ def test_a_resumed_node_pair_run_reports_the_seconds_of_the_tiles_it_read_back(g
         GNTK(**kw).fit_transform(graphs)
     killed_wall = time.perf_counter() - t0
     (folder,) = tmp_path.glob("gram-*")
-    seconds = json.loads((folder / "manifest.json").read_text())["tile_seconds"]
+    seconds = _logged(folder)
     assert len(seconds) == 7 and all(s >= NAP for s in seconds.values())  # each tile's own nap at least
 
     calls["n"] = -10**9  # no kill
@@ -92,23 +98,31 @@ def test_a_resumed_node_pair_run_reports_the_seconds_of_the_tiles_it_read_back(g
 
     again = GNTK(**kw)  # everything read back: the work of both runs
     again.fit_transform(graphs)
-    every = json.loads((folder / "manifest.json").read_text())["tile_seconds"]
+    every = _logged(folder)
     assert again.resumed_time_ == pytest.approx(sum(every.values())) and again.resumed_time_ >= est.resumed_time_
     fresh = GNTK(**{**kw, "checkpoint_dir": None})
     fresh.fit_transform(graphs)
     assert fresh.resumed_time_ == 0.0
 
 
-def test_tiles_of_an_older_manifest_are_counted_as_untimed(graphs, tmp_path):
+def test_tiles_without_logged_seconds_are_counted_as_untimed_and_a_torn_line_is_skipped(graphs, tmp_path):
     ops = GNTK(num_layers=3, colour_pairs=False).fit(graphs).fitted_
     kw = dict(num_blocks=2, num_mlp_layers=2, sketched=False, tile_nodes=64, checkpoint_dir=tmp_path)
     first = engine.gram_readouts(ops, None, **kw)
     (folder,) = tmp_path.glob("gram-*")
     tiles = len(list(folder.glob("r*_c*.*.npy")))
-    (folder / "manifest.json").unlink()  # as a fastgnn that recorded no seconds left it
+    logged = _logged(folder)
+    assert sorted(logged) == sorted(p.name.split(".", 1)[0] for p in folder.glob("r*_c*.*.npy"))
+    (folder / SECONDS_FILE).unlink()  # as a fastgnn that recorded no seconds left it
     with resumed_work() as ledger:
         again = engine.gram_readouts(ops, None, **kw)
     assert ledger == {"seconds": 0.0, "untimed": tiles} and np.array_equal(again, first)
+    # a log torn by a kill mid-line, or edited: the lines that parse count (the last of a tile wins), not the rest
+    name, other = sorted(logged)[:2]
+    (folder / SECONDS_FILE).write_text(f"{name} 2.5\n{other} -1.0\nr9_c9 nan\ngarbage\n{other} 1.")
+    store = Checkpoint(tmp_path, json.loads((folder / "manifest.json").read_text())["fingerprint"], symmetric=True)
+    store.release()
+    assert store.tile_seconds == {name: 2.5, other: 1.0}
 
 
 def test_a_resumed_blocked_colour_run_reports_the_seconds_its_state_recorded(tmp_path, monkeypatch):

@@ -21,8 +21,9 @@ accidents and mix-ups, not against a forger who can write the folder and recompu
 the object is released); a second process on the same folder waits, then reads the finished tiles
 instead of computing them.  Within one process a folder is not locked against itself.
 
-**Work across runs.**  The manifest records the seconds each tile took to compute (``tile_seconds``, written as
-each tile is saved), so a resumed run can say what the tiles it read back cost the runs that made them: within
+**Work across runs.**  ``tile_seconds.txt`` records the seconds each tile took to compute (a line per tile,
+``{name} {seconds}``, appended as it is saved: O(1) per tile; a line that does not parse is skipped), so a
+resumed run can say what the tiles it read back cost the runs that made them: within
 :func:`resumed_work` every checkpoint read back adds its recorded seconds (the colour-pair path's state,
 :mod:`fastgnn.gntk.colour_resume`, and its shares and bands record them too).  A report of a run that resumed
 then gives its wall time and its work (the wall time plus the resumed seconds) apart.  Tiles saved by an older
@@ -63,6 +64,9 @@ FORMAT = 3
 MAX_RESUMED_RATIO = 16
 _MIN_TILE_NODES, _MAX_TILE_NODES = 64, 2**24
 
+#: the append-only log of each tile's seconds, in the checkpoint's folder
+SECONDS_FILE = "tile_seconds.txt"
+
 _RESUMED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("fastgnn_resumed_work", default=None)
 
 
@@ -95,12 +99,25 @@ def note_resumed(seconds: float | None) -> None:
         ledger["seconds"] += float(seconds)
 
 
-def _valid_seconds(value) -> dict[str, float]:
-    """A manifest's ``tile_seconds``, keeping the entries that are a name and a finite non-negative number."""
-    if not isinstance(value, dict):
+def _read_seconds(path: Path) -> dict[str, float]:
+    """The tiles' seconds from the log at ``path`` (the last line of a tile wins); lines that are not a name and a
+    finite non-negative number (a line torn by a kill, an edit) are skipped.  Empty when there is no log."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
         return {}
-    return {str(k): float(v) for k, v in value.items()
-            if isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < float("inf")}
+    seconds = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 2:
+            continue
+        try:
+            value = float(parts[1])
+        except ValueError:
+            continue
+        if 0 <= value < float("inf"):
+            seconds[parts[0]] = value
+    return seconds
 
 
 def fingerprint(
@@ -186,9 +203,8 @@ class Checkpoint:
                           stacklevel=3)
             old = {"fingerprint": key}
         self.previous = old
-        #: seconds each tile took, by tile name, over every run (the manifest's ``tile_seconds``)
-        self.tile_seconds = _valid_seconds((old or {}).get("tile_seconds"))
-        self.manifest["tile_seconds"] = self.tile_seconds
+        #: seconds each tile took, by tile name, over every run (read from :data:`SECONDS_FILE`)
+        self.tile_seconds = _read_seconds(self.folder / SECONDS_FILE)
 
     def read_manifest(self) -> dict | None:
         """The manifest as saved (its ``digest`` included), or None when absent; an unreadable one is reported (a
@@ -254,9 +270,9 @@ class Checkpoint:
         return None
 
     def save(self, name: str, block: np.ndarray, seconds: float | None = None) -> None:
-        """Save a finished tile (atomically) and, with ``seconds`` (what computing it took), record them in the
-        manifest; a full disk is an ``OSError`` naming the folder, the tiles saved before it kept for the rerun
-        that resumes."""
+        """Save a finished tile (atomically) and, with ``seconds`` (what computing it took), append them to
+        :data:`SECONDS_FILE`; a full disk is an ``OSError`` naming the folder, the tiles saved before it kept
+        for the rerun that resumes."""
         block = np.ascontiguousarray(block)
         try:
             save_npy(self.folder / f"{name}.{tile_digest(self.key, name, block)}.npy", block)
@@ -268,7 +284,8 @@ class Checkpoint:
                                      "are kept: free some space and run again to resume from them") from None
         if seconds is not None:
             self.tile_seconds[name] = float(seconds)
-            self.write_manifest(tile_seconds=self.tile_seconds)
+            with open(self.folder / SECONDS_FILE, "a") as log:
+                log.write(f"{name} {float(seconds)!r}\n")
 
     def release(self) -> None:
         """Release the folder's lock (idempotent; also when the object is collected)."""
