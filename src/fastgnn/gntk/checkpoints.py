@@ -87,9 +87,9 @@ def resumed_work():
         _RESUMED.reset(token)
 
 
-def note_resumed(seconds: float | None) -> None:
-    """A checkpointed piece was read back; ``seconds``: what it cost the run that made it (None: not recorded).
-    Outside :func:`resumed_work`, nothing."""
+def note_resumed(seconds) -> None:
+    """A checkpointed piece was read back; ``seconds``: what it cost the run that made it (a number or a 0-d
+    array as a record holds it; None: not recorded).  Outside :func:`resumed_work`, nothing."""
     ledger = _RESUMED.get()
     if ledger is None:
         return

@@ -146,7 +146,7 @@ def banded_gram(colours, num_blocks: int, num_mlp_layers: int, dtype, max_bytes:
         for i, (a, b) in enumerate(bands):
             saved = store.load(i, a, b) if store is not None else None
             if saved is not None:
-                note_resumed(float(saved["seconds"]) if "seconds" in saved else None)
+                note_resumed(saved.get("seconds"))
                 place(i, (saved["rows"], saved["selfs"]))
             else:
                 todo.append(i)

@@ -83,7 +83,7 @@ class ColourCheckpoint:
         if state is not None:
             seconds = state.pop("work_seconds", None)
             self.resumed_seconds = 0.0 if seconds is None else float(seconds)
-            note_resumed(None if seconds is None else float(seconds))
+            note_resumed(seconds)
         return state
 
     def due(self, end_of_depth: bool) -> bool:

@@ -127,7 +127,7 @@ def shared_gram(colours, num_blocks: int, num_mlp_layers: int, dtype, max_bytes:
         todo = [k for k, saved in done.items() if saved is None]
         for saved in done.values():  # read back: what each cost its run (its own seconds, on its worker)
             if saved is not None:
-                note_resumed(float(saved["seconds"]) if "seconds" in saved else None)
+                note_resumed(saved.get("seconds"))
         bar = _bar(progress, num_shares, num_shares - len(todo))
 
         def on_done(j, result):

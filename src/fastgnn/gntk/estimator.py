@@ -303,11 +303,9 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if self.executor != executors.LOCAL:  # on colour pairs, the Gram alone, by bands of graphs as tasks
             colours = self._dataset_colours(readouts_in_memory=False, summed=True)
         if colours is not None:
-            t0 = time.perf_counter()
-            gram = np.zeros((len(self.graphs_),) * 2)
-            with resumed_work() as resumed:
+            with self._timed():
+                gram = np.zeros((len(self.graphs_),) * 2)
                 self.self_readouts_ = self._gram_in_pieces(colours, gram, self._summed_depths(), upper=False)
-            self.time_, self.resumed_time_ = time.perf_counter() - t0, resumed["seconds"]
         else:
             gram = combine_readouts(self._timed_readouts(), self.num_layers, self.jk)
         check_result(gram, "fit_transform", self.graphs_, dtype=self._torch_dtype())
@@ -391,10 +389,9 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 key = Path(self.checkpoint_dir)
                 needs[key] = needs.get(key, 0) + triangle
             check_free_space(needs)
-            t0 = time.perf_counter()
-            summed = _ram_gram(n, self._torch_dtype())  # its upper triangle only is ever written
-            depths = self._summed_depths()
-            with resumed_work() as resumed:
+            with self._timed():
+                summed = _ram_gram(n, self._torch_dtype())  # its upper triangle only is ever written
+                depths = self._summed_depths()
                 if pieces:
                     self.self_readouts_ = self._gram_in_pieces(colours, summed, depths)
                 else:
@@ -402,7 +399,6 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                         colours, self.num_blocks, self.num_mlp_layers, summed, depths, dtype=self._torch_dtype(),
                         max_bytes=budget.resolve(self.max_memory, self.device),
                         progress=self._show_progress(colours), upper=True)
-            self.time_, self.resumed_time_ = time.perf_counter() - t0, resumed["seconds"]
             with npy_map(out_dir / GRAM_FILE, (n, n)) as gram:
                 d = self._combine(self.self_readouts_) if self.normalize else None
                 write_by_bands(summed, gram, d, band_bytes=band_bytes, describe=describe, upper=True)
@@ -452,17 +448,24 @@ class GNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """The fitted graphs' Gram readouts (placed in ``out`` when given, outside the memory budget: see
         :meth:`_readouts`), on ``colours`` (``"choose"``: :meth:`_dataset_colours` decides) or node pairs;
         records ``time_``, ``resumed_time_`` and the self-readouts (its diagonal)."""
-        t0 = time.perf_counter()
-        if isinstance(colours, str):
-            colours = self._dataset_colours(readouts_in_memory=out is None)
-        with resumed_work() as resumed:
+        with self._timed():
+            if isinstance(colours, str):
+                colours = self._dataset_colours(readouts_in_memory=out is None)
             if colours is not None:
                 parts = self._colour_pair_readouts(colours, out=out)
             else:
                 parts = self._readouts(self.fitted_, None, out=out)
-        self.time_, self.resumed_time_ = time.perf_counter() - t0, resumed["seconds"]
         self.self_readouts_ = np.diagonal(parts, axis1=1, axis2=2).copy()
         return parts
+
+    @contextlib.contextmanager
+    def _timed(self):
+        """Time the block into ``time_``, and what the checkpoints it read back had cost the runs that made them
+        into ``resumed_time_`` (:func:`~fastgnn.gntk.checkpoints.resumed_work`)."""
+        t0 = time.perf_counter()
+        with resumed_work() as resumed:
+            yield
+        self.time_, self.resumed_time_ = time.perf_counter() - t0, resumed["seconds"]
 
     def _colour_pair_readouts(self, colours: DatasetColours, split: int | None = None,
                               out: np.ndarray | None = None, diagonals: list | None = None) -> np.ndarray:
